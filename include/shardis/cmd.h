@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cmd.h: what a command handler sees. A handler runs on one core with the
+ * arguments of one command and writes exactly one reply through ctx->r.
+ * Handlers of the keyspace families run on the key's owner and reach the
+ * keyspace through ctx->db; handlers with CMD_ROUTE_CONN run on the client's
+ * core and may touch ctx->conn (NULL on any other core).
+ */
+#pragma once
+
+#include "shardis/reply.h"
+#include "shardis/sh.h"
+
+struct cmd_ctx;
+struct cmd_spec;
+struct conn;
+struct kdb;
+struct shard;
+struct gather;
+struct kentry;
+
+typedef void cmd_fn(struct cmd_ctx *ctx);
+
+struct cmd_ctx {
+    const struct cmd_spec *cmd;
+    int argc;
+    const struct sh_slice *argv; /* borrowed, valid during the call */
+    struct reply r;
+    struct shard *shard;  /* the core running the handler */
+    struct kdb *db;       /* the selected database on this core */
+    int dbid;
+    struct conn *conn;    /* client connection: CONN route only, else NULL */
+    uint64_t client_id;   /* the client that sent the command */
+    uint64_t key_hash;    /* kdict hash of argv[1] when has_key_hash */
+    bool has_key_hash;
+};
+
+/* The key table hash of argv[i] (computed by routing for argv[1]). */
+uint64_t cmd_key_hash(const struct cmd_ctx *ctx, int i);
+/* The live entry of key argv[i] in ctx->db, or NULL (lazy expiry applied). */
+struct kentry *cmd_lookup(struct cmd_ctx *ctx, int i);
+/* Counts a keyspace hit or miss for INFO. */
+void cmd_count_lookup(struct cmd_ctx *ctx, bool hit);
+
+/* Command families register their handlers (cmdtab_bind) at start-up. */
+void cmd_string_bind(void);
+void cmd_keys_bind(void);
+void cmd_server_bind(void);
+/* Panics if binding failed: the table and the code disagree. */
+void cmd_must_bind(const char *fullname, cmd_fn *proc, int route, const struct gather *g);

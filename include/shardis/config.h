@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * config.h: the server's configuration: redis.conf syntax in a file given as
+ * the first argument, each directive also accepted as "--directive value" on
+ * the command line (later wins), and CONFIG GET/SET for the tunable ones.
+ *
+ * main loads one struct config before the shards start; each shard then
+ * works on its own copy (config_copy), so CONFIG SET, which fans out to every
+ * shard, changes each copy on its own core and nothing is shared mutably.
+ */
+#pragma once
+
+#include "shardis/sh.h"
+
+#define CONFIG_MAX_BIND 16
+
+enum config_loglevel {
+    LOG_DEBUG = 0,
+    LOG_VERBOSE = 1,
+    LOG_NOTICE = 2,
+    LOG_WARNING = 3,
+    LOG_NOTHING = 4,
+};
+
+struct config {
+    char *bind[CONFIG_MAX_BIND];
+    int nbind;
+    long long port;
+    long long shards; /* 0 = the CPUs of the affinity mask */
+    long long databases;
+    long long maxclients;
+    long long timeout; /* seconds, 0 = never */
+    long long tcp_keepalive;
+    long long tcp_backlog;
+    long long hz;
+    int loglevel; /* enum config_loglevel */
+    char *logfile;
+    char *pidfile;
+    char *requirepass; /* "" = none */
+    long long proto_max_bulk_len;
+    long long client_query_buffer_limit;
+    char *config_file; /* absolute path or "" */
+};
+
+/* Built-in defaults (they match deploy/shardis.conf). */
+void config_init(struct config *c);
+void config_fini(struct config *c);
+/* Deep copy into dst (initialised or zeroed). */
+void config_copy(struct config *dst, const struct config *src);
+
+/* Loads argv[1] as a file when it does not start with "--", then the
+ * "--directive value..." pairs. Returns 0, or -1 with err set to
+ * "<file>:<line>: <reason>" (or "command line: <reason>"). */
+SH_MUST_CHECK int config_load_args(struct config *c, int argc, char **argv, char *err,
+                                   size_t errlen);
+/* Applies one directive (name, values) as the file would. Returns 0 or -1
+ * with err set to the reason. */
+SH_MUST_CHECK int config_apply(struct config *c, const char *name, int nval,
+                               const struct sh_slice *val, char *err, size_t errlen);
+
+/* CONFIG GET: calls fn(name, value) for each directive matching the glob
+ * pattern (case-insensitive). */
+typedef void config_each_fn(void *arg, const char *name, const char *value);
+void config_get(const struct config *c, const char *pattern, size_t plen, config_each_fn *fn,
+                void *arg);
+/* CONFIG SET of one directive: checks that it exists and is tunable, and
+ * that the value parses. Returns 0 or -1 with Redis's error text in err
+ * ("ERR Unknown option or number of arguments for CONFIG SET - 'x'", ...). */
+SH_MUST_CHECK int config_set(struct config *c, const char *name, size_t nlen, const char *value,
+                             size_t vlen, char *err, size_t errlen);
+const char *config_loglevel_name(int level);

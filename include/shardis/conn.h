@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * conn.h: a client connection, owned by the shard that accepted it for its
+ * whole life.
+ *
+ * Reply order: each parsed command takes the next reply position. While no
+ * reply is outstanding, a command that runs here writes straight into `out`.
+ * Once a command waits for another shard, it takes a slot at the tail of the
+ * slot list and every later reply (even a local one) goes behind it; when the
+ * head slot becomes ready its bytes move to `out`, so bytes leave in command
+ * order.
+ *
+ *   parse -> [local: out] or [slot] ... slot ready -> out
+ *   out --(swap when no send in flight)--> sending --send--> socket
+ *
+ * Lifetime: the connection is freed only when nothing refers to it: no armed
+ * recv, no send in flight, no request at another shard (conn_is_busy).
+ */
+#pragma once
+
+#include "shardis/reply.h"
+#include "shardis/resp.h"
+#include "shardis/sh.h"
+
+#include <netinet/in.h>
+
+struct req;
+struct shard;
+
+/* A reply position that waits for other shards. */
+struct slot {
+    struct slot *next;
+    bool ready;
+    int pending;        /* parts not yet back */
+    struct rbuf buf;    /* the reply bytes once ready */
+    struct coord *coord; /* the gather state of a multi-shard command */
+};
+
+enum {
+    CONN_CLOSING = 1u << 0,     /* closed by us or the peer: no more input */
+    CONN_CLOSE_AFTER = 1u << 1, /* flush output, then close (QUIT, errors) */
+    CONN_RECV_ARMED = 1u << 2,
+    CONN_SENDING = 1u << 3,
+    CONN_IN_SEND_LIST = 1u << 4,
+    CONN_IN_RESUME_LIST = 1u << 5,
+    CONN_PAUSED = 1u << 6, /* parsing stopped by back-pressure */
+    CONN_AUTHED = 1u << 7,
+    CONN_FD_CLOSED = 1u << 8,
+};
+
+struct conn {
+    struct shard *sh;
+    int fd;
+    uint32_t flags;
+    uint64_t id;
+    struct conn *prev, *next; /* shard's list of all connections */
+    struct conn *send_next;
+    struct conn *resume_next;
+
+    struct rbuf q; /* query buffer */
+    struct resp_parser parser;
+
+    struct rbuf out;
+    struct rbuf sending;
+    size_t sent;
+    struct slot *slot_head, *slot_tail;
+    uint32_t inflight; /* requests at other shards */
+
+    int db;
+    int proto;
+    char *name;
+    int64_t ctime_ms;
+    int64_t last_ms;
+    uint64_t commands;
+    char addr[64];
+    char laddr[64];
+    char last_cmd[32];
+};
+
+/* Takes a freshly accepted socket. Returns the connection (owned by the
+ * shard) or NULL if it was refused (and closed). */
+struct conn *conn_accept(struct shard *sh, int fd);
+/* A multishot recv completion for c. */
+void conn_on_recv(struct conn *c, int res, uint32_t flags);
+/* A send completion for c. */
+void conn_on_send(struct conn *c, int res);
+/* Parses and runs what the query buffer holds (also after a pause). */
+void conn_process_input(struct conn *c);
+/* Starts the sends of every connection with output (once per iteration). */
+void conn_flush_all(struct shard *sh);
+/* Where a reply written now by this core goes, in order: `out` or a new ready
+ * slot. */
+struct reply conn_reply(struct conn *c);
+/* A new pending slot at the tail, for a command that waits for shards. */
+struct slot *conn_slot_new(struct conn *c);
+/* The slot is complete (its bytes are in slot->buf): flush what is ready. */
+void conn_slot_done(struct conn *c, struct slot *s);
+/* One request of c came back (or was dropped): drops a reference. */
+void conn_request_done(struct conn *c);
+/* Closes now (peer gone, protocol error after reply, kill). */
+void conn_close(struct conn *c);
+/* Closes once the replies so far are sent. */
+void conn_close_after_reply(struct conn *c);
+/* Queues c to be flushed at the end of the iteration. */
+void conn_want_send(struct conn *c);
+/* Closes idle clients past cfg.timeout; called by the shard's cron. */
+void conn_cron(struct shard *sh);
+/* Shutdown: every connection answers what it has read, then closes. */
+void conn_close_all(struct shard *sh);
+/* Frees every connection at once (the loop has ended; no CQE will come). */
+void conn_free_all(struct shard *sh);

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * kdb.h: one database of one shard: the key table plus expiry.
+ *
+ * Expiry is lazy (a lookup of an expired key deletes it and reports it
+ * absent) and active (kdb_active_expire samples keys that carry a TTL and
+ * deletes the expired ones, Redis's adaptive cycle, bounded per call). Keys
+ * with a TTL are also kept in a dense array so sampling them is O(1).
+ *
+ * Threading: single-threaded, owned by one shard. Times are unix ms given by
+ * the caller (the shard caches the clock once per loop iteration).
+ */
+#pragma once
+
+#include "shardis/kdict.h"
+#include "shardis/sh.h"
+
+struct kdb;
+
+struct kdb *kdb_create(void);
+/* kdb_destroy(NULL) is a no-op. */
+void kdb_destroy(struct kdb *db);
+
+/* The live entry of key, or NULL; an expired one is deleted on the way.
+ * Borrowed until the entry is deleted. */
+struct kentry *kdb_find(struct kdb *db, const void *key, size_t len, uint64_t hash, int64_t now);
+/* Adds a new key (must be absent or expired-and-deleted) with an empty value
+ * and no TTL. */
+struct kentry *kdb_add(struct kdb *db, const void *key, size_t len, uint64_t hash);
+/* Deletes e (and its value). e is dead afterwards. */
+void kdb_delete(struct kdb *db, struct kentry *e);
+/* Sets e's expiry (unix ms) or removes it with -1. */
+void kdb_set_expire(struct kdb *db, struct kentry *e, int64_t when);
+bool kdb_is_expired(const struct kentry *e, int64_t now);
+
+size_t kdb_size(const struct kdb *db);
+size_t kdb_expires(const struct kdb *db);
+/* Average remaining TTL in ms of sampled volatile keys, as INFO shows. */
+long long kdb_avg_ttl(const struct kdb *db);
+
+/* Removes every key. */
+void kdb_flush(struct kdb *db);
+
+/* One step of SCAN over this database (see kdict_scan); expired entries are
+ * deleted, not reported. fn must not modify the table. */
+uint64_t kdb_scan(struct kdb *db, uint64_t cursor, int64_t now, kdict_scan_fn *fn, void *arg);
+/* A random live key or NULL. */
+struct kentry *kdb_random(struct kdb *db, uint64_t rnd, int64_t now);
+
+/* Active expiry: samples volatile keys, deletes expired ones, repeats while
+ * more than a quarter of a sample was expired and until deadline_us
+ * (sh_mono_us). Returns the keys deleted. */
+size_t kdb_active_expire(struct kdb *db, int64_t now, int64_t deadline_us, uint64_t *rnd);
+/* Moves the key table's resize forward, until deadline_us. */
+void kdb_rehash(struct kdb *db, int64_t deadline_us);
+/* The key table (for iteration by the keyspace commands). */
+struct kdict *kdb_dict(struct kdb *db);

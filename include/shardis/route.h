@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * route.h: from a parsed command to its reply, across shards.
+ *
+ * route_dispatch looks the command up, checks arity and authentication, and
+ * routes it by the owners of its keys (cmd_spec.route):
+ *   CONN   run here, on the client's core;
+ *   KEY    every key on one owner: run here if that is us, else send one
+ *          request to the owner and wait in a reply slot;
+ *   MULTI  split the keys by owner, one sub-request per owner, gather the
+ *          parts back in argument order (a coordinator, struct coord);
+ *   ALL    one sub-request per shard, merged (DBSIZE, KEYS, SCAN ...).
+ * Sub-requests run the command's own handler on the owner over the owner's
+ * subset of the arguments, in RESP2; the coordinator parses those replies and
+ * writes the client's reply in its protocol.
+ *
+ * Messages (struct req) are allocated by the origin and come back to it:
+ *   EXEC  origin -> owner   run cmd over argv, write the reply into the req
+ *   REPLY owner -> origin   the reply is in req->reply
+ *   RELEASE origin -> owner the reply outgrew the inline area: the owner
+ *          frees its buffer and sends the req back as
+ *   DONE  owner -> origin   the origin frees the req.
+ */
+#pragma once
+
+#include "shardis/cmd.h"
+#include "shardis/reply.h"
+#include "shardis/sh.h"
+
+struct cmd_spec;
+struct conn;
+struct coord;
+struct shard;
+struct slot;
+
+enum req_kind {
+    REQ_EXEC = 1,
+    REQ_REPLY,
+    REQ_RELEASE,
+    REQ_DONE,
+};
+
+struct req {
+    struct req *next; /* overflow list link */
+    uint8_t kind;
+    uint8_t proto;
+    uint16_t from;
+    uint16_t to;
+    int dbid;
+    /* origin side: the owner never touches these */
+    struct conn *conn;
+    struct slot *slot;
+    struct coord *coord;
+    int part;
+    /* what to run */
+    const struct cmd_spec *cmd;
+    uint64_t client_id;
+    int argc;
+    struct sh_slice *argv; /* points into data[] */
+    uint64_t key_hash;
+    bool has_key_hash;
+    /* the reply: rbuf over the inline area, or owner-allocated when larger */
+    struct rbuf reply;
+    char *inline_reply;
+    size_t inline_cap;
+    char data[];
+};
+
+/*
+ * A coordinator: the state of one client command whose parts run on several
+ * shards. A gather (per command) decides the parts of each stage and merges
+ * their replies; it runs on the client's core only.
+ */
+struct coord {
+    struct conn *conn;
+    struct slot *slot;
+    const struct cmd_spec *cmd;
+    const struct gather *g;
+    int proto;
+    int dbid;
+    uint64_t client_id;
+    int stage;   /* public to gathers: starts at 0 */
+    long long acc; /* public to gathers: scratch */
+    int pending;
+    int nshards;
+    struct req **parts; /* [shard]: this stage's reply from that shard */
+    int argc;           /* public: a copy of the client's arguments */
+    struct sh_slice *argv;
+    int *owner; /* [argv index]: owner of each key argument, else -1 */
+};
+
+struct gather {
+    /* Issues the parts of stage 0 (coord_send ...). */
+    void (*start)(struct coord *c);
+    /* Every part of this stage is back: write the final reply to r and
+     * return true, or issue the next stage's parts and return false. */
+    bool (*done)(struct coord *c, struct reply *r);
+    /* true: fan out even with one shard (the handler only makes a part) */
+    bool always;
+};
+
+/* Sends a part to shard `to` (or runs it at once when `to` is this core):
+ * cmd's handler over argv (copied) in database dbid, replying in RESP2. At
+ * most one part per shard per stage. */
+void coord_send(struct coord *c, int to, const struct cmd_spec *cmd, int dbid, int argc,
+                const struct sh_slice *argv);
+/* Splits the key arguments argv[first], argv[first+step], ... (each with its
+ * step-1 following arguments) by owner and sends argv[0] plus each owner's
+ * groups to that owner, running c->cmd. */
+void coord_split_keys(struct coord *c, int first, int step);
+/* Sends the client's arguments to every shard, running cmd. */
+void coord_fanout(struct coord *c, const struct cmd_spec *cmd);
+/* The reply bytes of shard `from` in this stage ({NULL, 0} when none). */
+struct sh_slice coord_part(const struct coord *c, int from);
+/* Sum of the integer replies of this stage; an error part is copied to r
+ * and -1 returned through *err. */
+long long coord_sum(const struct coord *c);
+/* The first error reply among the parts, or {NULL,0}. */
+struct sh_slice coord_first_error(const struct coord *c);
+
+/* Generic gathers. */
+extern const struct gather gather_sum_keys;   /* DEL UNLINK EXISTS TOUCH */
+extern const struct gather gather_sum_all;    /* DBSIZE */
+extern const struct gather gather_ok_all;     /* FLUSHDB FLUSHALL */
+extern const struct gather gather_concat_all; /* KEYS */
+
+/* Runs one complete command of connection c (args borrowed for the call). */
+void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv);
+/* Handles a message taken from a mailbox. */
+void route_on_message(struct shard *sh, struct req *m);
+/* Registers every command family's handlers in the command table. */
+void route_bind_all(void);

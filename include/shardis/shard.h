@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * shard.h: a shard: one thread pinned to one CPU, its io_uring event loop,
+ * its listener, its connections, its databases and its mailboxes.
+ *
+ * Threading rules (the whole runtime follows them):
+ * - Everything in struct shard belongs to its thread. Other threads touch
+ *   only: the mailboxes they produce into (in[] of the target, their own slot),
+ *   the target's sleep word (mbox_needs_wake), and ring_fd (read-only after
+ *   start) to send IORING_OP_MSG_RING wake-ups.
+ * - struct server is written by main before any shard starts and is read-only
+ *   afterwards, except its mbox_counter fields (atomics of the mbox module).
+ * - A message pushed to a mailbox belongs to the receiver until it comes back;
+ *   memory is freed by the shard that allocated it.
+ */
+#pragma once
+
+#include "shardis/config.h"
+#include "shardis/mbox.h"
+#include "shardis/reply.h"
+#include "shardis/sh.h"
+
+#include <liburing.h>
+#include <pthread.h>
+
+struct conn;
+struct kdb;
+struct req;
+
+struct server {
+    struct config cfg; /* as loaded; read-only */
+    int nshards;
+    struct shard **shards;
+    struct mbox_counter clients;       /* connected clients, all shards */
+    struct mbox_counter stopping;      /* 1 once shutdown began */
+    struct mbox_counter drained;       /* shards done answering their clients */
+    struct mbox_counter exited;        /* shards whose loops ended */
+    struct mbox_counter ready;         /* shards listening */
+    int64_t start_ms;
+    char run_id[41];
+    char executable[256];
+};
+
+/* Counters of one shard, summed by INFO. */
+struct shard_stats {
+    uint64_t commands;
+    uint64_t connections;
+    uint64_t rejected_connections;
+    uint64_t expired_keys;
+    uint64_t keyspace_hits;
+    uint64_t keyspace_misses;
+    uint64_t net_input_bytes;
+    uint64_t net_output_bytes;
+    uint64_t mbox_sent;
+    uint64_t mbox_received;
+    uint64_t mbox_overflowed;
+    uint64_t error_replies;
+};
+
+struct msg_list {
+    struct req *head, *tail;
+};
+
+struct shard {
+    int id;
+    int cpu;
+    const struct server *srv;
+    struct config cfg; /* this core's copy: CONFIG SET changes it here */
+    pthread_t thread;
+
+    struct io_uring ring;
+    int ring_fd; /* read by producers for MSG_RING */
+    struct mbox_sleeper sleeper;
+    int listen_fd[CONFIG_MAX_BIND];
+    int nlisten;
+
+    /* provided-buffer ring for multishot recv */
+    struct io_uring_buf_ring *br;
+    char *bufs;
+    unsigned nbufs, bufsz;
+    unsigned br_pending; /* buffers added but not yet advanced */
+
+    struct kdb **db; /* cfg.databases of them */
+
+    /* mailboxes: in[i] carries messages from shard i to us; out[i] points to
+     * shards[i]->in[id] */
+    struct mbox *in;
+    struct mbox **out;
+    struct msg_list *overflow; /* per target, when out[i] is full */
+    bool *out_pending;         /* pushed since last publish */
+
+    /* connections */
+    struct conn *conns;       /* all, doubly linked */
+    struct conn *send_list;   /* with bytes to send this iteration */
+    struct conn *resume_list; /* paused parsers to retry */
+    uint64_t next_conn_seq;
+    int nconns;
+    struct slot *free_slots;
+
+    int64_t now_ms;   /* cached unix ms, refreshed every loop iteration */
+    int64_t mono_us;  /* cached monotonic us */
+    int64_t next_cron_us;
+    uint64_t rnd;
+    bool stopping;
+    bool drained;
+
+    struct rbuf scratch; /* per-core scratch for replies */
+    struct shard_stats stats;
+};
+
+/* Creates the shards (rings are made inside their threads) and starts them.
+ * Returns 0 or -errno. */
+SH_MUST_CHECK int shard_start_all(struct server *srv);
+/* Shards when the config says 0: the CPUs of the affinity mask. */
+int shard_default_count(void);
+/* Waits for every shard thread to end and frees them. */
+void shard_join_all(struct server *srv);
+/* Asks every shard to shut down (from main, on SIGTERM/SIGINT). */
+void shard_request_shutdown(struct server *srv);
+/* From a shard: ask every shard, this one included, to shut down. */
+void shard_shutdown_from(struct shard *sh);
+
+/* Owner of a key: xxh3_64 of the key or of its non-empty {tag}. *hash is
+ * set to the key's own table hash (kdict_hash). */
+int shard_owner(int nshards, const char *key, size_t len, uint64_t *hash);
+
+/* Ring helpers for the connection module (this shard's thread only). */
+void shard_arm_recv(struct shard *sh, struct conn *c);
+void shard_arm_send(struct shard *sh, struct conn *c, const void *p, size_t n);
+const char *shard_buffer(struct shard *sh, unsigned bid);
+void shard_recycle_buffer(struct shard *sh, unsigned bid);
+
+/* Queues msg for shard `to` (published at the end of the iteration). Takes
+ * ownership until the message comes back. */
+void shard_send(struct shard *sh, int to, struct req *msg);
+
+/* The database dbid of this shard. */
+static inline struct kdb *shard_db(struct shard *sh, int dbid)
+{
+    return sh->db[dbid];
+}

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * kdb.c: a database: key table plus expiry (see kdb.h).
+ *
+ * The volatile array holds every entry with expire >= 0; entry->vol_idx is
+ * its slot, so adding, removing and sampling are O(1) (removal moves the last
+ * element into the hole). It is the counterpart of Redis's "expires" dict
+ * without storing the key twice.
+ */
+#include "shardis/kdb.h"
+
+#include <string.h>
+
+#define ACTIVE_SAMPLE 20
+
+struct kdb {
+    struct kdict *dict;
+    struct kentry **vol;
+    size_t nvol;
+    size_t capvol;
+    long long avg_ttl;
+};
+
+struct kdb *kdb_create(void)
+{
+    struct kdb *db = sh_calloc(1, sizeof(*db));
+
+    db->dict = kdict_create();
+    return db;
+}
+
+void kdb_destroy(struct kdb *db)
+{
+    if (db) {
+        kdict_destroy(db->dict);
+        sh_free(db->vol);
+        sh_free(db);
+    }
+}
+
+static void vol_remove(struct kdb *db, struct kentry *e)
+{
+    size_t i = e->vol_idx;
+
+    SH_ASSERT(i < db->nvol && db->vol[i] == e);
+    db->vol[i] = db->vol[--db->nvol];
+    db->vol[i]->vol_idx = (uint32_t)i;
+}
+
+void kdb_set_expire(struct kdb *db, struct kentry *e, int64_t when)
+{
+    if (when < 0) {
+        if (e->expire >= 0) {
+            vol_remove(db, e);
+        }
+        e->expire = -1;
+        return;
+    }
+    if (e->expire < 0) {
+        if (db->nvol == db->capvol) {
+            db->capvol = db->capvol ? db->capvol * 2 : 64;
+            db->vol = sh_realloc(db->vol, db->capvol * sizeof(*db->vol));
+        }
+        e->vol_idx = (uint32_t)db->nvol;
+        db->vol[db->nvol++] = e;
+    }
+    e->expire = when;
+}
+
+bool kdb_is_expired(const struct kentry *e, int64_t now)
+{
+    return e->expire >= 0 && e->expire <= now;
+}
+
+void kdb_delete(struct kdb *db, struct kentry *e)
+{
+    if (e->expire >= 0) {
+        vol_remove(db, e);
+    }
+    kdict_delete(db->dict, e);
+}
+
+struct kentry *kdb_find(struct kdb *db, const void *key, size_t len, uint64_t hash, int64_t now)
+{
+    struct kentry *e = kdict_find(db->dict, key, len, hash);
+
+    if (e && kdb_is_expired(e, now)) {
+        kdb_delete(db, e);
+        return NULL;
+    }
+    return e;
+}
+
+struct kentry *kdb_add(struct kdb *db, const void *key, size_t len, uint64_t hash)
+{
+    return kdict_add(db->dict, key, len, hash);
+}
+
+size_t kdb_size(const struct kdb *db)
+{
+    return kdict_size(db->dict);
+}
+
+size_t kdb_expires(const struct kdb *db)
+{
+    return db->nvol;
+}
+
+long long kdb_avg_ttl(const struct kdb *db)
+{
+    return db->nvol ? db->avg_ttl : 0;
+}
+
+void kdb_flush(struct kdb *db)
+{
+    kdict_clear(db->dict);
+    db->nvol = 0;
+    db->avg_ttl = 0;
+}
+
+struct scan_filter {
+    kdict_scan_fn *fn;
+    void *arg;
+    int64_t now;
+    struct kentry **expired;
+    size_t nexpired, capexpired;
+};
+
+static void scan_one(void *arg, struct kentry *e)
+{
+    struct scan_filter *f = arg;
+
+    if (kdb_is_expired(e, f->now)) {
+        /* deleting inside the scan callback would break the bucket walk */
+        if (f->nexpired == f->capexpired) {
+            f->capexpired = f->capexpired ? f->capexpired * 2 : 16;
+            f->expired = sh_realloc(f->expired, f->capexpired * sizeof(*f->expired));
+        }
+        f->expired[f->nexpired++] = e;
+        return;
+    }
+    f->fn(f->arg, e);
+}
+
+uint64_t kdb_scan(struct kdb *db, uint64_t cursor, int64_t now, kdict_scan_fn *fn, void *arg)
+{
+    struct scan_filter f = { .fn = fn, .arg = arg, .now = now };
+    uint64_t next = kdict_scan(db->dict, cursor, scan_one, &f);
+
+    for (size_t i = 0; i < f.nexpired; i++) {
+        kdb_delete(db, f.expired[i]);
+    }
+    sh_free(f.expired);
+    return next;
+}
+
+struct kentry *kdb_random(struct kdb *db, uint64_t rnd, int64_t now)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        struct kentry *e = kdict_random(db->dict, rnd);
+
+        if (!e) {
+            return NULL;
+        }
+        if (!kdb_is_expired(e, now)) {
+            return e;
+        }
+        if (db->nvol == kdb_size(db) && tries > 50) {
+            /* everything is volatile: like Redis, give back an expiring key */
+            return e;
+        }
+        kdb_delete(db, e);
+        rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+    }
+    return NULL;
+}
+
+static uint64_t next_rnd(uint64_t *rnd)
+{
+    /* xorshift64*: cheap, good enough to pick samples */
+    uint64_t x = *rnd ? *rnd : 0x9E3779B97F4A7C15ULL;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *rnd = x;
+    return x * 2685821657736338717ULL;
+}
+
+size_t kdb_active_expire(struct kdb *db, int64_t now, int64_t deadline_us, uint64_t *rnd)
+{
+    size_t total = 0;
+
+    for (int iter = 0;; iter++) {
+        size_t sample = db->nvol < ACTIVE_SAMPLE ? db->nvol : ACTIVE_SAMPLE;
+        size_t expired = 0;
+        long long ttl_sum = 0;
+        size_t ttl_n = 0;
+
+        if (sample == 0) {
+            break;
+        }
+        for (size_t i = 0; i < sample && db->nvol; i++) {
+            struct kentry *e = db->vol[next_rnd(rnd) % db->nvol];
+
+            if (kdb_is_expired(e, now)) {
+                kdb_delete(db, e);
+                expired++;
+            } else {
+                ttl_sum += e->expire - now;
+                ttl_n++;
+            }
+        }
+        if (ttl_n) {
+            long long avg = ttl_sum / (long long)ttl_n;
+
+            /* running average, as Redis's activeExpireCycle keeps it */
+            db->avg_ttl = db->avg_ttl ? (db->avg_ttl / 50) * 49 + avg / 50 : avg;
+        }
+        total += expired;
+        if (expired * 4 <= sample || ((iter & 15) == 15 && sh_mono_us() >= deadline_us)) {
+            break;
+        }
+    }
+    return total;
+}
+
+void kdb_rehash(struct kdb *db, int64_t deadline_us)
+{
+    while (kdict_rehash(db->dict, 100)) {
+        if (sh_mono_us() >= deadline_us) {
+            break;
+        }
+    }
+}
+
+struct kdict *kdb_dict(struct kdb *db)
+{
+    return db->dict;
+}

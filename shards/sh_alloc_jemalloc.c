@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sh_alloc_jemalloc.c: process-wide allocator figures when jemalloc is the
+ * allocator (the release build links it in place of libc's malloc).
+ */
+#include "shardis/sh.h"
+
+#include <jemalloc/jemalloc.h>
+#include <stdint.h>
+
+size_t sh_alloc_process_bytes(void)
+{
+    uint64_t epoch = 1;
+    size_t sz = sizeof(epoch);
+    size_t allocated = 0;
+    size_t len = sizeof(allocated);
+
+    /* stats are cached by jemalloc; bumping the epoch refreshes them */
+    mallctl("epoch", &epoch, &sz, &epoch, sz);
+    if (mallctl("stats.allocated", &allocated, &len, NULL, 0) != 0) {
+        return 0;
+    }
+    return allocated;
+}
+
+const char *sh_alloc_name(void)
+{
+    const char *v = NULL;
+    size_t len = sizeof(v);
+    static __thread char name[64];
+
+    if (mallctl("version", &v, &len, NULL, 0) != 0 || !v) {
+        return "jemalloc";
+    }
+    /* "5.3.0-0-g54eaed1d..." -> "jemalloc-5.3.0" */
+    size_t i = 0;
+    const char *p = "jemalloc-";
+    while (*p && i < sizeof(name) - 1) {
+        name[i++] = *p++;
+    }
+    while (*v && *v != '-' && i < sizeof(name) - 1) {
+        name[i++] = *v++;
+    }
+    name[i] = '\0';
+    return name;
+}

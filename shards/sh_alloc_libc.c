@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sh_alloc_libc.c: process-wide allocator figures with libc's malloc (the
+ * sanitizer builds, where jemalloc would hide heap bugs from ASan).
+ */
+#include "shardis/sh.h"
+
+#include <malloc.h>
+
+size_t sh_alloc_process_bytes(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+
+    return mi.uordblks + mi.hblkhd;
+}
+
+const char *sh_alloc_name(void)
+{
+    return "libc";
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cmd.c: helpers every command family shares (key lookup with the routing
+ * hash, hit/miss counting, binding) and the registration of all families.
+ */
+#include "shardis/cmd.h"
+
+#include "shardis/cmdtab.h"
+#include "shardis/kdb.h"
+#include "shardis/route.h"
+#include "shardis/shard.h"
+
+uint64_t cmd_key_hash(const struct cmd_ctx *ctx, int i)
+{
+    if (i == 1 && ctx->has_key_hash) {
+        return ctx->key_hash;
+    }
+    return kdict_hash(ctx->argv[i].ptr, ctx->argv[i].len);
+}
+
+struct kentry *cmd_lookup(struct cmd_ctx *ctx, int i)
+{
+    return kdb_find(ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, cmd_key_hash(ctx, i),
+                    ctx->shard->now_ms);
+}
+
+void cmd_count_lookup(struct cmd_ctx *ctx, bool hit)
+{
+    if (hit) {
+        ctx->shard->stats.keyspace_hits++;
+    } else {
+        ctx->shard->stats.keyspace_misses++;
+    }
+}
+
+void cmd_must_bind(const char *fullname, cmd_fn *proc, int route, const struct gather *g)
+{
+    if (cmdtab_bind(fullname, proc, (enum cmd_route)route) != 0) {
+        sh_panic("command '%s' is not in the command table", fullname);
+    }
+    if (g && cmdtab_bind_gather(fullname, g) != 0) {
+        sh_panic("command '%s': cannot set its gather", fullname);
+    }
+}
+
+void route_bind_all(void)
+{
+    cmd_string_bind();
+    cmd_keys_bind();
+    cmd_server_bind();
+}

@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * config.c: configuration directives (see config.h).
+ *
+ * One table describes every directive: its name, kind (integer, memory size,
+ * string, log level, bind list), where it lives in struct config, its bounds,
+ * and whether CONFIG SET may change it. File, command line, CONFIG GET and
+ * CONFIG SET all go through that table, so they cannot disagree.
+ */
+#include "shardis/config.h"
+
+#include "shardis/glob.h"
+#include "shardis/resp.h"
+#include "shardis/util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum dir_kind {
+    DIR_INT,
+    DIR_MEM,
+    DIR_STR,
+    DIR_LOGLEVEL,
+    DIR_BIND,
+};
+
+struct directive {
+    const char *name;
+    enum dir_kind kind;
+    size_t off;
+    long long min, max;
+    bool tunable;
+};
+
+#define F(field) offsetof(struct config, field)
+
+static const struct directive directives[] = {
+    { "bind", DIR_BIND, F(bind), 0, 0, false },
+    { "port", DIR_INT, F(port), 0, 65535, false },
+    { "shards", DIR_INT, F(shards), 0, 1024, false },
+    { "databases", DIR_INT, F(databases), 1, 1024, false },
+    { "maxclients", DIR_INT, F(maxclients), 1, INT_MAX, true },
+    { "timeout", DIR_INT, F(timeout), 0, INT_MAX, true },
+    { "tcp-keepalive", DIR_INT, F(tcp_keepalive), 0, INT_MAX, true },
+    { "tcp-backlog", DIR_INT, F(tcp_backlog), 0, INT_MAX, false },
+    { "hz", DIR_INT, F(hz), 1, 500, true },
+    { "loglevel", DIR_LOGLEVEL, F(loglevel), 0, 0, true },
+    { "logfile", DIR_STR, F(logfile), 0, 0, false },
+    { "pidfile", DIR_STR, F(pidfile), 0, 0, false },
+    { "requirepass", DIR_STR, F(requirepass), 0, 0, true },
+    { "proto-max-bulk-len", DIR_MEM, F(proto_max_bulk_len), 1024 * 1024, LLONG_MAX, true },
+    { "client-query-buffer-limit", DIR_MEM, F(client_query_buffer_limit), 1024 * 1024,
+      LLONG_MAX, true },
+};
+
+static const char *const loglevels[] = { "debug", "verbose", "notice", "warning", "nothing" };
+
+const char *config_loglevel_name(int level)
+{
+    return level >= 0 && level < (int)SH_ARRAY_LEN(loglevels) ? loglevels[level] : "notice";
+}
+
+void config_init(struct config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->bind[0] = sh_strdup("127.0.0.1");
+    c->nbind = 1;
+    c->port = 6379;
+    c->shards = 0;
+    c->databases = 16;
+    c->maxclients = 10000;
+    c->timeout = 0;
+    c->tcp_keepalive = 300;
+    c->tcp_backlog = 511;
+    c->hz = 10;
+    c->loglevel = LOG_NOTICE;
+    c->logfile = sh_strdup("");
+    c->pidfile = sh_strdup("");
+    c->requirepass = sh_strdup("");
+    c->proto_max_bulk_len = 512LL * 1024 * 1024;
+    c->client_query_buffer_limit = 1024LL * 1024 * 1024;
+    c->config_file = sh_strdup("");
+}
+
+void config_fini(struct config *c)
+{
+    for (int i = 0; i < c->nbind; i++) {
+        sh_free(c->bind[i]);
+    }
+    sh_free(c->logfile);
+    sh_free(c->pidfile);
+    sh_free(c->requirepass);
+    sh_free(c->config_file);
+    memset(c, 0, sizeof(*c));
+}
+
+void config_copy(struct config *dst, const struct config *src)
+{
+    *dst = *src;
+    for (int i = 0; i < src->nbind; i++) {
+        dst->bind[i] = sh_strdup(src->bind[i]);
+    }
+    dst->logfile = sh_strdup(src->logfile);
+    dst->pidfile = sh_strdup(src->pidfile);
+    dst->requirepass = sh_strdup(src->requirepass);
+    dst->config_file = sh_strdup(src->config_file);
+}
+
+static const struct directive *find_directive(const char *name, size_t len)
+{
+    for (size_t i = 0; i < SH_ARRAY_LEN(directives); i++) {
+        if (strlen(directives[i].name) == len && strncasecmp(directives[i].name, name, len) == 0) {
+            return &directives[i];
+        }
+    }
+    return NULL;
+}
+
+/* Parses one value into the field; returns NULL or the reason it failed
+ * (in a per-thread buffer when it names the bounds). */
+static const char *parse_value(struct config *c, const struct directive *d, const char *v,
+                               size_t vlen)
+{
+    static __thread char why[128];
+    char buf[128];
+    long long x;
+    void *field = (char *)c + d->off;
+
+    switch (d->kind) {
+    case DIR_INT:
+    case DIR_MEM:
+        if (vlen >= sizeof(buf)) {
+            return "argument couldn't be parsed into an integer";
+        }
+        memcpy(buf, v, vlen);
+        buf[vlen] = '\0';
+        if (d->kind == DIR_INT ? !util_str2ll(buf, vlen, &x) : !util_memtoll(buf, &x)) {
+            return "argument couldn't be parsed into an integer";
+        }
+        if (x < d->min || x > d->max) {
+            snprintf(why, sizeof(why), "argument must be between %lld and %lld inclusive",
+                     d->min, d->max);
+            return why;
+        }
+        *(long long *)field = x;
+        return NULL;
+    case DIR_STR:
+        sh_free(*(char **)field);
+        *(char **)field = sh_memdup(v, vlen + 1);
+        (*(char **)field)[vlen] = '\0';
+        return NULL;
+    case DIR_LOGLEVEL:
+        for (int i = 0; i < (int)SH_ARRAY_LEN(loglevels); i++) {
+            if (strlen(loglevels[i]) == vlen && strncasecmp(loglevels[i], v, vlen) == 0) {
+                *(int *)field = i;
+                return NULL;
+            }
+        }
+        return "argument(s) must be one of the following: debug, verbose, notice, warning, "
+               "nothing";
+    case DIR_BIND:
+        break;
+    }
+    return "unsupported";
+}
+
+int config_apply(struct config *c, const char *name, int nval, const struct sh_slice *val,
+                 char *err, size_t errlen)
+{
+    const struct directive *d = find_directive(name, strlen(name));
+    const char *why;
+
+    if (!d) {
+        snprintf(err, errlen, "Bad directive or wrong number of arguments");
+        return -1;
+    }
+    if (d->kind == DIR_BIND) {
+        if (nval < 1 || nval > CONFIG_MAX_BIND) {
+            snprintf(err, errlen, "Invalid number of bind addresses (1 to %d)", CONFIG_MAX_BIND);
+            return -1;
+        }
+        for (int i = 0; i < c->nbind; i++) {
+            sh_free(c->bind[i]);
+        }
+        for (int i = 0; i < nval; i++) {
+            c->bind[i] = sh_malloc(val[i].len + 1);
+            memcpy(c->bind[i], val[i].ptr, val[i].len);
+            c->bind[i][val[i].len] = '\0';
+        }
+        c->nbind = nval;
+        return 0;
+    }
+    if (nval != 1) {
+        snprintf(err, errlen, "wrong number of arguments");
+        return -1;
+    }
+    why = parse_value(c, d, val[0].ptr, val[0].len);
+    if (why) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int lineno = 0;
+
+    if (!f) {
+        snprintf(err, errlen, "%s: can't open the config file: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        struct sh_slice v[CONFIG_MAX_BIND + 2];
+        char why[256];
+        size_t len = strlen(line);
+        int n;
+
+        lineno++;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+            line[--len] = '\0';
+        }
+        char copy[4096];
+
+        memcpy(copy, line, len + 1);
+        n = resp_split_inline(line, len, v, (int)SH_ARRAY_LEN(v));
+        if (n < 0) {
+            snprintf(err, errlen, "%s:%d: '%s': Unbalanced quotes in configuration line", path,
+                     lineno, copy);
+            goto out_close;
+        }
+        if (n == 0 || v[0].ptr[0] == '#') {
+            continue;
+        }
+        char name[64];
+
+        if (v[0].len >= sizeof(name) || n > (int)SH_ARRAY_LEN(v) - 1) {
+            snprintf(err, errlen, "%s:%d: '%s': Bad directive or wrong number of arguments",
+                     path, lineno, copy);
+            goto out_close;
+        }
+        memcpy(name, v[0].ptr, v[0].len);
+        name[v[0].len] = '\0';
+        if (config_apply(c, name, n - 1, v + 1, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "%s:%d: '%s': %s", path, lineno, copy, why);
+            goto out_close;
+        }
+    }
+    fclose(f);
+    return 0;
+
+out_close:
+    fclose(f);
+    return -1;
+}
+
+int config_load_args(struct config *c, int argc, char **argv, char *err, size_t errlen)
+{
+    int i = 1;
+
+    if (argc > 1 && strncmp(argv[1], "--", 2) != 0) {
+        char *abs = realpath(argv[1], NULL);
+
+        if (load_file(c, argv[1], err, errlen) != 0) {
+            free(abs);
+            return -1;
+        }
+        sh_free(c->config_file);
+        c->config_file = sh_strdup(abs ? abs : argv[1]);
+        free(abs);
+        i = 2;
+    }
+    while (i < argc) {
+        struct sh_slice v[CONFIG_MAX_BIND];
+        char why[256];
+        int n = 0;
+        const char *name = argv[i];
+
+        if (strncmp(name, "--", 2) != 0) {
+            snprintf(err, errlen, "command line: '%s': expected --directive", name);
+            return -1;
+        }
+        name += 2;
+        i++;
+        while (i < argc && strncmp(argv[i], "--", 2) != 0 && n < CONFIG_MAX_BIND) {
+            v[n].ptr = argv[i];
+            v[n].len = strlen(argv[i]);
+            n++;
+            i++;
+        }
+        if (config_apply(c, name, n, v, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "command line: '--%s': %s", name, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void format_value(const struct config *c, const struct directive *d, char *buf,
+                         size_t len)
+{
+    const void *field = (const char *)c + d->off;
+
+    switch (d->kind) {
+    case DIR_INT:
+    case DIR_MEM:
+        snprintf(buf, len, "%lld", *(const long long *)field);
+        break;
+    case DIR_STR:
+        snprintf(buf, len, "%s", *(char *const *)field);
+        break;
+    case DIR_LOGLEVEL:
+        snprintf(buf, len, "%s", config_loglevel_name(*(const int *)field));
+        break;
+    case DIR_BIND:
+        buf[0] = '\0';
+        for (int i = 0; i < c->nbind; i++) {
+            size_t used = strlen(buf);
+
+            snprintf(buf + used, len - used, "%s%s", i ? " " : "", c->bind[i]);
+        }
+        break;
+    }
+}
+
+void config_get(const struct config *c, const char *pattern, size_t plen, config_each_fn *fn,
+                void *arg)
+{
+    char value[1024];
+
+    for (size_t i = 0; i < SH_ARRAY_LEN(directives); i++) {
+        const struct directive *d = &directives[i];
+
+        if (glob_match(pattern, plen, d->name, strlen(d->name), true)) {
+            format_value(c, d, value, sizeof(value));
+            fn(arg, d->name, value);
+        }
+    }
+}
+
+int config_set(struct config *c, const char *name, size_t nlen, const char *value, size_t vlen,
+               char *err, size_t errlen)
+{
+    const struct directive *d = find_directive(name, nlen);
+    const char *why;
+
+    if (!d) {
+        snprintf(err, errlen, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                 (int)nlen, name);
+        return -1;
+    }
+    if (!d->tunable) {
+        snprintf(err, errlen,
+                 "ERR CONFIG SET failed (possibly related to argument '%s') - can't set "
+                 "immutable config",
+                 d->name);
+        return -1;
+    }
+    why = parse_value(c, d, value, vlen);
+    if (why) {
+        snprintf(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                 d->name, why);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * conn.c: client connections (see conn.h for reply order and lifetime).
+ *
+ * Back-pressure: a connection stops parsing while it has MAX_INFLIGHT
+ * requests at other shards or OUT_PAUSE bytes of unsent output, and resumes
+ * (through the shard's resume list) when replies return or a send completes.
+ * What it keeps receiving meanwhile is bounded by client-query-buffer-limit.
+ */
+#include "shardis/conn.h"
+
+#include "shardis/log.h"
+#include "shardis/route.h"
+#include "shardis/shard.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_INFLIGHT 1024
+#define OUT_PAUSE (1024 * 1024)
+#define SLOT_KEEP_CAP (64 * 1024)
+#define SENDING_KEEP_CAP (1024 * 1024)
+
+static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+        port = ntohs(s4->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+        port = ntohs(s6->sin6_port);
+    }
+    snprintf(buf, len, "%s:%d", ip, port);
+}
+
+static void set_keepalive(int fd, long long interval)
+{
+    int one = 1, idle = (int)interval, intvl = (int)(interval / 3 ? interval / 3 : 1), cnt = 3;
+
+    if (interval <= 0) {
+        return;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+struct conn *conn_accept(struct shard *sh, int fd)
+{
+    struct server *srv = (struct server *)sh->srv;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    struct conn *c;
+
+    if (mbox_counter_add(&srv->clients, 1) > sh->cfg.maxclients) {
+        static const char msg[] = "-ERR max number of clients reached\r\n";
+
+        mbox_counter_add(&srv->clients, -1);
+        sh->stats.rejected_connections++;
+        /* a fresh socket's send buffer is empty: this cannot block */
+        if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+            sh_log(LOG_VERBOSE, "could not tell a client about maxclients");
+        }
+        close(fd);
+        return NULL;
+    }
+    c = sh_calloc(1, sizeof(*c));
+    c->sh = sh;
+    c->fd = fd;
+    c->id = sh->next_conn_seq++ * (uint64_t)srv->nshards + (uint64_t)sh->id + 1;
+    c->proto = 2;
+    c->ctime_ms = sh->now_ms;
+    c->last_ms = sh->now_ms;
+    if (sh->cfg.requirepass[0] == '\0') {
+        c->flags |= CONN_AUTHED;
+    }
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        format_addr(&ss, c->addr, sizeof(c->addr));
+    }
+    sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        format_addr(&ss, c->laddr, sizeof(c->laddr));
+    }
+    set_keepalive(fd, sh->cfg.tcp_keepalive);
+    {
+        int one = 1;
+
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    rbuf_init(&c->q);
+    rbuf_init(&c->out);
+    rbuf_init(&c->sending);
+    resp_parser_init(&c->parser, sh->cfg.proto_max_bulk_len);
+    c->next = sh->conns;
+    if (sh->conns) {
+        sh->conns->prev = c;
+    }
+    sh->conns = c;
+    sh->nconns++;
+    sh->stats.connections++;
+    shard_arm_recv(sh, c);
+    c->flags |= CONN_RECV_ARMED;
+    return c;
+}
+
+static bool conn_is_busy(const struct conn *c)
+{
+    return (c->flags & (CONN_RECV_ARMED | CONN_SENDING)) || c->inflight;
+}
+
+static void release_slot(struct shard *sh, struct slot *s)
+{
+    if (s->buf.cap > SLOT_KEEP_CAP) {
+        rbuf_fini(&s->buf);
+    }
+    s->buf.len = 0;
+    s->next = sh->free_slots;
+    sh->free_slots = s;
+}
+
+static void conn_free(struct conn *c)
+{
+    struct shard *sh = c->sh;
+
+    if (!(c->flags & CONN_FD_CLOSED)) {
+        close(c->fd);
+    }
+    while (c->slot_head) {
+        struct slot *s = c->slot_head;
+
+        c->slot_head = s->next;
+        release_slot(sh, s);
+    }
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else {
+        sh->conns = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    sh->nconns--;
+    rbuf_fini(&c->q);
+    rbuf_fini(&c->out);
+    rbuf_fini(&c->sending);
+    resp_parser_fini(&c->parser);
+    sh_free(c->name);
+    sh_free(c);
+}
+
+/* Frees c once it is closed and nothing refers to it. Returns true if c is
+ * gone. Called only at the end of a completion or list walk, where nothing
+ * up the stack uses c; connections still on the send or resume list are
+ * freed from there. */
+static bool maybe_free(struct conn *c)
+{
+    if (!(c->flags & CONN_CLOSING) || conn_is_busy(c) ||
+        (c->flags & (CONN_IN_SEND_LIST | CONN_IN_RESUME_LIST))) {
+        return false;
+    }
+    conn_free(c);
+    return true;
+}
+
+void conn_close(struct conn *c)
+{
+    if (c->flags & CONN_CLOSING) {
+        return;
+    }
+    c->flags |= CONN_CLOSING;
+    mbox_counter_add((struct mbox_counter *)&c->sh->srv->clients, -1);
+    /* ends the multishot recv (EOF) and fails a pending send */
+    shutdown(c->fd, SHUT_RDWR);
+    /* freed from the send list at the end of the iteration, never here:
+     * callers up the stack may still hold c */
+    conn_want_send(c);
+}
+
+void conn_want_send(struct conn *c)
+{
+    if (!(c->flags & CONN_IN_SEND_LIST)) {
+        c->flags |= CONN_IN_SEND_LIST;
+        c->send_next = c->sh->send_list;
+        c->sh->send_list = c;
+    }
+}
+
+void conn_close_after_reply(struct conn *c)
+{
+    c->flags |= CONN_CLOSE_AFTER;
+    conn_want_send(c);
+}
+
+static void want_resume(struct conn *c)
+{
+    if (!(c->flags & CONN_IN_RESUME_LIST)) {
+        c->flags |= CONN_IN_RESUME_LIST;
+        c->resume_next = c->sh->resume_list;
+        c->sh->resume_list = c;
+    }
+}
+
+struct reply conn_reply(struct conn *c)
+{
+    struct reply r = { .buf = &c->out, .proto = c->proto };
+    struct slot *s;
+
+    if (c->slot_head == NULL) {
+        conn_want_send(c);
+        return r;
+    }
+    s = conn_slot_new(c);
+    s->ready = true;
+    r.buf = &s->buf;
+    return r;
+}
+
+struct slot *conn_slot_new(struct conn *c)
+{
+    struct shard *sh = c->sh;
+    struct slot *s = sh->free_slots;
+
+    if (s) {
+        sh->free_slots = s->next;
+    } else {
+        s = sh_calloc(1, sizeof(*s));
+    }
+    s->next = NULL;
+    s->ready = false;
+    s->pending = 0;
+    s->coord = NULL;
+    if (c->slot_tail) {
+        c->slot_tail->next = s;
+    } else {
+        c->slot_head = s;
+    }
+    c->slot_tail = s;
+    return s;
+}
+
+void conn_slot_done(struct conn *c, struct slot *s)
+{
+    s->ready = true;
+    while (c->slot_head && c->slot_head->ready) {
+        struct slot *h = c->slot_head;
+
+        c->slot_head = h->next;
+        if (!c->slot_head) {
+            c->slot_tail = NULL;
+        }
+        if (!(c->flags & CONN_CLOSING)) {
+            rbuf_append(&c->out, h->buf.data, h->buf.len);
+        }
+        release_slot(c->sh, h);
+    }
+    conn_want_send(c);
+}
+
+void conn_request_done(struct conn *c)
+{
+    SH_ASSERT(c->inflight > 0);
+    c->inflight--;
+    if ((c->flags & CONN_PAUSED) && c->inflight < MAX_INFLIGHT / 2) {
+        want_resume(c);
+    }
+    maybe_free(c);
+}
+
+static bool must_pause(const struct conn *c)
+{
+    return c->inflight >= MAX_INFLIGHT || c->out.len >= OUT_PAUSE;
+}
+
+void conn_process_input(struct conn *c)
+{
+    struct resp_parser *p = &c->parser;
+    int argc, rc = RESP_NEED_MORE;
+
+    if (c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER)) {
+        return;
+    }
+    c->flags &= ~CONN_PAUSED;
+    while (p->start < c->q.len) {
+        if (must_pause(c)) {
+            c->flags |= CONN_PAUSED;
+            break;
+        }
+        rc = resp_parse(p, c->q.data, c->q.len, &argc);
+        if (rc != RESP_COMMAND) {
+            break;
+        }
+        c->last_ms = c->sh->now_ms;
+        c->sh->stats.commands++;
+        route_dispatch(c, argc, p->argv);
+        if (c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER)) {
+            break;
+        }
+    }
+    if (rc == RESP_ERROR) {
+        struct reply r = conn_reply(c);
+
+        reply_errorf(&r, "ERR %s", p->err);
+        c->sh->stats.error_replies++;
+        conn_close_after_reply(c);
+        return;
+    }
+    if (p->start > 0) {
+        rbuf_consume(&c->q, p->start);
+        resp_parser_rebase(p);
+    }
+    if (p->start == 0 && c->q.len == 0 && c->q.cap > 64 * 1024) {
+        rbuf_fini(&c->q); /* a big command passed: give its memory back */
+    }
+}
+
+void conn_on_recv(struct conn *c, int res, uint32_t flags)
+{
+    struct shard *sh = c->sh;
+
+    if (flags & IORING_CQE_F_BUFFER) {
+        unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+
+        if (res > 0 && !(c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER))) {
+            size_t want = resp_parser_want(&c->parser);
+
+            if (want > c->q.len) {
+                rbuf_reserve(&c->q, want - c->q.len);
+            }
+            rbuf_append(&c->q, shard_buffer(sh, bid), (size_t)res);
+        }
+        shard_recycle_buffer(sh, bid);
+    }
+    if (!(flags & IORING_CQE_F_MORE)) {
+        c->flags &= ~CONN_RECV_ARMED;
+    }
+    if (res > 0) {
+        sh->stats.net_input_bytes += (uint64_t)res;
+        if ((long long)c->q.len > sh->cfg.client_query_buffer_limit) {
+            sh_log(LOG_WARNING, "closing client %s that reached max query buffer length",
+                   c->addr);
+            conn_close(c);
+        } else if (!(c->flags & CONN_PAUSED)) {
+            conn_process_input(c);
+        }
+    } else if (res == 0 || res != -ENOBUFS) {
+        conn_close(c); /* EOF or a socket error */
+    }
+    if (!(c->flags & (CONN_RECV_ARMED | CONN_CLOSING))) {
+        /* the kernel ended the multishot recv (ENOBUFS, or it chose to) */
+        shard_arm_recv(sh, c);
+        c->flags |= CONN_RECV_ARMED;
+    }
+    maybe_free(c);
+}
+
+static void start_send(struct conn *c)
+{
+    c->flags |= CONN_SENDING;
+    shard_arm_send(c->sh, c, c->sending.data + c->sent, c->sending.len - c->sent);
+}
+
+void conn_on_send(struct conn *c, int res)
+{
+    c->flags &= ~CONN_SENDING;
+    if (res < 0) {
+        conn_close(c);
+        return;
+    }
+    c->sh->stats.net_output_bytes += (uint64_t)res;
+    c->sent += (size_t)res;
+    if (c->sent < c->sending.len && !(c->flags & CONN_CLOSING)) {
+        start_send(c);
+        return;
+    }
+    c->sending.len = 0;
+    c->sent = 0;
+    if (c->sending.cap > SENDING_KEEP_CAP) {
+        rbuf_fini(&c->sending);
+    }
+    if (c->out.len || (c->flags & CONN_CLOSE_AFTER)) {
+        conn_want_send(c);
+    }
+    if (c->flags & CONN_PAUSED) {
+        want_resume(c);
+    }
+    maybe_free(c);
+}
+
+static void flush_one(struct conn *c)
+{
+    if (c->flags & CONN_CLOSING) {
+        return;
+    }
+    if (!(c->flags & CONN_SENDING) && c->out.len) {
+        struct rbuf tmp = c->sending;
+
+        c->sending = c->out;
+        c->out = tmp;
+        c->out.len = 0;
+        c->sent = 0;
+        start_send(c);
+        return;
+    }
+    if ((c->flags & CONN_CLOSE_AFTER) && !(c->flags & CONN_SENDING) && !c->slot_head &&
+        !c->out.len) {
+        conn_close(c);
+    }
+}
+
+void conn_flush_all(struct shard *sh)
+{
+    struct conn *c = sh->send_list;
+
+    sh->send_list = NULL;
+    while (c) {
+        struct conn *next = c->send_next;
+
+        c->flags &= ~CONN_IN_SEND_LIST;
+        flush_one(c);
+        maybe_free(c);
+        c = next;
+    }
+}
+
+void conn_cron(struct shard *sh)
+{
+    long long timeout_ms = sh->cfg.timeout * 1000;
+
+    if (timeout_ms <= 0) {
+        return;
+    }
+    for (struct conn *c = sh->conns; c;) {
+        struct conn *next = c->next;
+
+        if (!(c->flags & CONN_CLOSING) && !c->slot_head && !c->inflight &&
+            sh->now_ms - c->last_ms > timeout_ms) {
+            sh_log(LOG_VERBOSE, "Closing idle client %s", c->addr);
+            conn_close(c);
+        }
+        c = next;
+    }
+}
+
+void conn_close_all(struct shard *sh)
+{
+    for (struct conn *c = sh->conns; c;) {
+        struct conn *next = c->next;
+
+        conn_close_after_reply(c);
+        c = next;
+    }
+}
+
+void conn_free_all(struct shard *sh)
+{
+    while (sh->conns) {
+        struct conn *c = sh->conns;
+
+        if (!(c->flags & CONN_CLOSING)) {
+            mbox_counter_add((struct mbox_counter *)&sh->srv->clients, -1);
+        }
+        conn_free(c);
+    }
+    sh->send_list = NULL;
+    sh->resume_list = NULL;
+}

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * main.c: start-up and shutdown.
+ *
+ *   config -> log -> pidfile -> command table -> shards (threads) -> wait
+ *   for signals -> ask shards to stop -> join -> remove pidfile -> exit 0
+ *
+ * Torn down in the reverse order of setup. Signals are blocked in every
+ * thread (the mask is set before the shards start) and taken here with
+ * sigtimedwait, so no handler runs inside a shard.
+ */
+#include "shardis/cmdtab.h"
+#include "shardis/config.h"
+#include "shardis/log.h"
+#include "shardis/route.h"
+#include "shardis/shard.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "Usage: shardis-server [/path/to/shardis.conf] [--directive value ...]\n"
+            "       shardis-server -v or --version\n"
+            "       shardis-server -h or --help\n\n"
+            "Examples:\n"
+            "       shardis-server (run with the built-in defaults)\n"
+            "       shardis-server /etc/shardis/shardis.conf\n"
+            "       shardis-server --port 7777 --shards 4\n"
+            "       shardis-server /etc/shardis/shardis.conf --loglevel verbose\n");
+}
+
+static void make_run_id(char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char rnd[20];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
+        for (size_t i = 0; i < sizeof(rnd); i++) {
+            rnd[i] = (unsigned char)(sh_mono_us() >> (i % 8));
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    for (int i = 0; i < 20; i++) {
+        out[2 * i] = hex[rnd[i] >> 4];
+        out[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    out[40] = '\0';
+}
+
+static int write_pidfile(const char *path)
+{
+    FILE *f;
+
+    if (!path[0]) {
+        return 0;
+    }
+    f = fopen(path, "w");
+    if (!f) {
+        return -errno;
+    }
+    fprintf(f, "%d\n", (int)getpid());
+    fclose(f);
+    return 0;
+}
+
+/* Waits until every shard listens (0) or one failed (-1). */
+static int wait_ready(struct server *srv)
+{
+    for (int i = 0; i < 10000; i++) {
+        if (mbox_counter_get(&srv->ready) == srv->nshards) {
+            return 0;
+        }
+        if (mbox_counter_get(&srv->exited) > 0) {
+            return -1;
+        }
+        usleep(1000);
+    }
+    return -1;
+}
+
+static void wait_for_stop(struct server *srv)
+{
+    sigset_t set;
+    struct timespec tick = { .tv_sec = 0, .tv_nsec = 50 * 1000 * 1000 };
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    while (mbox_counter_get(&srv->exited) < srv->nshards) {
+        int sig = sigtimedwait(&set, NULL, &tick);
+
+        if (sig == SIGTERM || sig == SIGINT) {
+            sh_log(LOG_WARNING, "Received %s scheduling shutdown...",
+                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            shard_request_shutdown(srv);
+        }
+    }
+}
+
+static int parse_args(struct server *srv, int argc, char **argv)
+{
+    char err[1024];
+
+    if (argc == 2 && (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version"))) {
+        printf("shardis-server v=%s (Redis %s compatible) io_uring shards\n", SHARDIS_VERSION,
+               "7.0");
+        exit(0);
+    }
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        usage();
+        exit(0);
+    }
+    config_init(&srv->cfg);
+    if (config_load_args(&srv->cfg, argc, argv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR (shardis %s) ***\n%s\n", SHARDIS_VERSION,
+                err);
+        return -1;
+    }
+    srv->nshards = srv->cfg.shards ? (int)srv->cfg.shards : shard_default_count();
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct server srv;
+    sigset_t block;
+    int rc = 1;
+
+    if (parse_args(&srv, argc, argv) != 0) {
+        return 1;
+    }
+    if (log_setup(srv.cfg.logfile) != 0) {
+        fprintf(stderr, "Can't open the log file %s: %s\n", srv.cfg.logfile, strerror(errno));
+        goto out_config;
+    }
+    log_thread_init(srv.cfg.loglevel, "M");
+    if (write_pidfile(srv.cfg.pidfile) != 0) {
+        sh_log(LOG_WARNING, "Failed to write PID file %s", srv.cfg.pidfile);
+    }
+    cmdtab_init();
+    route_bind_all();
+    make_run_id(srv.run_id);
+    srv.start_ms = sh_time_ms();
+    if (!realpath("/proc/self/exe", srv.executable)) {
+        snprintf(srv.executable, sizeof(srv.executable), "%s", argv[0]);
+    }
+    /* every thread inherits this mask: signals are taken by main only */
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &block, NULL);
+    sh_log(LOG_NOTICE, "shardis %s starting, pid=%d, %d shards, port %lld", SHARDIS_VERSION,
+           (int)getpid(), srv.nshards, srv.cfg.port);
+    if (shard_start_all(&srv) != 0 || wait_ready(&srv) != 0) {
+        sh_log(LOG_WARNING, "start-up failed");
+        shard_request_shutdown(&srv);
+        shard_join_all(&srv);
+        goto out_pidfile;
+    }
+    sh_log(LOG_NOTICE, "Ready to accept connections tcp");
+    wait_for_stop(&srv);
+    shard_join_all(&srv);
+    sh_log(LOG_NOTICE, "shardis is now ready to exit, bye bye...");
+    rc = 0;
+out_pidfile:
+    if (srv.cfg.pidfile[0]) {
+        unlink(srv.cfg.pidfile);
+    }
+    cmdtab_fini();
+    log_teardown();
+out_config:
+    config_fini(&srv.cfg);
+    return rc;
+}

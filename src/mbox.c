@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mbox.c: SPSC mailboxes, the sleep word and shared counters (see mbox.h for
+ * the protocol and why each ordering is what it is).
+ */
+#include "shardis/mbox.h"
+
+#include <errno.h>
+#include <string.h>
+
+int mbox_init(struct mbox *m, size_t cap)
+{
+    size_t n = 2;
+
+    while (n < cap) {
+        n *= 2;
+    }
+    memset(m, 0, sizeof(*m));
+    m->slots = sh_calloc(n, sizeof(void *));
+    m->mask = n - 1;
+    atomic_init(&m->tail, 0);
+    atomic_init(&m->head, 0);
+    return 0;
+}
+
+void mbox_fini(struct mbox *m)
+{
+    sh_free(m->slots);
+    m->slots = NULL;
+}
+
+int mbox_try_push(struct mbox *m, void *msg)
+{
+    if (m->tail_local - m->head_cache > m->mask) {
+        /* acquire: the consumer finished reading the slots it gave back */
+        m->head_cache = atomic_load_explicit(&m->head, memory_order_acquire);
+        if (m->tail_local - m->head_cache > m->mask) {
+            return -EAGAIN;
+        }
+    }
+    m->slots[m->tail_local & m->mask] = msg;
+    m->tail_local++;
+    return 0;
+}
+
+bool mbox_publish(struct mbox *m)
+{
+    /* relaxed read of our own index: only this thread writes it */
+    if (atomic_load_explicit(&m->tail, memory_order_relaxed) == m->tail_local) {
+        return false;
+    }
+    /* release: the slot writes and the messages they point to happen-before
+     * the consumer's acquire load of tail */
+    atomic_store_explicit(&m->tail, m->tail_local, memory_order_release);
+    return true;
+}
+
+void *mbox_pop(struct mbox *m)
+{
+    void *msg;
+
+    if (m->head_local == m->tail_cache) {
+        /* acquire: pairs with the producer's release in mbox_publish */
+        m->tail_cache = atomic_load_explicit(&m->tail, memory_order_acquire);
+        if (m->head_local == m->tail_cache) {
+            return NULL;
+        }
+    }
+    msg = m->slots[m->head_local & m->mask];
+    m->head_local++;
+    return msg;
+}
+
+void mbox_consumed(struct mbox *m)
+{
+    /* release: our reads of the slots happen-before the producer reuses them */
+    atomic_store_explicit(&m->head, m->head_local, memory_order_release);
+}
+
+bool mbox_has_pending(struct mbox *m)
+{
+    if (m->head_local != m->tail_cache) {
+        return true;
+    }
+    m->tail_cache = atomic_load_explicit(&m->tail, memory_order_acquire);
+    return m->head_local != m->tail_cache;
+}
+
+void mbox_sleep_begin(struct mbox_sleeper *s)
+{
+    atomic_store_explicit(&s->sleeping, 1, memory_order_relaxed);
+    /* seq_cst fence: the store above is ordered before the mailbox re-check
+     * that follows (store-load ordering, which release/acquire do not give) */
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+void mbox_sleep_end(struct mbox_sleeper *s)
+{
+    atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
+}
+
+bool mbox_needs_wake(struct mbox_sleeper *s)
+{
+    /* seq_cst fence: our tail store (publish) is ordered before this load;
+     * pairs with the fence in mbox_sleep_begin */
+    atomic_thread_fence(memory_order_seq_cst);
+    return atomic_load_explicit(&s->sleeping, memory_order_relaxed) != 0;
+}
+
+long mbox_counter_add(struct mbox_counter *c, long delta)
+{
+    /* relaxed: a count, not a publication of other data */
+    return atomic_fetch_add_explicit(&c->v, delta, memory_order_relaxed) + delta;
+}
+
+long mbox_counter_get(struct mbox_counter *c)
+{
+    return atomic_load_explicit(&c->v, memory_order_relaxed);
+}
+
+void mbox_counter_set(struct mbox_counter *c, long v)
+{
+    atomic_store_explicit(&c->v, v, memory_order_relaxed);
+}

@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * route.c: command dispatch, cross-shard requests and gathering (see
+ * route.h for the routes and the message protocol).
+ *
+ * A request message is one allocation:
+ *
+ *   struct req | argv[argc] slices | argument bytes | inline reply area
+ *
+ * so sending a command costs one malloc and one copy of its arguments, and a
+ * small reply needs no allocation at the owner. The owner writes the reply
+ * into the inline area through a foreign rbuf; a reply that outgrows it moves
+ * to the owner's heap and is given back to the owner (RELEASE) to be freed
+ * there.
+ */
+#include "shardis/route.h"
+
+#include "shardis/cmdtab.h"
+#include "shardis/conn.h"
+#include "shardis/kdb.h"
+#include "shardis/log.h"
+#include "shardis/shard.h"
+#include "shardis/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define INLINE_REPLY 192
+#define MAX_STACK_KEYS 16
+
+static struct req *req_new(struct shard *sh, int to, const struct cmd_spec *cmd, int dbid,
+                           int proto, int argc, const struct sh_slice *argv)
+{
+    size_t bytes = 0, off;
+    struct req *m;
+    char *p;
+
+    for (int i = 0; i < argc; i++) {
+        bytes += argv[i].len;
+    }
+    off = sizeof(*m) + sizeof(struct sh_slice) * (size_t)argc;
+    m = sh_malloc(off + bytes + INLINE_REPLY);
+    memset(m, 0, sizeof(*m));
+    m->kind = REQ_EXEC;
+    m->proto = (uint8_t)proto;
+    m->from = (uint16_t)sh->id;
+    m->to = (uint16_t)to;
+    m->dbid = dbid;
+    m->cmd = cmd;
+    m->argc = argc;
+    m->argv = (struct sh_slice *)m->data;
+    p = (char *)m + off;
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].ptr, argv[i].len);
+        m->argv[i].ptr = p;
+        m->argv[i].len = argv[i].len;
+        p += argv[i].len;
+    }
+    m->inline_reply = p;
+    m->inline_cap = INLINE_REPLY;
+    rbuf_init_foreign(&m->reply, m->inline_reply, m->inline_cap);
+    return m;
+}
+
+/* Runs a request's command on this core, reply into the request. */
+static void exec_req(struct shard *sh, struct req *m)
+{
+    struct cmd_ctx ctx = {
+        .cmd = m->cmd,
+        .argc = m->argc,
+        .argv = m->argv,
+        .r = { .buf = &m->reply, .proto = m->proto },
+        .shard = sh,
+        .db = shard_db(sh, m->dbid),
+        .dbid = m->dbid,
+        .client_id = m->client_id,
+        .key_hash = m->key_hash,
+        .has_key_hash = m->has_key_hash,
+    };
+
+    sh->stats.commands++;
+    m->cmd->proc(&ctx);
+}
+
+/* The origin is done with m's reply: free it, or give an owner-allocated
+ * reply back to the owner first. */
+static void req_finish(struct shard *sh, struct req *m)
+{
+    if (m->reply.foreign || m->to == sh->id) {
+        rbuf_fini(&m->reply);
+        sh_free(m);
+        return;
+    }
+    m->kind = REQ_RELEASE;
+    shard_send(sh, m->to, m);
+}
+
+static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
+                       const struct sh_slice *argv, uint64_t hash, bool has_hash)
+{
+    struct shard *sh = c->sh;
+    struct cmd_ctx ctx = {
+        .cmd = cmd,
+        .argc = argc,
+        .argv = argv,
+        .r = conn_reply(c),
+        .shard = sh,
+        .db = shard_db(sh, c->db),
+        .dbid = c->db,
+        .conn = c,
+        .client_id = c->id,
+        .key_hash = hash,
+        .has_key_hash = has_hash,
+    };
+
+    cmd->proc(&ctx);
+}
+
+static void send_single(struct conn *c, int to, const struct cmd_spec *cmd, int argc,
+                        const struct sh_slice *argv, uint64_t hash, bool has_hash)
+{
+    struct req *m = req_new(c->sh, to, cmd, c->db, c->proto, argc, argv);
+
+    m->conn = c;
+    m->slot = conn_slot_new(c);
+    m->client_id = c->id;
+    m->key_hash = hash;
+    m->has_key_hash = has_hash;
+    c->inflight++;
+    shard_send(c->sh, to, m);
+}
+
+/* ---- coordinators ---- */
+
+static void coord_free(struct coord *co)
+{
+    sh_free(co->parts);
+    sh_free(co->owner);
+    sh_free(co->argv);
+    sh_free(co);
+}
+
+void coord_send(struct coord *co, int to, const struct cmd_spec *cmd, int dbid, int argc,
+                const struct sh_slice *argv)
+{
+    struct shard *sh = co->conn->sh;
+    struct req *m = req_new(sh, to, cmd, dbid, 2, argc, argv);
+
+    SH_ASSERT(co->parts[to] == NULL);
+    m->coord = co;
+    m->part = to;
+    m->client_id = co->client_id;
+    if (to == sh->id) {
+        exec_req(sh, m);
+        co->parts[to] = m;
+        return;
+    }
+    co->pending++;
+    co->conn->inflight++;
+    shard_send(sh, to, m);
+}
+
+/* Runs the gather's merge whenever a stage has all its parts. */
+static void coord_advance(struct coord *co)
+{
+    struct shard *sh = co->conn->sh;
+
+    while (co->pending == 0) {
+        struct reply r = { .buf = &co->slot->buf, .proto = co->proto };
+        bool fin = co->g->done(co, &r);
+
+        for (int i = 0; i < co->nshards; i++) {
+            if (co->parts[i]) {
+                req_finish(sh, co->parts[i]);
+                co->parts[i] = NULL;
+            }
+        }
+        co->stage++;
+        if (fin) {
+            conn_slot_done(co->conn, co->slot);
+            coord_free(co);
+            return;
+        }
+    }
+}
+
+static void coord_start(struct conn *c, const struct cmd_spec *cmd, int argc,
+                        const struct sh_slice *argv)
+{
+    struct coord *co = sh_calloc(1, sizeof(*co));
+    size_t bytes = 0;
+    char *p;
+
+    co->conn = c;
+    co->cmd = cmd;
+    co->g = cmd->gather;
+    co->proto = c->proto;
+    co->dbid = c->db;
+    co->client_id = c->id;
+    co->nshards = c->sh->srv->nshards;
+    co->parts = sh_calloc((size_t)co->nshards, sizeof(*co->parts));
+    for (int i = 0; i < argc; i++) {
+        bytes += argv[i].len;
+    }
+    co->argc = argc;
+    co->argv = sh_malloc(sizeof(struct sh_slice) * (size_t)argc + bytes);
+    p = (char *)(co->argv + argc);
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].ptr, argv[i].len);
+        co->argv[i].ptr = p;
+        co->argv[i].len = argv[i].len;
+        p += argv[i].len;
+    }
+    co->slot = conn_slot_new(c);
+    co->slot->coord = co;
+    co->g->start(co);
+    coord_advance(co);
+}
+
+void coord_split_keys(struct coord *co, int first, int step)
+{
+    int n = co->nshards;
+    struct sh_slice *sub = sh_malloc(sizeof(*sub) * (size_t)co->argc);
+
+    if (!co->owner) {
+        co->owner = sh_malloc(sizeof(int) * (size_t)co->argc);
+    }
+    for (int i = 0; i < co->argc; i++) {
+        co->owner[i] = -1;
+    }
+    for (int i = first; i < co->argc; i += step) {
+        uint64_t h;
+
+        co->owner[i] = shard_owner(n, co->argv[i].ptr, co->argv[i].len, &h);
+    }
+    for (int s = 0; s < n; s++) {
+        int k = 0;
+
+        sub[k++] = co->argv[0];
+        for (int i = first; i < co->argc; i += step) {
+            if (co->owner[i] != s) {
+                continue;
+            }
+            for (int j = 0; j < step && i + j < co->argc; j++) {
+                sub[k++] = co->argv[i + j];
+            }
+        }
+        if (k > 1) {
+            coord_send(co, s, co->cmd, co->dbid, k, sub);
+        }
+    }
+    sh_free(sub);
+}
+
+void coord_fanout(struct coord *co, const struct cmd_spec *cmd)
+{
+    for (int s = 0; s < co->nshards; s++) {
+        coord_send(co, s, cmd, co->dbid, co->argc, co->argv);
+    }
+}
+
+struct sh_slice coord_part(const struct coord *co, int from)
+{
+    struct sh_slice s = { NULL, 0 };
+
+    if (co->parts[from]) {
+        s.ptr = co->parts[from]->reply.data;
+        s.len = co->parts[from]->reply.len;
+    }
+    return s;
+}
+
+struct sh_slice coord_first_error(const struct coord *co)
+{
+    for (int s = 0; s < co->nshards; s++) {
+        struct sh_slice p = coord_part(co, s);
+
+        if (p.len && p.ptr[0] == '-') {
+            return p;
+        }
+    }
+    return (struct sh_slice){ NULL, 0 };
+}
+
+long long coord_sum(const struct coord *co)
+{
+    long long sum = 0, v;
+
+    for (int s = 0; s < co->nshards; s++) {
+        struct sh_slice p = coord_part(co, s);
+
+        if (p.len > 3 && p.ptr[0] == ':' && util_str2ll(p.ptr + 1, p.len - 3, &v)) {
+            sum += v;
+        }
+    }
+    return sum;
+}
+
+/* Copies an error part as the reply; returns true if there was one. */
+static bool forward_error(const struct coord *co, struct reply *r)
+{
+    struct sh_slice e = coord_first_error(co);
+
+    if (e.len) {
+        reply_raw(r, e.ptr, e.len);
+        return true;
+    }
+    return false;
+}
+
+static void start_split1(struct coord *co)
+{
+    coord_split_keys(co, 1, 1);
+}
+
+static void start_fanout(struct coord *co)
+{
+    coord_fanout(co, co->cmd);
+}
+
+static bool done_sum(struct coord *co, struct reply *r)
+{
+    if (!forward_error(co, r)) {
+        reply_int(r, coord_sum(co));
+    }
+    return true;
+}
+
+static bool done_ok(struct coord *co, struct reply *r)
+{
+    if (!forward_error(co, r)) {
+        reply_ok(r);
+    }
+    return true;
+}
+
+/* Concatenates the parts' arrays (or sets) into one. */
+static bool done_concat(struct coord *co, struct reply *r)
+{
+    long long total = 0, n;
+
+    if (forward_error(co, r)) {
+        return true;
+    }
+    for (int s = 0; s < co->nshards; s++) {
+        struct sh_slice p = coord_part(co, s);
+        const char *cr = p.len ? memchr(p.ptr, '\r', p.len) : NULL;
+
+        if (cr && util_str2ll(p.ptr + 1, (size_t)(cr - p.ptr - 1), &n) && n > 0) {
+            total += n;
+        }
+    }
+    reply_array(r, total);
+    for (int s = 0; s < co->nshards; s++) {
+        struct sh_slice p = coord_part(co, s);
+        const char *cr = p.len ? memchr(p.ptr, '\r', p.len) : NULL;
+
+        if (cr) {
+            size_t hdr = (size_t)(cr - p.ptr) + 2;
+
+            reply_raw(r, p.ptr + hdr, p.len - hdr);
+        }
+    }
+    return true;
+}
+
+const struct gather gather_sum_keys = { .start = start_split1, .done = done_sum };
+const struct gather gather_sum_all = { .start = start_fanout, .done = done_sum };
+const struct gather gather_ok_all = { .start = start_fanout, .done = done_ok };
+const struct gather gather_concat_all = { .start = start_fanout, .done = done_concat };
+
+/* ---- messages ---- */
+
+static void on_reply(struct shard *sh, struct req *m)
+{
+    struct conn *c = m->coord ? m->coord->conn : m->conn;
+
+    if (m->coord) {
+        struct coord *co = m->coord;
+
+        co->parts[m->part] = m;
+        co->pending--;
+        coord_advance(co);
+    } else {
+        struct slot *s = m->slot;
+
+        rbuf_append(&s->buf, m->reply.data, m->reply.len);
+        conn_slot_done(c, s);
+        req_finish(sh, m);
+    }
+    conn_request_done(c);
+}
+
+void route_on_message(struct shard *sh, struct req *m)
+{
+    switch (m->kind) {
+    case REQ_EXEC:
+        exec_req(sh, m);
+        m->kind = REQ_REPLY;
+        shard_send(sh, m->from, m);
+        break;
+    case REQ_REPLY:
+        on_reply(sh, m);
+        break;
+    case REQ_RELEASE:
+        /* the reply outgrew the inline area on our heap: free it here */
+        rbuf_fini(&m->reply);
+        m->kind = REQ_DONE;
+        shard_send(sh, m->from, m);
+        break;
+    case REQ_DONE:
+        sh_free(m);
+        break;
+    default:
+        sh_panic("corrupt mailbox message kind %d", m->kind);
+    }
+}
+
+/* ---- dispatch ---- */
+
+static void reply_unknown(struct reply *r, int argc, const struct sh_slice *argv)
+{
+    char args[512];
+    size_t n = 0;
+
+    args[0] = '\0';
+    for (int i = 1; i < argc && n < 128; i++) {
+        int room = 128 - (int)n;
+        int w = snprintf(args + n, sizeof(args) - n, "'%.*s' ",
+                         (int)(argv[i].len < (size_t)room ? argv[i].len : (size_t)room),
+                         argv[i].ptr);
+
+        if (w > 0) {
+            n += (size_t)w;
+        }
+    }
+    reply_errorf(r, "ERR unknown command '%.*s', with args beginning with: %s",
+                 (int)(argv[0].len < 128 ? argv[0].len : 128), argv[0].ptr, args);
+}
+
+/* Resolves the command (and subcommand) or writes the error. */
+static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_slice *argv)
+{
+    const struct cmd_spec *cmd = cmdtab_lookup(argv[0].ptr, argv[0].len);
+    struct reply r;
+
+    if (!cmd) {
+        r = conn_reply(c);
+        reply_unknown(&r, argc, argv);
+        return NULL;
+    }
+    if (cmd->nsubcmds && argc >= 2) {
+        const struct cmd_spec *sub = cmdtab_lookup_sub(cmd, argv[1].ptr, argv[1].len);
+
+        if (!sub) {
+            char up[64];
+            size_t i;
+
+            for (i = 0; cmd->name[i] && i < sizeof(up) - 1; i++) {
+                up[i] = (char)(cmd->name[i] >= 'a' && cmd->name[i] <= 'z' ? cmd->name[i] - 32
+                                                                          : cmd->name[i]);
+            }
+            up[i] = '\0';
+            r = conn_reply(c);
+            reply_errorf(&r, "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                         (int)(argv[1].len < 128 ? argv[1].len : 128), argv[1].ptr, up);
+            return NULL;
+        }
+        cmd = sub;
+    }
+    if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
+        r = conn_reply(c);
+        reply_err_arity(&r, cmd->fullname);
+        return NULL;
+    }
+    if (!(c->flags & CONN_AUTHED) && !(cmd->flags & CMD_NO_AUTH)) {
+        r = conn_reply(c);
+        reply_error(&r, "NOAUTH Authentication required.");
+        return NULL;
+    }
+    return cmd;
+}
+
+/* Owner of every key of the command, or -1 when they differ; -2 when it has
+ * no key. *hash is the table hash of the key at argv[1] (has_hash). */
+static int keys_owner(struct conn *c, const struct cmd_spec *cmd, int argc,
+                      const struct sh_slice *argv, uint64_t *hash, bool *has_hash)
+{
+    int stack[MAX_STACK_KEYS];
+    int *pos = stack, nkeys, owner = -2, n = c->sh->srv->nshards;
+
+    *has_hash = false;
+    nkeys = cmdtab_get_keys(cmd, argv, argc, 0, pos, MAX_STACK_KEYS);
+    if (nkeys > MAX_STACK_KEYS) {
+        pos = sh_malloc(sizeof(int) * (size_t)nkeys);
+        nkeys = cmdtab_get_keys(cmd, argv, argc, 0, pos, nkeys);
+    }
+    for (int i = 0; i < nkeys; i++) {
+        uint64_t h;
+        int o = shard_owner(n, argv[pos[i]].ptr, argv[pos[i]].len, &h);
+
+        if (pos[i] == 1 && !*has_hash) {
+            *hash = h;
+            *has_hash = true;
+        }
+        if (owner == -2) {
+            owner = o;
+        } else if (o != owner) {
+            owner = -1;
+            break;
+        }
+    }
+    if (pos != stack) {
+        sh_free(pos);
+    }
+    return owner;
+}
+
+void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv)
+{
+    const struct cmd_spec *cmd = resolve(c, argc, argv);
+    uint64_t hash = 0;
+    bool has_hash = false;
+    int owner;
+
+    if (!cmd) {
+        c->sh->stats.error_replies++;
+        return;
+    }
+    snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", cmd->fullname);
+    switch (cmd->route) {
+    case CMD_ROUTE_CONN:
+        exec_local(c, cmd, argc, argv, 0, false);
+        return;
+    case CMD_ROUTE_ALL:
+        if (c->sh->srv->nshards == 1 && !cmd->gather->always) {
+            exec_local(c, cmd, argc, argv, 0, false);
+        } else {
+            coord_start(c, cmd, argc, argv);
+        }
+        return;
+    case CMD_ROUTE_KEY:
+    case CMD_ROUTE_MULTI:
+        owner = keys_owner(c, cmd, argc, argv, &hash, &has_hash);
+        if (owner == -1) {
+            if (cmd->gather) {
+                coord_start(c, cmd, argc, argv);
+            } else {
+                struct reply r = conn_reply(c);
+
+                reply_error(&r, "CROSSSLOT Keys in request don't hash to the same slot");
+            }
+        } else if (owner < 0 || owner == c->sh->id) {
+            exec_local(c, cmd, argc, argv, hash, has_hash);
+        } else {
+            send_single(c, owner, cmd, argc, argv, hash, has_hash);
+        }
+        return;
+    case CMD_ROUTE_NONE:
+    default:
+        sh_panic("command %s bound without a route", cmd->fullname);
+    }
+}

@@ -1,0 +1,674 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * shard.c: the shard thread and its io_uring event loop.
+ *
+ * One iteration:
+ *
+ *   reap every CQE (accepts, recv data -> parse -> run/route, send results)
+ *   drain inbound mailboxes (requests -> run -> reply; replies -> slots)
+ *   retry paused connections, run the timer (expiry, idle clients, rehash)
+ *   publish outbound mailboxes, MSG_RING the shards that sleep
+ *   start one send per connection with output
+ *   one io_uring_enter: submit everything, and sleep in it when idle
+ *
+ * The ring is created inside the pinned thread with SINGLE_ISSUER |
+ * DEFER_TASKRUN, so completions are only ever processed when this loop asks
+ * for them. user_data carries a pointer with a 3-bit tag (connections are
+ * 16-byte aligned) or a bare tag for events with no object.
+ */
+#include "shardis/shard.h"
+
+#include "shardis/conn.h"
+#include "shardis/kdb.h"
+#include "shardis/log.h"
+#include "shardis/route.h"
+
+#include <xxhash.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RING_ENTRIES 4096
+#define CQ_ENTRIES 16384
+#define BUF_COUNT 256
+#define BUF_SIZE (16 * 1024)
+#define BUF_GROUP 0
+#define MBOX_CAP 8192
+#define SHUTDOWN_DRAIN_US 800000
+
+enum tag {
+    TAG_ACCEPT = 1, /* pointer part: listener index */
+    TAG_RECV = 2,
+    TAG_SEND = 3,
+    TAG_WAKE = 4,
+    TAG_SHUTDOWN = 5,
+    TAG_IGNORE = 6,
+};
+
+#define TAG_BITS 3
+#define TAG_MASK ((uint64_t)7)
+
+int shard_owner(int nshards, const char *key, size_t len, uint64_t *hash)
+{
+    const char *open = memchr(key, '{', len);
+    uint64_t h = XXH3_64bits(key, len);
+
+    *hash = h;
+    if (open) {
+        const char *close = memchr(open + 1, '}', len - (size_t)(open + 1 - key));
+
+        if (close && close > open + 1) {
+            h = XXH3_64bits(open + 1, (size_t)(close - open - 1));
+        }
+    }
+    if (nshards == 1) {
+        return 0;
+    }
+    /* the high half picks the shard, the low bits pick the bucket in the
+     * key table: independent bits, so each shard's table stays balanced */
+    return (int)(((h >> 32) * (uint64_t)nshards) >> 32);
+}
+
+static struct io_uring_sqe *get_sqe(struct shard *sh)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&sh->ring);
+
+    if (SH_UNLIKELY(!sqe)) {
+        /* the submission queue is full: hand it to the kernel and retry */
+        io_uring_submit(&sh->ring);
+        sqe = io_uring_get_sqe(&sh->ring);
+        SH_ASSERT(sqe);
+    }
+    return sqe;
+}
+
+static void arm_accept(struct shard *sh, int idx)
+{
+    struct io_uring_sqe *sqe = get_sqe(sh);
+
+    io_uring_prep_multishot_accept(sqe, sh->listen_fd[idx], NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, ((uint64_t)idx << TAG_BITS) | TAG_ACCEPT);
+}
+
+void shard_arm_recv(struct shard *sh, struct conn *c)
+{
+    struct io_uring_sqe *sqe = get_sqe(sh);
+
+    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BUF_GROUP;
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | TAG_RECV);
+}
+
+void shard_arm_send(struct shard *sh, struct conn *c, const void *p, size_t n)
+{
+    struct io_uring_sqe *sqe = get_sqe(sh);
+
+    io_uring_prep_send(sqe, c->fd, p, n, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | TAG_SEND);
+}
+
+/* Gives a provided buffer back to the ring (advanced once per batch). */
+void shard_recycle_buffer(struct shard *sh, unsigned bid)
+{
+    io_uring_buf_ring_add(sh->br, sh->bufs + (size_t)bid * sh->bufsz, sh->bufsz, (unsigned short)bid,
+                          io_uring_buf_ring_mask(sh->nbufs), (int)sh->br_pending);
+    sh->br_pending++;
+}
+
+const char *shard_buffer(struct shard *sh, unsigned bid)
+{
+    return sh->bufs + (size_t)bid * sh->bufsz;
+}
+
+static void wake(struct shard *sh, int to, uint64_t tag)
+{
+    struct io_uring_sqe *sqe = get_sqe(sh);
+
+    io_uring_prep_msg_ring(sqe, sh->srv->shards[to]->ring_fd, 0, tag, 0);
+    /* no CQE for us when it works; a failure shows up as TAG_IGNORE */
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+}
+
+void shard_send(struct shard *sh, int to, struct req *msg)
+{
+    struct msg_list *ov = &sh->overflow[to];
+
+    msg->next = NULL;
+    sh->stats.mbox_sent++;
+    if (ov->head == NULL && mbox_try_push(sh->out[to], msg) == 0) {
+        sh->out_pending[to] = true;
+        return;
+    }
+    /* full (or older messages wait): keep order, retry at publish time */
+    sh->stats.mbox_overflowed++;
+    if (ov->tail) {
+        ov->tail->next = msg;
+    } else {
+        ov->head = msg;
+    }
+    ov->tail = msg;
+}
+
+static void flush_mailboxes(struct shard *sh)
+{
+    for (int to = 0; to < sh->srv->nshards; to++) {
+        struct msg_list *ov = &sh->overflow[to];
+
+        while (ov->head && mbox_try_push(sh->out[to], ov->head) == 0) {
+            ov->head = ov->head->next;
+            sh->out_pending[to] = true;
+        }
+        if (!ov->head) {
+            ov->tail = NULL;
+        }
+        if (!sh->out_pending[to]) {
+            continue;
+        }
+        sh->out_pending[to] = false;
+        if (mbox_publish(sh->out[to]) && mbox_needs_wake(&sh->srv->shards[to]->sleeper)) {
+            wake(sh, to, TAG_WAKE);
+        }
+    }
+}
+
+static bool has_overflow(const struct shard *sh)
+{
+    for (int to = 0; to < sh->srv->nshards; to++) {
+        if (sh->overflow[to].head) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void drain_mailboxes(struct shard *sh)
+{
+    for (int from = 0; from < sh->srv->nshards; from++) {
+        struct mbox *m = &sh->in[from];
+        struct req *msg;
+        int n = 0;
+
+        if (from == sh->id) {
+            continue;
+        }
+        while ((msg = mbox_pop(m)) != NULL) {
+            sh->stats.mbox_received++;
+            route_on_message(sh, msg);
+            n++;
+        }
+        if (n) {
+            mbox_consumed(m);
+        }
+    }
+}
+
+static bool inbound_pending(struct shard *sh)
+{
+    for (int from = 0; from < sh->srv->nshards; from++) {
+        if (from != sh->id && mbox_has_pending(&sh->in[from])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void begin_shutdown(struct shard *sh)
+{
+    if (sh->stopping) {
+        return;
+    }
+    sh->stopping = true;
+    sh->next_cron_us = sh->mono_us + SHUTDOWN_DRAIN_US;
+    for (int i = 0; i < sh->nlisten; i++) {
+        /* ends the multishot accept; the fd is closed when the loop exits */
+        shutdown(sh->listen_fd[i], SHUT_RDWR);
+    }
+    conn_close_all(sh);
+}
+
+void shard_shutdown_from(struct shard *sh)
+{
+    mbox_counter_set((struct mbox_counter *)&sh->srv->stopping, 1);
+    for (int to = 0; to < sh->srv->nshards; to++) {
+        if (to != sh->id) {
+            wake(sh, to, TAG_SHUTDOWN);
+        }
+    }
+    begin_shutdown(sh);
+}
+
+static void on_accept(struct shard *sh, struct io_uring_cqe *cqe)
+{
+    int idx = (int)(cqe->user_data >> TAG_BITS);
+
+    if (cqe->res >= 0) {
+        if (sh->stopping) {
+            close(cqe->res);
+        } else {
+            conn_accept(sh, cqe->res);
+        }
+    } else if (cqe->res != -EINVAL && cqe->res != -ECANCELED) {
+        sh_log(LOG_WARNING, "accept failed on shard %d: %s", sh->id, strerror(-cqe->res));
+    }
+    if (!(cqe->flags & IORING_CQE_F_MORE) && !sh->stopping) {
+        arm_accept(sh, idx);
+    }
+}
+
+static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
+{
+    uint64_t ud = cqe->user_data;
+    void *ptr = (void *)(uintptr_t)(ud & ~TAG_MASK);
+
+    switch (ud & TAG_MASK) {
+    case TAG_ACCEPT:
+        on_accept(sh, cqe);
+        break;
+    case TAG_RECV:
+        conn_on_recv(ptr, cqe->res, cqe->flags);
+        break;
+    case TAG_SEND:
+        conn_on_send(ptr, cqe->res);
+        break;
+    case TAG_SHUTDOWN:
+        begin_shutdown(sh);
+        break;
+    case TAG_WAKE:
+    case TAG_IGNORE:
+    default:
+        break;
+    }
+}
+
+static void cron(struct shard *sh)
+{
+    int64_t deadline = sh->mono_us + 1000; /* at most 1 ms of housekeeping */
+
+    for (int i = 0; i < sh->cfg.databases; i++) {
+        struct kdb *db = sh->db[i];
+
+        if (kdb_expires(db)) {
+            sh->stats.expired_keys += kdb_active_expire(db, sh->now_ms, deadline, &sh->rnd);
+        }
+        kdb_rehash(db, deadline);
+    }
+    conn_cron(sh);
+    sh->next_cron_us = sh->mono_us + 1000000 / sh->cfg.hz;
+}
+
+/* Shutdown: answer what was read, then wait (serving mailboxes) until every
+ * shard is drained, so no shard exits while another still needs it. */
+static bool shutdown_done(struct shard *sh)
+{
+    struct server *srv = (struct server *)sh->srv;
+
+    if (!sh->drained && (sh->nconns == 0 || sh->mono_us >= sh->next_cron_us)) {
+        sh->drained = true;
+        mbox_counter_add(&srv->drained, 1);
+    }
+    return sh->drained && (mbox_counter_get(&srv->drained) == srv->nshards ||
+                           sh->mono_us >= sh->next_cron_us + 100000);
+}
+
+static void wait_for_work(struct shard *sh)
+{
+    struct __kernel_timespec ts;
+    struct io_uring_cqe *cqe;
+    int64_t wait_us;
+
+    if (sh->resume_list || has_overflow(sh) || io_uring_cq_ready(&sh->ring)) {
+        io_uring_submit_and_get_events(&sh->ring);
+        return;
+    }
+    mbox_sleep_begin(&sh->sleeper);
+    if (inbound_pending(sh)) {
+        mbox_sleep_end(&sh->sleeper);
+        io_uring_submit_and_get_events(&sh->ring);
+        return;
+    }
+    wait_us = sh->stopping ? 5000 : sh->next_cron_us - sh_mono_us();
+    if (wait_us < 0) {
+        wait_us = 0;
+    }
+    ts.tv_sec = wait_us / 1000000;
+    ts.tv_nsec = (wait_us % 1000000) * 1000;
+    io_uring_submit_and_wait_timeout(&sh->ring, &cqe, 1, &ts, NULL);
+    mbox_sleep_end(&sh->sleeper);
+}
+
+static void loop(struct shard *sh)
+{
+    for (;;) {
+        struct io_uring_cqe *cqe;
+        unsigned head, n = 0;
+
+        sh->mono_us = sh_mono_us();
+        sh->now_ms = sh_time_ms();
+        io_uring_for_each_cqe(&sh->ring, head, cqe)
+        {
+            handle_cqe(sh, cqe);
+            n++;
+        }
+        io_uring_cq_advance(&sh->ring, n);
+        if (sh->br_pending) {
+            io_uring_buf_ring_advance(sh->br, (int)sh->br_pending);
+            sh->br_pending = 0;
+        }
+        drain_mailboxes(sh);
+        while (sh->resume_list) {
+            struct conn *c = sh->resume_list;
+
+            sh->resume_list = c->resume_next;
+            c->flags &= ~CONN_IN_RESUME_LIST;
+            conn_process_input(c);
+            conn_want_send(c); /* frees it there if it closed meanwhile */
+        }
+        if (!sh->stopping && sh->mono_us >= sh->next_cron_us) {
+            cron(sh);
+        }
+        flush_mailboxes(sh);
+        conn_flush_all(sh);
+        if (sh->stopping && shutdown_done(sh)) {
+            break;
+        }
+        wait_for_work(sh);
+    }
+}
+
+static int setup_buffers(struct shard *sh)
+{
+    struct io_uring_buf_reg reg = { 0 };
+    size_t ring_bytes = BUF_COUNT * sizeof(struct io_uring_buf);
+    int rc;
+
+    sh->nbufs = BUF_COUNT;
+    sh->bufsz = BUF_SIZE;
+    /* liburing 2.3 has no io_uring_setup_buf_ring: map and register by hand */
+    sh->br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (sh->br == MAP_FAILED) {
+        sh->br = NULL;
+        return -errno;
+    }
+    reg.ring_addr = (uint64_t)(uintptr_t)sh->br;
+    reg.ring_entries = BUF_COUNT;
+    reg.bgid = BUF_GROUP;
+    rc = io_uring_register_buf_ring(&sh->ring, &reg, 0);
+    if (rc < 0) {
+        return rc;
+    }
+    io_uring_buf_ring_init(sh->br);
+    sh->bufs = sh_malloc((size_t)BUF_COUNT * BUF_SIZE);
+    for (unsigned i = 0; i < BUF_COUNT; i++) {
+        shard_recycle_buffer(sh, i);
+    }
+    io_uring_buf_ring_advance(sh->br, (int)sh->br_pending);
+    sh->br_pending = 0;
+    return 0;
+}
+
+static int setup_listener(struct shard *sh, const char *addr, int port)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICHOST };
+    struct addrinfo *ai;
+    char portstr[16];
+    int fd, one = 1, rc;
+    const char *host = addr;
+
+    if (!strcmp(addr, "*")) {
+        host = "0.0.0.0";
+    } else if (!strcmp(addr, "::*")) {
+        host = "::";
+    }
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    rc = getaddrinfo(host, portstr, &hints, &ai);
+    if (rc != 0) {
+        sh_log(LOG_WARNING, "bind %s: %s", addr, gai_strerror(rc));
+        return -EINVAL;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rc = -errno;
+        goto out_free;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    /* accepted sockets inherit TCP_NODELAY from the listener */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (ai->ai_family == AF_INET6) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, (int)sh->cfg.tcp_backlog) < 0) {
+        rc = -errno;
+        sh_log(LOG_WARNING, "Could not create server TCP listening socket %s:%d: %s", addr, port,
+               strerror(-rc));
+        close(fd);
+        goto out_free;
+    }
+    sh->listen_fd[sh->nlisten++] = fd;
+    rc = 0;
+out_free:
+    freeaddrinfo(ai);
+    return rc;
+}
+
+static int shard_setup(struct shard *sh)
+{
+    struct io_uring_params p = { 0 };
+    int rc;
+
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+    p.cq_entries = CQ_ENTRIES;
+    rc = io_uring_queue_init_params(RING_ENTRIES, &sh->ring, &p);
+    if (rc < 0) {
+        sh_log(LOG_WARNING, "io_uring setup failed: %s", strerror(-rc));
+        return rc;
+    }
+    sh->ring_fd = sh->ring.ring_fd;
+    rc = setup_buffers(sh);
+    if (rc < 0) {
+        sh_log(LOG_WARNING, "provided buffer ring setup failed: %s", strerror(-rc));
+        return rc;
+    }
+    for (int i = 0; i < sh->cfg.nbind; i++) {
+        rc = setup_listener(sh, sh->cfg.bind[i], (int)sh->cfg.port);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    for (int i = 0; i < sh->nlisten; i++) {
+        arm_accept(sh, i);
+    }
+    return 0;
+}
+
+static void shard_teardown(struct shard *sh)
+{
+    conn_free_all(sh);
+    for (int i = 0; i < sh->nlisten; i++) {
+        close(sh->listen_fd[i]);
+    }
+    if (sh->ring_fd > 0) {
+        io_uring_queue_exit(&sh->ring);
+    }
+    if (sh->br) {
+        munmap(sh->br, BUF_COUNT * sizeof(struct io_uring_buf));
+    }
+    sh_free(sh->bufs);
+    for (int i = 0; i < sh->cfg.databases; i++) {
+        kdb_destroy(sh->db[i]);
+    }
+    sh_free(sh->db);
+    rbuf_fini(&sh->scratch);
+    while (sh->free_slots) {
+        struct slot *s = sh->free_slots;
+
+        sh->free_slots = s->next;
+        rbuf_fini(&s->buf);
+        sh_free(s);
+    }
+}
+
+static void *shard_main(void *arg)
+{
+    struct shard *sh = arg;
+    struct server *srv = (struct server *)sh->srv;
+    char role[8];
+
+    snprintf(role, sizeof(role), "S%d", sh->id);
+    log_thread_init(sh->cfg.loglevel, role);
+    if (sh->cpu >= 0) {
+        cpu_set_t set;
+
+        CPU_ZERO(&set);
+        CPU_SET(sh->cpu, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    }
+    sh->db = sh_calloc((size_t)sh->cfg.databases, sizeof(*sh->db));
+    for (int i = 0; i < sh->cfg.databases; i++) {
+        sh->db[i] = kdb_create();
+    }
+    sh->rnd = (uint64_t)sh_mono_us() ^ ((uint64_t)sh->id << 40) ^ 0x9E3779B97F4A7C15ULL;
+    if (shard_setup(sh) < 0) {
+        mbox_counter_add(&srv->exited, 1);
+        mbox_counter_set(&srv->stopping, 2); /* start-up failed */
+        shard_teardown(sh);
+        return NULL;
+    }
+    sh->mono_us = sh_mono_us();
+    sh->next_cron_us = sh->mono_us;
+    mbox_counter_add(&srv->ready, 1);
+    loop(sh);
+    shard_teardown(sh);
+    mbox_counter_add(&srv->exited, 1);
+    return NULL;
+}
+
+/* The CPUs this process may run on, in order. */
+static int affinity_cpus(int *cpus, int max)
+{
+    cpu_set_t set;
+    int n = 0;
+
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+        return 0;
+    }
+    for (int i = 0; i < CPU_SETSIZE && n < max; i++) {
+        if (CPU_ISSET(i, &set)) {
+            cpus[n++] = i;
+        }
+    }
+    return n;
+}
+
+int shard_default_count(void)
+{
+    int cpus[CPU_SETSIZE];
+    int n = affinity_cpus(cpus, CPU_SETSIZE);
+
+    return n > 0 ? n : 1;
+}
+
+int shard_start_all(struct server *srv)
+{
+    int cpus[CPU_SETSIZE];
+    int ncpus = affinity_cpus(cpus, CPU_SETSIZE);
+    int n = srv->nshards;
+
+    srv->shards = sh_calloc((size_t)n, sizeof(*srv->shards));
+    for (int i = 0; i < n; i++) {
+        struct shard *sh = sh_calloc(1, sizeof(*sh));
+
+        sh->id = i;
+        sh->cpu = ncpus > 0 ? cpus[i % ncpus] : -1;
+        sh->srv = srv;
+        config_copy(&sh->cfg, &srv->cfg);
+        sh->in = sh_calloc((size_t)n, sizeof(*sh->in));
+        for (int j = 0; j < n; j++) {
+            if (mbox_init(&sh->in[j], MBOX_CAP) != 0) {
+                return -ENOMEM;
+            }
+        }
+        sh->overflow = sh_calloc((size_t)n, sizeof(*sh->overflow));
+        sh->out_pending = sh_calloc((size_t)n, sizeof(*sh->out_pending));
+        sh->out = sh_calloc((size_t)n, sizeof(*sh->out));
+        sh->ring_fd = -1;
+        rbuf_init(&sh->scratch);
+        srv->shards[i] = sh;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < n; j++) {
+            srv->shards[i]->out[j] = &srv->shards[j]->in[i];
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        int rc = pthread_create(&srv->shards[i]->thread, NULL, shard_main, srv->shards[i]);
+
+        if (rc != 0) {
+            return -rc;
+        }
+    }
+    return 0;
+}
+
+void shard_request_shutdown(struct server *srv)
+{
+    struct io_uring ring;
+
+    mbox_counter_set(&srv->stopping, 1);
+    if (io_uring_queue_init(8, &ring, 0) < 0) {
+        return;
+    }
+    for (int i = 0; i < srv->nshards; i++) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+        if (srv->shards[i]->ring_fd < 0) {
+            continue;
+        }
+        io_uring_prep_msg_ring(sqe, srv->shards[i]->ring_fd, 0, TAG_SHUTDOWN, 0);
+        io_uring_sqe_set_data64(sqe, 0);
+        io_uring_submit(&ring);
+    }
+    for (int i = 0; i < srv->nshards; i++) {
+        struct io_uring_cqe *cqe;
+
+        if (io_uring_peek_cqe(&ring, &cqe) == 0) {
+            io_uring_cqe_seen(&ring, cqe);
+        }
+    }
+    io_uring_queue_exit(&ring);
+}
+
+void shard_join_all(struct server *srv)
+{
+    for (int i = 0; i < srv->nshards; i++) {
+        struct shard *sh = srv->shards[i];
+
+        pthread_join(sh->thread, NULL);
+    }
+    for (int i = 0; i < srv->nshards; i++) {
+        struct shard *sh = srv->shards[i];
+
+        for (int j = 0; j < srv->nshards; j++) {
+            mbox_fini(&sh->in[j]);
+        }
+        sh_free(sh->in);
+        sh_free(sh->out);
+        sh_free(sh->overflow);
+        sh_free(sh->out_pending);
+        config_fini(&sh->cfg);
+        sh_free(sh);
+    }
+    sh_free(srv->shards);
+    srv->shards = NULL;
+}
