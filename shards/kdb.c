@@ -156,23 +156,18 @@ uint64_t kdb_scan(struct kdb *db, uint64_t cursor, int64_t now, kdict_scan_fn *f
 
 struct kentry *kdb_random(struct kdb *db, uint64_t rnd, int64_t now)
 {
-    for (int tries = 0; tries < 100; tries++) {
+    /* Never an expired key: each one met is deleted, so the loop ends (at
+     * worst once every expired key is gone), as Redis does on a master. Only
+     * a replica, which may not delete, hands back an expired key. */
+    for (;;) {
         struct kentry *e = kdict_random(db->dict, rnd);
 
-        if (!e) {
-            return NULL;
-        }
-        if (!kdb_is_expired(e, now)) {
-            return e;
-        }
-        if (db->nvol == kdb_size(db) && tries > 50) {
-            /* everything is volatile: like Redis, give back an expiring key */
+        if (!e || !kdb_is_expired(e, now)) {
             return e;
         }
         kdb_delete(db, e);
         rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
     }
-    return NULL;
 }
 
 static uint64_t next_rnd(uint64_t *rnd)

@@ -502,15 +502,26 @@ static void move_start(struct coord *c, enum move_kind kind)
     coord_send(c, m.src_owner, &dump_spec, c->dbid, 2, argv);
 }
 
-/* Stage 1: the value is known; store it at dst's owner (directly when that is
- * this core). Returns true when the reply is written. */
+/* Sends stage 1, __restore dst value pexpireat REPLACE|NX, to dst's owner. */
+static void send_restore(struct coord *c, const struct move *m, struct sh_slice val, long long at)
+{
+    char atbuf[24];
+    const char *mode = m->replace ? "REPLACE" : "NX";
+    struct sh_slice argv[5] = { { "__restore", 9 }, c->argv[2], val };
+
+    argv[3] = (struct sh_slice){ atbuf, util_ll2str(atbuf, at) };
+    argv[4] = (struct sh_slice){ mode, strlen(mode) };
+    coord_send(c, m->dst_owner, &restore_spec, m->dst_db, 5, argv);
+}
+
+/* Stage 0 is back: with the value known, store it at dst's owner (directly
+ * when that is this core, the result then waits in acc). Returns true when
+ * the reply is written (no such key, an error). */
 static bool move_restore(struct coord *c, const struct move *m, struct reply *r)
 {
     struct sh_slice p = coord_part(c, m->src_owner), val;
     size_t pos = 0;
     long long n, at;
-    char atbuf[24];
-    const char *mode = m->replace ? "REPLACE" : "NX";
 
     if (p.len && p.ptr[0] == '-') {
         reply_raw(r, p.ptr, p.len);
@@ -528,13 +539,9 @@ static bool move_restore(struct coord *c, const struct move *m, struct reply *r)
     if (m->dst_owner == m->sh->id) {
         c->acc = store_value(shard_db(m->sh, m->dst_db), c->argv[2], m->dst_hash, val, at,
                              m->replace, m->sh->now_ms);
-        return false;
+    } else {
+        send_restore(c, m, val, at);
     }
-    struct sh_slice argv[5] = {
-        { "__restore", 9 },     c->argv[2], val, { atbuf, util_ll2str(atbuf, at) },
-        { mode, strlen(mode) },
-    };
-    coord_send(c, m->dst_owner, &restore_spec, m->dst_db, 5, argv);
     return false;
 }
 
@@ -569,7 +576,7 @@ static void move_reply_done(const struct move *m, struct reply *r)
     m->kind == MOVE_RENAME ? reply_ok(r) : reply_int(r, 1);
 }
 
-/* Stage 1 is back: reply, or delete src (stage 2) for a rename that stored. */
+/* Stage 1 is done: reply, or delete src (stage 2) for a rename that stored. */
 static bool move_delete(struct coord *c, const struct move *m, struct reply *r)
 {
     long long stored;

@@ -820,6 +820,10 @@ static void info_memory(struct rbuf *b, const struct info_sum *s)
         }
         fclose(f);
     }
+    if (process == 0) {
+        /* the sanitizers' allocators report nothing: count ours */
+        process = s->f[INFO_MEMORY] > 0 ? (size_t)s->f[INFO_MEMORY] : 0;
+    }
     info_section(b, "Memory");
     info_line(b, "used_memory:%zu", process);
     info_line(b, "used_memory_rss:%lld", rss);

@@ -15,8 +15,9 @@
  *                      reply: walk a b c, take the next element of the
  *                      part of each key's owner
  *   MSET   a 1 b 2 ->  shard0: MSET a 1   shard1: MSET b 2      reply +OK
- *   MSETNX a 1 b 2 ->  stage 0: EXISTS parts; any key found: :0
- *                      stage 2: MSET parts, reply :1
+ *   MSETNX a 1 b 2 ->  stage 0: EXISTS parts; any key found: reply :0
+ *                      stage 1: MSET parts; stage 2: reply :1
+ *                      (atomic per shard only, see msetnx_start)
  *
  * TTL rules, as in Redis: a write that replaces a value (SET without KEEPTTL,
  * GETSET, MSET) drops the key's TTL; writes that modify the value in place
@@ -842,12 +843,16 @@ static void send_pairs(struct coord *c, const struct cmd_spec *cmd, int step)
 
 /*
  * MSETNX across shards is atomic per shard only: stage 0 asks every owner
- * whether any of its keys exists (EXISTS parts); when none does, stage 1
- * sends MSET parts. A key created by another client between the two stages
- * is overwritten, and another client may see some of the keys set before the
- * others. Stage 1 issues nothing and stage 2 sends the MSET parts so that a
- * stage's parts are never issued while the previous stage's parts are still
- * held by the coordinator (coord_send allows one part per shard).
+ * whether any of its keys exists (EXISTS parts); when none does, the MSET
+ * parts follow. A key created by another client between the two steps is
+ * overwritten, and another client may see some of the keys set before the
+ * others.
+ *
+ * The merge of stage 0 issues nothing: the coordinator still holds stage 0's
+ * parts then (coord_send takes one part per shard per stage) and frees every
+ * part after the merge. Stage 1 has no parts, so its merge runs at once and
+ * sends the MSET parts; stage 2's merge replies :1. A local MSET part is
+ * freed before stage 2 reads it (route.c), so only remote errors are seen.
  */
 static void msetnx_start(struct coord *c)
 {

@@ -9,7 +9,7 @@
  * zero-padded to whole words, and hashes it 8 bytes at a time, so it
  * allocates nothing; names longer than the longest command are refused
  * before any probe. A subcommand is found by hashing "container|sub" in the
- * same way, so both cost one probe sequence (1.3 slots on average).
+ * same way, so both cost one short probe sequence.
  *
  *     slot: { first 8 bytes of the name, hash, len, spec }, or empty
  *           (spec NULL); 24 bytes, 1024 slots

@@ -5,7 +5,9 @@
  * Back-pressure: a connection stops parsing while it has MAX_INFLIGHT
  * requests at other shards or OUT_PAUSE bytes of unsent output, and resumes
  * (through the shard's resume list) when replies return or a send completes.
- * What it keeps receiving meanwhile is bounded by client-query-buffer-limit.
+ * Once a paused connection holds READ_STOP bytes of unparsed input, its
+ * multishot recv is cancelled, so the kernel's socket buffer (and then TCP
+ * flow control) holds the client back; recv is re-armed when parsing resumes.
  */
 #include "shardis/conn.h"
 
@@ -22,10 +24,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_INFLIGHT 1024
+#define MAX_INFLIGHT 256
 #define OUT_PAUSE (1024 * 1024)
+#define READ_STOP (1024 * 1024)
 #define SLOT_KEEP_CAP (64 * 1024)
-#define SENDING_KEEP_CAP (1024 * 1024)
+#define SENDING_KEEP_CAP (4 * 1024 * 1024)
 
 static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
@@ -325,6 +328,24 @@ void conn_process_input(struct conn *c)
     if (p->start == 0 && c->q.len == 0 && c->q.cap > 64 * 1024) {
         rbuf_fini(&c->q); /* a big command passed: give its memory back */
     }
+    if ((c->flags & CONN_READ_STOPPED) && !(c->flags & CONN_PAUSED)) {
+        c->flags &= ~CONN_READ_STOPPED;
+        if (!(c->flags & CONN_RECV_ARMED)) {
+            shard_arm_recv(c->sh, c);
+            c->flags |= CONN_RECV_ARMED;
+        }
+    }
+}
+
+/* A paused connection that keeps receiving: stop reading its socket. */
+static void maybe_stop_reading(struct conn *c)
+{
+    if ((c->flags & (CONN_PAUSED | CONN_RECV_ARMED | CONN_READ_STOPPED)) ==
+                (CONN_PAUSED | CONN_RECV_ARMED) &&
+        c->q.len - c->parser.start > READ_STOP) {
+        shard_cancel_recv(c->sh, c);
+        c->flags |= CONN_READ_STOPPED;
+    }
 }
 
 void conn_on_recv(struct conn *c, int res, uint32_t flags)
@@ -355,11 +376,13 @@ void conn_on_recv(struct conn *c, int res, uint32_t flags)
             conn_close(c);
         } else if (!(c->flags & CONN_PAUSED)) {
             conn_process_input(c);
+        } else {
+            maybe_stop_reading(c);
         }
-    } else if (res == 0 || res != -ENOBUFS) {
+    } else if (res == 0 || (res != -ENOBUFS && res != -ECANCELED)) {
         conn_close(c); /* EOF or a socket error */
     }
-    if (!(c->flags & (CONN_RECV_ARMED | CONN_CLOSING))) {
+    if (!(c->flags & (CONN_RECV_ARMED | CONN_CLOSING | CONN_READ_STOPPED))) {
         /* the kernel ended the multishot recv (ENOBUFS, or it chose to) */
         shard_arm_recv(sh, c);
         c->flags |= CONN_RECV_ARMED;

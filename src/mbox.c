@@ -109,13 +109,15 @@ bool mbox_needs_wake(struct mbox_sleeper *s)
 
 long mbox_counter_add(struct mbox_counter *c, long delta)
 {
-    /* relaxed: a count, not a publication of other data */
-    return atomic_fetch_add_explicit(&c->v, delta, memory_order_relaxed) + delta;
+    /* acq_rel: a shard that counts itself ready publishes its set-up state
+     * (its ring fd) to whoever reads the count with acquire */
+    return atomic_fetch_add_explicit(&c->v, delta, memory_order_acq_rel) + delta;
 }
 
 long mbox_counter_get(struct mbox_counter *c)
 {
-    return atomic_load_explicit(&c->v, memory_order_relaxed);
+    /* acquire: pairs with the release half of mbox_counter_add */
+    return atomic_load_explicit(&c->v, memory_order_acquire);
 }
 
 void mbox_counter_set(struct mbox_counter *c, long v)

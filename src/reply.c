@@ -60,7 +60,12 @@ char *rbuf_reserve(struct rbuf *b, size_t n)
 
 void rbuf_append(struct rbuf *b, const void *p, size_t n)
 {
-    char *dst = rbuf_reserve(b, n);
+    char *dst;
+
+    if (n == 0) {
+        return; /* p may be NULL then (an empty rbuf's data) */
+    }
+    dst = rbuf_reserve(b, n);
 
     memcpy(dst, p, n);
     b->len += n;

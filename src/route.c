@@ -135,6 +135,7 @@ static void send_single(struct conn *c, int to, const struct cmd_spec *cmd, int 
 static void coord_free(struct coord *co)
 {
     sh_free(co->parts);
+    sh_free(co->next);
     sh_free(co->owner);
     sh_free(co->argv);
     sh_free(co);
@@ -146,13 +147,15 @@ void coord_send(struct coord *co, int to, const struct cmd_spec *cmd, int dbid, 
     struct shard *sh = co->conn->sh;
     struct req *m = req_new(sh, to, cmd, dbid, 2, argc, argv);
 
-    SH_ASSERT(co->parts[to] == NULL);
+    SH_ASSERT(co->next[to] == NULL);
     m->coord = co;
     m->part = to;
     m->client_id = co->client_id;
+    /* a marker, so that a second part to one shard in a stage is caught;
+     * a remote part's reply lands in parts[] once the stage is current */
+    co->next[to] = m;
     if (to == sh->id) {
         exec_req(sh, m);
-        co->parts[to] = m;
         return;
     }
     co->pending++;
@@ -160,23 +163,40 @@ void coord_send(struct coord *co, int to, const struct cmd_spec *cmd, int dbid, 
     shard_send(sh, to, m);
 }
 
+/* Makes the parts just issued the current stage: local ones already hold
+ * their reply; remote ones are markers until their reply arrives. */
+static void coord_next_stage(struct coord *co)
+{
+    struct shard *sh = co->conn->sh;
+    struct req **tmp = co->parts;
+
+    for (int i = 0; i < co->nshards; i++) {
+        if (co->parts[i]) {
+            req_finish(sh, co->parts[i]);
+            co->parts[i] = NULL;
+        }
+    }
+    co->parts = co->next;
+    co->next = tmp;
+    for (int i = 0; i < co->nshards; i++) {
+        if (co->parts[i] && co->parts[i]->to != sh->id) {
+            co->parts[i] = NULL; /* in flight: on_reply puts it back */
+        }
+    }
+}
+
 /* Runs the gather's merge whenever a stage has all its parts. */
 static void coord_advance(struct coord *co)
 {
-    struct shard *sh = co->conn->sh;
-
     while (co->pending == 0) {
         struct reply r = { .buf = &co->slot->buf, .proto = co->proto };
         bool fin = co->g->done(co, &r);
 
-        for (int i = 0; i < co->nshards; i++) {
-            if (co->parts[i]) {
-                req_finish(sh, co->parts[i]);
-                co->parts[i] = NULL;
-            }
-        }
+        coord_next_stage(co);
         co->stage++;
         if (fin) {
+            SH_ASSERT(co->pending == 0);
+            coord_next_stage(co); /* frees local parts a final done() made */
             conn_slot_done(co->conn, co->slot);
             coord_free(co);
             return;
@@ -199,6 +219,7 @@ static void coord_start(struct conn *c, const struct cmd_spec *cmd, int argc,
     co->client_id = c->id;
     co->nshards = c->sh->srv->nshards;
     co->parts = sh_calloc((size_t)co->nshards, sizeof(*co->parts));
+    co->next = sh_calloc((size_t)co->nshards, sizeof(*co->next));
     for (int i = 0; i < argc; i++) {
         bytes += argv[i].len;
     }
@@ -214,6 +235,7 @@ static void coord_start(struct conn *c, const struct cmd_spec *cmd, int argc,
     co->slot = conn_slot_new(c);
     co->slot->coord = co;
     co->g->start(co);
+    coord_next_stage(co);
     coord_advance(co);
 }
 
@@ -384,7 +406,8 @@ static void on_reply(struct shard *sh, struct req *m)
     } else {
         struct slot *s = m->slot;
 
-        rbuf_append(&s->buf, m->reply.data, m->reply.len);
+        /* at the head, the bytes can go straight to the output buffer */
+        rbuf_append(s == c->slot_head ? &c->out : &s->buf, m->reply.data, m->reply.len);
         conn_slot_done(c, s);
         req_finish(sh, m);
     }

@@ -129,6 +129,14 @@ const char *shard_buffer(struct shard *sh, unsigned bid)
     return sh->bufs + (size_t)bid * sh->bufsz;
 }
 
+void shard_cancel_recv(struct shard *sh, struct conn *c)
+{
+    struct io_uring_sqe *sqe = get_sqe(sh);
+
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)c | TAG_RECV, 0);
+    io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+}
+
 static void wake(struct shard *sh, int to, uint64_t tag)
 {
     struct io_uring_sqe *sqe = get_sqe(sh);
@@ -547,8 +555,16 @@ static void *shard_main(void *arg)
     }
     sh->mono_us = sh_mono_us();
     sh->next_cron_us = sh->mono_us;
+    /* no shard runs (and messages another) before every ring exists */
     mbox_counter_add(&srv->ready, 1);
+    while (mbox_counter_get(&srv->ready) < srv->nshards) {
+        if (mbox_counter_get(&srv->exited) > 0) {
+            goto out_teardown;
+        }
+        usleep(1000);
+    }
     loop(sh);
+out_teardown:
     shard_teardown(sh);
     mbox_counter_add(&srv->exited, 1);
     return NULL;

@@ -46,6 +46,7 @@ enum {
     CONN_PAUSED = 1u << 6, /* parsing stopped by back-pressure */
     CONN_AUTHED = 1u << 7,
     CONN_FD_CLOSED = 1u << 8,
+    CONN_READ_STOPPED = 1u << 9, /* recv cancelled by back-pressure */
 };
 
 struct conn {

@@ -73,7 +73,10 @@ void mbox_sleep_end(struct mbox_sleeper *s);
 /* Producer, after mbox_publish: does the target need a wake-up message? */
 bool mbox_needs_wake(struct mbox_sleeper *s);
 
-/* A process-wide counter (connected clients, shards done with shutdown). */
+/* A process-wide counter (connected clients, shards ready, shards done with
+ * shutdown). Adding releases what the adder wrote before; reading acquires it,
+ * so "count reached N" also means "their set-up is visible". Not used on the
+ * request path except once per accepted connection. */
 struct mbox_counter {
     _Alignas(SH_CACHELINE) atomic_long v;
 };

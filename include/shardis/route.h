@@ -84,6 +84,7 @@ struct coord {
     int pending;
     int nshards;
     struct req **parts; /* [shard]: this stage's reply from that shard */
+    struct req **next;  /* [shard]: parts of the stage being issued */
     int argc;           /* public: a copy of the client's arguments */
     struct sh_slice *argv;
     int *owner; /* [argv index]: owner of each key argument, else -1 */

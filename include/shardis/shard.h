@@ -127,6 +127,8 @@ int shard_owner(int nshards, const char *key, size_t len, uint64_t *hash);
 /* Ring helpers for the connection module (this shard's thread only). */
 void shard_arm_recv(struct shard *sh, struct conn *c);
 void shard_arm_send(struct shard *sh, struct conn *c, const void *p, size_t n);
+/* Ends c's multishot recv (its last CQE carries -ECANCELED). */
+void shard_cancel_recv(struct shard *sh, struct conn *c);
 const char *shard_buffer(struct shard *sh, unsigned bid);
 void shard_recycle_buffer(struct shard *sh, unsigned bid);
 

@@ -346,6 +346,21 @@ class Client:
 # Server process
 # --------------------------------------------------------------------------
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
+
+
+def check_clean_exit(srv, rc):
+    """None when the server exited 0 with no sanitizer report, else why not."""
+    log = srv.log_text()
+    for marker in SANITIZER_MARKERS:
+        if marker in log:
+            return "sanitizer report in the server log (%s)" % marker
+    if rc not in (0, None):
+        return "server exited with status %s" % rc
+    return None
+
+
 class Server:
     """One server process on a free loopback port."""
 
@@ -498,7 +513,11 @@ class ServerTestCase(unittest.TestCase):
         cls.server = None
         if srv is not None:
             try:
-                srv.stop()
+                rc = srv.stop()
+                bad = check_clean_exit(srv, rc)
+                if bad:
+                    cls._failed = True
+                    raise AssertionError(bad)
             finally:
                 if cls._failed:
                     _dump_log(cls.__name__, srv)
@@ -519,14 +538,17 @@ class ServerTestCase(unittest.TestCase):
             c.close()
         srv = self.server
         crashed = not srv.alive() and not getattr(self, "expect_exit", False)
+        unclean = None
         if self.fresh_server_per_test:
             try:
-                if srv.alive():
-                    srv.stop()
+                rc = srv.stop() if srv.alive() else srv.proc.returncode
+                unclean = check_clean_exit(srv, rc)
             finally:
-                if crashed or self._test_failed():
+                if crashed or unclean or self._test_failed():
                     _dump_log(self.id(), srv)
                 srv.cleanup()
+        if unclean and not crashed:
+            self.fail("%s after %s" % (unclean, self.id()))
         if crashed:
             self.fail("server process died (status %s) during %s"
                       % (srv.proc.returncode, self.id()))

@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_kdict.c: the key table through its public header: lookups across
+ * incremental resizes (growing and shrinking), deletes in the middle of a
+ * rehash, the scan cursor's guarantees (every entry present for the whole
+ * scan is returned at least once whatever resizes happen between calls, and
+ * exactly once when nothing changes) and random sampling.
+ *
+ * Keys are "k<number>" so a scan callback can tell which key it saw.
+ */
+#include "shardis/kdict.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define MAX_KEYS 200000
+
+struct fixture {
+    struct kdict *d;
+    unsigned *seen; /* [key number]: times the scan returned it */
+};
+
+static size_t key_of(char *buf, size_t cap, int i)
+{
+    return (size_t)snprintf(buf, cap, "k%d", i);
+}
+
+static struct kentry *add(struct kdict *d, int i)
+{
+    char k[32];
+    size_t n = key_of(k, sizeof(k), i);
+
+    return kdict_add(d, k, n, kdict_hash(k, n));
+}
+
+static struct kentry *find(struct kdict *d, int i)
+{
+    char k[32];
+    size_t n = key_of(k, sizeof(k), i);
+
+    return kdict_find(d, k, n, kdict_hash(k, n));
+}
+
+static void del(struct kdict *d, int i)
+{
+    struct kentry *e = find(d, i);
+
+    assert_non_null(e);
+    kdict_delete(d, e);
+}
+
+static int number_of(const struct kentry *e)
+{
+    char buf[32];
+
+    assert_true(e->klen > 1 && e->klen < sizeof(buf) && e->key[0] == 'k');
+    memcpy(buf, e->key + 1, e->klen - 1);
+    buf[e->klen - 1] = '\0';
+    return atoi(buf);
+}
+
+static void count_seen(void *arg, struct kentry *e)
+{
+    struct fixture *f = arg;
+    int i = number_of(e);
+
+    assert_true(i >= 0 && i < MAX_KEYS);
+    f->seen[i]++;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    f->d = kdict_create();
+    f->seen = calloc(MAX_KEYS, sizeof(*f->seen));
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    kdict_destroy(f->d);
+    free(f->seen);
+    free(f);
+    return 0;
+}
+
+/* One scan call; returns the next cursor. */
+static uint64_t scan_step(struct fixture *f, uint64_t cursor)
+{
+    return kdict_scan(f->d, cursor, count_seen, f);
+}
+
+static void test_find_returns_each_added_key_across_many_resizes(void **state)
+{
+    struct fixture *f = *state;
+    const int n = 100000;
+
+    for (int i = 0; i < n; i++) {
+        struct kentry *e = add(f->d, i);
+
+        assert_int_equal(e->expire, -1);
+        assert_int_equal(e->val.type, KVAL_NONE);
+    }
+    assert_int_equal(kdict_size(f->d), n);
+    for (int i = 0; i < n; i++) {
+        struct kentry *e = find(f->d, i);
+
+        assert_non_null(e);
+        assert_int_equal(number_of(e), i);
+    }
+    assert_null(find(f->d, n));
+    assert_null(find(f->d, -1));
+}
+
+static void test_find_on_an_empty_table_returns_null(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_null(find(f->d, 1));
+    assert_int_equal(kdict_size(f->d), 0);
+    assert_int_equal(kdict_scan(f->d, 0, count_seen, f), 0);
+    assert_null(kdict_random(f->d, 12345));
+}
+
+static void test_keys_with_the_same_hash_are_told_apart_by_their_bytes(void **state)
+{
+    struct fixture *f = *state;
+    struct kentry *a = kdict_add(f->d, "ab", 2, 7);
+    struct kentry *b = kdict_add(f->d, "ba", 2, 7);
+
+    /* the same (forced) hash: only the bytes differ */
+    assert_ptr_equal(kdict_find(f->d, "ab", 2, 7), a);
+    assert_ptr_equal(kdict_find(f->d, "ba", 2, 7), b);
+    assert_null(kdict_find(f->d, "aa", 2, 7));
+    assert_null(kdict_find(f->d, "ab", 1, 7));
+}
+
+static void test_deletes_during_a_rehash_keep_every_other_key_findable(void **state)
+{
+    struct fixture *f = *state;
+    const int n = 5000;
+    bool mid_rehash = false;
+
+    for (int i = 0; i < n; i++) {
+        add(f->d, i);
+    }
+    /* grow until a resize is in progress, then delete through it */
+    for (int i = n; !kdict_is_rehashing(f->d); i++) {
+        add(f->d, i);
+        assert_true(i < MAX_KEYS);
+    }
+    for (int i = 0; i < n; i += 2) {
+        mid_rehash |= kdict_is_rehashing(f->d);
+        del(f->d, i);
+    }
+    assert_true(mid_rehash);
+    for (int i = 0; i < n; i++) {
+        if (i % 2) {
+            assert_non_null(find(f->d, i));
+        } else {
+            assert_null(find(f->d, i));
+        }
+    }
+}
+
+static void test_deleting_almost_everything_shrinks_the_table(void **state)
+{
+    struct fixture *f = *state;
+    const int n = 20000;
+    size_t big;
+
+    for (int i = 0; i < n; i++) {
+        add(f->d, i);
+    }
+    while (kdict_rehash(f->d, 100)) {
+    }
+    big = kdict_buckets(f->d);
+    for (int i = 10; i < n; i++) {
+        del(f->d, i);
+    }
+    while (kdict_rehash(f->d, 100)) {
+    }
+    assert_true(kdict_buckets(f->d) < big / 100);
+    for (int i = 0; i < 10; i++) {
+        assert_non_null(find(f->d, i));
+    }
+    assert_int_equal(kdict_size(f->d), 10);
+}
+
+static void test_scan_returns_every_key_exactly_once_when_nothing_changes(void **state)
+{
+    struct fixture *f = *state;
+    const int n = 3000;
+    uint64_t cursor = 0;
+
+    for (int i = 0; i < n; i++) {
+        add(f->d, i);
+    }
+    do {
+        cursor = scan_step(f, cursor);
+    } while (cursor != 0);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(f->seen[i], 1);
+    }
+}
+
+static void test_scan_returns_every_key_exactly_once_in_the_middle_of_a_rehash(void **state)
+{
+    struct fixture *f = *state;
+    int n = 0;
+    uint64_t cursor = 0;
+
+    while (!kdict_is_rehashing(f->d) || n < 1000) {
+        add(f->d, n++);
+        assert_true(n < MAX_KEYS);
+    }
+    /* a frozen table that is half moved: still one visit per key */
+    assert_true(kdict_is_rehashing(f->d));
+    do {
+        cursor = scan_step(f, cursor);
+    } while (cursor != 0);
+    assert_true(kdict_is_rehashing(f->d));
+    for (int i = 0; i < MAX_KEYS; i++) {
+        assert_int_equal(f->seen[i], i < n ? 1 : 0);
+    }
+}
+
+/* Scans while another "client" adds (or deletes) keys between the steps;
+ * the keys [0, stable) are there for the whole scan and must all be seen. */
+static void scan_while_changing(struct fixture *f, int stable, int per_step, bool grow)
+{
+    int next = stable, oldest = stable;
+    uint64_t cursor = 0;
+    int steps = 0;
+
+    do {
+        cursor = scan_step(f, cursor);
+        for (int j = 0; j < per_step; j++) {
+            if (grow) {
+                add(f->d, next++);
+            } else if (oldest < next) {
+                del(f->d, oldest++);
+            }
+        }
+        steps++;
+        assert_true(next < MAX_KEYS);
+    } while (cursor != 0);
+    assert_true(steps > 1);
+    for (int i = 0; i < stable; i++) {
+        assert_true(f->seen[i] >= 1);
+    }
+}
+
+static void test_scan_returns_every_key_present_for_the_whole_scan_while_growing(void **state)
+{
+    struct fixture *f = *state;
+
+    for (int i = 0; i < 500; i++) {
+        add(f->d, i);
+    }
+    scan_while_changing(f, 500, 7, true);
+    /* it did resize under the scan */
+    assert_true(kdict_size(f->d) > 1000);
+}
+
+static void test_scan_returns_every_key_present_for_the_whole_scan_while_shrinking(void **state)
+{
+    struct fixture *f = *state;
+    size_t before;
+
+    /* keys 0..99 stay, 100..19999 are deleted while the scan runs */
+    for (int i = 0; i < 20000; i++) {
+        add(f->d, i);
+    }
+    while (kdict_rehash(f->d, 100)) {
+    }
+    before = kdict_buckets(f->d);
+    {
+        int oldest = 100;
+        uint64_t cursor = 0;
+
+        do {
+            cursor = scan_step(f, cursor);
+            for (int j = 0; j < 500 && oldest < 20000; j++) {
+                del(f->d, oldest++);
+            }
+        } while (cursor != 0);
+    }
+    assert_true(kdict_buckets(f->d) < before);
+    for (int i = 0; i < 100; i++) {
+        assert_true(f->seen[i] >= 1);
+    }
+}
+
+static void test_scan_survives_mixed_adds_and_deletes_between_steps(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t cursor = 0, rnd = 88172645463325252ULL;
+    bool present[MAX_KEYS / 4] = { false };
+
+    for (int i = 0; i < 300; i++) {
+        add(f->d, i);
+    }
+    do {
+        cursor = scan_step(f, cursor);
+        for (int j = 0; j < 40; j++) {
+            int k;
+
+            rnd ^= rnd << 13;
+            rnd ^= rnd >> 7;
+            rnd ^= rnd << 17;
+            k = 1000 + (int)(rnd % 20000);
+            if (present[k]) {
+                del(f->d, k);
+            } else {
+                add(f->d, k);
+            }
+            present[k] = !present[k];
+        }
+    } while (cursor != 0);
+    for (int i = 0; i < 300; i++) {
+        assert_true(f->seen[i] >= 1);
+    }
+}
+
+static void test_random_returns_only_present_entries_and_reaches_all_of_them(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t rnd = 1;
+
+    for (int i = 0; i < 16; i++) {
+        add(f->d, i);
+    }
+    for (int i = 0; i < 8; i++) {
+        del(f->d, 2 * i);
+    }
+    for (int t = 0; t < 4000; t++) {
+        struct kentry *e;
+
+        rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+        e = kdict_random(f->d, rnd);
+        assert_non_null(e);
+        assert_int_equal(number_of(e) % 2, 1);
+        f->seen[number_of(e)]++;
+    }
+    for (int i = 1; i < 16; i += 2) {
+        assert_true(f->seen[i] > 0);
+    }
+}
+
+static void test_random_works_in_the_middle_of_a_rehash(void **state)
+{
+    struct fixture *f = *state;
+    int n = 0;
+
+    while (!kdict_is_rehashing(f->d) || n < 64) {
+        add(f->d, n++);
+    }
+    for (uint64_t r = 1; r < 2000; r++) {
+        struct kentry *e = kdict_random(f->d, r * 0x9E3779B97F4A7C15ULL);
+
+        assert_non_null(e);
+        assert_ptr_equal(find(f->d, number_of(e)), e);
+    }
+}
+
+static void test_clear_removes_every_entry_and_the_table_is_reusable(void **state)
+{
+    struct fixture *f = *state;
+
+    for (int i = 0; i < 1000; i++) {
+        add(f->d, i);
+    }
+    kdict_clear(f->d);
+    assert_int_equal(kdict_size(f->d), 0);
+    assert_false(kdict_is_rehashing(f->d));
+    assert_null(find(f->d, 5));
+    add(f->d, 5);
+    assert_non_null(find(f->d, 5));
+    assert_int_equal(kdict_size(f->d), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_find_returns_each_added_key_across_many_resizes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_find_on_an_empty_table_returns_null, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys_with_the_same_hash_are_told_apart_by_their_bytes,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deletes_during_a_rehash_keep_every_other_key_findable,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deleting_almost_everything_shrinks_the_table, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+                test_scan_returns_every_key_exactly_once_when_nothing_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+                test_scan_returns_every_key_exactly_once_in_the_middle_of_a_rehash, setup,
+                teardown),
+        cmocka_unit_test_setup_teardown(
+                test_scan_returns_every_key_present_for_the_whole_scan_while_growing, setup,
+                teardown),
+        cmocka_unit_test_setup_teardown(
+                test_scan_returns_every_key_present_for_the_whole_scan_while_shrinking, setup,
+                teardown),
+        cmocka_unit_test_setup_teardown(test_scan_survives_mixed_adds_and_deletes_between_steps,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+                test_random_returns_only_present_entries_and_reaches_all_of_them, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_works_in_the_middle_of_a_rehash, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_clear_removes_every_entry_and_the_table_is_reusable,
+                                        setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
