@@ -19,6 +19,7 @@ struct kdb {
     size_t nvol;
     size_t capvol;
     long long avg_ttl;
+    uint64_t expired; /* keys deleted because their TTL passed */
 };
 
 struct kdb *kdb_create(void)
@@ -80,12 +81,28 @@ void kdb_delete(struct kdb *db, struct kentry *e)
     kdict_delete(db->dict, e);
 }
 
+static void expire_entry(struct kdb *db, struct kentry *e)
+{
+    kdb_delete(db, e);
+    db->expired++;
+}
+
+uint64_t kdb_expired(const struct kdb *db)
+{
+    return db->expired;
+}
+
+void kdb_reset_stats(struct kdb *db)
+{
+    db->expired = 0;
+}
+
 struct kentry *kdb_find(struct kdb *db, const void *key, size_t len, uint64_t hash, int64_t now)
 {
     struct kentry *e = kdict_find(db->dict, key, len, hash);
 
     if (e && kdb_is_expired(e, now)) {
-        kdb_delete(db, e);
+        expire_entry(db, e);
         return NULL;
     }
     return e;
@@ -148,7 +165,7 @@ uint64_t kdb_scan(struct kdb *db, uint64_t cursor, int64_t now, kdict_scan_fn *f
     uint64_t next = kdict_scan(db->dict, cursor, scan_one, &f);
 
     for (size_t i = 0; i < f.nexpired; i++) {
-        kdb_delete(db, f.expired[i]);
+        expire_entry(db, f.expired[i]);
     }
     sh_free(f.expired);
     return next;
@@ -165,7 +182,7 @@ struct kentry *kdb_random(struct kdb *db, uint64_t rnd, int64_t now)
         if (!e || !kdb_is_expired(e, now)) {
             return e;
         }
-        kdb_delete(db, e);
+        expire_entry(db, e);
         rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
     }
 }
@@ -199,7 +216,7 @@ size_t kdb_active_expire(struct kdb *db, int64_t now, int64_t deadline_us, uint6
             struct kentry *e = db->vol[next_rnd(rnd) % db->nvol];
 
             if (kdb_is_expired(e, now)) {
-                kdb_delete(db, e);
+                expire_entry(db, e);
                 expired++;
             } else {
                 ttl_sum += e->expire - now;

@@ -81,6 +81,19 @@ struct kstr *kval_make_raw(struct kval *v, size_t cap)
 {
     struct kstr *s;
 
+    if (v->type == KVAL_NONE) {
+        /* a new key: an empty string to grow */
+        s = sh_try_malloc(sizeof(*s) + cap);
+        if (!s) {
+            return NULL;
+        }
+        s->len = 0;
+        s->cap = sh_alloc_size(s) - sizeof(*s);
+        v->type = KVAL_STRING;
+        v->enc = KVAL_ENC_RAW;
+        v->u.s = s;
+        return s;
+    }
     if (v->enc == KVAL_ENC_INT) {
         char buf[24];
         size_t n = util_ll2str(buf, v->u.i);

@@ -627,6 +627,9 @@ static void cmd_config_set(struct cmd_ctx *ctx)
 static void cmd_config_resetstat(struct cmd_ctx *ctx)
 {
     memset(&ctx->shard->stats, 0, sizeof(ctx->shard->stats));
+    for (int i = 0; i < ctx->shard->cfg.databases; i++) {
+        kdb_reset_stats(ctx->shard->db[i]);
+    }
     reply_ok(&ctx->r);
 }
 
@@ -657,17 +660,18 @@ static void cmd_info_part(struct cmd_ctx *ctx)
 {
     struct shard *sh = ctx->shard;
     const struct shard_stats *st = &sh->stats;
-    long long keys = 0;
+    long long keys = 0, expired = 0;
     int ndb = (int)sh->cfg.databases;
 
     for (int i = 0; i < ndb; i++) {
         keys += (long long)kdb_size(sh->db[i]);
+        expired += (long long)kdb_expired(sh->db[i]);
     }
     reply_array(&ctx->r, INFO_NFIELDS + 3LL * ndb);
     reply_int(&ctx->r, (long long)st->commands);
     reply_int(&ctx->r, (long long)st->connections);
     reply_int(&ctx->r, (long long)st->rejected_connections);
-    reply_int(&ctx->r, (long long)st->expired_keys);
+    reply_int(&ctx->r, expired);
     reply_int(&ctx->r, (long long)st->keyspace_hits);
     reply_int(&ctx->r, (long long)st->keyspace_misses);
     reply_int(&ctx->r, (long long)st->net_input_bytes);

@@ -285,7 +285,20 @@ void conn_request_done(struct conn *c)
 
 static bool must_pause(const struct conn *c)
 {
-    return c->inflight >= MAX_INFLIGHT || c->out.len >= OUT_PAUSE;
+    return c->inflight >= MAX_INFLIGHT || c->out.len >= OUT_PAUSE || (c->flags & CONN_BARRIER);
+}
+
+void conn_barrier_begin(struct conn *c)
+{
+    c->flags |= CONN_BARRIER;
+}
+
+void conn_barrier_end(struct conn *c)
+{
+    c->flags &= ~CONN_BARRIER;
+    if (c->flags & CONN_PAUSED) {
+        want_resume(c);
+    }
 }
 
 void conn_process_input(struct conn *c)

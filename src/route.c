@@ -48,7 +48,7 @@ static struct req *req_new(struct shard *sh, int to, const struct cmd_spec *cmd,
     m->dbid = dbid;
     m->cmd = cmd;
     m->argc = argc;
-    m->argv = (struct sh_slice *)m->data;
+    m->argv = m->slices;
     p = (char *)m + off;
     for (int i = 0; i < argc; i++) {
         memcpy(p, argv[i].ptr, argv[i].len);
@@ -197,6 +197,9 @@ static void coord_advance(struct coord *co)
         if (fin) {
             SH_ASSERT(co->pending == 0);
             coord_next_stage(co); /* frees local parts a final done() made */
+            if (co->g->barrier) {
+                conn_barrier_end(co->conn);
+            }
             conn_slot_done(co->conn, co->slot);
             coord_free(co);
             return;
@@ -234,6 +237,9 @@ static void coord_start(struct conn *c, const struct cmd_spec *cmd, int argc,
     }
     co->slot = conn_slot_new(c);
     co->slot->coord = co;
+    if (co->g->barrier) {
+        conn_barrier_begin(c);
+    }
     co->g->start(co);
     coord_next_stage(co);
     coord_advance(co);

@@ -306,7 +306,7 @@ static void cron(struct shard *sh)
         struct kdb *db = sh->db[i];
 
         if (kdb_expires(db)) {
-            sh->stats.expired_keys += kdb_active_expire(db, sh->now_ms, deadline, &sh->rnd);
+            kdb_active_expire(db, sh->now_ms, deadline, &sh->rnd);
         }
         kdb_rehash(db, deadline);
     }

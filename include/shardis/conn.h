@@ -47,6 +47,7 @@ enum {
     CONN_AUTHED = 1u << 7,
     CONN_FD_CLOSED = 1u << 8,
     CONN_READ_STOPPED = 1u << 9, /* recv cancelled by back-pressure */
+    CONN_BARRIER = 1u << 10,     /* a multi-stage command is running */
 };
 
 struct conn {
@@ -96,6 +97,9 @@ struct reply conn_reply(struct conn *c);
 struct slot *conn_slot_new(struct conn *c);
 /* The slot is complete (its bytes are in slot->buf): flush what is ready. */
 void conn_slot_done(struct conn *c, struct slot *s);
+/* A multi-stage command starts / ends: later commands wait for its end. */
+void conn_barrier_begin(struct conn *c);
+void conn_barrier_end(struct conn *c);
 /* One request of c came back (or was dropped): drops a reference. */
 void conn_request_done(struct conn *c);
 /* Closes now (peer gone, protocol error after reply, kill). */

@@ -38,6 +38,11 @@ size_t kdb_expires(const struct kdb *db);
 /* Average remaining TTL in ms of sampled volatile keys, as INFO shows. */
 long long kdb_avg_ttl(const struct kdb *db);
 
+/* Keys deleted because their TTL passed (lazily or actively), since the
+ * last kdb_reset_stats. */
+uint64_t kdb_expired(const struct kdb *db);
+void kdb_reset_stats(struct kdb *db);
+
 /* Removes every key. */
 void kdb_flush(struct kdb *db);
 

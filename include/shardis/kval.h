@@ -50,8 +50,9 @@ void kval_set_int(struct kval *v, long long x);
 const char *kval_string(const struct kval *v, char *buf, size_t *len);
 /* Length of a string value's bytes. */
 size_t kval_strlen(const struct kval *v);
-/* Makes v a raw string of at least cap bytes, keeping its bytes (an integer
- * is converted). Returns the bytes (len stays) or NULL when out of memory. */
+/* Makes v (a string, or an empty new value) a raw string of at least cap
+ * bytes, keeping its bytes (an integer is converted). Returns the bytes (len
+ * stays) or NULL when out of memory. */
 SH_MUST_CHECK struct kstr *kval_make_raw(struct kval *v, size_t cap);
 /* Bytes the value holds in memory (for MEMORY USAGE and accounting). */
 size_t kval_memory(const struct kval *v);

@@ -21,7 +21,8 @@ struct resp_parser {
     long long max_bulk_len; /* proto-max-bulk-len */
     /* public, read-only: offset of the first byte not yet consumed */
     size_t start;
-    /* public after an error: Redis's message, without "-ERR " */
+    /* public after an error: Redis's message, without "-ERR "; it may point
+     * into errbuf, so it lives as long as the parser */
     const char *err;
     char errbuf[64];
     /* private state of a partial multibulk command */

@@ -56,14 +56,14 @@ struct req {
     const struct cmd_spec *cmd;
     uint64_t client_id;
     int argc;
-    struct sh_slice *argv; /* points into data[] */
+    struct sh_slice *argv; /* = slices */
     uint64_t key_hash;
     bool has_key_hash;
     /* the reply: rbuf over the inline area, or owner-allocated when larger */
     struct rbuf reply;
     char *inline_reply;
     size_t inline_cap;
-    char data[];
+    struct sh_slice slices[]; /* argv, then the argument bytes, then the inline reply */
 };
 
 /*
@@ -98,6 +98,10 @@ struct gather {
     bool (*done)(struct coord *c, struct reply *r);
     /* true: fan out even with one shard (the handler only makes a part) */
     bool always;
+    /* true: the command takes several stages; the connection runs nothing
+     * after it until it is done, so a pipelined command cannot overtake a
+     * later stage (MSETNX, RENAME/COPY across shards) */
+    bool barrier;
 };
 
 /* Sends a part to shard `to` (or runs it at once when `to` is this core):

@@ -46,7 +46,6 @@ struct shard_stats {
     uint64_t commands;
     uint64_t connections;
     uint64_t rejected_connections;
-    uint64_t expired_keys;
     uint64_t keyspace_hits;
     uint64_t keyspace_misses;
     uint64_t net_input_bytes;

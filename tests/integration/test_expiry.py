@@ -136,6 +136,17 @@ class TestTtlSemantics(ServerTestCase):
         self.assertIsNone(self.r.cmd("GET", "k"))
 
 
+    def test_info_expired_keys_counts_keys_expired_on_access(self):
+        self.r.cmd("CONFIG", "RESETSTAT")
+        for i in range(5):
+            self.assertEqual(self.r.cmd("SET", "lazy:%d" % i, "v", "PX", "1"), "OK")
+        time.sleep(0.01)
+        for i in range(5):
+            self.assertIsNone(self.r.cmd("GET", "lazy:%d" % i))
+        info = self.r.cmd("INFO", "stats").decode()
+        line = [l for l in info.split("\r\n") if l.startswith("expired_keys:")][0]
+        self.assertEqual(int(line.split(":")[1]), 5)
+
 class TestActiveExpiry(ServerTestCase):
 
     def dbsize_drops_to(self, expected):

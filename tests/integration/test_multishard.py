@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase  # noqa: E402
+from harness import encode_command, ServerTestCase  # noqa: E402
 from test_keys import scan_all  # noqa: E402
 
 N = 1000
@@ -214,6 +214,36 @@ class TestMultiShard(ServerTestCase):
             time.sleep(0.05)
         self.assertEqual(self.r.cmd("EXISTS", *KEYS[:100]), 0)
         self.assertEqual(self.r.cmd("DBSIZE"), 0)
+
+
+class TestPipelinedMultiStageCommands(ServerTestCase):
+    """A command that takes several rounds across shards (MSETNX, RENAME,
+    COPY) must not be overtaken by commands pipelined after it."""
+
+    def pipeline(self, *cmds):
+        self.r.send(b"".join(encode_command(*c) for c in cmds))
+        return self.r.read_replies(len(cmds))
+
+    def test_msetnx_then_incrbyfloat_in_one_pipeline(self):
+        for i in range(20):
+            a, b = "pa:%d" % i, "pb:%d" % i
+            replies = self.pipeline(("MSETNX", a, "1", b, "2"), ("INCRBYFLOAT", a, "1e3"),
+                                    ("GET", b))
+            self.assertEqual(replies, [1, b"1001", b"2"], (a, b))
+
+    def test_rename_then_get_in_one_pipeline(self):
+        for i in range(20):
+            src, dst = "rs:%d" % i, "rd:%d" % i
+            replies = self.pipeline(("SET", src, "v%d" % i), ("RENAME", src, dst),
+                                    ("GET", dst), ("EXISTS", src), ("APPEND", dst, "x"))
+            self.assertEqual(replies, ["OK", "OK", b"v%d" % i, 0, len("v%dx" % i)])
+
+    def test_copy_then_overwrite_source_in_one_pipeline(self):
+        for i in range(20):
+            src, dst = "cs:%d" % i, "cd:%d" % i
+            replies = self.pipeline(("SET", src, "old"), ("COPY", src, dst),
+                                    ("SET", src, "new"), ("GET", dst))
+            self.assertEqual(replies, ["OK", 1, "OK", b"old"])
 
 
 if __name__ == "__main__":

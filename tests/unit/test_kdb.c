@@ -95,6 +95,22 @@ static void test_a_key_expires_once_its_deadline_is_reached(void **state)
     assert_null(find(db, 1, NOW));
 }
 
+static void test_expired_count_includes_lazy_and_active_expiry(void **state)
+{
+    struct kdb *db = *state;
+
+    for (int i = 0; i < 10; i++) {
+        kdb_set_expire(db, add(db, i), 1000);
+    }
+    assert_null(find(db, 0, 2000));
+    assert_int_equal(kdb_expired(db), 1);
+    kdb_active_expire(db, 2000, INT64_MAX, &(uint64_t){ 7 });
+    assert_int_equal(kdb_size(db), 0);
+    assert_int_equal(kdb_expired(db), 10);
+    kdb_reset_stats(db);
+    assert_int_equal(kdb_expired(db), 0);
+}
+
 static void test_a_key_without_ttl_never_expires(void **state)
 {
     struct kdb *db = *state;
@@ -315,6 +331,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_find_deletes_an_expired_key_and_reports_it_absent,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_key_expires_once_its_deadline_is_reached, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_expired_count_includes_lazy_and_active_expiry, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_key_without_ttl_never_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_active_expire_removes_every_key_with_a_past_expire,

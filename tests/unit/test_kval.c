@@ -60,6 +60,21 @@ static void assert_raw(const struct kval *v, const char *s)
     assert_bytes(v, s, strlen(s));
 }
 
+static void test_make_raw_on_a_new_value_gives_an_empty_string(void **state)
+{
+    struct kval v = { 0 };
+    struct kstr *s;
+
+    (void)state;
+    s = kval_make_raw(&v, 100);
+    assert_non_null(s);
+    assert_int_equal(v.type, KVAL_STRING);
+    assert_int_equal(v.enc, KVAL_ENC_RAW);
+    assert_int_equal(s->len, 0);
+    assert_true(s->cap >= 100);
+    kval_clear(&v);
+}
+
 static void test_canonical_integer_strings_are_int_encoded(void **state)
 {
     struct kval *v = *state;
@@ -262,6 +277,7 @@ static void test_clear_leaves_an_empty_none_value(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        T(test_make_raw_on_a_new_value_gives_an_empty_string),
         T(test_canonical_integer_strings_are_int_encoded),
         T(test_leading_zero_keeps_the_string_raw),
         T(test_negative_zero_keeps_the_string_raw),

@@ -21,7 +21,7 @@ struct parsed {
     int argc[64];
     char args[64][8][64];
     int rc;
-    const char *err;
+    char err[64]; /* copied: the parser's message lives in the parser */
 };
 
 /* Feeds `in` in chunks of `step` bytes (0 = all at once), collecting every
@@ -58,7 +58,7 @@ static void feed(const char *in, size_t len, size_t step, struct parsed *out)
             }
             if (rc == RESP_ERROR) {
                 out->rc = rc;
-                out->err = p.err;
+                snprintf(out->err, sizeof(out->err), "%s", p.err);
                 goto out;
             }
             break;
