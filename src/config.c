@@ -27,6 +27,7 @@ enum dir_kind {
     DIR_STR,
     DIR_LOGLEVEL,
     DIR_BIND,
+    DIR_WORDS, /* any number of words, kept joined by spaces */
 };
 
 struct directive {
@@ -56,6 +57,10 @@ static const struct directive directives[] = {
     { "proto-max-bulk-len", DIR_MEM, F(proto_max_bulk_len), 1024 * 1024, LLONG_MAX, true },
     { "client-query-buffer-limit", DIR_MEM, F(client_query_buffer_limit), 1024 * 1024,
       LLONG_MAX, true },
+    /* persistence does not exist yet: these are read by tools
+     * (redis-benchmark asks for both) and accepted from redis.conf files */
+    { "save", DIR_WORDS, F(save), 0, 0, true },
+    { "appendonly", DIR_STR, F(appendonly), 0, 0, false },
 };
 
 static const char *const loglevels[] = { "debug", "verbose", "notice", "warning", "nothing" };
@@ -85,6 +90,8 @@ void config_init(struct config *c)
     c->proto_max_bulk_len = 512LL * 1024 * 1024;
     c->client_query_buffer_limit = 1024LL * 1024 * 1024;
     c->config_file = sh_strdup("");
+    c->save = sh_strdup("");
+    c->appendonly = sh_strdup("no");
 }
 
 void config_fini(struct config *c)
@@ -96,6 +103,8 @@ void config_fini(struct config *c)
     sh_free(c->pidfile);
     sh_free(c->requirepass);
     sh_free(c->config_file);
+    sh_free(c->save);
+    sh_free(c->appendonly);
     memset(c, 0, sizeof(*c));
 }
 
@@ -109,6 +118,8 @@ void config_copy(struct config *dst, const struct config *src)
     dst->pidfile = sh_strdup(src->pidfile);
     dst->requirepass = sh_strdup(src->requirepass);
     dst->config_file = sh_strdup(src->config_file);
+    dst->save = sh_strdup(src->save);
+    dst->appendonly = sh_strdup(src->appendonly);
 }
 
 static const struct directive *find_directive(const char *name, size_t len)
@@ -150,6 +161,9 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
         *(long long *)field = x;
         return NULL;
     case DIR_STR:
+        if (d->off == F(appendonly) && !(vlen == 2 && strncasecmp(v, "no", 2) == 0)) {
+            return "appendonly yes is not supported: shardis has no persistence yet";
+        }
         sh_free(*(char **)field);
         *(char **)field = sh_memdup(v, vlen + 1);
         (*(char **)field)[vlen] = '\0';
@@ -164,6 +178,7 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
         return "argument(s) must be one of the following: debug, verbose, notice, warning, "
                "nothing";
     case DIR_BIND:
+    case DIR_WORDS:
         break;
     }
     return "unsupported";
@@ -193,6 +208,23 @@ int config_apply(struct config *c, const char *name, int nval, const struct sh_s
             c->bind[i][val[i].len] = '\0';
         }
         c->nbind = nval;
+        return 0;
+    }
+    if (d->kind == DIR_WORDS) {
+        struct {
+            char buf[1024];
+            size_t n;
+        } w = { .n = 0 };
+
+        for (int i = 0; i < nval && w.n < sizeof(w.buf) - 1; i++) {
+            w.n += (size_t)snprintf(w.buf + w.n, sizeof(w.buf) - w.n, "%s%.*s", i ? " " : "",
+                                    (int)val[i].len, val[i].ptr);
+        }
+        if (w.n >= sizeof(w.buf)) {
+            w.n = sizeof(w.buf) - 1;
+        }
+        sh_free(*(char **)((char *)c + d->off));
+        *(char **)((char *)c + d->off) = sh_memdup(w.buf, w.n + 1);
         return 0;
     }
     if (nval != 1) {
@@ -228,7 +260,14 @@ static int load_file(struct config *c, const char *path, char *err, size_t errle
             line[--len] = '\0';
         }
         char copy[4096];
+        size_t lead = 0;
 
+        while (lead < len && (line[lead] == ' ' || line[lead] == '\t')) {
+            lead++;
+        }
+        if (lead == len || line[lead] == '#') {
+            continue; /* blank or comment: quotes in comments mean nothing */
+        }
         memcpy(copy, line, len + 1);
         n = resp_split_inline(line, len, v, (int)SH_ARRAY_LEN(v));
         if (n < 0) {
@@ -314,6 +353,7 @@ static void format_value(const struct config *c, const struct directive *d, char
         snprintf(buf, len, "%lld", *(const long long *)field);
         break;
     case DIR_STR:
+    case DIR_WORDS:
         snprintf(buf, len, "%s", *(char *const *)field);
         break;
     case DIR_LOGLEVEL:
@@ -362,6 +402,15 @@ int config_set(struct config *c, const char *name, size_t nlen, const char *valu
                  "immutable config",
                  d->name);
         return -1;
+    }
+    if (d->kind == DIR_WORDS) {
+        char **field = (char **)((char *)c + d->off);
+
+        sh_free(*field);
+        *field = sh_malloc(vlen + 1);
+        memcpy(*field, value, vlen);
+        (*field)[vlen] = '\0';
+        return 0;
     }
     why = parse_value(c, d, value, vlen);
     if (why) {

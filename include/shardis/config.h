@@ -40,6 +40,8 @@ struct config {
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
     char *config_file; /* absolute path or "" */
+    char *save;        /* accepted and reported; no persistence yet */
+    char *appendonly;  /* "no" only */
 };
 
 /* Built-in defaults (they match deploy/shardis.conf). */

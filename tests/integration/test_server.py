@@ -10,7 +10,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Client, Error, Map, Server,  # noqa: E402
-                     ServerTestCase, Verbatim, free_port, pairs_to_map)
+                     ServerTestCase, Verbatim, free_port, pairs_to_map, reference_mode,
+                     server_binary)
 
 HELLO_FIELDS = {b"server", b"version", b"proto", b"id", b"mode", b"role", b"modules"}
 AUTH_NO_PASSWORD = ("ERR AUTH <password> called without any password configured for the "
@@ -807,6 +808,68 @@ class TestConfigFile(unittest.TestCase):
         output = (proc.stdout + proc.stderr).decode("utf-8", "replace")
         self.assertNotEqual(proc.returncode, 0, output)
         self.assertIn("maxclients", output)
+
+
+class TestCommandLine(unittest.TestCase):
+    """The binary's own flags (no server runs)."""
+
+    def run_binary(self, *args):
+        if reference_mode():
+            self.skipTest("shardis-server's own flags")
+        return subprocess.run([server_binary(), *args], capture_output=True, text=True,
+                              timeout=10)
+
+    def test_version_prints_the_version_and_exits_0(self):
+        p = self.run_binary("--version")
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("shardis-server v=", p.stdout)
+
+    def test_help_prints_usage_and_exits_0(self):
+        p = self.run_binary("--help")
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("Usage: shardis-server", p.stderr + p.stdout)
+
+    def test_appendonly_yes_is_refused_at_start(self):
+        p = self.run_binary("--port", "0", "--appendonly", "yes")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("appendonly", p.stderr)
+
+
+class TestPersistenceDirectives(ServerTestCase):
+    """Tools read these (redis-benchmark asks for both)."""
+
+    def test_config_get_save_and_appendonly(self):
+        self.assertEqual(self.r.cmd("CONFIG", "GET", "appendonly"), [b"appendonly", b"no"])
+        reply = self.r.cmd("CONFIG", "GET", "save")
+        self.assertEqual(len(reply), 2)
+        self.assertEqual(reply[0], b"save")
+
+
+class TestShippedConfig(unittest.TestCase):
+    """deploy/shardis.conf is the documented default: the server starts with
+    it, and its values are the built-in defaults."""
+
+    CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy",
+                        "shardis.conf")
+
+    def config_of(self, config_file):
+        srv = Server(shards=2, config_file=config_file).start()
+        try:
+            with srv.client() as c:
+                flat = c.cmd("CONFIG", "GET", "*")
+        finally:
+            rc = srv.stop()
+            srv.cleanup()
+        self.assertEqual(rc, 0)
+        conf = dict(zip(flat[0::2], flat[1::2]))
+        conf.pop(b"port")  # the harness picks one
+        conf.pop(b"shards")  # and sets this
+        return conf
+
+    def test_shipped_config_matches_the_built_in_defaults(self):
+        if reference_mode():
+            self.skipTest("shardis's own config file")
+        self.assertEqual(self.config_of(self.CONF), self.config_of(None))
 
 
 if __name__ == "__main__":
