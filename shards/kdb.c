@@ -20,6 +20,9 @@ struct kdb {
     size_t capvol;
     long long avg_ttl;
     uint64_t expired; /* keys deleted because their TTL passed */
+    kdb_expired_fn *on_expired;
+    void *on_expired_arg;
+    int id;
 };
 
 struct kdb *kdb_create(void)
@@ -81,8 +84,18 @@ void kdb_delete(struct kdb *db, struct kentry *e)
     kdict_delete(db->dict, e);
 }
 
+void kdb_set_expired_hook(struct kdb *db, kdb_expired_fn *fn, void *arg, int dbid)
+{
+    db->on_expired = fn;
+    db->on_expired_arg = arg;
+    db->id = dbid;
+}
+
 static void expire_entry(struct kdb *db, struct kentry *e)
 {
+    if (db->on_expired) {
+        db->on_expired(db->on_expired_arg, db->id, e);
+    }
     kdb_delete(db, e);
     db->expired++;
 }

@@ -7,6 +7,7 @@
 
 #include "shardis/cmdtab.h"
 #include "shardis/kdb.h"
+#include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
 
@@ -48,4 +49,5 @@ void route_bind_all(void)
     cmd_string_bind();
     cmd_keys_bind();
     cmd_server_bind();
+    pubsub_bind();
 }

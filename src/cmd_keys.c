@@ -28,24 +28,35 @@
  * client's core, with two internal commands that clients cannot name (they
  * are not in the command table):
  *
- *   stage 0  __dump src                    at src's owner: [value|nil, pexpireat|-1]
- *   stage 1  __restore dst value at mode   at dst's owner: :1 stored, :0 not (NX)
- *   stage 2  DEL src                       at src's owner (RENAME, RENAMENX on :1)
+ *   stage 0  __dump src                     at src's owner: [value|nil, pexpireat|-1]
+ *   stage 1  __restore dst value at mode ev at dst's owner: :1 stored, :0 not (NX)
+ *   stage 2  __delete src rename_from       at src's owner (RENAME, RENAMENX on :1)
  *
  * A stage whose target is the client's own core is applied directly to that
  * core's keyspace instead of being sent (the gather runs on that core, which
  * owns those keys), and the stage after it follows at once. Cross-shard
  * RENAME is NOT atomic: between the stages another client may see both keys
- * (or, if it writes src in between, lose that write to the final DEL).
+ * (or, if it writes src in between, lose that write to the final delete).
+ *
+ * Keyspace notifications (Redis 7.0's, all of class 'g'), published after
+ * the write by the owner of the key they name: "del" for each key DEL/UNLINK
+ * removes; "rename_from" on src then "rename_to" on dst; "copy_to" on dst
+ * (in COPY's destination database); "expire", or "del" when the time is
+ * already past; "persist" when a TTL was removed. Across shards, ev ("rename_to"
+ * or "copy_to") comes out of stage 1 and "rename_from" out of stage 2, each on
+ * its key's owner, so the two events of a RENAME come in the opposite order
+ * (they are on different channels, which keep no order between them anyway).
  *
  * Threading: handlers run on the core that owns their keys; gathers run on
  * the client's core. Nothing here keeps state between commands.
  */
 #include "shardis/cmd.h"
 #include "shardis/cmdtab.h"
+#include "shardis/config.h"
 #include "shardis/conn.h"
 #include "shardis/glob.h"
 #include "shardis/kdb.h"
+#include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
 #include "shardis/util.h"
@@ -77,6 +88,12 @@ static bool slice_eq(struct sh_slice a, struct sh_slice b)
 static struct kentry *find_key(struct kdb *db, struct sh_slice key, uint64_t hash, int64_t now)
 {
     return kdb_find(db, key.ptr, key.len, hash, now);
+}
+
+/* Publishes the generic keyspace event `event` for key in database dbid of sh. */
+static void notify_key(struct shard *sh, int dbid, struct sh_slice key, const char *event)
+{
+    pubsub_notify(sh, NOTIFY_GENERIC, event, key.ptr, key.len, dbid);
 }
 
 /* The name TYPE reports for a live entry (or "none" for NULL). */
@@ -116,24 +133,20 @@ static int copy_value(struct kval *dst, const struct kval *src)
     return kval_set_string(dst, p, len);
 }
 
-/* Stores a string under key in db, as COPY/RENAME's destination: with
- * replace an existing key is overwritten, else it is left alone (returns 0).
- * An expiry already past stores nothing (an existing key is deleted under
- * replace) and still counts as stored. Returns 1, 0, or -ENOMEM. */
-static int store_value(struct kdb *db, struct sh_slice key, uint64_t hash, struct sh_slice val,
-                       int64_t pexpireat, bool replace, int64_t now)
+/* Stores a string under key in database dbid of sh, as COPY/RENAME's
+ * destination, and publishes event (rename_to, copy_to) for it: with replace
+ * an existing key is overwritten, else it is left alone (returns 0). An
+ * expiry already past is kept, as Redis does: the next lookup (or the active
+ * cycle) expires the key, with its "expired" event. Returns 1, 0, or -ENOMEM. */
+static int store_value(struct shard *sh, int dbid, struct sh_slice key, uint64_t hash,
+                       struct sh_slice val, int64_t pexpireat, bool replace, const char *event)
 {
-    struct kentry *e = find_key(db, key, hash, now);
+    struct kdb *db = shard_db(sh, dbid);
+    struct kentry *e = find_key(db, key, hash, sh->now_ms);
     struct kval v = { 0 };
 
     if (e && !replace) {
         return 0;
-    }
-    if (pexpireat >= 0 && pexpireat <= now) {
-        if (e) {
-            kdb_delete(db, e);
-        }
-        return 1;
     }
     if (kval_set_string(&v, val.ptr, val.len) != 0) {
         return -ENOMEM;
@@ -143,19 +156,21 @@ static int store_value(struct kdb *db, struct sh_slice key, uint64_t hash, struc
     }
     e = kdb_add(db, key.ptr, key.len, hash);
     e->val = v;
-    if (pexpireat >= 0) {
-        kdb_set_expire(db, e, pexpireat);
-    }
+    kdb_set_expire(db, e, pexpireat);
+    notify_key(sh, dbid, key, event);
     return 1;
 }
 
-/* Deletes key from db; returns whether it was there (and live). */
-static bool delete_key(struct kdb *db, struct sh_slice key, uint64_t hash, int64_t now)
+/* Deletes key from database dbid of sh and publishes event for it; returns
+ * whether it was there (and live). */
+static bool delete_key(struct shard *sh, int dbid, struct sh_slice key, uint64_t hash,
+                       const char *event)
 {
-    struct kentry *e = find_key(db, key, hash, now);
+    struct kentry *e = find_key(shard_db(sh, dbid), key, hash, sh->now_ms);
 
     if (e) {
-        kdb_delete(db, e);
+        kdb_delete(shard_db(sh, dbid), e);
+        notify_key(sh, dbid, key, event);
     }
     return e != NULL;
 }
@@ -171,6 +186,7 @@ static void cmd_del(struct cmd_ctx *ctx)
 
         if (e) {
             kdb_delete(ctx->db, e);
+            notify_key(ctx->shard, ctx->dbid, ctx->argv[i], "del");
             n++;
         }
     }
@@ -231,6 +247,8 @@ static void rename_generic(struct cmd_ctx *ctx, bool nx)
     if (expire >= 0) {
         kdb_set_expire(ctx->db, dst, expire);
     }
+    notify_key(ctx->shard, ctx->dbid, ctx->argv[1], "rename_from");
+    notify_key(ctx->shard, ctx->dbid, ctx->argv[2], "rename_to");
     nx ? reply_int(&ctx->r, 1) : reply_ok(&ctx->r);
 }
 
@@ -345,6 +363,7 @@ static void cmd_copy(struct cmd_ctx *ctx)
     if (src->expire >= 0) {
         kdb_set_expire(dstdb, dst, src->expire);
     }
+    notify_key(ctx->shard, dbid, ctx->argv[2], "copy_to");
     reply_int(&ctx->r, 1);
 }
 
@@ -375,25 +394,54 @@ static void cmd_dump_internal(struct cmd_ctx *ctx)
     reply_int(&ctx->r, e->expire);
 }
 
-/* __restore key value pexpireat REPLACE|NX -> :1 stored, :0 not stored */
+/* The event an internal command was asked to publish (its arguments hold
+ * no NUL, so the name maps to a constant), or NULL. */
+static const char *move_event(struct sh_slice name)
+{
+    static const char *const events[] = { "rename_from", "rename_to", "copy_to" };
+
+    for (size_t i = 0; i < SH_ARRAY_LEN(events); i++) {
+        if (sh_slice_eq_nocase(name, events[i])) {
+            return events[i];
+        }
+    }
+    return NULL;
+}
+
+/* __restore key value pexpireat REPLACE|NX event -> :1 stored (event
+ * published), :0 not stored */
 static void cmd_restore_internal(struct cmd_ctx *ctx)
 {
     long long at;
     bool replace = arg_is(ctx, 4, "replace");
+    const char *event = move_event(ctx->argv[5]);
     int rc;
 
     if (!util_str2ll(ctx->argv[3].ptr, ctx->argv[3].len, &at) ||
-        (!replace && !arg_is(ctx, 4, "nx"))) {
+        (!replace && !arg_is(ctx, 4, "nx")) || !event) {
         reply_err_syntax(&ctx->r);
         return;
     }
-    rc = store_value(ctx->db, ctx->argv[1], cmd_key_hash(ctx, 1), ctx->argv[2], at, replace,
-                     ctx->shard->now_ms);
+    rc = store_value(ctx->shard, ctx->dbid, ctx->argv[1], cmd_key_hash(ctx, 1), ctx->argv[2], at,
+                     replace, event);
     if (rc < 0) {
         reply_error(&ctx->r, ERR_OOM);
     } else {
         reply_int(&ctx->r, rc);
     }
+}
+
+/* __delete key event -> :1 deleted (event published), :0 not there */
+static void cmd_delete_internal(struct cmd_ctx *ctx)
+{
+    const char *event = move_event(ctx->argv[2]);
+
+    if (!event) {
+        reply_err_syntax(&ctx->r);
+        return;
+    }
+    reply_int(&ctx->r,
+              delete_key(ctx->shard, ctx->dbid, ctx->argv[1], cmd_key_hash(ctx, 1), event));
 }
 
 static const struct cmd_spec dump_spec = {
@@ -406,8 +454,15 @@ static const struct cmd_spec dump_spec = {
 static const struct cmd_spec restore_spec = {
     .name = "__restore",
     .fullname = "__restore",
-    .arity = 5,
+    .arity = 6,
     .proc = cmd_restore_internal,
+};
+
+static const struct cmd_spec delete_spec = {
+    .name = "__delete",
+    .fullname = "__delete",
+    .arity = 3,
+    .proc = cmd_delete_internal,
 };
 
 /* ---- cross-shard RENAME RENAMENX COPY ---- */
@@ -462,7 +517,8 @@ struct move {
     int src_owner, dst_owner;
     uint64_t src_hash, dst_hash;
     int dst_db;
-    bool replace; /* COPY REPLACE */
+    bool replace;          /* COPY REPLACE */
+    const char *dst_event; /* published for dst: rename_to or copy_to */
 };
 
 static void move_init(struct coord *c, enum move_kind kind, struct move *m)
@@ -473,6 +529,7 @@ static void move_init(struct coord *c, enum move_kind kind, struct move *m)
     m->dst_owner = shard_owner(c->nshards, c->argv[2].ptr, c->argv[2].len, &m->dst_hash);
     m->dst_db = c->dbid;
     m->replace = kind == MOVE_RENAME;
+    m->dst_event = kind == MOVE_COPY ? "copy_to" : "rename_to";
     if (kind == MOVE_COPY) {
         /* start() already rejected bad options */
         (void)copy_parse(c->argc, c->argv, m->sh->cfg.databases, &m->dst_db, &m->replace);
@@ -502,16 +559,18 @@ static void move_start(struct coord *c, enum move_kind kind)
     coord_send(c, m.src_owner, &dump_spec, c->dbid, 2, argv);
 }
 
-/* Sends stage 1, __restore dst value pexpireat REPLACE|NX, to dst's owner. */
+/* Sends stage 1, __restore dst value pexpireat REPLACE|NX event, to dst's
+ * owner. */
 static void send_restore(struct coord *c, const struct move *m, struct sh_slice val, long long at)
 {
     char atbuf[24];
     const char *mode = m->replace ? "REPLACE" : "NX";
-    struct sh_slice argv[5] = { { "__restore", 9 }, c->argv[2], val };
+    struct sh_slice argv[6] = { { "__restore", 9 }, c->argv[2], val };
 
     argv[3] = (struct sh_slice){ atbuf, util_ll2str(atbuf, at) };
     argv[4] = (struct sh_slice){ mode, strlen(mode) };
-    coord_send(c, m->dst_owner, &restore_spec, m->dst_db, 5, argv);
+    argv[5] = (struct sh_slice){ m->dst_event, strlen(m->dst_event) };
+    coord_send(c, m->dst_owner, &restore_spec, m->dst_db, 6, argv);
 }
 
 /* Stage 0 is back: with the value known, store it at dst's owner (directly
@@ -537,8 +596,8 @@ static bool move_restore(struct coord *c, const struct move *m, struct reply *r)
         return true;
     }
     if (m->dst_owner == m->sh->id) {
-        c->acc = store_value(shard_db(m->sh, m->dst_db), c->argv[2], m->dst_hash, val, at,
-                             m->replace, m->sh->now_ms);
+        c->acc = store_value(m->sh, m->dst_db, c->argv[2], m->dst_hash, val, at, m->replace,
+                             m->dst_event);
     } else {
         send_restore(c, m, val, at);
     }
@@ -580,7 +639,7 @@ static void move_reply_done(const struct move *m, struct reply *r)
 static bool move_delete(struct coord *c, const struct move *m, struct reply *r)
 {
     long long stored;
-    struct sh_slice argv[2] = { { "del", 3 }, c->argv[1] };
+    struct sh_slice argv[3] = { { "__delete", 8 }, c->argv[1], { "rename_from", 11 } };
 
     if (!move_stored(c, m, r, &stored)) {
         return true;
@@ -590,11 +649,11 @@ static bool move_delete(struct coord *c, const struct move *m, struct reply *r)
         return true;
     }
     if (m->src_owner == m->sh->id) {
-        delete_key(shard_db(m->sh, c->dbid), c->argv[1], m->src_hash, m->sh->now_ms);
+        delete_key(m->sh, c->dbid, c->argv[1], m->src_hash, "rename_from");
         move_reply_done(m, r);
         return true;
     }
-    coord_send(c, m->src_owner, cmdtab_lookup("del", 3), c->dbid, 2, argv);
+    coord_send(c, m->src_owner, &delete_spec, c->dbid, 3, argv);
     return false;
 }
 
@@ -752,8 +811,10 @@ static void expire_generic(struct cmd_ctx *ctx, bool relative, bool seconds)
     }
     if (when <= now) {
         kdb_delete(ctx->db, e);
+        notify_key(ctx->shard, ctx->dbid, ctx->argv[1], "del");
     } else {
         kdb_set_expire(ctx->db, e, when);
+        notify_key(ctx->shard, ctx->dbid, ctx->argv[1], "expire");
     }
     reply_int(&ctx->r, 1);
 }
@@ -828,6 +889,7 @@ static void cmd_persist(struct cmd_ctx *ctx)
 
     if (e && e->expire >= 0) {
         kdb_set_expire(ctx->db, e, -1);
+        notify_key(ctx->shard, ctx->dbid, ctx->argv[1], "persist");
         reply_int(&ctx->r, 1);
     } else {
         reply_int(&ctx->r, 0);

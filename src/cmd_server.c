@@ -17,6 +17,7 @@
 #include "shardis/glob.h"
 #include "shardis/kdb.h"
 #include "shardis/log.h"
+#include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
 #include "shardis/util.h"
@@ -40,6 +41,12 @@ static void cmd_ping(struct cmd_ctx *ctx)
 {
     if (ctx->argc > 2) {
         reply_err_arity(&ctx->r, "ping");
+    } else if (ctx->r.proto == 2 && pubsub_conn_count(ctx->conn)) {
+        /* subscribed mode answers as a message would be: ["pong", arg] */
+        reply_array(&ctx->r, 2);
+        reply_bulk_cstr(&ctx->r, "pong");
+        reply_bulk(&ctx->r, ctx->argc == 2 ? ctx->argv[1].ptr : "",
+                   ctx->argc == 2 ? ctx->argv[1].len : 0);
     } else if (ctx->argc == 2) {
         reply_bulk(&ctx->r, ctx->argv[1].ptr, ctx->argv[1].len);
     } else {
@@ -212,6 +219,7 @@ static void cmd_reset(struct cmd_ctx *ctx)
     c->proto = 2;
     ctx->r.proto = 2;
     set_name(c, (struct sh_slice){ NULL, 0 });
+    pubsub_conn_gone(c); /* leaves every channel and pattern */
     if (ctx->shard->cfg.requirepass[0]) {
         c->flags &= ~CONN_AUTHED;
     }

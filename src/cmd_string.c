@@ -21,8 +21,17 @@
  *
  * TTL rules, as in Redis: a write that replaces a value (SET without KEEPTTL,
  * GETSET, MSET) drops the key's TTL; writes that modify the value in place
- * (APPEND, SETRANGE, INCR*, SET KEEPTTL) keep it. A SET or GETEX with an
- * absolute expire time already past deletes the key at once.
+ * (APPEND, SETRANGE, INCR*, SET KEEPTTL) keep it. A GETEX with an absolute
+ * expire time already past deletes the key at once; a SET with one, as in
+ * Redis 7.0, stores the key with that TTL, so its next lookup (or the active
+ * cycle) expires it.
+ *
+ * Keyspace notifications (Redis 7.0's events, published after the write by
+ * the key's owner): "set" for each key SET, SETNX, SETEX, PSETEX, GETSET, MSET
+ * and MSETNX write, followed by "expire" when an expire time came with it;
+ * "append", "setrange" (a non-empty value only), "incrby" (INCR DECR INCRBY
+ * DECRBY), "incrbyfloat"; GETDEL "del"; GETEX "expire", "del" (time already
+ * past) or "persist" (only when a TTL was removed).
  *
  * Fast path: GET allocates nothing (the value is copied straight into the
  * reply buffer; an integer is formatted on the stack); SET of an existing key
@@ -33,8 +42,10 @@
  */
 #include "shardis/cmd.h"
 #include "shardis/cmdtab.h"
+#include "shardis/config.h"
 #include "shardis/kdb.h"
 #include "shardis/kval.h"
+#include "shardis/pubsub.h"
 #include "shardis/reply.h"
 #include "shardis/resp.h"
 #include "shardis/route.h"
@@ -133,14 +144,10 @@ static struct kentry *store(struct cmd_ctx *ctx, int i, struct kentry *e,
     return e;
 }
 
-/* Applies an absolute expire time: deletes e when it is already past. */
-static void apply_expire(struct cmd_ctx *ctx, struct kentry *e, int64_t when)
+/* Publishes keyspace event `event` of class type (NOTIFY_*) for key argv[i]. */
+static void notify_key(struct cmd_ctx *ctx, int i, int type, const char *event)
 {
-    if (when <= ctx->shard->now_ms) {
-        kdb_delete(ctx->db, e);
-    } else {
-        kdb_set_expire(ctx->db, e, when);
-    }
+    pubsub_notify(ctx->shard, type, event, ctx->argv[i].ptr, ctx->argv[i].len, ctx->dbid);
 }
 
 /* ---- SET family ---- */
@@ -313,10 +320,13 @@ static void set_generic(struct cmd_ctx *ctx, unsigned flags, int exp_idx, int va
     if (!e) {
         return;
     }
-    if (when >= 0) {
-        apply_expire(ctx, e, when);
-    } else if (!(flags & SOPT_KEEPTTL) && e->expire >= 0) {
+    if (when < 0 && !(flags & SOPT_KEEPTTL) && e->expire >= 0) {
         kdb_set_expire(ctx->db, e, -1);
+    }
+    notify_key(ctx, 1, NOTIFY_STRING, "set");
+    if (when >= 0) {
+        kdb_set_expire(ctx->db, e, when);
+        notify_key(ctx, 1, NOTIFY_GENERIC, "expire");
     }
     if (flags & SOPT_GET) {
         return;
@@ -401,6 +411,7 @@ static void cmd_getdel(struct cmd_ctx *ctx)
     if (e) {
         reply_value(&ctx->r, &e->val);
         kdb_delete(ctx->db, e);
+        notify_key(ctx, 1, NOTIFY_GENERIC, "del");
     }
 }
 
@@ -421,10 +432,15 @@ static void cmd_getex(struct cmd_ctx *ctx)
         return;
     }
     reply_value(&ctx->r, &e->val);
-    if (when >= 0) {
-        apply_expire(ctx, e, when);
+    if (when >= 0 && when <= ctx->shard->now_ms) {
+        kdb_delete(ctx->db, e);
+        notify_key(ctx, 1, NOTIFY_GENERIC, "del");
+    } else if (when >= 0) {
+        kdb_set_expire(ctx->db, e, when);
+        notify_key(ctx, 1, NOTIFY_GENERIC, "expire");
     } else if ((flags & SOPT_PERSIST) && e->expire >= 0) {
         kdb_set_expire(ctx->db, e, -1);
+        notify_key(ctx, 1, NOTIFY_GENERIC, "persist");
     }
 }
 
@@ -481,35 +497,42 @@ static void cmd_getrange(struct cmd_ctx *ctx)
 
 /* ---- in-place writes (keep the TTL) ---- */
 
-static void cmd_append(struct cmd_ctx *ctx)
+/* Appends a to the value of key argv[1], whose entry is e (NULL: absent).
+ * Returns the new length, or -1 after replying an error. */
+static long long append_value(struct cmd_ctx *ctx, struct kentry *e, const struct sh_slice *a)
 {
-    const struct sh_slice *a = &ctx->argv[2];
-    struct kentry *e = cmd_lookup(ctx, 1);
     struct kstr *s;
     size_t len;
 
     if (!e) {
-        if (store(ctx, 1, NULL, a)) {
-            reply_int(&ctx->r, (long long)a->len);
-        }
-        return;
+        return store(ctx, 1, NULL, a) ? (long long)a->len : -1;
     }
     if (!is_string(e)) {
         reply_err_wrongtype(&ctx->r);
-        return;
+        return -1;
     }
     len = kval_strlen(&e->val);
     if (!check_len(ctx, (unsigned long long)len + a->len)) {
-        return;
+        return -1;
     }
     s = kval_make_raw(&e->val, len + a->len);
     if (!s) {
         reply_oom(ctx);
-        return;
+        return -1;
     }
     memcpy(s->data + s->len, a->ptr, a->len);
     s->len += a->len;
-    reply_int(&ctx->r, (long long)s->len);
+    return (long long)s->len;
+}
+
+static void cmd_append(struct cmd_ctx *ctx)
+{
+    long long len = append_value(ctx, cmd_lookup(ctx, 1), &ctx->argv[2]);
+
+    if (len >= 0) {
+        notify_key(ctx, 1, NOTIFY_STRING, "append");
+        reply_int(&ctx->r, len);
+    }
 }
 
 /* Writes v at off of e's value, zero-padding the gap; false when out of
@@ -569,6 +592,7 @@ static void cmd_setrange(struct cmd_ctx *ctx)
     if (!write_at(e, (size_t)off, v)) {
         goto out_delete_key;
     }
+    notify_key(ctx, 1, NOTIFY_STRING, "setrange");
     reply_int(&ctx->r, (long long)kval_strlen(&e->val));
     return;
 out_delete_key:
@@ -605,6 +629,7 @@ static void incr_by(struct cmd_ctx *ctx, long long incr)
         e = add_key(ctx, 1);
     }
     kval_set_int(&e->val, v);
+    notify_key(ctx, 1, NOTIFY_STRING, "incrby");
     reply_int(&ctx->r, v);
 }
 
@@ -676,6 +701,7 @@ static void cmd_incrbyfloat(struct cmd_ctx *ctx)
     out.ptr = buf;
     out.len = util_ld2str(buf, sizeof(buf), v);
     if (store(ctx, 1, e, &out)) {
+        notify_key(ctx, 1, NOTIFY_STRING, "incrbyfloat");
         reply_bulk(&ctx->r, out.ptr, out.len);
     }
 }
@@ -710,6 +736,7 @@ static bool mset_pairs(struct cmd_ctx *ctx)
         if (e->expire >= 0) {
             kdb_set_expire(ctx->db, e, -1);
         }
+        notify_key(ctx, i, NOTIFY_STRING, "set");
     }
     return true;
 }

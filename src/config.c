@@ -28,6 +28,8 @@ enum dir_kind {
     DIR_LOGLEVEL,
     DIR_BIND,
     DIR_WORDS, /* any number of words, kept joined by spaces */
+    DIR_NOTIFY, /* notify-keyspace-events flags */
+    DIR_COBL,   /* client-output-buffer-limit <class> <hard> <soft> <seconds> ... */
 };
 
 struct directive {
@@ -61,7 +63,113 @@ static const struct directive directives[] = {
      * (redis-benchmark asks for both) and accepted from redis.conf files */
     { "save", DIR_WORDS, F(save), 0, 0, true },
     { "appendonly", DIR_STR, F(appendonly), 0, 0, false },
+    { "notify-keyspace-events", DIR_NOTIFY, F(notify_keyspace_events), 0, 0, true },
+    { "client-output-buffer-limit", DIR_COBL, F(cobl), 0, 0, true },
 };
+
+static const struct {
+    char c;
+    int flag;
+} notify_chars[] = {
+    { 'g', NOTIFY_GENERIC }, { '$', NOTIFY_STRING }, { 'l', NOTIFY_LIST },
+    { 's', NOTIFY_SET },     { 'h', NOTIFY_HASH },   { 'z', NOTIFY_ZSET },
+    { 'x', NOTIFY_EXPIRED }, { 'e', NOTIFY_EVICTED }, { 't', NOTIFY_STREAM },
+    { 'd', NOTIFY_MODULE },  { 'n', NOTIFY_NEW },    { 'K', NOTIFY_KEYSPACE },
+    { 'E', NOTIFY_KEYEVENT }, { 'm', NOTIFY_KEY_MISS },
+};
+
+/* Redis's keyspaceEventsStringToFlags; -1 on an unknown character. */
+static int notify_parse(const char *v, size_t len)
+{
+    int flags = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        size_t j;
+
+        if (v[i] == 'A') {
+            flags |= NOTIFY_ALL;
+            continue;
+        }
+        for (j = 0; j < SH_ARRAY_LEN(notify_chars); j++) {
+            if (notify_chars[j].c == v[i]) {
+                flags |= notify_chars[j].flag;
+                break;
+            }
+        }
+        if (j == SH_ARRAY_LEN(notify_chars)) {
+            return -1;
+        }
+    }
+    return flags;
+}
+
+/* Redis's keyspaceEventsFlagsToString. */
+static void notify_format(int flags, char *buf, size_t len)
+{
+    size_t n = 0;
+
+    if ((flags & NOTIFY_ALL) == NOTIFY_ALL && n + 1 < len) {
+        buf[n++] = 'A';
+    }
+    for (size_t j = 0; j < SH_ARRAY_LEN(notify_chars) && n + 1 < len; j++) {
+        int f = notify_chars[j].flag;
+
+        /* with A, Redis 7.0 prints neither the classes A stands for nor 'n' */
+        bool all = (flags & NOTIFY_ALL) == NOTIFY_ALL;
+
+        if ((flags & f) && !(all && (f & (NOTIFY_ALL | NOTIFY_NEW)))) {
+            buf[n++] = notify_chars[j].c;
+        }
+    }
+    buf[n] = '\0';
+}
+
+static const char *const cobl_names[] = { "normal", "slave", "pubsub" };
+
+/* "class hard soft seconds" groups, as Redis parses them; all or nothing. */
+static const char *cobl_parse(struct config *c, int nval, const struct sh_slice *val)
+{
+    struct config_cobl tmp[CONFIG_COBL_CLASSES];
+
+    memcpy(tmp, c->cobl, sizeof(tmp));
+    if (nval == 0 || nval % 4) {
+        return "Wrong number of arguments in buffer limit configuration.";
+    }
+    for (int i = 0; i < nval; i += 4) {
+        long long v[3];
+        int cls = -1;
+
+        if (sh_slice_eq_nocase(val[i], "normal")) {
+            cls = CONFIG_COBL_NORMAL;
+        } else if (sh_slice_eq_nocase(val[i], "slave") || sh_slice_eq_nocase(val[i], "replica")) {
+            cls = CONFIG_COBL_REPLICA;
+        } else if (sh_slice_eq_nocase(val[i], "pubsub")) {
+            cls = CONFIG_COBL_PUBSUB;
+        } else {
+            return "Invalid client class specified in buffer limit configuration.";
+        }
+        for (int k = 0; k < 3; k++) {
+            char num[64];
+            struct sh_slice a = val[i + 1 + k];
+
+            if (a.len >= sizeof(num)) {
+                return "Error in hard, soft or soft_seconds setting in buffer limit "
+                       "configuration.";
+            }
+            memcpy(num, a.ptr, a.len);
+            num[a.len] = '\0';
+            if (!util_memtoll(num, &v[k]) || v[k] < 0) {
+                return "Error in hard, soft or soft_seconds setting in buffer limit "
+                       "configuration.";
+            }
+        }
+        tmp[cls].hard = v[0];
+        tmp[cls].soft = v[1];
+        tmp[cls].soft_seconds = v[2];
+    }
+    memcpy(c->cobl, tmp, sizeof(tmp));
+    return NULL;
+}
 
 static const char *const loglevels[] = { "debug", "verbose", "notice", "warning", "nothing" };
 
@@ -92,6 +200,10 @@ void config_init(struct config *c)
     c->config_file = sh_strdup("");
     c->save = sh_strdup("");
     c->appendonly = sh_strdup("no");
+    c->notify_keyspace_events = 0;
+    c->cobl[CONFIG_COBL_NORMAL] = (struct config_cobl){ 0, 0, 0 };
+    c->cobl[CONFIG_COBL_REPLICA] = (struct config_cobl){ 256LL << 20, 64LL << 20, 60 };
+    c->cobl[CONFIG_COBL_PUBSUB] = (struct config_cobl){ 32LL << 20, 8LL << 20, 60 };
 }
 
 void config_fini(struct config *c)
@@ -177,8 +289,18 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
         }
         return "argument(s) must be one of the following: debug, verbose, notice, warning, "
                "nothing";
+    case DIR_NOTIFY: {
+        int flags = notify_parse(v, vlen);
+
+        if (flags < 0) {
+            return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
+        }
+        *(int *)field = flags;
+        return NULL;
+    }
     case DIR_BIND:
     case DIR_WORDS:
+    case DIR_COBL:
         break;
     }
     return "unsupported";
@@ -208,6 +330,30 @@ int config_apply(struct config *c, const char *name, int nval, const struct sh_s
             c->bind[i][val[i].len] = '\0';
         }
         c->nbind = nval;
+        return 0;
+    }
+    if (d->kind == DIR_COBL) {
+        char words[1024];
+        struct sh_slice split[4 * CONFIG_COBL_CLASSES + 1];
+
+        if (nval == 1) {
+            /* one quoted argument: "pubsub 32mb 8mb 60" */
+            size_t wl = val[0].len < sizeof(words) - 1 ? val[0].len : sizeof(words) - 1;
+            int n;
+
+            memcpy(words, val[0].ptr, wl);
+            n = resp_split_inline(words, wl, split, (int)SH_ARRAY_LEN(split));
+            if (n < 0 || n >= (int)SH_ARRAY_LEN(split)) {
+                n = 0;
+            }
+            nval = n;
+            val = split;
+        }
+        why = cobl_parse(c, nval, val);
+        if (why) {
+            snprintf(err, errlen, "%s", why);
+            return -1;
+        }
         return 0;
     }
     if (d->kind == DIR_WORDS) {
@@ -356,6 +502,18 @@ static void format_value(const struct config *c, const struct directive *d, char
     case DIR_WORDS:
         snprintf(buf, len, "%s", *(char *const *)field);
         break;
+    case DIR_NOTIFY:
+        notify_format(*(const int *)field, buf, len);
+        break;
+    case DIR_COBL:
+        buf[0] = '\0';
+        for (int i = 0; i < CONFIG_COBL_CLASSES; i++) {
+            size_t used = strlen(buf);
+
+            snprintf(buf + used, len - used, "%s%s %lld %lld %lld", i ? " " : "", cobl_names[i],
+                     c->cobl[i].hard, c->cobl[i].soft, c->cobl[i].soft_seconds);
+        }
+        break;
     case DIR_LOGLEVEL:
         snprintf(buf, len, "%s", config_loglevel_name(*(const int *)field));
         break;
@@ -402,6 +560,27 @@ int config_set(struct config *c, const char *name, size_t nlen, const char *valu
                  "immutable config",
                  d->name);
         return -1;
+    }
+    if (d->kind == DIR_COBL) {
+        char words[1024];
+        struct sh_slice v[4 * CONFIG_COBL_CLASSES + 1];
+        int n;
+
+        if (vlen >= sizeof(words)) {
+            vlen = sizeof(words) - 1;
+        }
+        memcpy(words, value, vlen);
+        n = resp_split_inline(words, vlen, v, (int)SH_ARRAY_LEN(v));
+        why = n < 0 || n > (int)SH_ARRAY_LEN(v) - 1
+                      ? "Wrong number of arguments in buffer limit configuration."
+                      : cobl_parse(c, n, v);
+        if (why) {
+            snprintf(err, errlen,
+                     "ERR CONFIG SET failed (possibly related to argument '%s') - %s", d->name,
+                     why);
+            return -1;
+        }
+        return 0;
     }
     if (d->kind == DIR_WORDS) {
         char **field = (char **)((char *)c + d->off);

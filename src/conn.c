@@ -12,6 +12,7 @@
 #include "shardis/conn.h"
 
 #include "shardis/log.h"
+#include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
 
@@ -139,6 +140,7 @@ static void conn_free(struct conn *c)
 {
     struct shard *sh = c->sh;
 
+    pubsub_conn_gone(c);
     if (!(c->flags & CONN_FD_CLOSED)) {
         close(c->fd);
     }
@@ -436,9 +438,54 @@ void conn_on_send(struct conn *c, int res)
     maybe_free(c);
 }
 
+/* client-output-buffer-limit: the pending output of c against its class's
+ * hard and soft limits. Returns true (and closes c) when over. */
+static bool over_output_limit(struct conn *c)
+{
+    const struct config_cobl *lim =
+            &c->sh->cfg.cobl[pubsub_conn_count(c) ? CONFIG_COBL_PUBSUB : CONFIG_COBL_NORMAL];
+    long long pending = (long long)(c->out.len + c->sending.len - c->sent);
+    bool over = lim->hard && pending >= lim->hard;
+
+    if (lim->soft && pending >= lim->soft) {
+        if (!c->soft_since_ms) {
+            c->soft_since_ms = c->sh->now_ms;
+        } else if (c->sh->now_ms - c->soft_since_ms >= lim->soft_seconds * 1000) {
+            over = true;
+        }
+    } else {
+        c->soft_since_ms = 0;
+    }
+    if (over) {
+        sh_log(LOG_WARNING,
+               "Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of output "
+               "buffer limits.",
+               (unsigned long long)c->id, c->addr);
+        conn_close(c);
+    }
+    return over;
+}
+
+struct reply *conn_push_begin(struct conn *c, struct reply *r)
+{
+    if (c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER)) {
+        return NULL;
+    }
+    r->buf = &c->out;
+    r->proto = c->proto;
+    return r;
+}
+
+void conn_push_end(struct conn *c)
+{
+    if (!over_output_limit(c)) {
+        conn_want_send(c);
+    }
+}
+
 static void flush_one(struct conn *c)
 {
-    if (c->flags & CONN_CLOSING) {
+    if ((c->flags & CONN_CLOSING) || over_output_limit(c)) {
         return;
     }
     if (!(c->flags & CONN_SENDING) && c->out.len) {

@@ -241,6 +241,11 @@ void reply_map(struct reply *r, long long n)
     }
 }
 
+void reply_push(struct reply *r, long long n)
+{
+    put_header(r, r->proto == 3 ? '>' : '*', n);
+}
+
 void reply_set(struct reply *r, long long n)
 {
     put_header(r, r->proto == 3 ? '~' : '*', n);

@@ -19,6 +19,7 @@
 #include "shardis/conn.h"
 #include "shardis/kdb.h"
 #include "shardis/log.h"
+#include "shardis/pubsub.h"
 #include "shardis/shard.h"
 #include "shardis/util.h"
 
@@ -128,6 +129,19 @@ static void send_single(struct conn *c, int to, const struct cmd_spec *cmd, int 
     m->has_key_hash = has_hash;
     c->inflight++;
     shard_send(c->sh, to, m);
+}
+
+void route_post(struct shard *sh, int to, const struct cmd_spec *cmd, int dbid, int argc,
+                const struct sh_slice *argv)
+{
+    struct req *m = req_new(sh, to, cmd, dbid, 2, argc, argv);
+
+    if (to == sh->id) {
+        exec_req(sh, m);
+        req_finish(sh, m);
+        return;
+    }
+    shard_send(sh, to, m);
 }
 
 /* ---- coordinators ---- */
@@ -409,6 +423,9 @@ static void on_reply(struct shard *sh, struct req *m)
         co->parts[m->part] = m;
         co->pending--;
         coord_advance(co);
+    } else if (!c) {
+        req_finish(sh, m); /* route_post: nobody waits for the reply */
+        return;
     } else {
         struct slot *s = m->slot;
 
@@ -467,6 +484,21 @@ static void reply_unknown(struct reply *r, int argc, const struct sh_slice *argv
                  (int)(argv[0].len < 128 ? argv[0].len : 128), argv[0].ptr, args);
 }
 
+/* RESP2's subscribed mode accepts only these. */
+static bool allowed_when_subscribed(const struct cmd_spec *cmd)
+{
+    static const char *const ok[] = { "subscribe",    "unsubscribe", "psubscribe",
+                                      "punsubscribe", "ssubscribe",  "sunsubscribe",
+                                      "ping",         "quit",        "reset" };
+
+    for (size_t i = 0; i < SH_ARRAY_LEN(ok); i++) {
+        if (!strcmp(cmd->fullname, ok[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Resolves the command (and subcommand) or writes the error. */
 static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_slice *argv)
 {
@@ -505,6 +537,14 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
     if (!(c->flags & CONN_AUTHED) && !(cmd->flags & CMD_NO_AUTH)) {
         r = conn_reply(c);
         reply_error(&r, "NOAUTH Authentication required.");
+        return NULL;
+    }
+    if (c->proto == 2 && c->ps && !allowed_when_subscribed(cmd) && pubsub_conn_count(c)) {
+        r = conn_reply(c);
+        reply_errorf(&r,
+                     "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                     "QUIT / RESET are allowed in this context",
+                     cmd->fullname);
         return NULL;
     }
     return cmd;
@@ -566,6 +606,14 @@ void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv)
             exec_local(c, cmd, argc, argv, 0, false);
         } else {
             coord_start(c, cmd, argc, argv);
+        }
+        return;
+    case CMD_ROUTE_CHANNEL:
+        owner = shard_owner(c->sh->srv->nshards, argv[1].ptr, argv[1].len, &hash);
+        if (owner == c->sh->id) {
+            exec_local(c, cmd, argc, argv, 0, false);
+        } else {
+            send_single(c, owner, cmd, argc, argv, 0, false);
         }
         return;
     case CMD_ROUTE_KEY:

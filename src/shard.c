@@ -21,6 +21,7 @@
 #include "shardis/conn.h"
 #include "shardis/kdb.h"
 #include "shardis/log.h"
+#include "shardis/pubsub.h"
 #include "shardis/route.h"
 
 #include <xxhash.h>
@@ -503,6 +504,7 @@ static int shard_setup(struct shard *sh)
 static void shard_teardown(struct shard *sh)
 {
     conn_free_all(sh);
+    pubsub_destroy(sh->ps);
     for (int i = 0; i < sh->nlisten; i++) {
         close(sh->listen_fd[i]);
     }
@@ -527,6 +529,12 @@ static void shard_teardown(struct shard *sh)
     }
 }
 
+/* A key expired (lazily or by the active cycle): the "expired" event. */
+static void on_key_expired(void *arg, int dbid, const struct kentry *e)
+{
+    pubsub_notify(arg, NOTIFY_EXPIRED, "expired", e->key, e->klen, dbid);
+}
+
 static void *shard_main(void *arg)
 {
     struct shard *sh = arg;
@@ -545,7 +553,9 @@ static void *shard_main(void *arg)
     sh->db = sh_calloc((size_t)sh->cfg.databases, sizeof(*sh->db));
     for (int i = 0; i < sh->cfg.databases; i++) {
         sh->db[i] = kdb_create();
+        kdb_set_expired_hook(sh->db[i], on_key_expired, sh, i);
     }
+    sh->ps = pubsub_create();
     sh->rnd = (uint64_t)sh_mono_us() ^ ((uint64_t)sh->id << 40) ^ 0x9E3779B97F4A7C15ULL;
     if (shard_setup(sh) < 0) {
         mbox_counter_add(&srv->exited, 1);

@@ -95,6 +95,7 @@ enum cmd_route {
     CMD_ROUTE_KEY,       /* all keys must share one owner: runs there */
     CMD_ROUTE_MULTI,     /* keys split by owner, parts gathered (see route.h) */
     CMD_ROUTE_ALL,       /* fans out to every shard and merges */
+    CMD_ROUTE_CHANNEL,   /* runs on the owner of the channel argv[1] (PUBLISH) */
 };
 
 /* A key spec as COMMAND INFO reports it (Redis 7 "key specifications"). */

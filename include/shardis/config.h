@@ -22,6 +22,41 @@ enum config_loglevel {
     LOG_NOTHING = 4,
 };
 
+/* keyspace notification classes, Redis's bits */
+enum {
+    NOTIFY_KEYSPACE = 1 << 0, /* K */
+    NOTIFY_KEYEVENT = 1 << 1, /* E */
+    NOTIFY_GENERIC = 1 << 2,  /* g */
+    NOTIFY_STRING = 1 << 3,   /* $ */
+    NOTIFY_LIST = 1 << 4,     /* l */
+    NOTIFY_SET = 1 << 5,      /* s */
+    NOTIFY_HASH = 1 << 6,     /* h */
+    NOTIFY_ZSET = 1 << 7,     /* z */
+    NOTIFY_EXPIRED = 1 << 8,  /* x */
+    NOTIFY_EVICTED = 1 << 9,  /* e */
+    NOTIFY_STREAM = 1 << 10,  /* t */
+    NOTIFY_KEY_MISS = 1 << 11, /* m */
+    NOTIFY_LOADED = 1 << 12,  /* module only */
+    NOTIFY_MODULE = 1 << 13,  /* d */
+    NOTIFY_NEW = 1 << 14,     /* n */
+    NOTIFY_ALL = NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH |
+                 NOTIFY_ZSET | NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE,
+};
+
+/* client-output-buffer-limit classes */
+enum {
+    CONFIG_COBL_NORMAL = 0,
+    CONFIG_COBL_REPLICA = 1,
+    CONFIG_COBL_PUBSUB = 2,
+    CONFIG_COBL_CLASSES = 3,
+};
+
+struct config_cobl {
+    long long hard;  /* bytes, 0 = none */
+    long long soft;  /* bytes, 0 = none */
+    long long soft_seconds;
+};
+
 struct config {
     char *bind[CONFIG_MAX_BIND];
     int nbind;
@@ -42,6 +77,8 @@ struct config {
     char *config_file; /* absolute path or "" */
     char *save;        /* accepted and reported; no persistence yet */
     char *appendonly;  /* "no" only */
+    int notify_keyspace_events; /* NOTIFY_* bits */
+    struct config_cobl cobl[CONFIG_COBL_CLASSES];
 };
 
 /* Built-in defaults (they match deploy/shardis.conf). */

@@ -24,6 +24,7 @@
 
 #include <netinet/in.h>
 
+struct psconn;
 struct req;
 struct shard;
 
@@ -74,6 +75,8 @@ struct conn {
     int64_t ctime_ms;
     int64_t last_ms;
     uint64_t commands;
+    struct psconn *ps;   /* subscriptions, NULL until the first one */
+    int64_t soft_since_ms; /* when output first passed the soft limit, 0 = not */
     char addr[64];
     char laddr[64];
     char last_cmd[32];
@@ -108,6 +111,11 @@ void conn_close(struct conn *c);
 void conn_close_after_reply(struct conn *c);
 /* Queues c to be flushed at the end of the iteration. */
 void conn_want_send(struct conn *c);
+/* Writes an out-of-band push (a pub/sub message) to c's output now and
+ * enforces client-output-buffer-limit: c is closed when over it. Returns
+ * the reply to write the push into, or NULL when c is closing. */
+struct reply *conn_push_begin(struct conn *c, struct reply *r);
+void conn_push_end(struct conn *c);
 /* Closes idle clients past cfg.timeout; called by the shard's cron. */
 void conn_cron(struct shard *sh);
 /* Shutdown: every connection answers what it has read, then closes. */

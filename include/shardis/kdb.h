@@ -38,6 +38,10 @@ size_t kdb_expires(const struct kdb *db);
 /* Average remaining TTL in ms of sampled volatile keys, as INFO shows. */
 long long kdb_avg_ttl(const struct kdb *db);
 
+/* Called with each key that expires, just before it is deleted. */
+typedef void kdb_expired_fn(void *arg, int dbid, const struct kentry *e);
+void kdb_set_expired_hook(struct kdb *db, kdb_expired_fn *fn, void *arg, int dbid);
+
 /* Keys deleted because their TTL passed (lazily or actively), since the
  * last kdb_reset_stats. */
 uint64_t kdb_expired(const struct kdb *db);

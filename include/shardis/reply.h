@@ -61,6 +61,9 @@ void reply_null_array(struct reply *r);
 void reply_array(struct reply *r, long long n);
 /* A map of n pairs: "%n" in RESP3, an array of 2n in RESP2. */
 void reply_map(struct reply *r, long long n);
+/* An out-of-band push (pub/sub messages): ">n" in RESP3, an array in
+ * RESP2. */
+void reply_push(struct reply *r, long long n);
 /* A set: "~n" in RESP3, an array in RESP2. */
 void reply_set(struct reply *r, long long n);
 /* RESP3 boolean, RESP2 integer 1/0. */

@@ -129,6 +129,13 @@ extern const struct gather gather_sum_all;    /* DBSIZE */
 extern const struct gather gather_ok_all;     /* FLUSHDB FLUSHALL */
 extern const struct gather gather_concat_all; /* KEYS */
 
+/* From any handler: runs cmd over argv (copied) on shard `to`, in database
+ * dbid, for its effect only (the reply is dropped): at once when `to` is
+ * this core, else through the mailbox, after everything this core sent to
+ * `to` before (per-pair FIFO). */
+void route_post(struct shard *sh, int to, const struct cmd_spec *cmd, int dbid, int argc,
+                const struct sh_slice *argv);
+
 /* Runs one complete command of connection c (args borrowed for the call). */
 void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv);
 /* Handles a message taken from a mailbox. */

@@ -25,6 +25,7 @@
 
 struct conn;
 struct kdb;
+struct pubsub;
 struct req;
 
 struct server {
@@ -80,6 +81,7 @@ struct shard {
     unsigned br_pending; /* buffers added but not yet advanced */
 
     struct kdb **db; /* cfg.databases of them */
+    struct pubsub *ps;
 
     /* mailboxes: in[i] carries messages from shard i to us; out[i] points to
      * shards[i]->in[id] */

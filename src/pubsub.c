@@ -1,0 +1,896 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pubsub.c: SUBSCRIBE/PSUBSCRIBE/SSUBSCRIBE and friends, PUBLISH/SPUBLISH,
+ * PUBSUB introspection and keyspace notifications (design in pubsub.h).
+ *
+ * Tables of one shard (struct pubsub), each a kdict whose entries carry a
+ * pointer in val.u.p:
+ *
+ *   local[kind]  channel -> struct pslist   connections of this shard
+ *   local_pat    pattern -> struct pslist
+ *   reg[kind]    channel -> struct psreg    (owner) subscribers per shard
+ *   pat_reg      pattern -> struct psreg    (every shard) the same for patterns
+ *
+ * kind 0 is classic pub/sub, kind 1 sharded pub/sub (SSUBSCRIBE/SPUBLISH),
+ * whose messages never reach patterns or classic subscribers.
+ *
+ * Registration changes travel as internal commands: __psreg (to a channel's
+ * owner) and __pspat (to every shard). SUBSCRIBE-like commands wait for
+ * those to be counted before they reply, so a PUBLISH sent after the reply
+ * reaches the new subscriber, as in Redis.
+ */
+#include "shardis/pubsub.h"
+
+#include "shardis/cmd.h"
+#include "shardis/cmdtab.h"
+#include "shardis/config.h"
+#include "shardis/conn.h"
+#include "shardis/glob.h"
+#include "shardis/kdict.h"
+#include "shardis/route.h"
+#include "shardis/shard.h"
+#include "shardis/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum { KIND_CHANNEL = 0, KIND_SHARD = 1, KINDS = 2 };
+
+struct pslist {
+    struct conn **c;
+    uint32_t n, cap;
+};
+
+struct psreg {
+    long long total;
+    int nshards;
+    uint32_t count[];
+};
+
+struct pubsub {
+    struct kdict *local[KINDS];
+    struct kdict *local_pat;
+    struct kdict *reg[KINDS];
+    struct kdict *pat_reg;
+};
+
+/* A connection's own subscriptions (sets: the entries carry no value). */
+struct psconn {
+    struct kdict *chans[KINDS];
+    struct kdict *pats;
+};
+
+struct pubsub *pubsub_create(void)
+{
+    struct pubsub *ps = sh_calloc(1, sizeof(*ps));
+
+    for (int k = 0; k < KINDS; k++) {
+        ps->local[k] = kdict_create();
+        ps->reg[k] = kdict_create();
+    }
+    ps->local_pat = kdict_create();
+    ps->pat_reg = kdict_create();
+    return ps;
+}
+
+static void free_list(void *arg, struct kentry *e)
+{
+    struct pslist *l = e->val.u.p;
+
+    (void)arg;
+    sh_free(l->c);
+    sh_free(l);
+    e->val.u.p = NULL;
+}
+
+static void free_reg(void *arg, struct kentry *e)
+{
+    (void)arg;
+    sh_free(e->val.u.p);
+    e->val.u.p = NULL;
+}
+
+/* Frees every payload, then the table. */
+static void dict_free_all(struct kdict *d, kdict_scan_fn *free_fn)
+{
+    uint64_t cur = 0;
+
+    do {
+        cur = kdict_scan(d, cur, free_fn, NULL);
+    } while (cur);
+    kdict_destroy(d);
+}
+
+void pubsub_destroy(struct pubsub *ps)
+{
+    if (!ps) {
+        return;
+    }
+    for (int k = 0; k < KINDS; k++) {
+        dict_free_all(ps->local[k], free_list);
+        dict_free_all(ps->reg[k], free_reg);
+    }
+    dict_free_all(ps->local_pat, free_list);
+    dict_free_all(ps->pat_reg, free_reg);
+    sh_free(ps);
+}
+
+static struct kentry *dict_get(struct kdict *d, struct sh_slice name)
+{
+    return kdict_find(d, name.ptr, name.len, kdict_hash(name.ptr, name.len));
+}
+
+static struct kentry *dict_add(struct kdict *d, struct sh_slice name)
+{
+    return kdict_add(d, name.ptr, name.len, kdict_hash(name.ptr, name.len));
+}
+
+/* ---- a connection's sets ---- */
+
+static struct psconn *psconn_of(struct conn *c)
+{
+    if (!c->ps) {
+        c->ps = sh_calloc(1, sizeof(*c->ps));
+        for (int k = 0; k < KINDS; k++) {
+            c->ps->chans[k] = kdict_create();
+        }
+        c->ps->pats = kdict_create();
+    }
+    return c->ps;
+}
+
+long pubsub_conn_count(const struct conn *c)
+{
+    if (!c->ps) {
+        return 0;
+    }
+    return (long)(kdict_size(c->ps->chans[0]) + kdict_size(c->ps->chans[1]) +
+                  kdict_size(c->ps->pats));
+}
+
+/* Redis's count in (un)subscribe replies: channels + patterns, or shard
+ * channels for the sharded kind. */
+static long reply_count(const struct conn *c, int kind)
+{
+    if (!c->ps) {
+        return 0;
+    }
+    if (kind == KIND_SHARD) {
+        return (long)kdict_size(c->ps->chans[KIND_SHARD]);
+    }
+    return (long)(kdict_size(c->ps->chans[KIND_CHANNEL]) + kdict_size(c->ps->pats));
+}
+
+/* ---- local lists ---- */
+
+static void list_add(struct kdict *d, struct sh_slice name, struct conn *c)
+{
+    struct kentry *e = dict_get(d, name);
+    struct pslist *l;
+
+    if (!e) {
+        e = dict_add(d, name);
+        e->val.u.p = sh_calloc(1, sizeof(struct pslist));
+    }
+    l = e->val.u.p;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 4;
+        l->c = sh_realloc(l->c, l->cap * sizeof(*l->c));
+    }
+    l->c[l->n++] = c;
+}
+
+static void list_remove(struct kdict *d, const char *name, size_t len, struct conn *c)
+{
+    struct kentry *e = kdict_find(d, name, len, kdict_hash(name, len));
+    struct pslist *l;
+
+    if (!e) {
+        return;
+    }
+    l = e->val.u.p;
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (l->c[i] == c) {
+            l->c[i] = l->c[--l->n];
+            break;
+        }
+    }
+    if (l->n == 0) {
+        sh_free(l->c);
+        sh_free(l);
+        e->val.u.p = NULL;
+        kdict_delete(d, e);
+    }
+}
+
+/* ---- registries (owner side / every shard for patterns) ---- */
+
+static void reg_adjust(struct kdict *d, struct sh_slice name, int from, int nshards, int delta)
+{
+    struct kentry *e = dict_get(d, name);
+    struct psreg *r;
+
+    if (!e) {
+        if (delta <= 0) {
+            return;
+        }
+        e = dict_add(d, name);
+        r = sh_calloc(1, sizeof(*r) + sizeof(uint32_t) * (size_t)nshards);
+        r->nshards = nshards;
+        e->val.u.p = r;
+    }
+    r = e->val.u.p;
+    if (delta < 0 && r->count[from] < (uint32_t)-delta) {
+        delta = -(int)r->count[from];
+    }
+    r->count[from] = (uint32_t)((int)r->count[from] + delta);
+    r->total += delta;
+    if (r->total <= 0) {
+        sh_free(r);
+        e->val.u.p = NULL;
+        kdict_delete(d, e);
+    }
+}
+
+/* __psreg <kind> <delta> <from> <channel>...: at the channel's owner. */
+static void cmd_psreg(struct cmd_ctx *ctx)
+{
+    struct pubsub *ps = ctx->shard->ps;
+    long long kind, delta, from;
+
+    if (!util_str2ll(ctx->argv[1].ptr, ctx->argv[1].len, &kind) ||
+        !util_str2ll(ctx->argv[2].ptr, ctx->argv[2].len, &delta) ||
+        !util_str2ll(ctx->argv[3].ptr, ctx->argv[3].len, &from)) {
+        sh_panic("corrupt __psreg");
+    }
+    for (int i = 4; i < ctx->argc; i++) {
+        reg_adjust(ps->reg[kind], ctx->argv[i], (int)from, ctx->shard->srv->nshards,
+                   (int)delta);
+    }
+    reply_ok(&ctx->r);
+}
+
+/* __pspat <delta> <from> <pattern>...: on every shard. */
+static void cmd_pspat(struct cmd_ctx *ctx)
+{
+    long long delta, from;
+
+    if (!util_str2ll(ctx->argv[1].ptr, ctx->argv[1].len, &delta) ||
+        !util_str2ll(ctx->argv[2].ptr, ctx->argv[2].len, &from)) {
+        sh_panic("corrupt __pspat");
+    }
+    for (int i = 3; i < ctx->argc; i++) {
+        reg_adjust(ctx->shard->ps->pat_reg, ctx->argv[i], (int)from, ctx->shard->srv->nshards,
+                   (int)delta);
+    }
+    reply_ok(&ctx->r);
+}
+
+static struct cmd_spec spec_psreg = {
+    .name = "__psreg", .fullname = "__psreg", .arity = -5, .proc = cmd_psreg
+};
+static struct cmd_spec spec_pspat = {
+    .name = "__pspat", .fullname = "__pspat", .arity = -4, .proc = cmd_pspat
+};
+
+/* ---- delivery ---- */
+
+static void write_message(struct conn *c, const char *type, const struct sh_slice *pat,
+                          struct sh_slice ch, struct sh_slice msg)
+{
+    struct reply r;
+
+    if (!conn_push_begin(c, &r)) {
+        return;
+    }
+    reply_push(&r, pat ? 4 : 3);
+    reply_bulk_cstr(&r, type);
+    if (pat) {
+        reply_bulk(&r, pat->ptr, pat->len);
+    }
+    reply_bulk(&r, ch.ptr, ch.len);
+    reply_bulk(&r, msg.ptr, msg.len);
+    conn_push_end(c);
+}
+
+struct pat_delivery {
+    struct sh_slice ch, msg;
+};
+
+static void deliver_to_pattern(void *arg, struct kentry *e)
+{
+    struct pat_delivery *d = arg;
+    struct pslist *l = e->val.u.p;
+    struct sh_slice pat = { e->key, e->klen };
+
+    if (!glob_match(e->key, e->klen, d->ch.ptr, d->ch.len, false)) {
+        return;
+    }
+    for (uint32_t i = 0; i < l->n; i++) {
+        write_message(l->c[i], "pmessage", &pat, d->ch, d->msg);
+    }
+}
+
+/* Writes a published message to this shard's subscribers. */
+static void deliver(struct shard *sh, int kind, struct sh_slice ch, struct sh_slice msg)
+{
+    struct pubsub *ps = sh->ps;
+    struct kentry *e = dict_get(ps->local[kind], ch);
+
+    if (e) {
+        struct pslist *l = e->val.u.p;
+
+        for (uint32_t i = 0; i < l->n; i++) {
+            write_message(l->c[i], kind == KIND_SHARD ? "smessage" : "message", NULL, ch, msg);
+        }
+    }
+    if (kind == KIND_CHANNEL && kdict_size(ps->local_pat)) {
+        struct pat_delivery d = { ch, msg };
+        uint64_t cur = 0;
+
+        do {
+            cur = kdict_scan(ps->local_pat, cur, deliver_to_pattern, &d);
+        } while (cur);
+    }
+}
+
+/* __psdeliver <kind> <channel> <message>: on a shard with receivers. */
+static void cmd_psdeliver(struct cmd_ctx *ctx)
+{
+    deliver(ctx->shard, ctx->argv[1].ptr[0] == '1' ? KIND_SHARD : KIND_CHANNEL, ctx->argv[2],
+            ctx->argv[3]);
+    reply_ok(&ctx->r);
+}
+
+static struct cmd_spec spec_psdeliver = {
+    .name = "__psdeliver", .fullname = "__psdeliver", .arity = 4, .proc = cmd_psdeliver
+};
+
+struct pat_count {
+    struct sh_slice ch;
+    long long total;
+    bool *targets;
+};
+
+static void count_pattern(void *arg, struct kentry *e)
+{
+    struct pat_count *pc = arg;
+    struct psreg *r = e->val.u.p;
+
+    if (!glob_match(e->key, e->klen, pc->ch.ptr, pc->ch.len, false)) {
+        return;
+    }
+    pc->total += r->total;
+    for (int s = 0; s < r->nshards; s++) {
+        if (r->count[s]) {
+            pc->targets[s] = true;
+        }
+    }
+}
+
+/* On the channel's owner: counts the receivers, sends one delivery to each
+ * shard that has some, returns the count PUBLISH replies. */
+static long long publish(struct shard *sh, int kind, struct sh_slice ch, struct sh_slice msg)
+{
+    struct pubsub *ps = sh->ps;
+    int n = sh->srv->nshards;
+    bool targets[1024] = { false };
+    struct pat_count pc = { .ch = ch, .total = 0, .targets = targets };
+    struct kentry *e = dict_get(ps->reg[kind], ch);
+
+    if (e) {
+        struct psreg *r = e->val.u.p;
+
+        pc.total += r->total;
+        for (int s = 0; s < n; s++) {
+            targets[s] = r->count[s] > 0;
+        }
+    }
+    if (kind == KIND_CHANNEL && kdict_size(ps->pat_reg)) {
+        uint64_t cur = 0;
+
+        do {
+            cur = kdict_scan(ps->pat_reg, cur, count_pattern, &pc);
+        } while (cur);
+    }
+    for (int s = 0; s < n; s++) {
+        if (targets[s]) {
+            struct sh_slice argv[4] = { { "__psdeliver", 11 },
+                                        { kind == KIND_SHARD ? "1" : "0", 1 },
+                                        ch,
+                                        msg };
+
+            route_post(sh, s, &spec_psdeliver, 0, 4, argv);
+        }
+    }
+    return pc.total;
+}
+
+static void cmd_publish(struct cmd_ctx *ctx)
+{
+    reply_int(&ctx->r, publish(ctx->shard, KIND_CHANNEL, ctx->argv[1], ctx->argv[2]));
+}
+
+static void cmd_spublish(struct cmd_ctx *ctx)
+{
+    reply_int(&ctx->r, publish(ctx->shard, KIND_SHARD, ctx->argv[1], ctx->argv[2]));
+}
+
+static struct cmd_spec spec_publish_internal = {
+    .name = "publish", .fullname = "publish", .arity = 3, .proc = cmd_publish
+};
+
+void pubsub_publish(struct shard *sh, const char *ch, size_t chlen, const char *msg,
+                    size_t msglen)
+{
+    uint64_t h;
+    int owner = shard_owner(sh->srv->nshards, ch, chlen, &h);
+    struct sh_slice argv[3] = { { "publish", 7 }, { ch, chlen }, { msg, msglen } };
+
+    if (owner == sh->id) {
+        publish(sh, KIND_CHANNEL, argv[1], argv[2]);
+    } else {
+        route_post(sh, owner, &spec_publish_internal, 0, 3, argv);
+    }
+}
+
+void pubsub_notify(struct shard *sh, int type, const char *event, const char *key, size_t klen,
+                   int dbid)
+{
+    int flags = sh->cfg.notify_keyspace_events;
+    char ch[512];
+    size_t elen = strlen(event);
+    int n;
+
+    if (!(flags & type)) {
+        return;
+    }
+    if (flags & NOTIFY_KEYSPACE) {
+        struct rbuf b;
+
+        rbuf_init(&b);
+        n = snprintf(ch, sizeof(ch), "__keyspace@%d__:", dbid);
+        rbuf_append(&b, ch, (size_t)n);
+        rbuf_append(&b, key, klen);
+        pubsub_publish(sh, b.data, b.len, event, elen);
+        rbuf_fini(&b);
+    }
+    if (flags & NOTIFY_KEYEVENT) {
+        n = snprintf(ch, sizeof(ch), "__keyevent@%d__:%s", dbid, event);
+        pubsub_publish(sh, ch, (size_t)n, key, klen);
+    }
+}
+
+/* ---- subscribe and unsubscribe ---- */
+
+/* Groups names by their owner and sends one registration per owner. */
+static void register_names(struct coord *co, int kind, int delta, const struct sh_slice *names,
+                           int n)
+{
+    struct shard *sh = co->conn->sh;
+    int nshards = sh->srv->nshards;
+    struct sh_slice *argv = sh_malloc(sizeof(*argv) * (size_t)(n + 4));
+    int *owner = sh_malloc(sizeof(int) * (size_t)(n ? n : 1));
+    char from[16];
+    uint64_t h;
+
+    snprintf(from, sizeof(from), "%d", sh->id);
+    for (int i = 0; i < n; i++) {
+        owner[i] = shard_owner(nshards, names[i].ptr, names[i].len, &h);
+    }
+    for (int s = 0; s < nshards; s++) {
+        int k = 0;
+
+        argv[k++] = (struct sh_slice){ "__psreg", 7 };
+        argv[k++] = (struct sh_slice){ kind == KIND_SHARD ? "1" : "0", 1 };
+        argv[k++] = (struct sh_slice){ delta > 0 ? "1" : "-1", delta > 0 ? 1u : 2u };
+        argv[k++] = (struct sh_slice){ from, strlen(from) };
+        for (int i = 0; i < n; i++) {
+            if (owner[i] == s) {
+                argv[k++] = names[i];
+            }
+        }
+        if (k > 4) {
+            coord_send(co, s, &spec_psreg, 0, k, argv);
+        }
+    }
+    sh_free(owner);
+    sh_free(argv);
+}
+
+/* Patterns are registered on every shard. */
+static void register_patterns(struct coord *co, int delta, const struct sh_slice *pats, int n)
+{
+    struct shard *sh = co->conn->sh;
+    struct sh_slice *argv;
+    char from[16];
+
+    if (n == 0) {
+        return;
+    }
+    argv = sh_malloc(sizeof(*argv) * (size_t)(n + 3));
+    snprintf(from, sizeof(from), "%d", sh->id);
+    argv[0] = (struct sh_slice){ "__pspat", 7 };
+    argv[1] = (struct sh_slice){ delta > 0 ? "1" : "-1", delta > 0 ? 1u : 2u };
+    argv[2] = (struct sh_slice){ from, strlen(from) };
+    memcpy(argv + 3, pats, sizeof(*argv) * (size_t)n);
+    for (int s = 0; s < sh->srv->nshards; s++) {
+        coord_send(co, s, &spec_pspat, 0, n + 3, argv);
+    }
+    sh_free(argv);
+}
+
+static int kind_of(const struct coord *co)
+{
+    return !strcmp(co->cmd->fullname, "ssubscribe") || !strcmp(co->cmd->fullname, "sunsubscribe")
+                   ? KIND_SHARD
+                   : KIND_CHANNEL;
+}
+
+static bool is_pattern_cmd(const struct coord *co)
+{
+    return co->cmd->fullname[0] == 'p';
+}
+
+static void sub_reply(struct coord *co, const char *what, const struct sh_slice *name, long n)
+{
+    struct reply r = { .buf = &co->slot->buf, .proto = co->proto };
+
+    reply_push(&r, 3);
+    reply_bulk_cstr(&r, what);
+    if (name) {
+        reply_bulk(&r, name->ptr, name->len);
+    } else {
+        reply_null(&r);
+    }
+    reply_int(&r, n);
+}
+
+/* SUBSCRIBE, SSUBSCRIBE, PSUBSCRIBE: local state and replies now,
+ * registrations as this stage's parts; the reply is released when they are
+ * counted. */
+static void subscribe_start(struct coord *co)
+{
+    struct conn *c = co->conn;
+    struct psconn *psc = psconn_of(c);
+    bool pattern = is_pattern_cmd(co);
+    int kind = pattern ? KIND_CHANNEL : kind_of(co);
+    struct kdict *set = pattern ? psc->pats : psc->chans[kind];
+    struct kdict *local = pattern ? c->sh->ps->local_pat : c->sh->ps->local[kind];
+    struct sh_slice *fresh = sh_malloc(sizeof(*fresh) * (size_t)co->argc);
+    const char *what = pattern ? "psubscribe" : kind == KIND_SHARD ? "ssubscribe" : "subscribe";
+    int nfresh = 0;
+
+    for (int i = 1; i < co->argc; i++) {
+        if (!dict_get(set, co->argv[i])) {
+            dict_add(set, co->argv[i]);
+            list_add(local, co->argv[i], c);
+            fresh[nfresh++] = co->argv[i];
+        }
+        sub_reply(co, what, &co->argv[i], reply_count(c, kind));
+    }
+    if (pattern) {
+        register_patterns(co, +1, fresh, nfresh);
+    } else {
+        register_names(co, kind, +1, fresh, nfresh);
+    }
+    sh_free(fresh);
+}
+
+struct name_list {
+    struct sh_slice *v;
+    int n, cap;
+    struct rbuf bytes;
+};
+
+static void collect_name(void *arg, struct kentry *e)
+{
+    struct name_list *l = arg;
+
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->v = sh_realloc(l->v, sizeof(*l->v) * (size_t)l->cap);
+    }
+    /* offsets for now: the byte buffer may still move */
+    l->v[l->n].ptr = (const char *)(uintptr_t)l->bytes.len;
+    l->v[l->n].len = e->klen;
+    rbuf_append(&l->bytes, e->key, e->klen);
+    l->n++;
+}
+
+/* Every name of a set, copied (the set changes while they are used). */
+static void collect_all(struct kdict *set, struct name_list *l)
+{
+    uint64_t cur = 0;
+
+    memset(l, 0, sizeof(*l));
+    rbuf_init(&l->bytes);
+    do {
+        cur = kdict_scan(set, cur, collect_name, l);
+    } while (cur);
+    for (int i = 0; i < l->n; i++) {
+        l->v[i].ptr = l->bytes.data + (uintptr_t)l->v[i].ptr;
+    }
+}
+
+static void unsubscribe_names(struct coord *co, const struct sh_slice *names, int n)
+{
+    struct conn *c = co->conn;
+    struct psconn *psc = psconn_of(c);
+    bool pattern = is_pattern_cmd(co);
+    int kind = pattern ? KIND_CHANNEL : kind_of(co);
+    struct kdict *set = pattern ? psc->pats : psc->chans[kind];
+    struct kdict *local = pattern ? c->sh->ps->local_pat : c->sh->ps->local[kind];
+    const char *what = pattern ? "punsubscribe" : kind == KIND_SHARD ? "sunsubscribe"
+                                                                     : "unsubscribe";
+    struct sh_slice *gone = sh_malloc(sizeof(*gone) * (size_t)(n ? n : 1));
+    int ngone = 0;
+
+    for (int i = 0; i < n; i++) {
+        struct kentry *e = dict_get(set, names[i]);
+
+        if (e) {
+            kdict_delete(set, e);
+            list_remove(local, names[i].ptr, names[i].len, c);
+            gone[ngone++] = names[i];
+        }
+        sub_reply(co, what, &names[i], reply_count(c, kind));
+    }
+    if (n == 0) {
+        sub_reply(co, what, NULL, reply_count(c, kind));
+    }
+    if (pattern) {
+        register_patterns(co, -1, gone, ngone);
+    } else {
+        register_names(co, kind, -1, gone, ngone);
+    }
+    sh_free(gone);
+}
+
+static void unsubscribe_start(struct coord *co)
+{
+    struct name_list all;
+    struct psconn *psc = psconn_of(co->conn);
+    bool pattern = is_pattern_cmd(co);
+
+    if (co->argc > 1) {
+        unsubscribe_names(co, co->argv + 1, co->argc - 1);
+        return;
+    }
+    collect_all(pattern ? psc->pats : psc->chans[kind_of(co)], &all);
+    unsubscribe_names(co, all.v, all.n);
+    sh_free(all.v);
+    rbuf_fini(&all.bytes);
+}
+
+static bool sub_done(struct coord *co, struct reply *r)
+{
+    (void)co;
+    (void)r;
+    return true; /* the replies were written by start */
+}
+
+static const struct gather gather_subscribe = {
+    .start = subscribe_start, .done = sub_done, .always = true
+};
+static const struct gather gather_unsubscribe = {
+    .start = unsubscribe_start, .done = sub_done, .always = true
+};
+
+/* The handlers of the subscribe family only run through their gathers. */
+static void cmd_sub_unused(struct cmd_ctx *ctx)
+{
+    reply_error(&ctx->r, "ERR internal: subscribe without coordinator");
+}
+
+/* A closed connection's registrations, withdrawn without waiting: nobody
+ * is left to reply to. kind < 0: patterns (every shard). */
+static void unregister_gone(struct shard *sh, int kind, const struct sh_slice *names, int n)
+{
+    int nshards = sh->srv->nshards;
+    struct sh_slice *argv;
+    char from[16];
+    int fixed = kind < 0 ? 3 : 4;
+    uint64_t h;
+
+    if (n == 0) {
+        return;
+    }
+    argv = sh_malloc(sizeof(*argv) * (size_t)(n + fixed));
+    snprintf(from, sizeof(from), "%d", sh->id);
+    for (int s = 0; s < nshards; s++) {
+        int k = 0;
+
+        if (kind < 0) {
+            argv[k++] = (struct sh_slice){ "__pspat", 7 };
+        } else {
+            argv[k++] = (struct sh_slice){ "__psreg", 7 };
+            argv[k++] = (struct sh_slice){ kind == KIND_SHARD ? "1" : "0", 1 };
+        }
+        argv[k++] = (struct sh_slice){ "-1", 2 };
+        argv[k++] = (struct sh_slice){ from, strlen(from) };
+        for (int i = 0; i < n; i++) {
+            if (kind < 0 || shard_owner(nshards, names[i].ptr, names[i].len, &h) == s) {
+                argv[k++] = names[i];
+            }
+        }
+        if (k > fixed) {
+            route_post(sh, s, kind < 0 ? &spec_pspat : &spec_psreg, 0, k, argv);
+        }
+    }
+    sh_free(argv);
+}
+
+void pubsub_conn_gone(struct conn *c)
+{
+    struct shard *sh = c->sh;
+    struct psconn *psc = c->ps;
+
+    if (!psc) {
+        return;
+    }
+    for (int k = 0; k < KINDS; k++) {
+        struct name_list all;
+
+        collect_all(psc->chans[k], &all);
+        for (int i = 0; i < all.n; i++) {
+            list_remove(sh->ps->local[k], all.v[i].ptr, all.v[i].len, c);
+        }
+        if (!sh->stopping) {
+            unregister_gone(sh, k, all.v, all.n);
+        }
+        sh_free(all.v);
+        rbuf_fini(&all.bytes);
+        kdict_destroy(psc->chans[k]);
+    }
+    {
+        struct name_list all;
+
+        collect_all(psc->pats, &all);
+        for (int i = 0; i < all.n; i++) {
+            list_remove(sh->ps->local_pat, all.v[i].ptr, all.v[i].len, c);
+        }
+        if (!sh->stopping) {
+            unregister_gone(sh, -1, all.v, all.n);
+        }
+        sh_free(all.v);
+        rbuf_fini(&all.bytes);
+        kdict_destroy(psc->pats);
+    }
+    sh_free(psc);
+    c->ps = NULL;
+}
+
+/* ---- PUBSUB introspection ---- */
+
+struct channel_list {
+    struct reply *r;
+    const struct sh_slice *pattern;
+    long long n;
+};
+
+static void list_channel(void *arg, struct kentry *e)
+{
+    struct channel_list *cl = arg;
+
+    if (!cl->pattern || glob_match(cl->pattern->ptr, cl->pattern->len, e->key, e->klen, false)) {
+        reply_bulk(cl->r, e->key, e->klen);
+        cl->n++;
+    }
+}
+
+/* PUBSUB CHANNELS|SHARDCHANNELS [pattern]: the channels this shard owns
+ * (gathered over every shard). */
+static void channels_of(struct cmd_ctx *ctx, int kind)
+{
+    struct channel_list cl = { .r = &ctx->r, .pattern = ctx->argc > 2 ? &ctx->argv[2] : NULL };
+    size_t at = reply_array_begin(&ctx->r);
+    uint64_t cur = 0;
+
+    do {
+        cur = kdict_scan(ctx->shard->ps->reg[kind], cur, list_channel, &cl);
+    } while (cur);
+    reply_array_end(&ctx->r, at, cl.n);
+}
+
+static void cmd_pubsub_channels(struct cmd_ctx *ctx)
+{
+    channels_of(ctx, KIND_CHANNEL);
+}
+
+static void cmd_pubsub_shardchannels(struct cmd_ctx *ctx)
+{
+    channels_of(ctx, KIND_SHARD);
+}
+
+/* PUBSUB NUMSUB|SHARDNUMSUB part: this shard's counts, one per channel. */
+static void numsub_of(struct cmd_ctx *ctx, int kind)
+{
+    reply_array(&ctx->r, ctx->argc - 2);
+    for (int i = 2; i < ctx->argc; i++) {
+        struct kentry *e = dict_get(ctx->shard->ps->reg[kind], ctx->argv[i]);
+
+        reply_int(&ctx->r, e ? ((struct psreg *)e->val.u.p)->total : 0);
+    }
+}
+
+static void cmd_pubsub_numsub(struct cmd_ctx *ctx)
+{
+    numsub_of(ctx, KIND_CHANNEL);
+}
+
+static void cmd_pubsub_shardnumsub(struct cmd_ctx *ctx)
+{
+    numsub_of(ctx, KIND_SHARD);
+}
+
+static void numsub_start(struct coord *co)
+{
+    coord_fanout(co, co->cmd);
+}
+
+/* Sums the parts position by position: [channel, count, ...]. */
+static bool numsub_done(struct coord *co, struct reply *r)
+{
+    int n = co->argc - 2;
+    long long *sum = sh_calloc((size_t)(n ? n : 1), sizeof(long long));
+
+    for (int s = 0; s < co->nshards; s++) {
+        struct sh_slice p = coord_part(co, s);
+        const char *at = p.ptr, *end = p.ptr + p.len;
+
+        if (!p.len || p.ptr[0] != '*') {
+            continue;
+        }
+        at = memchr(at, '\n', (size_t)(end - at));
+        if (!at) {
+            continue;
+        }
+        at++;
+        for (int i = 0; i < n && at < end; i++) {
+            const char *cr = memchr(at, '\r', (size_t)(end - at));
+            long long v = 0;
+
+            if (!cr || !util_str2ll(at + 1, (size_t)(cr - at - 1), &v)) {
+                break;
+            }
+            sum[i] += v;
+            at = cr + 2;
+        }
+    }
+    reply_array(r, 2LL * n);
+    for (int i = 0; i < n; i++) {
+        reply_bulk(r, co->argv[i + 2].ptr, co->argv[i + 2].len);
+        reply_int(r, sum[i]);
+    }
+    sh_free(sum);
+    return true;
+}
+
+static const struct gather gather_numsub = {
+    .start = numsub_start, .done = numsub_done, .always = true
+};
+
+/* Patterns are registered everywhere: this shard knows them all. */
+static void cmd_pubsub_numpat(struct cmd_ctx *ctx)
+{
+    reply_int(&ctx->r, (long long)kdict_size(ctx->shard->ps->pat_reg));
+}
+
+void pubsub_bind(void)
+{
+    cmd_must_bind("subscribe", cmd_sub_unused, CMD_ROUTE_ALL, &gather_subscribe);
+    cmd_must_bind("psubscribe", cmd_sub_unused, CMD_ROUTE_ALL, &gather_subscribe);
+    cmd_must_bind("ssubscribe", cmd_sub_unused, CMD_ROUTE_ALL, &gather_subscribe);
+    cmd_must_bind("unsubscribe", cmd_sub_unused, CMD_ROUTE_ALL, &gather_unsubscribe);
+    cmd_must_bind("punsubscribe", cmd_sub_unused, CMD_ROUTE_ALL, &gather_unsubscribe);
+    cmd_must_bind("sunsubscribe", cmd_sub_unused, CMD_ROUTE_ALL, &gather_unsubscribe);
+    cmd_must_bind("publish", cmd_publish, CMD_ROUTE_CHANNEL, NULL);
+    cmd_must_bind("spublish", cmd_spublish, CMD_ROUTE_CHANNEL, NULL);
+    cmd_must_bind("pubsub|channels", cmd_pubsub_channels, CMD_ROUTE_ALL, &gather_concat_all);
+    cmd_must_bind("pubsub|shardchannels", cmd_pubsub_shardchannels, CMD_ROUTE_ALL,
+                  &gather_concat_all);
+    cmd_must_bind("pubsub|numsub", cmd_pubsub_numsub, CMD_ROUTE_ALL, &gather_numsub);
+    cmd_must_bind("pubsub|shardnumsub", cmd_pubsub_shardnumsub, CMD_ROUTE_ALL, &gather_numsub);
+    cmd_must_bind("pubsub|numpat", cmd_pubsub_numpat, CMD_ROUTE_CONN, NULL);
+}
