@@ -660,6 +660,9 @@ enum {
     INFO_MEMORY,
     INFO_CLIENTS,
     INFO_KEYS,
+    INFO_PS_CHANNELS,
+    INFO_PS_PATTERNS,
+    INFO_PS_SHARD_CHANNELS,
     INFO_NFIELDS,
 };
 
@@ -691,6 +694,14 @@ static void cmd_info_part(struct cmd_ctx *ctx)
     reply_int(&ctx->r, (long long)sh_alloc_thread_bytes());
     reply_int(&ctx->r, sh->nconns);
     reply_int(&ctx->r, keys);
+    {
+        long long ch, pat, sch;
+
+        pubsub_stats(sh->ps, &ch, &pat, &sch);
+        reply_int(&ctx->r, ch);
+        reply_int(&ctx->r, pat);
+        reply_int(&ctx->r, sch);
+    }
     for (int i = 0; i < ndb; i++) {
         reply_int(&ctx->r, (long long)kdb_size(sh->db[i]));
         reply_int(&ctx->r, (long long)kdb_expires(sh->db[i]));
@@ -810,8 +821,9 @@ static void info_stats(struct rbuf *b, const struct info_sum *s)
     info_line(b, "evicted_keys:0");
     info_line(b, "keyspace_hits:%lld", s->f[INFO_HITS]);
     info_line(b, "keyspace_misses:%lld", s->f[INFO_MISSES]);
-    info_line(b, "pubsub_channels:0");
-    info_line(b, "pubsub_patterns:0");
+    info_line(b, "pubsub_channels:%lld", s->f[INFO_PS_CHANNELS]);
+    info_line(b, "pubsub_patterns:%lld", s->f[INFO_PS_PATTERNS]);
+    info_line(b, "pubsubshard_channels:%lld", s->f[INFO_PS_SHARD_CHANNELS]);
     info_line(b, "total_error_replies:%lld", s->f[INFO_ERRORS]);
     info_line(b, "mailbox_messages_sent:%lld", s->f[INFO_MBOX_SENT]);
     info_line(b, "mailbox_messages_received:%lld", s->f[INFO_MBOX_RECV]);
@@ -884,7 +896,8 @@ static void info_sum_parts(const struct coord *co, struct info_sum *s)
             continue;
         }
         for (int i = 0; i < INFO_NFIELDS; i++) {
-            s->f[i] += v[i];
+            /* every shard knows every pattern: not a sum */
+            s->f[i] = i == INFO_PS_PATTERNS ? v[i] : s->f[i] + v[i];
         }
         for (int d = 0; d < s->ndb; d++) {
             long long *in = &v[INFO_NFIELDS + 3 * d], *out = &s->db[4 * d];

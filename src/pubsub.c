@@ -763,6 +763,14 @@ void pubsub_conn_gone(struct conn *c)
 
 /* ---- PUBSUB introspection ---- */
 
+void pubsub_stats(const struct pubsub *ps, long long *channels, long long *patterns,
+                  long long *shard_channels)
+{
+    *channels = (long long)kdict_size(ps->reg[KIND_CHANNEL]);
+    *patterns = (long long)kdict_size(ps->pat_reg);
+    *shard_channels = (long long)kdict_size(ps->reg[KIND_SHARD]);
+}
+
 struct channel_list {
     struct reply *r;
     const struct sh_slice *pattern;
@@ -784,9 +792,17 @@ static void list_channel(void *arg, struct kentry *e)
 static void channels_of(struct cmd_ctx *ctx, int kind)
 {
     struct channel_list cl = { .r = &ctx->r, .pattern = ctx->argc > 2 ? &ctx->argv[2] : NULL };
-    size_t at = reply_array_begin(&ctx->r);
+    size_t at;
     uint64_t cur = 0;
 
+    if (ctx->argc > 3) {
+        reply_errorf(&ctx->r,
+                     "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try "
+                     "PUBSUB HELP.",
+                     (int)ctx->argv[1].len, ctx->argv[1].ptr);
+        return;
+    }
+    at = reply_array_begin(&ctx->r);
     do {
         cur = kdict_scan(ctx->shard->ps->reg[kind], cur, list_channel, &cl);
     } while (cur);

@@ -47,5 +47,10 @@ void pubsub_publish(struct shard *sh, const char *ch, size_t chlen, const char *
 void pubsub_notify(struct shard *sh, int type, const char *event, const char *key, size_t klen,
                    int dbid);
 
+/* Channels this shard owns (with subscribers), patterns (every shard knows
+ * all of them) and shard channels it owns, for INFO. */
+void pubsub_stats(const struct pubsub *ps, long long *channels, long long *patterns,
+                  long long *shard_channels);
+
 /* Registers the pub/sub commands (main, before shards start). */
 void pubsub_bind(void);
