@@ -111,7 +111,7 @@ static void cmd_auth(struct cmd_ctx *ctx)
         reply_error(&ctx->r, "WRONGPASS invalid username-password pair or user is disabled.");
         return;
     }
-    c->flags |= CONN_AUTHED;
+    conn_set_authed(c, true);
     reply_ok(&ctx->r);
 }
 
@@ -181,7 +181,7 @@ static void cmd_hello(struct cmd_ctx *ctx)
                             "WRONGPASS invalid username-password pair or user is disabled.");
                 return;
             }
-            c->flags |= CONN_AUTHED;
+            conn_set_authed(c, true);
             i += 2;
         } else if (arg_is(ctx, i, "SETNAME") && more) {
             name = &ctx->argv[++i];
@@ -221,7 +221,7 @@ static void cmd_reset(struct cmd_ctx *ctx)
     set_name(c, (struct sh_slice){ NULL, 0 });
     pubsub_conn_gone(c); /* leaves every channel and pattern */
     if (ctx->shard->cfg.requirepass[0]) {
-        c->flags &= ~CONN_AUTHED;
+        conn_set_authed(c, false);
     }
     reply_status(&ctx->r, "RESET");
 }

@@ -56,7 +56,8 @@ static const struct directive directives[] = {
     { "logfile", DIR_STR, F(logfile), 0, 0, false },
     { "pidfile", DIR_STR, F(pidfile), 0, 0, false },
     { "requirepass", DIR_STR, F(requirepass), 0, 0, true },
-    { "proto-max-bulk-len", DIR_MEM, F(proto_max_bulk_len), 1024 * 1024, LLONG_MAX, true },
+    /* bounded so that size arithmetic on a bulk's length cannot overflow */
+    { "proto-max-bulk-len", DIR_MEM, F(proto_max_bulk_len), 1024 * 1024, 1LL << 40, true },
     { "client-query-buffer-limit", DIR_MEM, F(client_query_buffer_limit), 1024 * 1024,
       LLONG_MAX, true },
     /* persistence does not exist yet: these are read by tools

@@ -28,7 +28,9 @@
 #define MAX_INFLIGHT 256
 #define OUT_PAUSE (1024 * 1024)
 #define READ_STOP (1024 * 1024)
-#define SLOT_KEEP_CAP (64 * 1024)
+#define SLOT_KEEP_CAP (4 * 1024)
+#define SLOT_CACHE 256 /* free slots kept per shard */
+#define IDLE_KEEP_CAP (64 * 1024)
 #define SENDING_KEEP_CAP (4 * 1024 * 1024)
 
 static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -89,9 +91,8 @@ struct conn *conn_accept(struct shard *sh, int fd)
     c->proto = 2;
     c->ctime_ms = sh->now_ms;
     c->last_ms = sh->now_ms;
-    if (sh->cfg.requirepass[0] == '\0') {
-        c->flags |= CONN_AUTHED;
-    }
+    resp_parser_init(&c->parser, sh->cfg.proto_max_bulk_len);
+    conn_set_authed(c, sh->cfg.requirepass[0] == '\0');
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
         format_addr(&ss, c->addr, sizeof(c->addr));
     }
@@ -108,7 +109,6 @@ struct conn *conn_accept(struct shard *sh, int fd)
     rbuf_init(&c->q);
     rbuf_init(&c->out);
     rbuf_init(&c->sending);
-    resp_parser_init(&c->parser, sh->cfg.proto_max_bulk_len);
     c->next = sh->conns;
     if (sh->conns) {
         sh->conns->prev = c;
@@ -128,12 +128,18 @@ static bool conn_is_busy(const struct conn *c)
 
 static void release_slot(struct shard *sh, struct slot *s)
 {
+    if (sh->nfree_slots >= SLOT_CACHE) {
+        rbuf_fini(&s->buf);
+        sh_free(s);
+        return;
+    }
     if (s->buf.cap > SLOT_KEEP_CAP) {
         rbuf_fini(&s->buf);
     }
     s->buf.len = 0;
     s->next = sh->free_slots;
     sh->free_slots = s;
+    sh->nfree_slots++;
 }
 
 static void conn_free(struct conn *c)
@@ -241,6 +247,7 @@ struct slot *conn_slot_new(struct conn *c)
 
     if (s) {
         sh->free_slots = s->next;
+        sh->nfree_slots--;
     } else {
         s = sh_calloc(1, sizeof(*s));
     }
@@ -254,12 +261,19 @@ struct slot *conn_slot_new(struct conn *c)
         c->slot_head = s;
     }
     c->slot_tail = s;
+    c->nslots++;
     return s;
+}
+
+void conn_slot_wrote(struct conn *c, size_t n)
+{
+    c->slot_bytes += n;
 }
 
 void conn_slot_done(struct conn *c, struct slot *s)
 {
     s->ready = true;
+    c->slot_bytes += s->buf.len;
     while (c->slot_head && c->slot_head->ready) {
         struct slot *h = c->slot_head;
 
@@ -267,6 +281,8 @@ void conn_slot_done(struct conn *c, struct slot *s)
         if (!c->slot_head) {
             c->slot_tail = NULL;
         }
+        c->nslots--;
+        c->slot_bytes -= h->buf.len < c->slot_bytes ? h->buf.len : c->slot_bytes;
         if (!(c->flags & CONN_CLOSING)) {
             rbuf_append(&c->out, h->buf.data, h->buf.len);
         }
@@ -285,9 +301,22 @@ void conn_request_done(struct conn *c)
     maybe_free(c);
 }
 
+/* Replies waiting in slots count too: a remote request at the head would
+ * otherwise let local replies pile up behind it unseen. */
 static bool must_pause(const struct conn *c)
 {
-    return c->inflight >= MAX_INFLIGHT || c->out.len >= OUT_PAUSE || (c->flags & CONN_BARRIER);
+    return c->inflight >= MAX_INFLIGHT || c->nslots >= MAX_INFLIGHT ||
+           c->out.len + c->slot_bytes >= OUT_PAUSE || (c->flags & CONN_BARRIER);
+}
+
+void conn_set_authed(struct conn *c, bool authed)
+{
+    if (authed) {
+        c->flags |= CONN_AUTHED;
+    } else {
+        c->flags &= ~CONN_AUTHED;
+    }
+    c->parser.unauth = !authed;
 }
 
 void conn_barrier_begin(struct conn *c)
@@ -373,8 +402,12 @@ void conn_on_recv(struct conn *c, int res, uint32_t flags)
         if (res > 0 && !(c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER))) {
             size_t want = resp_parser_want(&c->parser);
 
+            /* grow towards a big announced bulk as its bytes arrive, not all
+             * at once: a header alone must not reserve 512 MB */
             if (want > c->q.len) {
-                rbuf_reserve(&c->q, want - c->q.len);
+                size_t step = c->q.len > (1u << 20) ? c->q.len : (1u << 20);
+
+                rbuf_reserve(&c->q, want - c->q.len < step ? want - c->q.len : step);
             }
             rbuf_append(&c->q, shard_buffer(sh, bid), (size_t)res);
         }
@@ -416,6 +449,7 @@ void conn_on_send(struct conn *c, int res)
     c->flags &= ~CONN_SENDING;
     if (res < 0) {
         conn_close(c);
+        maybe_free(c); /* it may have been closing already: nobody else will */
         return;
     }
     c->sh->stats.net_output_bytes += (uint64_t)res;
@@ -519,17 +553,26 @@ void conn_flush_all(struct shard *sh)
     }
 }
 
+/* An idle connection gives back buffers a burst left large. */
+static void trim_idle(struct conn *c)
+{
+    if (!(c->flags & CONN_SENDING) && c->sending.len == 0 && c->sending.cap > IDLE_KEEP_CAP) {
+        rbuf_fini(&c->sending);
+    }
+    if (c->out.len == 0 && c->out.cap > IDLE_KEEP_CAP) {
+        rbuf_fini(&c->out);
+    }
+}
+
 void conn_cron(struct shard *sh)
 {
     long long timeout_ms = sh->cfg.timeout * 1000;
 
-    if (timeout_ms <= 0) {
-        return;
-    }
     for (struct conn *c = sh->conns; c;) {
         struct conn *next = c->next;
 
-        if (!(c->flags & CONN_CLOSING) && !c->slot_head && !c->inflight &&
+        trim_idle(c);
+        if (timeout_ms > 0 && !(c->flags & CONN_CLOSING) && !c->slot_head && !c->inflight &&
             sh->now_ms - c->last_ms > timeout_ms) {
             sh_log(LOG_VERBOSE, "Closing idle client %s", c->addr);
             conn_close(c);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,6 +73,33 @@ static int write_pidfile(const char *path)
     fprintf(f, "%d\n", (int)getpid());
     fclose(f);
     return 0;
+}
+
+/* Like Redis's adjustOpenFilesLimit: room for maxclients plus the server's
+ * own descriptors, or fewer clients when the limit cannot be raised. */
+static void adjust_open_files(struct server *srv)
+{
+    rlim_t reserved = 32 + (rlim_t)srv->nshards * 4;
+    rlim_t want = (rlim_t)srv->cfg.maxclients + reserved;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) {
+        return;
+    }
+    rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < want) {
+        long long clients = rl.rlim_cur > reserved ? (long long)(rl.rlim_cur - reserved) : 1;
+
+        sh_log(LOG_WARNING,
+               "You requested maxclients of %lld requiring at least %llu max file "
+               "descriptors; maxclients is now %lld (open files limit %llu).",
+               srv->cfg.maxclients, (unsigned long long)want, clients,
+               (unsigned long long)rl.rlim_cur);
+        srv->cfg.maxclients = clients;
+    }
 }
 
 /* Waits until every shard listens (0) or one failed (-1). */
@@ -148,6 +176,7 @@ int main(int argc, char **argv)
     if (write_pidfile(srv.cfg.pidfile) != 0) {
         sh_log(LOG_WARNING, "Failed to write PID file %s", srv.cfg.pidfile);
     }
+    adjust_open_files(&srv);
     cmdtab_init();
     route_bind_all();
     make_run_id(srv.run_id);

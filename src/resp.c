@@ -123,6 +123,9 @@ static int parse_multibulk(struct resp_parser *p, char *buf, size_t len, int *ar
         if (rc < 0 || v > 1024LL * 1024 * 1024) {
             return fail(p, "Protocol error: invalid multibulk length");
         }
+        if (p->unauth && v > 10) {
+            return fail(p, "Protocol error: unauthenticated multibulk length");
+        }
         if (v <= 0) {
             p->start = p->scan;
             return SKIPPED; /* empty command: skipped */
@@ -150,6 +153,9 @@ static int parse_multibulk(struct resp_parser *p, char *buf, size_t len, int *ar
             }
             if (rc < 0 || v < 0 || v > p->max_bulk_len) {
                 return fail(p, "Protocol error: invalid bulk length");
+            }
+            if (p->unauth && v > 16384) {
+                return fail(p, "Protocol error: unauthenticated bulk length");
             }
             p->bulk_len = v;
         }

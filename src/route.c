@@ -115,6 +115,9 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
     };
 
     cmd->proc(&ctx);
+    if (ctx.r.buf != &c->out) {
+        conn_slot_wrote(c, ctx.r.buf->len); /* a ready slot behind a pending one */
+    }
 }
 
 static void send_single(struct conn *c, int to, const struct cmd_spec *cmd, int argc,
@@ -439,6 +442,9 @@ static void on_reply(struct shard *sh, struct req *m)
 
 void route_on_message(struct shard *sh, struct req *m)
 {
+    if (m->kind == REQ_REPLY || m->kind == REQ_DONE) {
+        sh->msgs_out--;
+    }
     switch (m->kind) {
     case REQ_EXEC:
         exec_req(sh, m);

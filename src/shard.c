@@ -154,6 +154,9 @@ void shard_send(struct shard *sh, int to, struct req *msg)
 
     msg->next = NULL;
     sh->stats.mbox_sent++;
+    if (msg->kind == REQ_EXEC || msg->kind == REQ_RELEASE) {
+        sh->msgs_out++; /* it comes back: shutdown waits for it */
+    }
     if (ov->head == NULL && mbox_try_push(sh->out[to], msg) == 0) {
         sh->out_pending[to] = true;
         return;
@@ -266,6 +269,16 @@ static void on_accept(struct shard *sh, struct io_uring_cqe *cqe)
         } else {
             conn_accept(sh, cqe->res);
         }
+    } else if (cqe->res == -EMFILE || cqe->res == -ENFILE || cqe->res == -ENOMEM ||
+               cqe->res == -ENOBUFS) {
+        /* out of descriptors or memory: re-arming now would fail at once,
+         * in a loop; the timer re-arms it */
+        if (sh->mono_us - sh->accept_warned_us > 1000000) {
+            sh->accept_warned_us = sh->mono_us;
+            sh_log(LOG_WARNING, "Error accepting a client connection: %s", strerror(-cqe->res));
+        }
+        sh->accept_paused |= 1u << idx;
+        return;
     } else if (cqe->res != -EINVAL && cqe->res != -ECANCELED) {
         sh_log(LOG_WARNING, "accept failed on shard %d: %s", sh->id, strerror(-cqe->res));
     }
@@ -312,6 +325,16 @@ static void cron(struct shard *sh)
         kdb_rehash(db, deadline);
     }
     conn_cron(sh);
+    for (int i = 0; i < sh->nlisten; i++) {
+        if (sh->accept_paused & (1u << i)) {
+            sh->accept_paused &= ~(1u << i);
+            arm_accept(sh, i);
+        }
+    }
+    /* a lost shutdown message must not keep this shard running */
+    if (mbox_counter_get((struct mbox_counter *)&sh->srv->stopping) == 1) {
+        begin_shutdown(sh);
+    }
     sh->next_cron_us = sh->mono_us + 1000000 / sh->cfg.hz;
 }
 
@@ -321,7 +344,8 @@ static bool shutdown_done(struct shard *sh)
 {
     struct server *srv = (struct server *)sh->srv;
 
-    if (!sh->drained && (sh->nconns == 0 || sh->mono_us >= sh->next_cron_us)) {
+    if (!sh->drained &&
+        ((sh->nconns == 0 && sh->msgs_out == 0) || sh->mono_us >= sh->next_cron_us)) {
         sh->drained = true;
         mbox_counter_add(&srv->drained, 1);
     }
@@ -503,13 +527,14 @@ static int shard_setup(struct shard *sh)
 
 static void shard_teardown(struct shard *sh)
 {
+    /* the ring first: no send may still point into a connection's buffer */
+    if (sh->ring_fd > 0) {
+        io_uring_queue_exit(&sh->ring);
+    }
     conn_free_all(sh);
     pubsub_destroy(sh->ps);
     for (int i = 0; i < sh->nlisten; i++) {
         close(sh->listen_fd[i]);
-    }
-    if (sh->ring_fd > 0) {
-        io_uring_queue_exit(&sh->ring);
     }
     if (sh->br) {
         munmap(sh->br, BUF_COUNT * sizeof(struct io_uring_buf));

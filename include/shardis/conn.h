@@ -68,6 +68,8 @@ struct conn {
     size_t sent;
     struct slot *slot_head, *slot_tail;
     uint32_t inflight; /* requests at other shards */
+    uint32_t nslots;   /* slots in the list */
+    size_t slot_bytes; /* reply bytes held in ready slots */
 
     int db;
     int proto;
@@ -98,8 +100,12 @@ void conn_flush_all(struct shard *sh);
 struct reply conn_reply(struct conn *c);
 /* A new pending slot at the tail, for a command that waits for shards. */
 struct slot *conn_slot_new(struct conn *c);
+/* n reply bytes were written into a ready slot that conn_reply returned. */
+void conn_slot_wrote(struct conn *c, size_t n);
 /* The slot is complete (its bytes are in slot->buf): flush what is ready. */
 void conn_slot_done(struct conn *c, struct slot *s);
+/* Marks c authenticated or not (AUTH, HELLO AUTH, RESET). */
+void conn_set_authed(struct conn *c, bool authed);
 /* A multi-stage command starts / ends: later commands wait for its end. */
 void conn_barrier_begin(struct conn *c);
 void conn_barrier_end(struct conn *c);

@@ -19,6 +19,7 @@
 struct resp_parser {
     /* limits, set by the owner before use */
     long long max_bulk_len; /* proto-max-bulk-len */
+    bool unauth;            /* not authenticated yet: Redis's tiny limits */
     /* public, read-only: offset of the first byte not yet consumed */
     size_t start;
     /* public after an error: Redis's message, without "-ERR "; it may point

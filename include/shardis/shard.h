@@ -97,6 +97,10 @@ struct shard {
     uint64_t next_conn_seq;
     int nconns;
     struct slot *free_slots;
+    int nfree_slots;
+    long msgs_out; /* messages sent that will come back (EXEC, RELEASE) */
+    uint32_t accept_paused; /* listeners to re-arm from the timer (EMFILE) */
+    int64_t accept_warned_us;
 
     int64_t now_ms;   /* cached unix ms, refreshed every loop iteration */
     int64_t mono_us;  /* cached monotonic us */

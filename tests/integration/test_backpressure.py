@@ -70,5 +70,54 @@ class TestBackpressure(ServerTestCase):
         s.close()
 
 
+    def connected_clients(self):
+        info = self.r.cmd("INFO", "clients").decode()
+        return int(info.split("connected_clients:")[1].split("\r\n")[0])
+
+    def test_clients_that_leave_during_a_big_reply_are_freed(self):
+        # a reply bigger than the socket buffers, and a client that closes
+        # without reading it: the failed send must still free the connection
+        self.assertEqual(self.r.cmd("SET", "huge", b"h" * (8 * 1024 * 1024)), "OK")
+        for _ in range(10):
+            s = socket.create_connection(("127.0.0.1", self.port))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(encode_command("GET", "huge"))
+            time.sleep(0.05)
+            s.close()
+        deadline = time.monotonic() + 5
+        while self.connected_clients() != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.connected_clients(), 1)
+
+    def test_replies_queued_behind_another_shard_stay_bounded(self):
+        # with several shards, a reply from another shard at the head of the
+        # pipeline makes the local replies behind it wait in slots; they must
+        # count against the output limit too
+        value = b"w" * (256 * 1024)
+        keys = ["slot:%d" % i for i in range(64)]
+        for k in keys:
+            self.assertEqual(self.r.cmd("SET", k, value), "OK")
+        pid = self.server.proc.pid
+        before = rss_bytes(pid)
+        s = socket.create_connection(("127.0.0.1", self.port))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.setblocking(False)
+        pending = b"".join(encode_command("GET", keys[i % 64]) for i in range(4000))
+        stalled_since = None
+        while pending:
+            try:
+                pending = pending[s.send(pending):]
+                stalled_since = None
+            except BlockingIOError:
+                stalled_since = stalled_since or time.monotonic()
+                if time.monotonic() - stalled_since > 1.0:
+                    break
+                time.sleep(0.01)
+        time.sleep(0.5)
+        grown = rss_bytes(pid) - before
+        if not reference_mode():
+            self.assertLess(grown, 96 * 1024 * 1024, "server grew by %d bytes" % grown)
+        s.close()
+
 if __name__ == "__main__":
     unittest.main()

@@ -200,6 +200,17 @@ class TestAuthWithoutPassword(ServerTestCase):
 class TestAuthWithPassword(ServerTestCase):
     server_args = ("--requirepass", "s3cret")
 
+
+    def test_unauthenticated_clients_get_small_protocol_limits(self):
+        c = self.client()
+        c.send(b"*11\r\n")
+        self.assertEqual(c.read_reply(),
+                         Error("ERR Protocol error: unauthenticated multibulk length"))
+        self.assertTrue(c.is_closed())
+        c = self.client()
+        c.send(b"*1\r\n$16385\r\n")
+        self.assertEqual(c.read_reply(), Error("ERR Protocol error: unauthenticated bulk length"))
+        self.assertTrue(c.is_closed())
     def setUp(self):
         # FLUSHALL in the base setUp needs an authenticated connection.
         self._clients = []
