@@ -529,6 +529,7 @@ static void flush_one(struct conn *c)
         c->out = tmp;
         c->out.len = 0;
         c->sent = 0;
+        c->last_out_ms = c->sh->now_ms;
         start_send(c);
         return;
     }
@@ -553,9 +554,13 @@ void conn_flush_all(struct shard *sh)
     }
 }
 
-/* An idle connection gives back buffers a burst left large. */
+/* A connection with no output for a while gives back buffers a burst left
+ * large (a busy one keeps them: regrowing them costs copies and faults). */
 static void trim_idle(struct conn *c)
 {
+    if (c->sh->now_ms - c->last_out_ms < 2000) {
+        return;
+    }
     if (!(c->flags & CONN_SENDING) && c->sending.len == 0 && c->sending.cap > IDLE_KEEP_CAP) {
         rbuf_fini(&c->sending);
     }

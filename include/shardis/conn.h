@@ -79,6 +79,7 @@ struct conn {
     uint64_t commands;
     struct psconn *ps;   /* subscriptions, NULL until the first one */
     int64_t soft_since_ms; /* when output first passed the soft limit, 0 = not */
+    int64_t last_out_ms;   /* when a send last started */
     char addr[64];
     char laddr[64];
     char last_cmd[32];
