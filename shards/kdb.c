@@ -20,8 +20,9 @@ struct kdb {
     size_t capvol;
     long long avg_ttl;
     uint64_t expired; /* keys deleted because their TTL passed */
-    kdb_expired_fn *on_expired;
-    void *on_expired_arg;
+    kdb_key_fn *on_expired;
+    kdb_key_fn *on_new;
+    void *hook_arg;
     int id;
 };
 
@@ -84,17 +85,19 @@ void kdb_delete(struct kdb *db, struct kentry *e)
     kdict_delete(db->dict, e);
 }
 
-void kdb_set_expired_hook(struct kdb *db, kdb_expired_fn *fn, void *arg, int dbid)
+void kdb_set_hooks(struct kdb *db, kdb_key_fn *on_expired, kdb_key_fn *on_new, void *arg,
+                   int dbid)
 {
-    db->on_expired = fn;
-    db->on_expired_arg = arg;
+    db->on_expired = on_expired;
+    db->on_new = on_new;
+    db->hook_arg = arg;
     db->id = dbid;
 }
 
 static void expire_entry(struct kdb *db, struct kentry *e)
 {
     if (db->on_expired) {
-        db->on_expired(db->on_expired_arg, db->id, e);
+        db->on_expired(db->hook_arg, db->id, e);
     }
     kdb_delete(db, e);
     db->expired++;
@@ -123,7 +126,12 @@ struct kentry *kdb_find(struct kdb *db, const void *key, size_t len, uint64_t ha
 
 struct kentry *kdb_add(struct kdb *db, const void *key, size_t len, uint64_t hash)
 {
-    return kdict_add(db->dict, key, len, hash);
+    struct kentry *e = kdict_add(db->dict, key, len, hash);
+
+    if (db->on_new) {
+        db->on_new(db->hook_arg, db->id, e);
+    }
+    return e;
 }
 
 size_t kdb_size(const struct kdb *db)

@@ -6,6 +6,7 @@
 #include "shardis/cmd.h"
 
 #include "shardis/cmdtab.h"
+#include "shardis/config.h"
 #include "shardis/kdb.h"
 #include "shardis/pubsub.h"
 #include "shardis/route.h"
@@ -21,6 +22,7 @@ uint64_t cmd_key_hash(const struct cmd_ctx *ctx, int i)
 
 struct kentry *cmd_lookup(struct cmd_ctx *ctx, int i)
 {
+    ctx->last_lookup = i;
     return kdb_find(ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, cmd_key_hash(ctx, i),
                     ctx->shard->now_ms);
 }
@@ -30,7 +32,10 @@ void cmd_count_lookup(struct cmd_ctx *ctx, bool hit)
     if (hit) {
         ctx->shard->stats.keyspace_hits++;
     } else {
+        const struct sh_slice *k = &ctx->argv[ctx->last_lookup];
+
         ctx->shard->stats.keyspace_misses++;
+        pubsub_notify(ctx->shard, NOTIFY_KEY_MISS, "keymiss", k->ptr, k->len, ctx->dbid);
     }
 }
 

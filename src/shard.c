@@ -560,6 +560,12 @@ static void on_key_expired(void *arg, int dbid, const struct kentry *e)
     pubsub_notify(arg, NOTIFY_EXPIRED, "expired", e->key, e->klen, dbid);
 }
 
+/* A key was created: the "new" event (class n). */
+static void on_key_new(void *arg, int dbid, const struct kentry *e)
+{
+    pubsub_notify(arg, NOTIFY_NEW, "new", e->key, e->klen, dbid);
+}
+
 static void *shard_main(void *arg)
 {
     struct shard *sh = arg;
@@ -578,7 +584,7 @@ static void *shard_main(void *arg)
     sh->db = sh_calloc((size_t)sh->cfg.databases, sizeof(*sh->db));
     for (int i = 0; i < sh->cfg.databases; i++) {
         sh->db[i] = kdb_create();
-        kdb_set_expired_hook(sh->db[i], on_key_expired, sh, i);
+        kdb_set_hooks(sh->db[i], on_key_expired, on_key_new, sh, i);
     }
     sh->ps = pubsub_create();
     sh->rnd = (uint64_t)sh_mono_us() ^ ((uint64_t)sh->id << 40) ^ 0x9E3779B97F4A7C15ULL;

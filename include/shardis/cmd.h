@@ -32,6 +32,7 @@ struct cmd_ctx {
     struct conn *conn;    /* client connection: CONN route only, else NULL */
     uint64_t client_id;   /* the client that sent the command */
     uint64_t key_hash;    /* kdict hash of argv[1] when has_key_hash */
+    int last_lookup;      /* argv index of the last cmd_lookup (for keymiss) */
     bool has_key_hash;
 };
 
@@ -39,7 +40,8 @@ struct cmd_ctx {
 uint64_t cmd_key_hash(const struct cmd_ctx *ctx, int i);
 /* The live entry of key argv[i] in ctx->db, or NULL (lazy expiry applied). */
 struct kentry *cmd_lookup(struct cmd_ctx *ctx, int i);
-/* Counts a keyspace hit or miss for INFO. */
+/* Counts a keyspace hit or miss (of the last cmd_lookup) for INFO; a miss
+ * is also the "keymiss" event (class m). */
 void cmd_count_lookup(struct cmd_ctx *ctx, bool hit);
 
 /* Command families register their handlers (cmdtab_bind) at start-up. */

@@ -38,9 +38,11 @@ size_t kdb_expires(const struct kdb *db);
 /* Average remaining TTL in ms of sampled volatile keys, as INFO shows. */
 long long kdb_avg_ttl(const struct kdb *db);
 
-/* Called with each key that expires, just before it is deleted. */
-typedef void kdb_expired_fn(void *arg, int dbid, const struct kentry *e);
-void kdb_set_expired_hook(struct kdb *db, kdb_expired_fn *fn, void *arg, int dbid);
+/* Called with each key that expires, just before it is deleted, and with
+ * each key just added (kdb_set_hooks). */
+typedef void kdb_key_fn(void *arg, int dbid, const struct kentry *e);
+void kdb_set_hooks(struct kdb *db, kdb_key_fn *on_expired, kdb_key_fn *on_new, void *arg,
+                   int dbid);
 
 /* Keys deleted because their TTL passed (lazily or actively), since the
  * last kdb_reset_stats. */

@@ -411,6 +411,20 @@ class TestEventClasses(NotificationCase):
         self.r.cmd("DEL", "k")
         self.assertNoEvents()
 
+    def test_key_miss_class_sends_keymiss_on_read_misses(self):
+        self.config("Em")
+        self.r.cmd("GET", "nokey")
+        self.r.cmd("SET", "k", "v")           # not class m
+        self.r.cmd("GET", "k")                # a hit: nothing
+        self.assertEvents([("__keyevent@0__:keymiss", "nokey")])
+
+    def test_new_class_sends_new_when_a_key_is_created(self):
+        self.config("En")
+        self.r.cmd("SET", "k", "v")
+        self.r.cmd("SET", "k", "w")           # exists: not new
+        self.r.cmd("APPEND", "k2", "x")
+        self.assertEvents([("__keyevent@0__:new", "k"), ("__keyevent@0__:new", "k2")])
+
     def test_keyspace_string_class_only(self):
         self.config("K$")
         self.r.cmd("SET", "k", "1")
