@@ -43,9 +43,10 @@
  * removes; "rename_from" on src then "rename_to" on dst; "copy_to" on dst
  * (in COPY's destination database); "expire", or "del" when the time is
  * already past; "persist" when a TTL was removed. Across shards, ev ("rename_to"
- * or "copy_to") comes out of stage 1 and "rename_from" out of stage 2, each on
- * its key's owner, so the two events of a RENAME come in the opposite order
- * (they are on different channels, which keep no order between them anyway).
+ * or "copy_to") comes out of stage 1 and "rename_from" out of stage 2, each
+ * from its key's owner: "rename_to" is published first there, where Redis
+ * publishes "rename_from" first (events of different keys published by
+ * different shards keep no order between them anyway).
  *
  * Threading: handlers run on the core that owns their keys; gathers run on
  * the client's core. Nothing here keeps state between commands.
@@ -166,10 +167,11 @@ static int store_value(struct shard *sh, int dbid, struct sh_slice key, uint64_t
 static bool delete_key(struct shard *sh, int dbid, struct sh_slice key, uint64_t hash,
                        const char *event)
 {
-    struct kentry *e = find_key(shard_db(sh, dbid), key, hash, sh->now_ms);
+    struct kdb *db = shard_db(sh, dbid);
+    struct kentry *e = find_key(db, key, hash, sh->now_ms);
 
     if (e) {
-        kdb_delete(shard_db(sh, dbid), e);
+        kdb_delete(db, e);
         notify_key(sh, dbid, key, event);
     }
     return e != NULL;
