@@ -546,34 +546,58 @@ static void sub_reply(struct coord *co, const char *what, const struct sh_slice 
     reply_int(&r, n);
 }
 
+/* What a (un)subscribe command works on: the connection's set, this
+ * shard's lists, and where changes are registered. */
+struct sub_target {
+    bool pattern;
+    int kind;
+    struct kdict *set;   /* the connection's names */
+    struct kdict *local; /* this shard's name -> connections */
+};
+
+static struct sub_target target_of(struct coord *co)
+{
+    struct conn *c = co->conn;
+    struct psconn *psc = psconn_of(c);
+    struct sub_target t = { .pattern = is_pattern_cmd(co) };
+
+    t.kind = t.pattern ? KIND_CHANNEL : kind_of(co);
+    t.set = t.pattern ? psc->pats : psc->chans[t.kind];
+    t.local = t.pattern ? c->sh->ps->local_pat : c->sh->ps->local[t.kind];
+    return t;
+}
+
+static void register_change(struct coord *co, const struct sub_target *t, int delta,
+                            const struct sh_slice *names, int n)
+{
+    if (t->pattern) {
+        register_patterns(co, delta, names, n);
+    } else {
+        register_names(co, t->kind, delta, names, n);
+    }
+}
+
 /* SUBSCRIBE, SSUBSCRIBE, PSUBSCRIBE: local state and replies now,
  * registrations as this stage's parts; the reply is released when they are
  * counted. */
 static void subscribe_start(struct coord *co)
 {
     struct conn *c = co->conn;
-    struct psconn *psc = psconn_of(c);
-    bool pattern = is_pattern_cmd(co);
-    int kind = pattern ? KIND_CHANNEL : kind_of(co);
-    struct kdict *set = pattern ? psc->pats : psc->chans[kind];
-    struct kdict *local = pattern ? c->sh->ps->local_pat : c->sh->ps->local[kind];
+    struct sub_target t = target_of(co);
     struct sh_slice *fresh = sh_malloc(sizeof(*fresh) * (size_t)co->argc);
-    const char *what = pattern ? "psubscribe" : kind == KIND_SHARD ? "ssubscribe" : "subscribe";
+    const char *what = t.pattern ? "psubscribe" : t.kind == KIND_SHARD ? "ssubscribe"
+                                                                       : "subscribe";
     int nfresh = 0;
 
     for (int i = 1; i < co->argc; i++) {
-        if (!dict_get(set, co->argv[i])) {
-            dict_add(set, co->argv[i]);
-            list_add(local, co->argv[i], c);
+        if (!dict_get(t.set, co->argv[i])) {
+            dict_add(t.set, co->argv[i]);
+            list_add(t.local, co->argv[i], c);
             fresh[nfresh++] = co->argv[i];
         }
-        sub_reply(co, what, &co->argv[i], reply_count(c, kind));
+        sub_reply(co, what, &co->argv[i], reply_count(c, t.kind));
     }
-    if (pattern) {
-        register_patterns(co, +1, fresh, nfresh);
-    } else {
-        register_names(co, kind, +1, fresh, nfresh);
-    }
+    register_change(co, &t, +1, fresh, nfresh);
     sh_free(fresh);
 }
 
@@ -616,48 +640,38 @@ static void collect_all(struct kdict *set, struct name_list *l)
 static void unsubscribe_names(struct coord *co, const struct sh_slice *names, int n)
 {
     struct conn *c = co->conn;
-    struct psconn *psc = psconn_of(c);
-    bool pattern = is_pattern_cmd(co);
-    int kind = pattern ? KIND_CHANNEL : kind_of(co);
-    struct kdict *set = pattern ? psc->pats : psc->chans[kind];
-    struct kdict *local = pattern ? c->sh->ps->local_pat : c->sh->ps->local[kind];
-    const char *what = pattern ? "punsubscribe" : kind == KIND_SHARD ? "sunsubscribe"
-                                                                     : "unsubscribe";
+    struct sub_target t = target_of(co);
+    const char *what = t.pattern ? "punsubscribe" : t.kind == KIND_SHARD ? "sunsubscribe"
+                                                                         : "unsubscribe";
     struct sh_slice *gone = sh_malloc(sizeof(*gone) * (size_t)(n ? n : 1));
     int ngone = 0;
 
     for (int i = 0; i < n; i++) {
-        struct kentry *e = dict_get(set, names[i]);
+        struct kentry *e = dict_get(t.set, names[i]);
 
         if (e) {
-            kdict_delete(set, e);
-            list_remove(local, names[i].ptr, names[i].len, c);
+            kdict_delete(t.set, e);
+            list_remove(t.local, names[i].ptr, names[i].len, c);
             gone[ngone++] = names[i];
         }
-        sub_reply(co, what, &names[i], reply_count(c, kind));
+        sub_reply(co, what, &names[i], reply_count(c, t.kind));
     }
     if (n == 0) {
-        sub_reply(co, what, NULL, reply_count(c, kind));
+        sub_reply(co, what, NULL, reply_count(c, t.kind));
     }
-    if (pattern) {
-        register_patterns(co, -1, gone, ngone);
-    } else {
-        register_names(co, kind, -1, gone, ngone);
-    }
+    register_change(co, &t, -1, gone, ngone);
     sh_free(gone);
 }
 
 static void unsubscribe_start(struct coord *co)
 {
     struct name_list all;
-    struct psconn *psc = psconn_of(co->conn);
-    bool pattern = is_pattern_cmd(co);
 
     if (co->argc > 1) {
         unsubscribe_names(co, co->argv + 1, co->argc - 1);
         return;
     }
-    collect_all(pattern ? psc->pats : psc->chans[kind_of(co)], &all);
+    collect_all(target_of(co).set, &all);
     unsubscribe_names(co, all.v, all.n);
     sh_free(all.v);
     rbuf_fini(&all.bytes);
@@ -721,42 +735,36 @@ static void unregister_gone(struct shard *sh, int kind, const struct sh_slice *n
     sh_free(argv);
 }
 
+/* Drops every name of one of c's sets: from this shard's lists, and (unless
+ * shutting down) from the registries. kind < 0: the pattern set. */
+static void drop_set(struct conn *c, struct kdict *set, struct kdict *local, int kind)
+{
+    struct name_list all;
+
+    collect_all(set, &all);
+    for (int i = 0; i < all.n; i++) {
+        list_remove(local, all.v[i].ptr, all.v[i].len, c);
+    }
+    if (!c->sh->stopping) {
+        unregister_gone(c->sh, kind, all.v, all.n);
+    }
+    sh_free(all.v);
+    rbuf_fini(&all.bytes);
+    kdict_destroy(set);
+}
+
 void pubsub_conn_gone(struct conn *c)
 {
-    struct shard *sh = c->sh;
+    struct pubsub *ps = c->sh->ps;
     struct psconn *psc = c->ps;
 
     if (!psc) {
         return;
     }
     for (int k = 0; k < KINDS; k++) {
-        struct name_list all;
-
-        collect_all(psc->chans[k], &all);
-        for (int i = 0; i < all.n; i++) {
-            list_remove(sh->ps->local[k], all.v[i].ptr, all.v[i].len, c);
-        }
-        if (!sh->stopping) {
-            unregister_gone(sh, k, all.v, all.n);
-        }
-        sh_free(all.v);
-        rbuf_fini(&all.bytes);
-        kdict_destroy(psc->chans[k]);
+        drop_set(c, psc->chans[k], ps->local[k], k);
     }
-    {
-        struct name_list all;
-
-        collect_all(psc->pats, &all);
-        for (int i = 0; i < all.n; i++) {
-            list_remove(sh->ps->local_pat, all.v[i].ptr, all.v[i].len, c);
-        }
-        if (!sh->stopping) {
-            unregister_gone(sh, -1, all.v, all.n);
-        }
-        sh_free(all.v);
-        rbuf_fini(&all.bytes);
-        kdict_destroy(psc->pats);
-    }
+    drop_set(c, psc->pats, ps->local_pat, -1);
     sh_free(psc);
     c->ps = NULL;
 }

@@ -20,6 +20,22 @@ def rss_bytes(pid):
     return 0
 
 
+def send_until_stalled(s, data, patience=1.0):
+    """Sends on a non-blocking socket until the server stops reading for
+    `patience` seconds; returns what was not sent."""
+    stalled_since = None
+    while data:
+        try:
+            data = data[s.send(data):]
+            stalled_since = None
+        except BlockingIOError:
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > patience:
+                break
+            time.sleep(0.01)
+    return data
+
+
 class TestBackpressure(ServerTestCase):
 
     def test_a_client_that_never_reads_keeps_server_memory_bounded(self):
@@ -32,19 +48,8 @@ class TestBackpressure(ServerTestCase):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
         s.setblocking(False)
         batch = encode_command("GET", "big") * 1000
-        pending = batch * 20
-        stalled_since = None
-        while pending:
-            try:
-                n = s.send(pending)
-                pending = pending[n:]
-                stalled_since = None
-            except BlockingIOError:
-                # the server stopped reading us: that is the point
-                stalled_since = stalled_since or time.monotonic()
-                if time.monotonic() - stalled_since > 1.0:
-                    break
-                time.sleep(0.01)
+        # the server stops reading us: that is the point
+        pending = send_until_stalled(s, batch * 20)
         time.sleep(0.3)
         grown = rss_bytes(pid) - before
         # another client is served meanwhile
@@ -102,17 +107,7 @@ class TestBackpressure(ServerTestCase):
         s = socket.create_connection(("127.0.0.1", self.port))
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.setblocking(False)
-        pending = b"".join(encode_command("GET", keys[i % 64]) for i in range(4000))
-        stalled_since = None
-        while pending:
-            try:
-                pending = pending[s.send(pending):]
-                stalled_since = None
-            except BlockingIOError:
-                stalled_since = stalled_since or time.monotonic()
-                if time.monotonic() - stalled_since > 1.0:
-                    break
-                time.sleep(0.01)
+        send_until_stalled(s, b"".join(encode_command("GET", keys[i % 64]) for i in range(4000)))
         time.sleep(0.5)
         grown = rss_bytes(pid) - before
         if not reference_mode():
