@@ -85,8 +85,7 @@ void kdb_delete(struct kdb *db, struct kentry *e)
     kdict_delete(db->dict, e);
 }
 
-void kdb_set_hooks(struct kdb *db, kdb_key_fn *on_expired, kdb_key_fn *on_new, void *arg,
-                   int dbid)
+void kdb_set_hooks(struct kdb *db, kdb_key_fn *on_expired, kdb_key_fn *on_new, void *arg, int dbid)
 {
     db->on_expired = on_expired;
     db->on_new = on_new;

@@ -6,6 +6,7 @@
 #include "shardis/sh.h"
 
 #include <jemalloc/jemalloc.h>
+
 #include <stdint.h>
 
 size_t sh_alloc_process_bytes(void)

@@ -7,8 +7,8 @@
 #include "shardis/util.h"
 
 #include <ctype.h>
-#include <limits.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,8 +97,8 @@ bool util_str2ld(const char *s, size_t len, long double *out)
     }
     errno = 0;
     v = strtold(buf, &end);
-    if ((size_t)(end - buf) != len || (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL ||
-                                                           fpclassify(v) == FP_ZERO)) ||
+    if ((size_t)(end - buf) != len ||
+        (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO)) ||
         isnan(v)) {
         return false;
     }
@@ -122,8 +122,8 @@ bool util_str2d(const char *s, size_t len, double *out)
     }
     errno = 0;
     v = strtod(buf, &end);
-    if ((size_t)(end - buf) != len || (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL ||
-                                                           fpclassify(v) == FP_ZERO)) ||
+    if ((size_t)(end - buf) != len ||
+        (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || fpclassify(v) == FP_ZERO)) ||
         isnan(v)) {
         return false;
     }

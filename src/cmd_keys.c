@@ -709,9 +709,15 @@ static bool copy_done(struct coord *c, struct reply *r)
     return move_done(c, r, MOVE_COPY);
 }
 
-static const struct gather gather_rename = { .start = rename_start, .done = rename_done, .barrier = true };
-static const struct gather gather_renamenx = { .start = renamenx_start, .done = renamenx_done, .barrier = true };
-static const struct gather gather_copy = { .start = copy_start, .done = copy_done, .barrier = true };
+static const struct gather gather_rename = { .start = rename_start,
+                                             .done = rename_done,
+                                             .barrier = true };
+static const struct gather gather_renamenx = { .start = renamenx_start,
+                                               .done = renamenx_done,
+                                               .barrier = true };
+static const struct gather gather_copy = { .start = copy_start,
+                                           .done = copy_done,
+                                           .barrier = true };
 
 /* ---- EXPIRE PEXPIRE EXPIREAT PEXPIREAT ---- */
 

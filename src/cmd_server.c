@@ -11,7 +11,6 @@
  * shard's state is only touched by its own thread.
  */
 #include "shardis/cmd.h"
-
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
 #include "shardis/glob.h"
@@ -191,8 +190,8 @@ static void cmd_hello(struct cmd_ctx *ctx)
                 return;
             }
         } else {
-            reply_errorf(&ctx->r, "ERR Syntax error in HELLO option '%.*s'",
-                         (int)ctx->argv[i].len, ctx->argv[i].ptr);
+            reply_errorf(&ctx->r, "ERR Syntax error in HELLO option '%.*s'", (int)ctx->argv[i].len,
+                         ctx->argv[i].ptr);
             return;
         }
     }
@@ -268,8 +267,9 @@ static void cmd_debug(struct cmd_ctx *ctx)
         reply_ok(&ctx->r);
         return;
     }
-    reply_errorf(&ctx->r, "ERR Unknown subcommand or wrong number of arguments for '%.*s'. "
-                          "Try DEBUG HELP.",
+    reply_errorf(&ctx->r,
+                 "ERR Unknown subcommand or wrong number of arguments for '%.*s'. "
+                 "Try DEBUG HELP.",
                  (int)ctx->argv[1].len, ctx->argv[1].ptr);
 }
 
@@ -552,15 +552,15 @@ static bool done_first_error_or_ok(struct coord *co, struct reply *r)
     return true;
 }
 
-static const struct gather gather_client_list = {
-    .start = start_fanout_all, .done = done_client_list, .always = true
-};
-static const struct gather gather_client_kill = {
-    .start = start_fanout_all, .done = done_client_kill, .always = true
-};
-static const struct gather gather_all_ok = {
-    .start = start_fanout_all, .done = done_first_error_or_ok, .always = true
-};
+static const struct gather gather_client_list = { .start = start_fanout_all,
+                                                  .done = done_client_list,
+                                                  .always = true };
+static const struct gather gather_client_kill = { .start = start_fanout_all,
+                                                  .done = done_client_kill,
+                                                  .always = true };
+static const struct gather gather_all_ok = { .start = start_fanout_all,
+                                             .done = done_first_error_or_ok,
+                                             .always = true };
 
 /* ---- CONFIG ---- */
 
@@ -961,9 +961,9 @@ static bool done_info(struct coord *co, struct reply *r)
     return true;
 }
 
-static const struct gather gather_info = {
-    .start = start_fanout_all, .done = done_info, .always = true
-};
+static const struct gather gather_info = { .start = start_fanout_all,
+                                           .done = done_info,
+                                           .always = true };
 
 void cmd_server_bind(void)
 {

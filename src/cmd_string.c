@@ -931,7 +931,9 @@ static bool msetnx_done(struct coord *c, struct reply *r)
 
 static const struct gather gather_mget = { .start = mget_start, .done = mget_done };
 static const struct gather gather_mset = { .start = mset_start, .done = mset_done };
-static const struct gather gather_msetnx = { .start = msetnx_start, .done = msetnx_done, .barrier = true };
+static const struct gather gather_msetnx = { .start = msetnx_start,
+                                             .done = msetnx_done,
+                                             .barrier = true };
 
 void cmd_string_bind(void)
 {

@@ -27,7 +27,7 @@ enum dir_kind {
     DIR_STR,
     DIR_LOGLEVEL,
     DIR_BIND,
-    DIR_WORDS, /* any number of words, kept joined by spaces */
+    DIR_WORDS,  /* any number of words, kept joined by spaces */
     DIR_NOTIFY, /* notify-keyspace-events flags */
     DIR_COBL,   /* client-output-buffer-limit <class> <hard> <soft> <seconds> ... */
 };
@@ -58,8 +58,8 @@ static const struct directive directives[] = {
     { "requirepass", DIR_STR, F(requirepass), 0, 0, true },
     /* bounded so that size arithmetic on a bulk's length cannot overflow */
     { "proto-max-bulk-len", DIR_MEM, F(proto_max_bulk_len), 1024 * 1024, 1LL << 40, true },
-    { "client-query-buffer-limit", DIR_MEM, F(client_query_buffer_limit), 1024 * 1024,
-      LLONG_MAX, true },
+    { "client-query-buffer-limit", DIR_MEM, F(client_query_buffer_limit), 1024 * 1024, LLONG_MAX,
+      true },
     /* persistence does not exist yet: these are read by tools
      * (redis-benchmark asks for both) and accepted from redis.conf files */
     { "save", DIR_WORDS, F(save), 0, 0, true },
@@ -72,10 +72,10 @@ static const struct {
     char c;
     int flag;
 } notify_chars[] = {
-    { 'g', NOTIFY_GENERIC }, { '$', NOTIFY_STRING }, { 'l', NOTIFY_LIST },
-    { 's', NOTIFY_SET },     { 'h', NOTIFY_HASH },   { 'z', NOTIFY_ZSET },
-    { 'x', NOTIFY_EXPIRED }, { 'e', NOTIFY_EVICTED }, { 't', NOTIFY_STREAM },
-    { 'd', NOTIFY_MODULE },  { 'n', NOTIFY_NEW },    { 'K', NOTIFY_KEYSPACE },
+    { 'g', NOTIFY_GENERIC },  { '$', NOTIFY_STRING },   { 'l', NOTIFY_LIST },
+    { 's', NOTIFY_SET },      { 'h', NOTIFY_HASH },     { 'z', NOTIFY_ZSET },
+    { 'x', NOTIFY_EXPIRED },  { 'e', NOTIFY_EVICTED },  { 't', NOTIFY_STREAM },
+    { 'd', NOTIFY_MODULE },   { 'n', NOTIFY_NEW },      { 'K', NOTIFY_KEYSPACE },
     { 'E', NOTIFY_KEYEVENT }, { 'm', NOTIFY_KEY_MISS },
 };
 
@@ -267,8 +267,8 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
             return "argument couldn't be parsed into an integer";
         }
         if (x < d->min || x > d->max) {
-            snprintf(why, sizeof(why), "argument must be between %lld and %lld inclusive",
-                     d->min, d->max);
+            snprintf(why, sizeof(why), "argument must be between %lld and %lld inclusive", d->min,
+                     d->max);
             return why;
         }
         *(long long *)field = x;
@@ -428,8 +428,8 @@ static int load_file(struct config *c, const char *path, char *err, size_t errle
         char name[64];
 
         if (v[0].len >= sizeof(name) || n > (int)SH_ARRAY_LEN(v) - 1) {
-            snprintf(err, errlen, "%s:%d: '%s': Bad directive or wrong number of arguments",
-                     path, lineno, copy);
+            snprintf(err, errlen, "%s:%d: '%s': Bad directive or wrong number of arguments", path,
+                     lineno, copy);
             goto out_close;
         }
         memcpy(name, v[0].ptr, v[0].len);
@@ -489,8 +489,7 @@ int config_load_args(struct config *c, int argc, char **argv, char *err, size_t 
     return 0;
 }
 
-static void format_value(const struct config *c, const struct directive *d, char *buf,
-                         size_t len)
+static void format_value(const struct config *c, const struct directive *d, char *buf, size_t len)
 {
     const void *field = (const char *)c + d->off;
 
@@ -576,9 +575,8 @@ int config_set(struct config *c, const char *name, size_t nlen, const char *valu
                       ? "Wrong number of arguments in buffer limit configuration."
                       : cobl_parse(c, n, v);
         if (why) {
-            snprintf(err, errlen,
-                     "ERR CONFIG SET failed (possibly related to argument '%s') - %s", d->name,
-                     why);
+            snprintf(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                     d->name, why);
             return -1;
         }
         return 0;

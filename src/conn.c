@@ -25,12 +25,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_INFLIGHT 256
-#define OUT_PAUSE (1024 * 1024)
-#define READ_STOP (1024 * 1024)
-#define SLOT_KEEP_CAP (4 * 1024)
-#define SLOT_CACHE 256 /* free slots kept per shard */
-#define IDLE_KEEP_CAP (64 * 1024)
+#define MAX_INFLIGHT     256
+#define OUT_PAUSE        (1024 * 1024)
+#define READ_STOP        (1024 * 1024)
+#define SLOT_KEEP_CAP    (4 * 1024)
+#define SLOT_CACHE       256 /* free slots kept per shard */
+#define IDLE_KEEP_CAP    (64 * 1024)
 #define SENDING_KEEP_CAP (4 * 1024 * 1024)
 
 static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -419,8 +419,7 @@ void conn_on_recv(struct conn *c, int res, uint32_t flags)
     if (res > 0) {
         sh->stats.net_input_bytes += (uint64_t)res;
         if ((long long)c->q.len > sh->cfg.client_query_buffer_limit) {
-            sh_log(LOG_WARNING, "closing client %s that reached max query buffer length",
-                   c->addr);
+            sh_log(LOG_WARNING, "closing client %s that reached max query buffer length", c->addr);
             conn_close(c);
         } else if (!(c->flags & CONN_PAUSED)) {
             conn_process_input(c);

@@ -27,15 +27,14 @@
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "Usage: shardis-server [/path/to/shardis.conf] [--directive value ...]\n"
-            "       shardis-server -v or --version\n"
-            "       shardis-server -h or --help\n\n"
-            "Examples:\n"
-            "       shardis-server (run with the built-in defaults)\n"
-            "       shardis-server /etc/shardis/shardis.conf\n"
-            "       shardis-server --port 7777 --shards 4\n"
-            "       shardis-server /etc/shardis/shardis.conf --loglevel verbose\n");
+    fprintf(stderr, "Usage: shardis-server [/path/to/shardis.conf] [--directive value ...]\n"
+                    "       shardis-server -v or --version\n"
+                    "       shardis-server -h or --help\n\n"
+                    "Examples:\n"
+                    "       shardis-server (run with the built-in defaults)\n"
+                    "       shardis-server /etc/shardis/shardis.conf\n"
+                    "       shardis-server --port 7777 --shards 4\n"
+                    "       shardis-server /etc/shardis/shardis.conf --loglevel verbose\n");
 }
 
 static void make_run_id(char *out)

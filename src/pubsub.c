@@ -244,8 +244,7 @@ static void cmd_psreg(struct cmd_ctx *ctx)
         sh_panic("corrupt __psreg");
     }
     for (int i = 4; i < ctx->argc; i++) {
-        reg_adjust(ps->reg[kind], ctx->argv[i], (int)from, ctx->shard->srv->nshards,
-                   (int)delta);
+        reg_adjust(ps->reg[kind], ctx->argv[i], (int)from, ctx->shard->srv->nshards, (int)delta);
     }
     reply_ok(&ctx->r);
 }
@@ -395,10 +394,9 @@ static long long publish(struct shard *sh, int kind, struct sh_slice ch, struct 
     }
     for (int s = 0; s < n; s++) {
         if (targets[s]) {
-            struct sh_slice argv[4] = { { "__psdeliver", 11 },
-                                        { kind == KIND_SHARD ? "1" : "0", 1 },
-                                        ch,
-                                        msg };
+            struct sh_slice argv[4] = {
+                { "__psdeliver", 11 }, { kind == KIND_SHARD ? "1" : "0", 1 }, ch, msg
+            };
 
             route_post(sh, s, &spec_psdeliver, 0, 4, argv);
         }
@@ -420,8 +418,7 @@ static struct cmd_spec spec_publish_internal = {
     .name = "publish", .fullname = "publish", .arity = 3, .proc = cmd_publish
 };
 
-void pubsub_publish(struct shard *sh, const char *ch, size_t chlen, const char *msg,
-                    size_t msglen)
+void pubsub_publish(struct shard *sh, const char *ch, size_t chlen, const char *msg, size_t msglen)
 {
     uint64_t h;
     int owner = shard_owner(sh->srv->nshards, ch, chlen, &h);
@@ -585,8 +582,7 @@ static void subscribe_start(struct coord *co)
     struct conn *c = co->conn;
     struct sub_target t = target_of(co);
     struct sh_slice *fresh = sh_malloc(sizeof(*fresh) * (size_t)co->argc);
-    const char *what = t.pattern ? "psubscribe" : t.kind == KIND_SHARD ? "ssubscribe"
-                                                                       : "subscribe";
+    const char *what = t.pattern ? "psubscribe" : t.kind == KIND_SHARD ? "ssubscribe" : "subscribe";
     int nfresh = 0;
 
     for (int i = 1; i < co->argc; i++) {
@@ -641,8 +637,9 @@ static void unsubscribe_names(struct coord *co, const struct sh_slice *names, in
 {
     struct conn *c = co->conn;
     struct sub_target t = target_of(co);
-    const char *what = t.pattern ? "punsubscribe" : t.kind == KIND_SHARD ? "sunsubscribe"
-                                                                         : "unsubscribe";
+    const char *what = t.pattern              ? "punsubscribe"
+                       : t.kind == KIND_SHARD ? "sunsubscribe"
+                                              : "unsubscribe";
     struct sh_slice *gone = sh_malloc(sizeof(*gone) * (size_t)(n ? n : 1));
     int ngone = 0;
 
@@ -684,12 +681,12 @@ static bool sub_done(struct coord *co, struct reply *r)
     return true; /* the replies were written by start */
 }
 
-static const struct gather gather_subscribe = {
-    .start = subscribe_start, .done = sub_done, .always = true
-};
-static const struct gather gather_unsubscribe = {
-    .start = unsubscribe_start, .done = sub_done, .always = true
-};
+static const struct gather gather_subscribe = { .start = subscribe_start,
+                                                .done = sub_done,
+                                                .always = true };
+static const struct gather gather_unsubscribe = { .start = unsubscribe_start,
+                                                  .done = sub_done,
+                                                  .always = true };
 
 /* The handlers of the subscribe family only run through their gathers. */
 static void cmd_sub_unused(struct cmd_ctx *ctx)
@@ -891,9 +888,9 @@ static bool numsub_done(struct coord *co, struct reply *r)
     return true;
 }
 
-static const struct gather gather_numsub = {
-    .start = numsub_start, .done = numsub_done, .always = true
-};
+static const struct gather gather_numsub = { .start = numsub_start,
+                                             .done = numsub_done,
+                                             .always = true };
 
 /* Patterns are registered everywhere: this shard knows them all. */
 static void cmd_pubsub_numpat(struct cmd_ctx *ctx)

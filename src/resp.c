@@ -208,9 +208,12 @@ static bool read_quoted(char *line, size_t len, size_t *i, size_t *w)
             char c = line[r + 1];
 
             if (q == '"') {
-                c = c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c == 'b' ? '\b'
-                                                          : c == 'a' ? '\a'
-                                                                     : c;
+                c = c == 'n'   ? '\n'
+                    : c == 'r' ? '\r'
+                    : c == 't' ? '\t'
+                    : c == 'b' ? '\b'
+                    : c == 'a' ? '\a'
+                               : c;
             }
             line[(*w)++] = c;
             r += 2;

@@ -26,7 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define INLINE_REPLY 192
+#define INLINE_REPLY   192
 #define MAX_STACK_KEYS 16
 
 static struct req *req_new(struct shard *sh, int to, const struct cmd_spec *cmd, int dbid,

@@ -37,12 +37,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define RING_ENTRIES 4096
-#define CQ_ENTRIES 16384
-#define BUF_COUNT 256
-#define BUF_SIZE (16 * 1024)
-#define BUF_GROUP 0
-#define MBOX_CAP 8192
+#define RING_ENTRIES      4096
+#define CQ_ENTRIES        16384
+#define BUF_COUNT         256
+#define BUF_SIZE          (16 * 1024)
+#define BUF_GROUP         0
+#define MBOX_CAP          8192
 #define SHUTDOWN_DRAIN_US 800000
 
 enum tag {
@@ -120,8 +120,9 @@ void shard_arm_send(struct shard *sh, struct conn *c, const void *p, size_t n)
 /* Gives a provided buffer back to the ring (advanced once per batch). */
 void shard_recycle_buffer(struct shard *sh, unsigned bid)
 {
-    io_uring_buf_ring_add(sh->br, sh->bufs + (size_t)bid * sh->bufsz, sh->bufsz, (unsigned short)bid,
-                          io_uring_buf_ring_mask(sh->nbufs), (int)sh->br_pending);
+    io_uring_buf_ring_add(sh->br, sh->bufs + (size_t)bid * sh->bufsz, sh->bufsz,
+                          (unsigned short)bid, io_uring_buf_ring_mask(sh->nbufs),
+                          (int)sh->br_pending);
     sh->br_pending++;
 }
 
@@ -451,7 +452,8 @@ static int setup_buffers(struct shard *sh)
 
 static int setup_listener(struct shard *sh, const char *addr, int port)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                              .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE | AI_NUMERICHOST };
     struct addrinfo *ai;
     char portstr[16];

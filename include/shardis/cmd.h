@@ -26,13 +26,13 @@ struct cmd_ctx {
     int argc;
     const struct sh_slice *argv; /* borrowed, valid during the call */
     struct reply r;
-    struct shard *shard;  /* the core running the handler */
-    struct kdb *db;       /* the selected database on this core */
+    struct shard *shard; /* the core running the handler */
+    struct kdb *db;      /* the selected database on this core */
     int dbid;
-    struct conn *conn;    /* client connection: CONN route only, else NULL */
-    uint64_t client_id;   /* the client that sent the command */
-    uint64_t key_hash;    /* kdict hash of argv[1] when has_key_hash */
-    int last_lookup;      /* argv index of the last cmd_lookup (for keymiss) */
+    struct conn *conn;  /* client connection: CONN route only, else NULL */
+    uint64_t client_id; /* the client that sent the command */
+    uint64_t key_hash;  /* kdict hash of argv[1] when has_key_hash */
+    int last_lookup;    /* argv index of the last cmd_lookup (for keymiss) */
     bool has_key_hash;
 };
 

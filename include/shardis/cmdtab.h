@@ -90,57 +90,57 @@ enum cmd_getkeys {
 
 /* How the runtime routes a command (set by cmdtab_bind). */
 enum cmd_route {
-    CMD_ROUTE_NONE = 0,  /* not implemented: "unknown command" */
-    CMD_ROUTE_CONN,      /* no keys: runs on the client's own core */
-    CMD_ROUTE_KEY,       /* all keys must share one owner: runs there */
-    CMD_ROUTE_MULTI,     /* keys split by owner, parts gathered (see route.h) */
-    CMD_ROUTE_ALL,       /* fans out to every shard and merges */
-    CMD_ROUTE_CHANNEL,   /* runs on the owner of the channel argv[1] (PUBLISH) */
+    CMD_ROUTE_NONE = 0, /* not implemented: "unknown command" */
+    CMD_ROUTE_CONN,     /* no keys: runs on the client's own core */
+    CMD_ROUTE_KEY,      /* all keys must share one owner: runs there */
+    CMD_ROUTE_MULTI,    /* keys split by owner, parts gathered (see route.h) */
+    CMD_ROUTE_ALL,      /* fans out to every shard and merges */
+    CMD_ROUTE_CHANNEL,  /* runs on the owner of the channel argv[1] (PUBLISH) */
 };
 
 /* A key spec as COMMAND INFO reports it (Redis 7 "key specifications"). */
 struct cmd_keyspec {
-    const char *flags[6];   /* NULL-terminated, e.g. "RW", "ACCESS", "UPDATE" */
-    uint32_t flagbits;      /* the same flags as CMD_KEY_* bits */
-    const char *notes;      /* or NULL */
-    int bs_type;            /* 0 unknown, 1 index, 2 keyword */
-    int bs_index;           /* index: pos */
-    const char *bs_keyword; /* keyword: keyword ... */
-    int bs_startfrom;       /* ... startfrom */
-    int fk_type;            /* 0 unknown, 1 range, 2 keynum */
-    int fk_lastkey, fk_step, fk_limit;          /* range */
-    int fk_keynumidx, fk_firstkey, fk_keystep;  /* keynum */
+    const char *flags[6];                      /* NULL-terminated, e.g. "RW", "ACCESS", "UPDATE" */
+    uint32_t flagbits;                         /* the same flags as CMD_KEY_* bits */
+    const char *notes;                         /* or NULL */
+    int bs_type;                               /* 0 unknown, 1 index, 2 keyword */
+    int bs_index;                              /* index: pos */
+    const char *bs_keyword;                    /* keyword: keyword ... */
+    int bs_startfrom;                          /* ... startfrom */
+    int fk_type;                               /* 0 unknown, 1 range, 2 keynum */
+    int fk_lastkey, fk_step, fk_limit;         /* range */
+    int fk_keynumidx, fk_firstkey, fk_keystep; /* keynum */
 };
 
 /* One argument of the grammar, for COMMAND DOCS. */
 struct cmd_arg {
     const char *name;
-    const char *type; /* "key", "string", "integer", "double", "pattern",
-                         "unix-time", "pure-token", "oneof", "block" */
-    const char *display;  /* or NULL */
-    const char *token;    /* or NULL */
-    const char *since;    /* or NULL */
+    const char *type;             /* "key", "string", "integer", "double", "pattern",
+                                     "unix-time", "pure-token", "oneof", "block" */
+    const char *display;          /* or NULL */
+    const char *token;            /* or NULL */
+    const char *since;            /* or NULL */
     const char *deprecated_since; /* or NULL */
-    int key_spec_index;   /* -1 when none */
+    int key_spec_index;           /* -1 when none */
     bool optional, multiple, multiple_token;
     const struct cmd_arg *args; /* sub-arguments of oneof/block */
     int nargs;
 };
 
 struct cmd_spec {
-    const char *name;       /* lower case; a subcommand has its own name only */
-    const char *fullname;   /* "get", "client|kill" */
-    int arity;              /* negative: at least -arity */
-    uint32_t flags;         /* CMD_* above */
-    uint64_t acl;           /* bit i set = category cmdtab_acl_names[i] */
+    const char *name;                  /* lower case; a subcommand has its own name only */
+    const char *fullname;              /* "get", "client|kill" */
+    int arity;                         /* negative: at least -arity */
+    uint32_t flags;                    /* CMD_* above */
+    uint64_t acl;                      /* bit i set = category cmdtab_acl_names[i] */
     int first_key, last_key, key_step; /* legacy range, as COMMAND INFO shows */
     const char *group, *since, *complexity, *summary;
-    const char *doc_flags[4];       /* "deprecated", "syscmd"; NULL-terminated */
-    const char *deprecated_since;   /* or NULL */
-    const char *replaced_by;        /* or NULL */
-    const char *(*history)[2];      /* pairs of (version, text) */
+    const char *doc_flags[4];     /* "deprecated", "syscmd"; NULL-terminated */
+    const char *deprecated_since; /* or NULL */
+    const char *replaced_by;      /* or NULL */
+    const char *(*history)[2];    /* pairs of (version, text) */
     int nhistory;
-    const char **tips;              /* request/response policy tips */
+    const char **tips; /* request/response policy tips */
     int ntips;
     const struct cmd_keyspec *keyspecs;
     int nkeyspecs;
@@ -154,7 +154,7 @@ struct cmd_spec {
     cmd_fn *proc;
     enum cmd_route route;
     const struct gather *gather; /* MULTI/ALL: how parts are merged (route.h) */
-    bool visible; /* bound, or a container with a bound subcommand */
+    bool visible;                /* bound, or a container with a bound subcommand */
 };
 
 /* Names of the ACL categories, index = bit in cmd_spec.acl ("keyspace",
@@ -200,8 +200,8 @@ enum {
  * commands without CMD_NO_MANDATORY_KEYS); more than maxpos means pos was too
  * short (maxpos >= argc is always enough for Redis's commands). Borrows argv.
  * O(argc), no allocation; any core. */
-int cmdtab_get_keys(const struct cmd_spec *c, const struct sh_slice *argv, int argc,
-                    unsigned flags, int *pos, int maxpos);
+int cmdtab_get_keys(const struct cmd_spec *c, const struct sh_slice *argv, int argc, unsigned flags,
+                    int *pos, int maxpos);
 /* Does the command take keys at all (a spec not NOT_KEY, or a getkeys)? */
 bool cmdtab_has_keys(const struct cmd_spec *c);
 

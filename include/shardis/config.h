@@ -24,21 +24,21 @@ enum config_loglevel {
 
 /* keyspace notification classes, Redis's bits */
 enum {
-    NOTIFY_KEYSPACE = 1 << 0, /* K */
-    NOTIFY_KEYEVENT = 1 << 1, /* E */
-    NOTIFY_GENERIC = 1 << 2,  /* g */
-    NOTIFY_STRING = 1 << 3,   /* $ */
-    NOTIFY_LIST = 1 << 4,     /* l */
-    NOTIFY_SET = 1 << 5,      /* s */
-    NOTIFY_HASH = 1 << 6,     /* h */
-    NOTIFY_ZSET = 1 << 7,     /* z */
-    NOTIFY_EXPIRED = 1 << 8,  /* x */
-    NOTIFY_EVICTED = 1 << 9,  /* e */
-    NOTIFY_STREAM = 1 << 10,  /* t */
+    NOTIFY_KEYSPACE = 1 << 0,  /* K */
+    NOTIFY_KEYEVENT = 1 << 1,  /* E */
+    NOTIFY_GENERIC = 1 << 2,   /* g */
+    NOTIFY_STRING = 1 << 3,    /* $ */
+    NOTIFY_LIST = 1 << 4,      /* l */
+    NOTIFY_SET = 1 << 5,       /* s */
+    NOTIFY_HASH = 1 << 6,      /* h */
+    NOTIFY_ZSET = 1 << 7,      /* z */
+    NOTIFY_EXPIRED = 1 << 8,   /* x */
+    NOTIFY_EVICTED = 1 << 9,   /* e */
+    NOTIFY_STREAM = 1 << 10,   /* t */
     NOTIFY_KEY_MISS = 1 << 11, /* m */
-    NOTIFY_LOADED = 1 << 12,  /* module only */
-    NOTIFY_MODULE = 1 << 13,  /* d */
-    NOTIFY_NEW = 1 << 14,     /* n */
+    NOTIFY_LOADED = 1 << 12,   /* module only */
+    NOTIFY_MODULE = 1 << 13,   /* d */
+    NOTIFY_NEW = 1 << 14,      /* n */
     NOTIFY_ALL = NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH |
                  NOTIFY_ZSET | NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE,
 };
@@ -52,8 +52,8 @@ enum {
 };
 
 struct config_cobl {
-    long long hard;  /* bytes, 0 = none */
-    long long soft;  /* bytes, 0 = none */
+    long long hard; /* bytes, 0 = none */
+    long long soft; /* bytes, 0 = none */
     long long soft_seconds;
 };
 
@@ -74,9 +74,9 @@ struct config {
     char *requirepass; /* "" = none */
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
-    char *config_file; /* absolute path or "" */
-    char *save;        /* accepted and reported; no persistence yet */
-    char *appendonly;  /* "no" only */
+    char *config_file;          /* absolute path or "" */
+    char *save;                 /* accepted and reported; no persistence yet */
+    char *appendonly;           /* "no" only */
     int notify_keyspace_events; /* NOTIFY_* bits */
     struct config_cobl cobl[CONFIG_COBL_CLASSES];
 };

@@ -32,8 +32,8 @@ struct shard;
 struct slot {
     struct slot *next;
     bool ready;
-    int pending;        /* parts not yet back */
-    struct rbuf buf;    /* the reply bytes once ready */
+    int pending;         /* parts not yet back */
+    struct rbuf buf;     /* the reply bytes once ready */
     struct coord *coord; /* the gather state of a multi-shard command */
 };
 
@@ -77,7 +77,7 @@ struct conn {
     int64_t ctime_ms;
     int64_t last_ms;
     uint64_t commands;
-    struct psconn *ps;   /* subscriptions, NULL until the first one */
+    struct psconn *ps;     /* subscriptions, NULL until the first one */
     int64_t soft_since_ms; /* when output first passed the soft limit, 0 = not */
     int64_t last_out_ms;   /* when a send last started */
     char addr[64];

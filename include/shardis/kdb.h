@@ -41,8 +41,7 @@ long long kdb_avg_ttl(const struct kdb *db);
 /* Called with each key that expires, just before it is deleted, and with
  * each key just added (kdb_set_hooks). */
 typedef void kdb_key_fn(void *arg, int dbid, const struct kentry *e);
-void kdb_set_hooks(struct kdb *db, kdb_key_fn *on_expired, kdb_key_fn *on_new, void *arg,
-                   int dbid);
+void kdb_set_hooks(struct kdb *db, kdb_key_fn *on_expired, kdb_key_fn *on_new, void *arg, int dbid);
 
 /* Keys deleted because their TTL passed (lazily or actively), since the
  * last kdb_reset_stats. */

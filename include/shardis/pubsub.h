@@ -40,8 +40,7 @@ long pubsub_conn_count(const struct conn *c);
 
 /* Publishes msg on channel ch from a handler running on sh (keyspace
  * notifications). */
-void pubsub_publish(struct shard *sh, const char *ch, size_t chlen, const char *msg,
-                    size_t msglen);
+void pubsub_publish(struct shard *sh, const char *ch, size_t chlen, const char *msg, size_t msglen);
 /* A keyspace event of class `type` (NOTIFY_*) for key in database dbid,
  * published as Redis does when notify-keyspace-events enables it. */
 void pubsub_notify(struct shard *sh, int type, const char *event, const char *key, size_t klen,

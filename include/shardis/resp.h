@@ -27,9 +27,9 @@ struct resp_parser {
     const char *err;
     char errbuf[64];
     /* private state of a partial multibulk command */
-    size_t scan;         /* next byte to look at */
+    size_t scan;          /* next byte to look at */
     long long mbulk_left; /* arguments still expected; 0 = between commands */
-    long long bulk_len;  /* length of the argument being read, -1 = header */
+    long long bulk_len;   /* length of the argument being read, -1 = header */
     int argc;
     int argcap;
     size_t *argoff; /* offsets (from start) and lengths of the arguments */
@@ -68,4 +68,3 @@ int resp_split_inline(char *line, size_t len, struct sh_slice *out, int max);
 /* Skips one RESP2/RESP3 value at buf[0..len); returns its size in bytes or 0
  * when incomplete or malformed. For replies this server wrote itself. */
 size_t resp_value_size(const char *buf, size_t len);
-

@@ -79,7 +79,7 @@ struct coord {
     int proto;
     int dbid;
     uint64_t client_id;
-    int stage;   /* public to gathers: starts at 0 */
+    int stage;     /* public to gathers: starts at 0 */
     long long acc; /* public to gathers: scratch */
     int pending;
     int nshards;

@@ -21,6 +21,7 @@
 #include "shardis/sh.h"
 
 #include <liburing.h>
+
 #include <pthread.h>
 
 struct conn;
@@ -32,11 +33,11 @@ struct server {
     struct config cfg; /* as loaded; read-only */
     int nshards;
     struct shard **shards;
-    struct mbox_counter clients;       /* connected clients, all shards */
-    struct mbox_counter stopping;      /* 1 once shutdown began */
-    struct mbox_counter drained;       /* shards done answering their clients */
-    struct mbox_counter exited;        /* shards whose loops ended */
-    struct mbox_counter ready;         /* shards listening */
+    struct mbox_counter clients;  /* connected clients, all shards */
+    struct mbox_counter stopping; /* 1 once shutdown began */
+    struct mbox_counter drained;  /* shards done answering their clients */
+    struct mbox_counter exited;   /* shards whose loops ended */
+    struct mbox_counter ready;    /* shards listening */
     int64_t start_ms;
     char run_id[41];
     char executable[256];
@@ -98,12 +99,12 @@ struct shard {
     int nconns;
     struct slot *free_slots;
     int nfree_slots;
-    long msgs_out; /* messages sent that will come back (EXEC, RELEASE) */
+    long msgs_out;          /* messages sent that will come back (EXEC, RELEASE) */
     uint32_t accept_paused; /* listeners to re-arm from the timer (EMFILE) */
     int64_t accept_warned_us;
 
-    int64_t now_ms;   /* cached unix ms, refreshed every loop iteration */
-    int64_t mono_us;  /* cached monotonic us */
+    int64_t now_ms;  /* cached unix ms, refreshed every loop iteration */
+    int64_t mono_us; /* cached monotonic us */
     int64_t next_cron_us;
     uint64_t rnd;
     bool stopping;

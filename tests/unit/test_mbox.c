@@ -9,12 +9,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdlib.h>
-#include <time.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+#include <stdlib.h>
+#include <time.h>
+
 #include <cmocka.h>
 
 #define MESSAGES 2000000UL

@@ -5,13 +5,14 @@
  */
 #include "shardis/resp.h"
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #define MAX_BULK (512LL * 1024 * 1024)
