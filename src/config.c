@@ -172,6 +172,12 @@ static const char *cobl_parse(struct config *c, int nval, const struct sh_slice 
     return NULL;
 }
 
+/* Where a directive's value lives in c. */
+static void *field_of(struct config *c, const struct directive *d)
+{
+    return (char *)c + d->off;
+}
+
 static const char *const loglevels[] = { "debug", "verbose", "notice", "warning", "nothing" };
 
 const char *config_loglevel_name(int level)
@@ -370,8 +376,10 @@ int config_apply(struct config *c, const char *name, int nval, const struct sh_s
         if (w.n >= sizeof(w.buf)) {
             w.n = sizeof(w.buf) - 1;
         }
-        sh_free(*(char **)((char *)c + d->off));
-        *(char **)((char *)c + d->off) = sh_memdup(w.buf, w.n + 1);
+        char **field = field_of(c, d);
+
+        sh_free(*field);
+        *field = sh_memdup(w.buf, w.n + 1);
         return 0;
     }
     if (nval != 1) {
@@ -582,7 +590,7 @@ int config_set(struct config *c, const char *name, size_t nlen, const char *valu
         return 0;
     }
     if (d->kind == DIR_WORDS) {
-        char **field = (char **)((char *)c + d->off);
+        char **field = field_of(c, d);
 
         sh_free(*field);
         *field = sh_malloc(vlen + 1);
