@@ -13,6 +13,7 @@
 #include "shardis/config.h"
 #include "shardis/log.h"
 #include "shardis/route.h"
+#include "shardis/sdnotify.h"
 #include "shardis/shard.h"
 
 #include <errno.h>
@@ -28,7 +29,8 @@
 static void usage(void)
 {
     fprintf(stderr, "Usage: shardis-server [/path/to/shardis.conf] [--directive value ...]\n"
-                    "       shardis-server -v or --version\n"
+                    "       shardis-server --test-config /path/to/shardis.conf\n"
+            "       shardis-server -v or --version\n"
                     "       shardis-server -h or --help\n\n"
                     "Examples:\n"
                     "       shardis-server (run with the built-in defaults)\n"
@@ -130,9 +132,34 @@ static void wait_for_stop(struct server *srv)
         if (sig == SIGTERM || sig == SIGINT) {
             sh_log(LOG_WARNING, "Received %s scheduling shutdown...",
                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            sdnotify_send("STOPPING=1\nSTATUS=Shutting down");
             shard_request_shutdown(srv);
         }
     }
+}
+
+/* shardis-server --test-config FILE [--directive value ...]: checks the
+ * configuration as start-up would and exits 0 or 1 with the reason, for a
+ * service's ExecStartPre. */
+static int test_config(int argc, char **argv)
+{
+    struct config c;
+    char err[1024];
+    int rc;
+
+    if (argc < 3) {
+        fprintf(stderr, "Usage: shardis-server --test-config FILE [--directive value ...]\n");
+        return 1;
+    }
+    config_init(&c);
+    rc = config_load_args(&c, argc - 1, argv + 1, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "Configuration of %s is not valid:\n%s\n", argv[2], err);
+    } else {
+        printf("Configuration of %s is OK\n", argv[2]);
+    }
+    config_fini(&c);
+    return rc == 0 ? 0 : 1;
 }
 
 static int parse_args(struct server *srv, int argc, char **argv)
@@ -147,6 +174,9 @@ static int parse_args(struct server *srv, int argc, char **argv)
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         usage();
         exit(0);
+    }
+    if (argc >= 2 && !strcmp(argv[1], "--test-config")) {
+        exit(test_config(argc, argv));
     }
     config_init(&srv->cfg);
     if (config_load_args(&srv->cfg, argc, argv, err, sizeof(err)) != 0) {
@@ -175,6 +205,9 @@ int main(int argc, char **argv)
     if (write_pidfile(srv.cfg.pidfile) != 0) {
         sh_log(LOG_WARNING, "Failed to write PID file %s", srv.cfg.pidfile);
     }
+    if (sdnotify_setup()) {
+        sh_log(LOG_NOTICE, "Supervised by systemd: will notify readiness");
+    }
     adjust_open_files(&srv);
     cmdtab_init();
     route_bind_all();
@@ -198,7 +231,16 @@ int main(int argc, char **argv)
         goto out_pidfile;
     }
     sh_log(LOG_NOTICE, "Ready to accept connections tcp");
+    {
+        char ready[128];
+
+        snprintf(ready, sizeof(ready), "READY=1\nSTATUS=Ready to accept connections (%d shards)",
+                 srv.nshards);
+        sdnotify_send(ready);
+    }
     wait_for_stop(&srv);
+    /* a SHUTDOWN command ends the shards without main's signal path */
+    sdnotify_send("STOPPING=1\nSTATUS=Shutting down");
     shard_join_all(&srv);
     sh_log(LOG_NOTICE, "shardis is now ready to exit, bye bye...");
     rc = 0;
@@ -207,6 +249,7 @@ out_pidfile:
         unlink(srv.cfg.pidfile);
     }
     cmdtab_fini();
+    sdnotify_teardown();
     log_teardown();
 out_config:
     config_fini(&srv.cfg);
