@@ -30,6 +30,7 @@ enum dir_kind {
     DIR_WORDS,  /* any number of words, kept joined by spaces */
     DIR_NOTIFY, /* notify-keyspace-events flags */
     DIR_COBL,   /* client-output-buffer-limit <class> <hard> <soft> <seconds> ... */
+    DIR_BOOL,   /* yes | no, kept as 1 | 0 in a long long */
 };
 
 struct directive {
@@ -53,6 +54,7 @@ static const struct directive directives[] = {
     { "tcp-backlog", DIR_INT, F(tcp_backlog), 0, INT_MAX, false },
     { "hz", DIR_INT, F(hz), 1, 500, true },
     { "loglevel", DIR_LOGLEVEL, F(loglevel), 0, 0, true },
+    { "protected-mode", DIR_BOOL, F(protected_mode), 0, 1, true },
     { "logfile", DIR_STR, F(logfile), 0, 0, false },
     { "pidfile", DIR_STR, F(pidfile), 0, 0, false },
     { "requirepass", DIR_STR, F(requirepass), 0, 0, true },
@@ -199,6 +201,7 @@ void config_init(struct config *c)
     c->tcp_backlog = 511;
     c->hz = 10;
     c->loglevel = LOG_NOTICE;
+    c->protected_mode = 1;
     c->logfile = sh_strdup("");
     c->pidfile = sh_strdup("");
     c->requirepass = sh_strdup("");
@@ -296,6 +299,15 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
         }
         return "argument(s) must be one of the following: debug, verbose, notice, warning, "
                "nothing";
+    case DIR_BOOL:
+        if (vlen == 3 && strncasecmp(v, "yes", 3) == 0) {
+            *(long long *)field = 1;
+        } else if (vlen == 2 && strncasecmp(v, "no", 2) == 0) {
+            *(long long *)field = 0;
+        } else {
+            return "argument must be 'yes' or 'no'";
+        }
+        return NULL;
     case DIR_NOTIFY: {
         int flags = notify_parse(v, vlen);
 
@@ -512,6 +524,9 @@ static void format_value(const struct config *c, const struct directive *d, char
         break;
     case DIR_NOTIFY:
         notify_format(*(const int *)field, buf, len);
+        break;
+    case DIR_BOOL:
+        snprintf(buf, len, "%s", *(const long long *)field ? "yes" : "no");
         break;
     case DIR_COBL:
         buf[0] = '\0';

@@ -65,6 +65,54 @@ static void set_keepalive(int fd, long long interval)
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
+/* Redis's test: only 127.0.0.1 and ::1 count as loopback. */
+static bool from_loopback(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN];
+
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        return false;
+    }
+    if (ss.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof(ip));
+    } else if (ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
+    } else {
+        return true; /* a unix socket is local */
+    }
+    return !strcmp(ip, "127.0.0.1") || !strcmp(ip, "::1");
+}
+
+/* Protected mode: no password and a client from elsewhere gets Redis's
+ * explanation, then the connection closes. */
+static void refuse_protected(struct shard *sh, int fd)
+{
+    static const char msg[] =
+            "-DENIED Redis is running in protected mode because protected mode is enabled and "
+            "no password is set for the default user. In this mode connections are only "
+            "accepted from the loopback interface. If you want to connect from external "
+            "computers to Redis you may adopt one of the following solutions: 1) Just disable "
+            "protected mode sending the command 'CONFIG SET protected-mode no' from the "
+            "loopback interface by connecting to Redis from the same host the server is "
+            "running, however MAKE SURE Redis is not publicly accessible from internet if you "
+            "do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can "
+            "just disable the protected mode by editing the Redis configuration file, and "
+            "setting the protected mode option to 'no', and then restarting the server. 3) If "
+            "you started the server manually just for testing, restart it with the "
+            "'--protected-mode no' option. 4) Setup a an authentication password for the "
+            "default user. NOTE: You only need to do one of the above things in order for the "
+            "server to start accepting connections from the outside.\r\n";
+
+    sh->stats.rejected_connections++;
+    /* a fresh socket's send buffer is empty: this cannot block */
+    if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        sh_log(LOG_VERBOSE, "could not tell a client about protected mode");
+    }
+    close(fd);
+}
+
 struct conn *conn_accept(struct shard *sh, int fd)
 {
     struct server *srv = (struct server *)sh->srv;
@@ -82,6 +130,11 @@ struct conn *conn_accept(struct shard *sh, int fd)
             sh_log(LOG_VERBOSE, "could not tell a client about maxclients");
         }
         close(fd);
+        return NULL;
+    }
+    if (sh->cfg.protected_mode && !sh->cfg.requirepass[0] && !from_loopback(fd)) {
+        refuse_protected(sh, fd);
+        mbox_counter_add(&srv->clients, -1);
         return NULL;
     }
     c = sh_calloc(1, sizeof(*c));

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 static int log_fd = STDERR_FILENO;
+static char log_path[4096];
 static __thread int thread_level = LOG_NOTICE;
 static __thread char thread_role[8] = "M";
 
@@ -31,6 +32,29 @@ int log_setup(const char *path)
         return -errno;
     }
     log_fd = fd;
+    snprintf(log_path, sizeof(log_path), "%s", path);
+    return 0;
+}
+
+int log_reopen(void)
+{
+    int fd;
+
+    if (log_fd == STDERR_FILENO || !log_path[0]) {
+        return 0;
+    }
+    fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return -errno;
+    }
+    /* atomically points log_fd at the new file; shards keep writing to it */
+    if (dup3(fd, log_fd, O_CLOEXEC) < 0) {
+        int rc = -errno;
+
+        close(fd);
+        return rc;
+    }
+    close(fd);
     return 0;
 }
 

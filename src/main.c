@@ -126,9 +126,18 @@ static void wait_for_stop(struct server *srv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     while (mbox_counter_get(&srv->exited) < srv->nshards) {
         int sig = sigtimedwait(&set, NULL, &tick);
 
+        if (sig == SIGHUP) {
+            if (log_reopen() != 0) {
+                sh_log(LOG_WARNING, "Could not reopen the log file %s", srv->cfg.logfile);
+            } else {
+                sh_log(LOG_NOTICE, "Log file reopened (SIGHUP)");
+            }
+            continue;
+        }
         if (sig == SIGTERM || sig == SIGINT) {
             sh_log(LOG_WARNING, "Received %s scheduling shutdown...",
                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -221,6 +230,7 @@ int main(int argc, char **argv)
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGPIPE);
+    sigaddset(&block, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &block, NULL);
     sh_log(LOG_NOTICE, "shardis %s starting, pid=%d, %d shards, port %lld", SHARDIS_VERSION,
            (int)getpid(), srv.nshards, srv.cfg.port);

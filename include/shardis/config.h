@@ -69,6 +69,7 @@ struct config {
     long long tcp_backlog;
     long long hz;
     int loglevel; /* enum config_loglevel */
+    long long protected_mode; /* 1: no password -> loopback clients only */
     char *logfile;
     char *pidfile;
     char *requirepass; /* "" = none */

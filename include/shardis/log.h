@@ -16,6 +16,10 @@
  * -errno. */
 SH_MUST_CHECK int log_setup(const char *path);
 void log_teardown(void);
+/* Reopens the log file at the same path (logrotate's SIGHUP). The new file
+ * takes the old descriptor's number (dup2), so writers never see a change.
+ * Main only. Returns 0 or -errno. */
+SH_MUST_CHECK int log_reopen(void);
 /* Sets the calling thread's level and role tag ("M", "S0", ...). */
 void log_thread_init(int level, const char *role);
 void log_set_level(int level);

@@ -124,5 +124,41 @@ class TestUnitFile(ShardisOnly):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class TestLogReopen(ShardisOnly):
+
+    def test_sighup_reopens_the_log_file_for_logrotate(self):
+        tmp = tempfile.mkdtemp(prefix="shardis-log-")
+        log = os.path.join(tmp, "shardis.log")
+        port = free_port()
+        proc = subprocess.Popen([server_binary(), "--bind", "127.0.0.1", "--port", str(port),
+                                 "--shards", "2", "--logfile", log],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if os.path.exists(log) and "Ready to accept" in open(log).read():
+                    break
+                time.sleep(0.05)
+            os.rename(log, log + ".1")           # what logrotate does
+            proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while not os.path.exists(log) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=10), 0)
+            with open(log) as f:
+                new = f.read()
+            with open(log + ".1") as f:
+                old = f.read()
+            self.assertIn("Ready to accept", old)
+            self.assertIn("SIGTERM", new)      # later lines go to the new file
+            self.assertNotIn("SIGTERM", old)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()
