@@ -118,10 +118,36 @@ static int wait_ready(struct server *srv)
     return -1;
 }
 
+/* WATCHDOG=1 only when every shard's timer ran since the last ping: a
+ * stuck shard makes systemd restart the service. */
+static void watchdog_tick(struct server *srv, long *seen, int64_t interval_us, int64_t *next)
+{
+    int64_t now = sh_mono_us();
+    bool healthy = true;
+
+    if (!interval_us || now < *next) {
+        return;
+    }
+    for (int i = 0; i < srv->nshards; i++) {
+        long beat = mbox_counter_get(&srv->heartbeat[i]);
+
+        healthy = healthy && beat != seen[i];
+        seen[i] = beat;
+    }
+    if (healthy) {
+        sdnotify_send("WATCHDOG=1");
+    } else if (!mbox_counter_get(&srv->stopping)) {
+        sh_log(LOG_WARNING, "A shard's loop did not run: not feeding the watchdog");
+    }
+    *next = now + interval_us / 2;
+}
+
 static void wait_for_stop(struct server *srv)
 {
     sigset_t set;
     struct timespec tick = { .tv_sec = 0, .tv_nsec = 50 * 1000 * 1000 };
+    int64_t wd_interval = sdnotify_watchdog_usec(), wd_next = sh_mono_us() + wd_interval / 2;
+    long *seen = sh_calloc((size_t)srv->nshards, sizeof(long));
 
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -130,6 +156,7 @@ static void wait_for_stop(struct server *srv)
     while (mbox_counter_get(&srv->exited) < srv->nshards) {
         int sig = sigtimedwait(&set, NULL, &tick);
 
+        watchdog_tick(srv, seen, wd_interval, &wd_next);
         if (sig == SIGHUP) {
             if (log_reopen() != 0) {
                 sh_log(LOG_WARNING, "Could not reopen the log file %s", srv->cfg.logfile);
@@ -145,6 +172,7 @@ static void wait_for_stop(struct server *srv)
             shard_request_shutdown(srv);
         }
     }
+    sh_free(seen);
 }
 
 /* shardis-server --test-config FILE [--directive value ...]: checks the

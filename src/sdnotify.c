@@ -60,3 +60,16 @@ void sdnotify_teardown(void)
         notify_fd = -1;
     }
 }
+
+int64_t sdnotify_watchdog_usec(void)
+{
+    const char *usec = getenv("WATCHDOG_USEC");
+    const char *pid = getenv("WATCHDOG_PID");
+    long long v;
+
+    if (!usec || (pid && atoll(pid) != (long long)getpid())) {
+        return 0;
+    }
+    v = atoll(usec);
+    return v > 0 ? v : 0;
+}

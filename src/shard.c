@@ -332,6 +332,8 @@ static void cron(struct shard *sh)
             arm_accept(sh, i);
         }
     }
+    /* proof of a live loop, for the systemd watchdog (main reads it) */
+    mbox_counter_add(&((struct server *)sh->srv)->heartbeat[sh->id], 1);
     /* a lost shutdown message must not keep this shard running */
     if (mbox_counter_get((struct mbox_counter *)&sh->srv->stopping) == 1) {
         begin_shutdown(sh);
@@ -645,6 +647,7 @@ int shard_start_all(struct server *srv)
     int n = srv->nshards;
 
     srv->shards = sh_calloc((size_t)n, sizeof(*srv->shards));
+    srv->heartbeat = sh_calloc((size_t)n, sizeof(*srv->heartbeat));
     for (int i = 0; i < n; i++) {
         struct shard *sh = sh_calloc(1, sizeof(*sh));
 
@@ -730,4 +733,6 @@ void shard_join_all(struct server *srv)
     }
     sh_free(srv->shards);
     srv->shards = NULL;
+    sh_free(srv->heartbeat);
+    srv->heartbeat = NULL;
 }

@@ -16,3 +16,6 @@ bool sdnotify_setup(void);
  * Returns 0 or -errno. */
 int sdnotify_send(const char *msg);
 void sdnotify_teardown(void);
+/* The watchdog interval systemd asked for ($WATCHDOG_USEC, for this PID),
+ * or 0 when there is none. */
+int64_t sdnotify_watchdog_usec(void);

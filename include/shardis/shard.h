@@ -38,6 +38,7 @@ struct server {
     struct mbox_counter drained;  /* shards done answering their clients */
     struct mbox_counter exited;   /* shards whose loops ended */
     struct mbox_counter ready;    /* shards listening */
+    struct mbox_counter *heartbeat; /* [shard]: bumped by each timer run */
     int64_t start_ms;
     char run_id[41];
     char executable[256];

@@ -74,6 +74,32 @@ class TestSdNotify(ShardisOnly):
             sock.close()
 
 
+class TestWatchdog(ShardisOnly):
+
+    def test_watchdog_is_fed_while_the_shards_run(self):
+        tmp = tempfile.mkdtemp(prefix="shardis-wd-")
+        path = os.path.join(tmp, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(5)
+        env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="600000")
+        proc = subprocess.Popen([server_binary(), "--bind", "127.0.0.1", "--port",
+                                 str(free_port()), "--shards", "2"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            pings = 0
+            deadline = time.monotonic() + 5
+            while pings < 3 and time.monotonic() < deadline:
+                if "WATCHDOG=1" in sock.recv(4096).decode().split("\n"):
+                    pings += 1
+            self.assertEqual(pings, 3)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=10), 0)
+            sock.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class TestTestConfig(ShardisOnly):
 
     def run_check(self, *args):
