@@ -913,6 +913,28 @@ static void info_sum_parts(const struct coord *co, struct info_sum *s)
     sh_free(v);
 }
 
+/* "# Shards": one line per shard, so an operator sees how keys, load,
+ * mailbox traffic and memory spread. Not in Redis: only with "shards", "all"
+ * or "everything". */
+static void info_shards(struct rbuf *b, const struct coord *co, int ndb)
+{
+    int n = INFO_NFIELDS + 3 * ndb;
+    long long *v = sh_calloc((size_t)n, sizeof(long long));
+
+    info_section(b, "Shards");
+    for (int sh = 0; sh < co->nshards; sh++) {
+        if (parse_ints(coord_part(co, sh), v, n) != n) {
+            continue;
+        }
+        info_line(b,
+                  "shard%d:keys=%lld,clients=%lld,commands=%lld,mailbox_sent=%lld,"
+                  "mailbox_received=%lld,mailbox_overflows=%lld,memory=%lld",
+                  sh, v[INFO_KEYS], v[INFO_CLIENTS], v[INFO_COMMANDS], v[INFO_MBOX_SENT],
+                  v[INFO_MBOX_RECV], v[INFO_MBOX_OVERFLOW], v[INFO_MEMORY]);
+    }
+    sh_free(v);
+}
+
 static bool done_info(struct coord *co, struct reply *r)
 {
     const struct shard *sh = co->conn->sh;
@@ -954,6 +976,9 @@ static bool done_info(struct coord *co, struct reply *r)
     }
     if (section_wanted(co, "keyspace", true)) {
         info_keyspace(&b, &s);
+    }
+    if (section_wanted(co, "shards", false)) {
+        info_shards(&b, co, s.ndb);
     }
     reply_verbatim(r, b.data ? b.data : "", b.len, "txt");
     rbuf_fini(&b);

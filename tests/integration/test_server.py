@@ -883,5 +883,21 @@ class TestShippedConfig(unittest.TestCase):
         self.assertEqual(self.config_of(self.CONF), self.config_of(None))
 
 
+class TestInfoShards(ServerTestCase):
+    """shardis's own INFO section: one line per shard."""
+
+    def test_info_shards_has_a_line_per_shard_and_keys_add_up(self):
+        if reference_mode():
+            self.skipTest("shardis's own INFO section")
+        for i in range(200):
+            self.r.cmd("SET", "spread:%d" % i, "v")
+        text = self.r.cmd("INFO", "shards").decode()
+        lines = [l for l in text.split("\r\n") if l.startswith("shard")]
+        self.assertEqual(len(lines), self.server.shards)
+        keys = sum(int(l.split("keys=")[1].split(",")[0]) for l in lines)
+        self.assertEqual(keys, self.r.cmd("DBSIZE"))
+        self.assertNotIn("# Shards", self.r.cmd("INFO").decode())
+
+
 if __name__ == "__main__":
     unittest.main()
