@@ -17,6 +17,7 @@
 #include "shardis/kdb.h"
 #include "shardis/log.h"
 #include "shardis/pubsub.h"
+#include "shardis/resp.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
 #include "shardis/util.h"
@@ -635,9 +636,29 @@ static void cmd_config_set(struct cmd_ctx *ctx)
 static void cmd_config_resetstat(struct cmd_ctx *ctx)
 {
     memset(&ctx->shard->stats, 0, sizeof(ctx->shard->stats));
+    memset(ctx->shard->cmdstats, 0, sizeof(*ctx->shard->cmdstats) * (size_t)cmdtab_nids());
+    memset(ctx->shard->errstats, 0, sizeof(ctx->shard->errstats));
     for (int i = 0; i < ctx->shard->cfg.databases; i++) {
         kdb_reset_stats(ctx->shard->db[i]);
     }
+    reply_ok(&ctx->r);
+}
+
+/* CONFIG REWRITE: on the client's core only, from that core's config copy
+ * (CONFIG SET's fan-out keeps every copy equal). It blocks this core on file
+ * I/O for the few milliseconds the rewrite takes; Redis also rewrites on the
+ * thread that runs commands, and the command is an administrator's, not a
+ * data path's. */
+static void cmd_config_rewrite(struct cmd_ctx *ctx)
+{
+    char err[512];
+
+    if (config_rewrite(&ctx->shard->cfg, err, sizeof(err)) != 0) {
+        sh_log(LOG_WARNING, "CONFIG REWRITE failed: %s", err);
+        reply_error(&ctx->r, err);
+        return;
+    }
+    sh_log(LOG_NOTICE, "CONFIG REWRITE executed with success.");
     reply_ok(&ctx->r);
 }
 
@@ -666,6 +687,64 @@ enum {
     INFO_NFIELDS,
 };
 
+/* Does INFO's argument list ask for this section? */
+static bool info_wanted(int argc, const struct sh_slice *argv, const char *name, bool in_default)
+{
+    if (argc == 1) {
+        return in_default;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (sh_slice_eq_nocase(argv[i], name) || sh_slice_eq_nocase(argv[i], "all") ||
+            sh_slice_eq_nocase(argv[i], "everything") ||
+            (in_default && sh_slice_eq_nocase(argv[i], "default"))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The commandstats and errorstats tail of an INFO part: K, then K x (id,
+ * calls, usec, rejected, failed); E, then E x (name, count). Each only when
+ * asked for. Returns the number of elements written. */
+static long long info_part_tail(struct cmd_ctx *ctx)
+{
+    struct shard *sh = ctx->shard;
+    long long n = 0;
+
+    if (info_wanted(ctx->argc, ctx->argv, "commandstats", false)) {
+        size_t at = reply_array_begin(&ctx->r);
+        long long k = 0;
+
+        for (int id = 1; id < cmdtab_nids(); id++) {
+            const struct cmd_stat *st = &sh->cmdstats[id];
+
+            if (st->calls || st->rejected || st->failed) {
+                reply_int(&ctx->r, id);
+                reply_int(&ctx->r, (long long)st->calls);
+                reply_int(&ctx->r, (long long)st->usec);
+                reply_int(&ctx->r, (long long)st->rejected);
+                reply_int(&ctx->r, (long long)st->failed);
+                k++;
+            }
+        }
+        reply_array_end(&ctx->r, at, 5 * k);
+        n++;
+    }
+    if (info_wanted(ctx->argc, ctx->argv, "errorstats", true)) {
+        size_t at = reply_array_begin(&ctx->r);
+        long long e = 0;
+
+        for (int i = 0; i < SHARD_ERRSTATS && sh->errstats[i].name[0]; i++) {
+            reply_bulk_cstr(&ctx->r, sh->errstats[i].name);
+            reply_int(&ctx->r, (long long)sh->errstats[i].count);
+            e++;
+        }
+        reply_array_end(&ctx->r, at, 2 * e);
+        n++;
+    }
+    return n;
+}
+
 /* INFO part: this shard's counters, then keys/expires/avg_ttl per db. */
 static void cmd_info_part(struct cmd_ctx *ctx)
 {
@@ -678,7 +757,8 @@ static void cmd_info_part(struct cmd_ctx *ctx)
         keys += (long long)kdb_size(sh->db[i]);
         expired += (long long)kdb_expired(sh->db[i]);
     }
-    reply_array(&ctx->r, INFO_NFIELDS + 3LL * ndb);
+    size_t head = reply_array_begin(&ctx->r);
+
     reply_int(&ctx->r, (long long)st->commands);
     reply_int(&ctx->r, (long long)st->connections);
     reply_int(&ctx->r, (long long)st->rejected_connections);
@@ -707,6 +787,7 @@ static void cmd_info_part(struct cmd_ctx *ctx)
         reply_int(&ctx->r, (long long)kdb_expires(sh->db[i]));
         reply_int(&ctx->r, kdb_avg_ttl(sh->db[i]));
     }
+    reply_array_end(&ctx->r, head, INFO_NFIELDS + 3LL * ndb + info_part_tail(ctx));
 }
 
 /* Reads the integers of one INFO part into v (n of them). */
@@ -738,17 +819,7 @@ struct info_sum {
 
 static bool section_wanted(const struct coord *co, const char *name, bool in_default)
 {
-    if (co->argc == 1) {
-        return in_default;
-    }
-    for (int i = 1; i < co->argc; i++) {
-        if (sh_slice_eq_nocase(co->argv[i], name) || sh_slice_eq_nocase(co->argv[i], "all") ||
-            sh_slice_eq_nocase(co->argv[i], "everything") ||
-            (in_default && sh_slice_eq_nocase(co->argv[i], "default"))) {
-            return true;
-        }
-    }
-    return false;
+    return info_wanted(co->argc, co->argv, name, in_default);
 }
 
 SH_PRINTF(2, 3) static void info_line(struct rbuf *b, const char *fmt, ...)
@@ -935,6 +1006,155 @@ static void info_shards(struct rbuf *b, const struct coord *co, int ndb)
     sh_free(v);
 }
 
+/* The tail of one part (after its fixed integers): the arrays written by
+ * info_part_tail. */
+static struct sh_slice part_tail(struct sh_slice p, int nfixed)
+{
+    size_t off;
+    size_t hdr;
+
+    if (!p.len) {
+        return p;
+    }
+    hdr = (size_t)((const char *)memchr(p.ptr, '\n', p.len) - p.ptr) + 1;
+    off = hdr;
+    for (int i = 0; i < nfixed && off < p.len; i++) {
+        size_t n = resp_value_size(p.ptr + off, p.len - off);
+
+        if (!n) {
+            return (struct sh_slice){ NULL, 0 };
+        }
+        off += n;
+    }
+    return (struct sh_slice){ p.ptr + off, p.len - off };
+}
+
+/* Reads one integer element at *t (advancing it). */
+static bool take_int(struct sh_slice *t, long long *v)
+{
+    size_t n = resp_value_size(t->ptr, t->len);
+
+    if (!n || t->ptr[0] != ':' || !util_str2ll(t->ptr + 1, n - 3, v)) {
+        return false;
+    }
+    t->ptr += n;
+    t->len -= n;
+    return true;
+}
+
+/* Reads an array header at *t (advancing it). */
+static bool take_array(struct sh_slice *t, long long *n)
+{
+    const char *nl = t->len ? memchr(t->ptr, '\n', t->len) : NULL;
+
+    if (!nl || t->ptr[0] != '*' || !util_str2ll(t->ptr + 1, (size_t)(nl - t->ptr) - 2, n)) {
+        return false;
+    }
+    t->len -= (size_t)(nl + 1 - t->ptr);
+    t->ptr = nl + 1;
+    return true;
+}
+
+/* Reads one bulk string at *t (advancing it). */
+static bool take_bulk(struct sh_slice *t, struct sh_slice *out)
+{
+    size_t n = resp_value_size(t->ptr, t->len);
+    const char *nl;
+
+    if (!n || t->ptr[0] != '$' || !(nl = memchr(t->ptr, '\n', n))) {
+        return false;
+    }
+    out->ptr = nl + 1;
+    out->len = n - (size_t)(nl + 1 - t->ptr) - 2;
+    t->ptr += n;
+    t->len -= n;
+    return true;
+}
+
+/* Sums the commandstats arrays of the parts (each at *tails[s]). */
+static void info_commandstats(struct rbuf *b, const struct coord *co, struct sh_slice *tails)
+{
+    int nids = cmdtab_nids();
+    struct cmd_stat *sum = sh_calloc((size_t)nids, sizeof(*sum));
+
+    for (int s = 0; s < co->nshards; s++) {
+        long long n, id, v[4];
+
+        if (!take_array(&tails[s], &n)) {
+            continue;
+        }
+        for (long long i = 0; i + 5 <= n; i += 5) {
+            if (!take_int(&tails[s], &id) || !take_int(&tails[s], &v[0]) ||
+                !take_int(&tails[s], &v[1]) || !take_int(&tails[s], &v[2]) ||
+                !take_int(&tails[s], &v[3])) {
+                break;
+            }
+            if (id > 0 && id < nids) {
+                sum[id].calls += (uint64_t)v[0];
+                sum[id].usec += (uint64_t)v[1];
+                sum[id].rejected += (uint64_t)v[2];
+                sum[id].failed += (uint64_t)v[3];
+            }
+        }
+    }
+    info_section(b, "Commandstats");
+    for (int id = 1; id < nids; id++) {
+        const struct cmd_stat *st = &sum[id];
+
+        if (st->calls || st->rejected || st->failed) {
+            info_line(b,
+                      "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
+                      "failed_calls=%llu",
+                      cmdtab_by_id(id)->fullname, (unsigned long long)st->calls,
+                      (unsigned long long)st->usec,
+                      st->calls ? (double)st->usec / (double)st->calls : 0.0,
+                      (unsigned long long)st->rejected, (unsigned long long)st->failed);
+        }
+    }
+    sh_free(sum);
+}
+
+/* Sums the errorstats arrays of the parts (by error name). */
+static void info_errorstats(struct rbuf *b, const struct coord *co, struct sh_slice *tails)
+{
+    struct err_stat sum[SHARD_ERRSTATS];
+    int used = 0;
+
+    memset(sum, 0, sizeof(sum));
+    for (int s = 0; s < co->nshards; s++) {
+        long long n, count;
+        struct sh_slice name;
+
+        if (!take_array(&tails[s], &n)) {
+            continue;
+        }
+        for (long long i = 0; i + 2 <= n; i += 2) {
+            int j;
+
+            if (!take_bulk(&tails[s], &name) || !take_int(&tails[s], &count) ||
+                name.len >= sizeof(sum[0].name)) {
+                break;
+            }
+            for (j = 0; j < used; j++) {
+                if (strlen(sum[j].name) == name.len && !memcmp(sum[j].name, name.ptr, name.len)) {
+                    break;
+                }
+            }
+            if (j == used && used < SHARD_ERRSTATS) {
+                memcpy(sum[used].name, name.ptr, name.len);
+                sum[used++].name[name.len] = '\0';
+            }
+            if (j < SHARD_ERRSTATS) {
+                sum[j].count += (uint64_t)count;
+            }
+        }
+    }
+    info_section(b, "Errorstats");
+    for (int j = 0; j < used; j++) {
+        info_line(b, "errorstat_%s:count=%llu", sum[j].name, (unsigned long long)sum[j].count);
+    }
+}
+
 static bool done_info(struct coord *co, struct reply *r)
 {
     const struct shard *sh = co->conn->sh;
@@ -974,6 +1194,20 @@ static bool done_info(struct coord *co, struct reply *r)
     if (section_wanted(co, "cpu", true)) {
         info_cpu(&b);
     }
+    if (section_wanted(co, "commandstats", false) || section_wanted(co, "errorstats", true)) {
+        struct sh_slice *tails = sh_malloc(sizeof(*tails) * (size_t)co->nshards);
+
+        for (int i = 0; i < co->nshards; i++) {
+            tails[i] = part_tail(coord_part(co, i), INFO_NFIELDS + 3 * s.ndb);
+        }
+        if (section_wanted(co, "commandstats", false)) {
+            info_commandstats(&b, co, tails);
+        }
+        if (section_wanted(co, "errorstats", true)) {
+            info_errorstats(&b, co, tails);
+        }
+        sh_free(tails);
+    }
     if (section_wanted(co, "keyspace", true)) {
         info_keyspace(&b, &s);
     }
@@ -1011,6 +1245,7 @@ void cmd_server_bind(void)
     cmd_must_bind("config|get", cmd_config_get, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("config|set", cmd_config_set, CMD_ROUTE_ALL, &gather_all_ok);
     cmd_must_bind("config|resetstat", cmd_config_resetstat, CMD_ROUTE_ALL, &gather_all_ok);
+    cmd_must_bind("config|rewrite", cmd_config_rewrite, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("info", cmd_info_part, CMD_ROUTE_ALL, &gather_info);
     cmd_must_bind("command", cmd_command, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("command|count", cmd_command_count, CMD_ROUTE_CONN, NULL);

@@ -126,20 +126,44 @@ static void index_add(struct cmd_spec *c, size_t *used)
     }
 }
 
+/* id -> command, for statistics; set by cmdtab_init, read-only after. */
+static const struct cmd_spec *cmdtab_ids[1024];
+static int cmdtab_next_id;
+
+static void assign_id(struct cmd_spec *c)
+{
+    SH_ASSERT(cmdtab_next_id < (int)SH_ARRAY_LEN(cmdtab_ids));
+    c->id = cmdtab_next_id;
+    cmdtab_ids[cmdtab_next_id++] = c;
+}
+
 void cmdtab_init(void)
 {
     size_t used = 0;
     memset(cmdtab_index, 0, sizeof(cmdtab_index));
     cmdtab_name_max = 0;
+    cmdtab_next_id = 1;
     for (int i = 0; i < cmdtab_ncommands; i++) {
         struct cmd_spec *c = &cmdtab_commands[i];
         c->parent = NULL;
         index_add(c, &used);
+        assign_id(c);
         for (int j = 0; j < c->nsubcmds; j++) {
             c->subcmds[j].parent = c;
             index_add(&c->subcmds[j], &used);
+            assign_id(&c->subcmds[j]);
         }
     }
+}
+
+int cmdtab_nids(void)
+{
+    return cmdtab_next_id;
+}
+
+const struct cmd_spec *cmdtab_by_id(int id)
+{
+    return id > 0 && id < cmdtab_next_id ? cmdtab_ids[id] : NULL;
 }
 
 static void unbind(struct cmd_spec *c)

@@ -414,7 +414,7 @@ void conn_process_input(struct conn *c)
         struct reply r = conn_reply(c);
 
         reply_errorf(&r, "ERR %s", p->err);
-        c->sh->stats.error_replies++;
+        shard_count_error(c->sh, "-ERR", 4);
         conn_close_after_reply(c);
         return;
     }

@@ -79,8 +79,15 @@ static void exec_req(struct shard *sh, struct req *m)
         .has_key_hash = m->has_key_hash,
     };
 
+    int64_t t0 = sh_mono_us();
+    size_t at = m->reply.len;
+
     sh->stats.commands++;
     m->cmd->proc(&ctx);
+    /* a coordinator's parts are one call, counted where it ends */
+    if (!m->coord) {
+        shard_count_call(sh, m->cmd, t0, m->reply.data + at, m->reply.len - at);
+    }
 }
 
 /* The origin is done with m's reply: free it, or give an owner-allocated
@@ -113,8 +120,11 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
         .key_hash = hash,
         .has_key_hash = has_hash,
     };
+    int64_t t0 = sh_mono_us();
+    size_t at = ctx.r.buf->len;
 
     cmd->proc(&ctx);
+    shard_count_call(sh, cmd, t0, ctx.r.buf->data + at, ctx.r.buf->len - at);
     if (ctx.r.buf != &c->out) {
         conn_slot_wrote(c, ctx.r.buf->len); /* a ready slot behind a pending one */
     }
@@ -217,6 +227,7 @@ static void coord_advance(struct coord *co)
             if (co->g->barrier) {
                 conn_barrier_end(co->conn);
             }
+            shard_count_call(co->conn->sh, co->cmd, co->t0, co->slot->buf.data, co->slot->buf.len);
             conn_slot_done(co->conn, co->slot);
             coord_free(co);
             return;
@@ -233,6 +244,7 @@ static void coord_start(struct conn *c, const struct cmd_spec *cmd, int argc,
 
     co->conn = c;
     co->cmd = cmd;
+    co->t0 = sh_mono_us();
     co->g = cmd->gather;
     co->proto = c->proto;
     co->dbid = c->db;
@@ -490,6 +502,15 @@ static void reply_unknown(struct reply *r, int argc, const struct sh_slice *argv
                  (int)(argv[0].len < 128 ? argv[0].len : 128), argv[0].ptr, args);
 }
 
+/* A known command refused before it ran: INFO's rejected_calls. */
+static const struct cmd_spec *rejected(struct conn *c, const struct cmd_spec *cmd)
+{
+    if (cmd->id > 0) {
+        c->sh->cmdstats[cmd->id].rejected++;
+    }
+    return NULL;
+}
+
 /* RESP2's subscribed mode accepts only these. */
 static bool allowed_when_subscribed(const struct cmd_spec *cmd)
 {
@@ -514,6 +535,7 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
     if (!cmd) {
         r = conn_reply(c);
         reply_unknown(&r, argc, argv);
+        shard_count_error(c->sh, "-ERR", 4);
         return NULL;
     }
     if (cmd->nsubcmds && argc >= 2) {
@@ -531,6 +553,7 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
             r = conn_reply(c);
             reply_errorf(&r, "ERR unknown subcommand '%.*s'. Try %s HELP.",
                          (int)(argv[1].len < 128 ? argv[1].len : 128), argv[1].ptr, up);
+            shard_count_error(c->sh, "-ERR", 4);
             return NULL;
         }
         cmd = sub;
@@ -538,12 +561,14 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
     if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
         r = conn_reply(c);
         reply_err_arity(&r, cmd->fullname);
-        return NULL;
+        shard_count_error(c->sh, "-ERR", 4);
+        return rejected(c, cmd);
     }
     if (!(c->flags & CONN_AUTHED) && !(cmd->flags & CMD_NO_AUTH)) {
         r = conn_reply(c);
         reply_error(&r, "NOAUTH Authentication required.");
-        return NULL;
+        shard_count_error(c->sh, "-NOAUTH", 7);
+        return rejected(c, cmd);
     }
     if (c->proto == 2 && c->ps && !allowed_when_subscribed(cmd) && pubsub_conn_count(c)) {
         r = conn_reply(c);
@@ -551,7 +576,8 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
                      "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                      "QUIT / RESET are allowed in this context",
                      cmd->fullname);
-        return NULL;
+        shard_count_error(c->sh, "-ERR", 4);
+        return rejected(c, cmd);
     }
     return cmd;
 }
@@ -599,8 +625,7 @@ void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv)
     int owner;
 
     if (!cmd) {
-        c->sh->stats.error_replies++;
-        return;
+        return; /* resolve wrote the error and counted it */
     }
     snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", cmd->fullname);
     switch (cmd->route) {

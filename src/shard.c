@@ -18,6 +18,7 @@
  */
 #include "shardis/shard.h"
 
+#include "shardis/cmdtab.h"
 #include "shardis/conn.h"
 #include "shardis/kdb.h"
 #include "shardis/log.h"
@@ -56,6 +57,49 @@ enum tag {
 
 #define TAG_BITS 3
 #define TAG_MASK ((uint64_t)7)
+
+void shard_count_error(struct shard *sh, const char *reply, size_t len)
+{
+    size_t n = 0;
+
+    if (len < 2 || reply[0] != '-') {
+        return;
+    }
+    while (n + 1 < len && n < 31 && reply[n + 1] != ' ' && reply[n + 1] != '\r') {
+        n++;
+    }
+    sh->stats.error_replies++;
+    for (int i = 0; i < SHARD_ERRSTATS; i++) {
+        struct err_stat *e = &sh->errstats[i];
+
+        if (e->name[0] == '\0') {
+            memcpy(e->name, reply + 1, n);
+            e->name[n] = '\0';
+        }
+        if (strlen(e->name) == n && memcmp(e->name, reply + 1, n) == 0) {
+            e->count++;
+            return;
+        }
+    }
+    /* table full: Redis caps errorstats too (it disables them past 128) */
+}
+
+void shard_count_call(struct shard *sh, const struct cmd_spec *cmd, int64_t t0_us,
+                      const char *reply, size_t len)
+{
+    struct cmd_stat *st;
+
+    if (cmd->id <= 0) {
+        return; /* an internal part */
+    }
+    st = &sh->cmdstats[cmd->id];
+    st->calls++;
+    st->usec += (uint64_t)(sh_mono_us() - t0_us);
+    if (len && reply[0] == '-') {
+        st->failed++;
+        shard_count_error(sh, reply, len);
+    }
+}
 
 int shard_owner(int nshards, const char *key, size_t len, uint64_t *hash)
 {
@@ -537,6 +581,7 @@ static void shard_teardown(struct shard *sh)
     }
     conn_free_all(sh);
     pubsub_destroy(sh->ps);
+    sh_free(sh->cmdstats);
     for (int i = 0; i < sh->nlisten; i++) {
         close(sh->listen_fd[i]);
     }
@@ -591,6 +636,7 @@ static void *shard_main(void *arg)
         kdb_set_hooks(sh->db[i], on_key_expired, on_key_new, sh, i);
     }
     sh->ps = pubsub_create();
+    sh->cmdstats = sh_calloc((size_t)cmdtab_nids(), sizeof(*sh->cmdstats));
     sh->rnd = (uint64_t)sh_mono_us() ^ ((uint64_t)sh->id << 40) ^ 0x9E3779B97F4A7C15ULL;
     if (shard_setup(sh) < 0) {
         mbox_counter_add(&srv->exited, 1);

@@ -154,7 +154,8 @@ struct cmd_spec {
     cmd_fn *proc;
     enum cmd_route route;
     const struct gather *gather; /* MULTI/ALL: how parts are merged (route.h) */
-    bool visible;                /* bound, or a container with a bound subcommand */
+    int id;       /* 1.. for the table's commands (cmdtab_init), 0 for internal ones */
+    bool visible; /* bound, or a container with a bound subcommand */
 };
 
 /* Names of the ACL categories, index = bit in cmd_spec.acl ("keyspace",
@@ -165,6 +166,10 @@ extern const int cmdtab_acl_count;
 /* Builds the lookup index. Called once by main before any shard starts.
  * O(number of commands). */
 void cmdtab_init(void);
+/* Ids run from 1 to cmdtab_nids() - 1 (per-command statistics). */
+int cmdtab_nids(void);
+/* The command with that id, or NULL. */
+const struct cmd_spec *cmdtab_by_id(int id);
 /* Unbinds every command and drops the index (tests; main at exit). */
 void cmdtab_fini(void);
 /* Attaches a handler to a command ("get") or subcommand ("client|kill").

@@ -88,6 +88,7 @@ struct coord {
     int argc;           /* public: a copy of the client's arguments */
     struct sh_slice *argv;
     int *owner; /* [argv index]: owner of each key argument, else -1 */
+    int64_t t0; /* when it started, for commandstats */
 };
 
 struct gather {

@@ -24,6 +24,7 @@
 
 #include <pthread.h>
 
+struct cmd_spec;
 struct conn;
 struct kdb;
 struct pubsub;
@@ -33,11 +34,11 @@ struct server {
     struct config cfg; /* as loaded; read-only */
     int nshards;
     struct shard **shards;
-    struct mbox_counter clients;  /* connected clients, all shards */
-    struct mbox_counter stopping; /* 1 once shutdown began */
-    struct mbox_counter drained;  /* shards done answering their clients */
-    struct mbox_counter exited;   /* shards whose loops ended */
-    struct mbox_counter ready;    /* shards listening */
+    struct mbox_counter clients;    /* connected clients, all shards */
+    struct mbox_counter stopping;   /* 1 once shutdown began */
+    struct mbox_counter drained;    /* shards done answering their clients */
+    struct mbox_counter exited;     /* shards whose loops ended */
+    struct mbox_counter ready;      /* shards listening */
     struct mbox_counter *heartbeat; /* [shard]: bumped by each timer run */
     int64_t start_ms;
     char run_id[41];
@@ -57,6 +58,18 @@ struct shard_stats {
     uint64_t mbox_received;
     uint64_t mbox_overflowed;
     uint64_t error_replies;
+};
+
+/* Per command, per shard: INFO commandstats. */
+struct cmd_stat {
+    uint64_t calls, usec, rejected, failed;
+};
+
+/* Error replies by their first word: INFO errorstats. */
+#define SHARD_ERRSTATS 64
+struct err_stat {
+    char name[32];
+    uint64_t count;
 };
 
 struct msg_list {
@@ -113,7 +126,17 @@ struct shard {
 
     struct rbuf scratch; /* per-core scratch for replies */
     struct shard_stats stats;
+    struct cmd_stat *cmdstats; /* cmdtab_nids() of them */
+    struct err_stat errstats[SHARD_ERRSTATS];
 };
+
+/* Counts one executed command: its time since t0_us, and whether its reply
+ * (starting at reply[0]) was an error. */
+void shard_count_call(struct shard *sh, const struct cmd_spec *cmd, int64_t t0_us,
+                      const char *reply, size_t len);
+/* Counts an error reply (errorstats) without a call (rejected commands,
+ * protocol errors). */
+void shard_count_error(struct shard *sh, const char *reply, size_t len);
 
 /* Creates the shards (rings are made inside their threads) and starts them.
  * Returns 0 or -errno. */

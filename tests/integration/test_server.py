@@ -899,5 +899,33 @@ class TestInfoShards(ServerTestCase):
         self.assertNotIn("# Shards", self.r.cmd("INFO").decode())
 
 
+class TestCommandAndErrorStats(ServerTestCase):
+
+    def section(self, name):
+        text = self.r.cmd("INFO", name).decode()
+        return dict(l.split(":", 1) for l in text.split("\r\n") if l and not l.startswith("#"))
+
+    def test_commandstats_and_errorstats_count_calls_failures_and_rejections(self):
+        self.assertEqual(self.r.cmd("CONFIG", "RESETSTAT"), "OK")
+        self.r.cmd("SET", "cs:a", "1")
+        self.r.cmd("SET", "cs:s", "x")
+        self.r.cmd("GET", "cs:a")
+        self.r.cmd("GET")                    # wrong arity: rejected
+        self.r.cmd("INCR", "cs:s")           # not an integer: failed
+        self.r.cmd("NOSUCHCOMMAND")          # unknown: only an error
+        self.r.cmd("MGET", *["cs:%d" % i for i in range(20)])
+        stats = self.section("commandstats")
+        fields = {k: dict(f.split("=") for f in v.split(",")) for k, v in stats.items()}
+        self.assertEqual(fields["cmdstat_set"]["calls"], "2")
+        self.assertEqual(fields["cmdstat_get"]["calls"], "1")
+        self.assertEqual(fields["cmdstat_get"]["rejected_calls"], "1")
+        self.assertEqual(fields["cmdstat_incr"]["failed_calls"], "1")
+        self.assertEqual(fields["cmdstat_mget"]["calls"], "1")
+        errors = self.section("errorstats")
+        self.assertEqual(errors["errorstat_ERR"], "count=3")
+        self.assertNotIn("cmdstat_set", self.r.cmd("INFO").decode())
+        self.assertIn("errorstat_ERR", self.r.cmd("INFO").decode())
+
+
 if __name__ == "__main__":
     unittest.main()

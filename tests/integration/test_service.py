@@ -162,8 +162,10 @@ class TestLogReopen(ShardisOnly):
         try:
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
-                if os.path.exists(log) and "Ready to accept" in open(log).read():
-                    break
+                if os.path.exists(log):
+                    with open(log) as f:
+                        if "Ready to accept" in f.read():
+                            break
                 time.sleep(0.05)
             os.rename(log, log + ".1")           # what logrotate does
             proc.send_signal(signal.SIGHUP)
