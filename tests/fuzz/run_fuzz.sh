@@ -1,26 +1,98 @@
 #!/usr/bin/env bash
-# Builds the RESP parser fuzz target with clang's libFuzzer (+ASan/UBSan) and
-# runs it for a bounded time. Exits 77 (a CTest skip) when clang or its
-# fuzzer runtime is missing.
-#   tests/fuzz/run_fuzz.sh [seconds] [workdir]
+# Builds a fuzz target with clang's libFuzzer (+ASan/UBSan) and runs it for a
+# bounded time. Exits 77 (a CTest skip) when clang or its fuzzer runtime is
+# missing.
+#   tests/fuzz/run_fuzz.sh [seconds] [workdir] [target]
+# target: resp (the RESP parser, the default) or dispatch (the command table
+# and handlers over a one-shard keyspace, tests/fuzz/fuzz_dispatch.c).
+# Extra libFuzzer flags may be given in $FUZZ_FLAGS.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SECS=${1:-20}
 WORK=${2:-$(mktemp -d "${TMPDIR:-/tmp}/shardis-fuzz.XXXXXX")}
+TARGET=${3:-resp}
 command -v clang >/dev/null || { echo "clang not found: skipping"; exit 77; }
-mkdir -p "$WORK/corpus"
-printf '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n' >"$WORK/corpus/set"
-printf 'PING\r\nSET "a b" '"'"'c'"'"'\r\n' >"$WORK/corpus/inline"
-printf '*1\r\n$-1\r\n*0\r\n' >"$WORK/corpus/odd"
-if ! clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-    -fno-sanitize-recover=all -I"$ROOT/include" \
-    "$ROOT/tests/fuzz/fuzz_resp.c" "$ROOT/src/resp.c" "$ROOT/shards/util.c" \
-    "$ROOT/shards/sh.c" "$ROOT/shards/sh_alloc_libc.c" -o "$WORK/fuzz_resp" 2>"$WORK/build.log"; then
-    if grep -q "libclang_rt.fuzzer\|cannot find" "$WORK/build.log"; then
+CFLAGS=(-g -O1 -std=c17 -D_GNU_SOURCE -DSHARDIS_VERSION='"fuzz"'
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I"$ROOT/include")
+
+# Writes one seed: a RESP array of the given arguments.
+seed() {
+    local f=$1 a
+    shift
+    { printf '*%d\r\n' "$#"; for a in "$@"; do printf '$%d\r\n%s\r\n' "${#a}" "$a"; done; } >>"$f"
+}
+
+case "$TARGET" in
+resp)
+    mkdir -p "$WORK/corpus"
+    CORPUS=$WORK/corpus
+    printf '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n' >"$CORPUS/set"
+    printf 'PING\r\nSET "a b" '"'"'c'"'"'\r\n' >"$CORPUS/inline"
+    printf '*1\r\n$-1\r\n*0\r\n' >"$CORPUS/odd"
+    SRCS=("$ROOT/tests/fuzz/fuzz_resp.c" "$ROOT/src/resp.c" "$ROOT/shards/util.c"
+          "$ROOT/shards/sh.c" "$ROOT/shards/sh_alloc_libc.c")
+    LIBS=()
+    MAXLEN=4096
+    DICT=()
+    ;;
+dispatch)
+    mkdir -p "$WORK/corpus_dispatch"
+    CORPUS=$WORK/corpus_dispatch
+    # byte 0: bit 0 RESP3, bit 1 (+ bits 4-7) database, bit 2 notifications
+    for f in string keys server pubsub; do printf '\x00' >"$CORPUS/$f"; done
+    printf '\x07' >"$CORPUS/resp3"
+    S=$CORPUS/string
+    seed "$S" SET k v; seed "$S" GET k; seed "$S" SET n 10 EX 100 NX; seed "$S" INCR n
+    seed "$S" INCRBY n -5; seed "$S" DECR n; seed "$S" DECRBY n 3; seed "$S" INCRBYFLOAT n 1.5
+    seed "$S" APPEND k tail; seed "$S" STRLEN k; seed "$S" SETRANGE k 3 xyz
+    seed "$S" GETRANGE k 1 -2; seed "$S" SUBSTR k 0 2; seed "$S" MSET a 1 b 2
+    seed "$S" MGET a b c; seed "$S" MSETNX c 3 d 4; seed "$S" GETSET k w; seed "$S" GETDEL a
+    seed "$S" GETEX b PX 50; seed "$S" SETNX e 5; seed "$S" SETEX f 10 x
+    seed "$S" PSETEX g 100 y; seed "$S" SET k v KEEPTTL GET; seed "$S" LCS k b
+    K=$CORPUS/keys
+    seed "$K" SET a 1; seed "$K" SET b 2; seed "$K" EXPIRE a 100; seed "$K" TTL a
+    seed "$K" PEXPIRE b 5 NX; seed "$K" PTTL b; seed "$K" EXPIREAT a 1800000000 GT
+    seed "$K" PEXPIREAT a 1800000000000; seed "$K" EXPIRETIME a; seed "$K" PEXPIRETIME a
+    seed "$K" PERSIST a; seed "$K" TYPE a; seed "$K" RENAME a c; seed "$K" RENAMENX c b
+    seed "$K" COPY c d REPLACE; seed "$K" COPY c e DB 3; seed "$K" EXISTS a b c d
+    seed "$K" TOUCH c; seed "$K" SCAN 0 MATCH '*' COUNT 10 TYPE string; seed "$K" KEYS '?'
+    seed "$K" RANDOMKEY; seed "$K" DBSIZE; seed "$K" DEL c d; seed "$K" UNLINK b
+    seed "$K" FLUSHDB; seed "$K" FLUSHALL ASYNC
+    V=$CORPUS/server
+    seed "$V" HELLO 3; seed "$V" CLIENT ID; seed "$V" CLIENT LIST; seed "$V" CONFIG GET '*'
+    seed "$V" CONFIG SET hz 20; seed "$V" INFO; seed "$V" COMMAND COUNT; seed "$V" PING
+    seed "$V" ECHO x; seed "$V" SELECT 2; seed "$V" TIME
+    P=$CORPUS/pubsub
+    seed "$P" SUBSCRIBE ch; seed "$P" PSUBSCRIBE 'c*'; seed "$P" PUBLISH ch hi
+    seed "$P" SPUBLISH ch hi; seed "$P" PUBSUB CHANNELS; seed "$P" PUBSUB NUMSUB ch
+    seed "$P" PUBSUB SHARDCHANNELS; seed "$P" PUBSUB NUMPAT
+    seed "$CORPUS/resp3" SET k v EX 1; seed "$CORPUS/resp3" GET k; seed "$CORPUS/resp3" GET zz
+    seed "$CORPUS/resp3" SCAN 0; seed "$CORPUS/resp3" MGET k zz
+    SRCS=("$ROOT/tests/fuzz/fuzz_dispatch.c")
+    for f in "$ROOT"/src/*.c "$ROOT"/shards/*.c; do
+        case "$(basename "$f")" in
+        main.c | sh_alloc_jemalloc.c) ;;
+        *) SRCS+=("$f") ;;
+        esac
+    done
+    LIBS=(-luring -lxxhash -lpthread -lm)
+    MAXLEN=2048
+    DICT=(-dict="$ROOT/tests/fuzz/dispatch.dict")
+    ;;
+*)
+    echo "unknown fuzz target '$TARGET'" >&2
+    exit 2
+    ;;
+esac
+
+if ! clang "${CFLAGS[@]}" "${SRCS[@]}" "${LIBS[@]}" -o "$WORK/fuzz_$TARGET" 2>"$WORK/build_$TARGET.log"; then
+    if grep -q "libclang_rt.fuzzer\|cannot find" "$WORK/build_$TARGET.log"; then
         echo "clang's fuzzer runtime is missing: skipping"
         exit 77
     fi
-    cat "$WORK/build.log"
+    cat "$WORK/build_$TARGET.log"
     exit 1
 fi
-"$WORK/fuzz_resp" -max_total_time="$SECS" -max_len=4096 -print_final_stats=1 "$WORK/corpus"
+# shellcheck disable=SC2086
+"$WORK/fuzz_$TARGET" -max_total_time="$SECS" -max_len="$MAXLEN" -rss_limit_mb=4096 \
+    -print_final_stats=1 "${DICT[@]}" ${FUZZ_FLAGS:-} "$CORPUS"
