@@ -66,6 +66,24 @@ void *sh_calloc(size_t n, size_t size)
     return p;
 }
 
+void *sh_aligned_calloc(size_t align, size_t n, size_t size)
+{
+    size_t bytes = n * size;
+    void *p;
+
+    if (size && bytes / size != n) {
+        sh_panic("aligned allocation of %zu x %zu bytes overflows", n, size);
+    }
+    bytes = (bytes + align - 1) / align * align; /* aligned_alloc wants a multiple */
+    p = aligned_alloc(align, bytes ? bytes : align);
+    if (!p) {
+        sh_panic("out of memory allocating %zu aligned bytes", bytes);
+    }
+    memset(p, 0, bytes ? bytes : align);
+    thread_bytes += (int64_t)malloc_usable_size(p);
+    return p;
+}
+
 void *sh_try_realloc(void *ptr, size_t size)
 {
     size_t old = ptr ? malloc_usable_size(ptr) : 0;

@@ -693,15 +693,15 @@ int shard_start_all(struct server *srv)
     int n = srv->nshards;
 
     srv->shards = sh_calloc((size_t)n, sizeof(*srv->shards));
-    srv->heartbeat = sh_calloc((size_t)n, sizeof(*srv->heartbeat));
+    srv->heartbeat = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->heartbeat));
     for (int i = 0; i < n; i++) {
-        struct shard *sh = sh_calloc(1, sizeof(*sh));
+        struct shard *sh = sh_aligned_calloc(SH_CACHELINE, 1, sizeof(*sh));
 
         sh->id = i;
         sh->cpu = ncpus > 0 ? cpus[i % ncpus] : -1;
         sh->srv = srv;
         config_copy(&sh->cfg, &srv->cfg);
-        sh->in = sh_calloc((size_t)n, sizeof(*sh->in));
+        sh->in = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*sh->in));
         for (int j = 0; j < n; j++) {
             if (mbox_init(&sh->in[j], MBOX_CAP) != 0) {
                 return -ENOMEM;

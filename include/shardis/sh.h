@@ -48,6 +48,9 @@ SH_NORETURN SH_PRINTF(3, 4) void sh_panic_at(const char *file, int line, const c
  * frees with sh_free on the same core (CONVENTIONS.md, rule 26). */
 void *sh_malloc(size_t size);
 void *sh_calloc(size_t n, size_t size);
+/* Zeroed memory aligned to `align` (a power of two, e.g. SH_CACHELINE), for
+ * types with _Alignas (mailboxes, shard structs). Freed with sh_free. */
+void *sh_aligned_calloc(size_t align, size_t n, size_t size);
 /* Returns the new block; the old pointer is dead afterwards. */
 void *sh_realloc(void *ptr, size_t size);
 /* For sizes a client chose: returns NULL on failure, which becomes an OOM

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -115,11 +116,12 @@ static void *producer(void *arg)
 
 static void test_two_threads_pass_millions_of_messages_in_order_without_loss(void **state)
 {
-    struct pair *p = calloc(1, sizeof(*p));
+    struct pair *p = aligned_alloc(SH_CACHELINE, sizeof(*p));
     pthread_t t;
     uintptr_t expect = 1;
 
     (void)state;
+    memset(p, 0, sizeof(*p));
     assert_int_equal(mbox_init(&p->m, 1024), 0);
     assert_int_equal(pthread_create(&t, NULL, producer, p), 0);
     while (expect <= MESSAGES) {
@@ -170,12 +172,13 @@ static void *wake_producer(void *arg)
 
 static void test_sleep_handshake_never_loses_a_message(void **state)
 {
-    struct wake_pair *w = calloc(1, sizeof(*w));
+    struct wake_pair *w = aligned_alloc(SH_CACHELINE, sizeof(*w));
     pthread_t t;
     uintptr_t expect = 1;
     long seen_wakes = 0;
 
     (void)state;
+    memset(w, 0, sizeof(*w));
     assert_int_equal(mbox_init(&w->m, 64), 0);
     assert_int_equal(pthread_create(&t, NULL, wake_producer, w), 0);
     while (expect <= 200000) {
