@@ -30,7 +30,7 @@ static void usage(void)
 {
     fprintf(stderr, "Usage: shardis-server [/path/to/shardis.conf] [--directive value ...]\n"
                     "       shardis-server --test-config /path/to/shardis.conf\n"
-            "       shardis-server -v or --version\n"
+                    "       shardis-server -v or --version\n"
                     "       shardis-server -h or --help\n\n"
                     "Examples:\n"
                     "       shardis-server (run with the built-in defaults)\n"

@@ -144,9 +144,8 @@ static void run_one(int proto, int dbid, int argc, const struct sh_slice *argv)
     }
     n = out.len ? resp_value_size(out.data, out.len) : 0;
     if (n == 0 || n != out.len) {
-        fprintf(stderr, "%s: reply is not one RESP value (%zu of %zu bytes): %.*s\n",
-                cmd->fullname, n, out.len, (int)(out.len < 512 ? out.len : 512),
-                out.data ? out.data : "");
+        fprintf(stderr, "%s: reply is not one RESP value (%zu of %zu bytes): %.*s\n", cmd->fullname,
+                n, out.len, (int)(out.len < 512 ? out.len : 512), out.data ? out.data : "");
         abort();
     }
     rbuf_fini(&out);
@@ -168,9 +167,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     proto = data[0] & 1 ? 3 : 2;
     dbid = (data[0] >> 1) & 1 ? (data[0] >> 4) % NDBS : 0;
     sh.cfg.notify_keyspace_events =
-        (data[0] >> 2) & 1 ? NOTIFY_ALL | NOTIFY_KEYSPACE | NOTIFY_KEYEVENT | NOTIFY_KEY_MISS |
-                                 NOTIFY_NEW
-                           : 0;
+            (data[0] >> 2) & 1
+                    ? NOTIFY_ALL | NOTIFY_KEYSPACE | NOTIFY_KEYEVENT | NOTIFY_KEY_MISS | NOTIFY_NEW
+                    : 0;
     sh.now_ms = BASE_MS;
     sh.mono_us = BASE_MS * 1000;
     sh.rnd = 0x9E3779B97F4A7C15ULL;
