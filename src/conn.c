@@ -394,6 +394,7 @@ void conn_process_input(struct conn *c)
         return;
     }
     c->flags &= ~CONN_PAUSED;
+    c->sh->clock_us = sh_mono_us(); /* the batch's first command starts now */
     while (p->start < c->q.len) {
         if (must_pause(c)) {
             c->flags |= CONN_PAUSED;

@@ -79,7 +79,7 @@ static void exec_req(struct shard *sh, struct req *m)
         .has_key_hash = m->has_key_hash,
     };
 
-    int64_t t0 = sh_mono_us();
+    int64_t t0 = sh->clock_us;
     size_t at = m->reply.len;
 
     sh->stats.commands++;
@@ -120,7 +120,7 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
         .key_hash = hash,
         .has_key_hash = has_hash,
     };
-    int64_t t0 = sh_mono_us();
+    int64_t t0 = sh->clock_us;
     size_t at = ctx.r.buf->len;
 
     cmd->proc(&ctx);

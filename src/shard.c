@@ -94,7 +94,9 @@ void shard_count_call(struct shard *sh, const struct cmd_spec *cmd, int64_t t0_u
     }
     st = &sh->cmdstats[cmd->id];
     st->calls++;
-    st->usec += (uint64_t)(sh_mono_us() - t0_us);
+    /* one clock read per command: it also starts the next one's time */
+    sh->clock_us = sh_mono_us();
+    st->usec += (uint64_t)(sh->clock_us - t0_us);
     if (len && reply[0] == '-') {
         st->failed++;
         shard_count_error(sh, reply, len);
@@ -258,6 +260,7 @@ static void drain_mailboxes(struct shard *sh)
         if (from == sh->id) {
             continue;
         }
+        sh->clock_us = sh_mono_us();
         while ((msg = mbox_pop(m)) != NULL) {
             sh->stats.mbox_received++;
             route_on_message(sh, msg);

@@ -119,6 +119,9 @@ struct shard {
 
     int64_t now_ms;  /* cached unix ms, refreshed every loop iteration */
     int64_t mono_us; /* cached monotonic us */
+    /* the last clock read of command timing, where the next command's time
+     * starts (refreshed at the start of each batch) */
+    int64_t clock_us;
     int64_t next_cron_us;
     uint64_t rnd;
     bool stopping;
@@ -130,8 +133,9 @@ struct shard {
     struct err_stat errstats[SHARD_ERRSTATS];
 };
 
-/* Counts one executed command: its time since t0_us, and whether its reply
- * (starting at reply[0]) was an error. */
+/* Counts one executed command: its time since t0_us (take it from
+ * sh->clock_us, which this call moves on), and whether its reply (starting at
+ * reply[0]) was an error. */
 void shard_count_call(struct shard *sh, const struct cmd_spec *cmd, int64_t t0_us,
                       const char *reply, size_t len);
 /* Counts an error reply (errorstats) without a call (rejected commands,
