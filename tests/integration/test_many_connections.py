@@ -68,6 +68,12 @@ class TestManyConnections(ServerTestCase):
 
     def test_the_client_past_maxclients_gets_the_error_and_is_closed(self):
         self.assertEqual(self.r.cmd("CONFIG", "SET", "maxclients", "50"), "OK")
+        # connections other tests closed may not be reaped yet
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if "connected_clients:1\r\n" in self.r.cmd("INFO", "clients").decode():
+                break
+            time.sleep(0.05)
         socks = []
         try:
             for _ in range(49):
