@@ -9,15 +9,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase, encode_command, reference_mode  # noqa: E402
+from harness import ServerTestCase, encode_command, reference_mode, rss_bytes  # noqa: E402
 
-
-def rss_bytes(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def send_until_stalled(s, data, patience=1.0):

@@ -8,17 +8,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase, reference_mode  # noqa: E402
+from harness import ServerTestCase, reference_mode, rss_bytes  # noqa: E402
 
 IDLE = 10000
 
-
-def rss_bytes(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 class TestManyConnections(ServerTestCase):
