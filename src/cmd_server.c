@@ -536,31 +536,14 @@ static bool done_client_kill(struct coord *co, struct reply *r)
     return true;
 }
 
-static void start_fanout_all(struct coord *co)
-{
-    coord_fanout(co, co->cmd);
-}
-
-static bool done_first_error_or_ok(struct coord *co, struct reply *r)
-{
-    struct sh_slice e = coord_first_error(co);
-
-    if (e.len) {
-        reply_raw(r, e.ptr, e.len);
-    } else {
-        reply_ok(r);
-    }
-    return true;
-}
-
-static const struct gather gather_client_list = { .start = start_fanout_all,
+static const struct gather gather_client_list = { .start = coord_start_fanout,
                                                   .done = done_client_list,
                                                   .always = true };
-static const struct gather gather_client_kill = { .start = start_fanout_all,
+static const struct gather gather_client_kill = { .start = coord_start_fanout,
                                                   .done = done_client_kill,
                                                   .always = true };
-static const struct gather gather_all_ok = { .start = start_fanout_all,
-                                             .done = done_first_error_or_ok,
+static const struct gather gather_all_ok = { .start = coord_start_fanout,
+                                             .done = coord_done_ok,
                                              .always = true };
 
 /* ---- CONFIG ---- */
@@ -1220,7 +1203,7 @@ static bool done_info(struct coord *co, struct reply *r)
     return true;
 }
 
-static const struct gather gather_info = { .start = start_fanout_all,
+static const struct gather gather_info = { .start = coord_start_fanout,
                                            .done = done_info,
                                            .always = true };
 

@@ -845,11 +845,6 @@ static void cmd_pubsub_shardnumsub(struct cmd_ctx *ctx)
     numsub_of(ctx, KIND_SHARD);
 }
 
-static void numsub_start(struct coord *co)
-{
-    coord_fanout(co, co->cmd);
-}
-
 /* Sums the parts position by position: [channel, count, ...]. */
 static bool numsub_done(struct coord *co, struct reply *r)
 {
@@ -888,7 +883,7 @@ static bool numsub_done(struct coord *co, struct reply *r)
     return true;
 }
 
-static const struct gather gather_numsub = { .start = numsub_start,
+static const struct gather gather_numsub = { .start = coord_start_fanout,
                                              .done = numsub_done,
                                              .always = true };
 

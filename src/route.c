@@ -370,7 +370,7 @@ static void start_split1(struct coord *co)
     coord_split_keys(co, 1, 1);
 }
 
-static void start_fanout(struct coord *co)
+void coord_start_fanout(struct coord *co)
 {
     coord_fanout(co, co->cmd);
 }
@@ -383,7 +383,7 @@ static bool done_sum(struct coord *co, struct reply *r)
     return true;
 }
 
-static bool done_ok(struct coord *co, struct reply *r)
+bool coord_done_ok(struct coord *co, struct reply *r)
 {
     if (!forward_error(co, r)) {
         reply_ok(r);
@@ -422,9 +422,9 @@ static bool done_concat(struct coord *co, struct reply *r)
 }
 
 const struct gather gather_sum_keys = { .start = start_split1, .done = done_sum };
-const struct gather gather_sum_all = { .start = start_fanout, .done = done_sum };
-const struct gather gather_ok_all = { .start = start_fanout, .done = done_ok };
-const struct gather gather_concat_all = { .start = start_fanout, .done = done_concat };
+const struct gather gather_sum_all = { .start = coord_start_fanout, .done = done_sum };
+const struct gather gather_ok_all = { .start = coord_start_fanout, .done = coord_done_ok };
+const struct gather gather_concat_all = { .start = coord_start_fanout, .done = done_concat };
 
 /* ---- messages ---- */
 

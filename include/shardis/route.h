@@ -124,6 +124,11 @@ long long coord_sum(const struct coord *c);
 /* The first error reply among the parts, or {NULL,0}. */
 struct sh_slice coord_first_error(const struct coord *c);
 
+/* Generic gather steps: send the client's command to every shard; reply the
+ * first error part, or +OK. */
+void coord_start_fanout(struct coord *co);
+bool coord_done_ok(struct coord *co, struct reply *r);
+
 /* Generic gathers. */
 extern const struct gather gather_sum_keys;   /* DEL UNLINK EXISTS TOUCH */
 extern const struct gather gather_sum_all;    /* DBSIZE */
