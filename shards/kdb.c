@@ -24,6 +24,7 @@ struct kdb {
     kdb_key_fn *on_new;
     void *hook_arg;
     int id;
+    int64_t now_ms; /* of the last lookup: when kdb_add's keys were made */
 };
 
 struct kdb *kdb_create(void)
@@ -116,6 +117,21 @@ struct kentry *kdb_find(struct kdb *db, const void *key, size_t len, uint64_t ha
 {
     struct kentry *e = kdict_find(db->dict, key, len, hash);
 
+    db->now_ms = now;
+    if (e && kdb_is_expired(e, now)) {
+        expire_entry(db, e);
+        return NULL;
+    }
+    if (e) {
+        e->val.lru = (uint32_t)(now / 1000);
+    }
+    return e;
+}
+
+struct kentry *kdb_peek(struct kdb *db, const void *key, size_t len, uint64_t hash, int64_t now)
+{
+    struct kentry *e = kdict_find(db->dict, key, len, hash);
+
     if (e && kdb_is_expired(e, now)) {
         expire_entry(db, e);
         return NULL;
@@ -127,6 +143,7 @@ struct kentry *kdb_add(struct kdb *db, const void *key, size_t len, uint64_t has
 {
     struct kentry *e = kdict_add(db->dict, key, len, hash);
 
+    e->val.lru = (uint32_t)(db->now_ms / 1000);
     if (db->on_new) {
         db->on_new(db->hook_arg, db->id, e);
     }

@@ -7,7 +7,9 @@
 
 #include <jemalloc/jemalloc.h>
 
+#include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 size_t sh_alloc_process_bytes(void)
 {
@@ -22,6 +24,22 @@ size_t sh_alloc_process_bytes(void)
         return 0;
     }
     return allocated;
+}
+
+int sh_alloc_get_stats(struct sh_alloc_stats *st)
+{
+    uint64_t epoch = 1;
+    size_t sz = sizeof(epoch);
+    size_t len = sizeof(size_t);
+
+    mallctl("epoch", &epoch, &sz, &epoch, sz);
+    if (mallctl("stats.allocated", &st->allocated, &len, NULL, 0) != 0 ||
+        mallctl("stats.active", &st->active, &len, NULL, 0) != 0 ||
+        mallctl("stats.resident", &st->resident, &len, NULL, 0) != 0) {
+        memset(st, 0, sizeof(*st));
+        return -ENOTSUP;
+    }
+    return 0;
 }
 
 const char *sh_alloc_name(void)

@@ -5,7 +5,9 @@
  */
 #include "shardis/sh.h"
 
+#include <errno.h>
 #include <malloc.h>
+#include <string.h>
 
 size_t sh_alloc_process_bytes(void)
 {
@@ -17,4 +19,10 @@ size_t sh_alloc_process_bytes(void)
 const char *sh_alloc_name(void)
 {
     return "libc";
+}
+
+int sh_alloc_get_stats(struct sh_alloc_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    return -ENOTSUP;
 }

@@ -8,6 +8,7 @@
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
 #include "shardis/kdb.h"
+#include "shardis/monitor.h"
 #include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
@@ -54,5 +55,13 @@ void route_bind_all(void)
     cmd_string_bind();
     cmd_keys_bind();
     cmd_server_bind();
+    cmd_diag_bind();
+    cmd_acl_bind();
+    cmd_hash_bind();
+    cmd_set_bind();
+    cmd_zset_bind();
+    cmd_list_bind();
+    cmd_object_bind();
+    monitor_bind();
     pubsub_bind();
 }

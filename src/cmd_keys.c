@@ -60,6 +60,10 @@
 #include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
+#include "shardis/thash.h"
+#include "shardis/tlist.h"
+#include "shardis/tset.h"
+#include "shardis/tzset.h"
 #include "shardis/util.h"
 
 #include <errno.h>
@@ -100,15 +104,7 @@ static void notify_key(struct shard *sh, int dbid, struct sh_slice key, const ch
 /* The name TYPE reports for a live entry (or "none" for NULL). */
 static const char *type_name(const struct kentry *e)
 {
-    if (!e) {
-        return "none";
-    }
-    switch (e->val.type) {
-    case KVAL_STRING:
-        return "string";
-    default:
-        return "none";
-    }
+    return e ? kval_type_name(&e->val) : "none";
 }
 
 /* xorshift64* over a core's random state. */
@@ -123,15 +119,88 @@ static uint64_t next_rnd(uint64_t *state)
     return x * 2685821657736338717ULL;
 }
 
-/* A fresh copy of a string value into *dst (KVAL_NONE before). Returns 0 or
- * -ENOMEM (dst unchanged). */
-static int copy_value(struct kval *dst, const struct kval *src)
+/*
+ * A value between shards (COPY, RENAME, MOVE across owners) is one byte of
+ * type tag and then the string's bytes, or the type's kval_dump form.
+ */
+static const char blob_tags[] = {
+    [KVAL_STRING] = 's', [KVAL_LIST] = 'l', [KVAL_SET] = 'S', [KVAL_ZSET] = 'z', [KVAL_HASH] = 'h'
+};
+
+/* The tagged bytes of a value (sh_malloc'd, the caller frees). O(n). */
+static char *value_blob(const struct kval *v, size_t *len)
+{
+    char buf[24], *out, *dump = NULL;
+    const char *p = NULL;
+    size_t n = 0;
+
+    switch (v->type) {
+    case KVAL_STRING:
+        p = kval_string(v, buf, &n);
+        break;
+    case KVAL_LIST:
+        p = dump = tlist_dump(v, &n);
+        break;
+    case KVAL_SET:
+        p = dump = tset_dump(v, &n);
+        break;
+    case KVAL_ZSET:
+        p = dump = tzset_dump(v, &n);
+        break;
+    default:
+        SH_ASSERT(v->type == KVAL_HASH);
+        p = dump = thash_dump(v, &n);
+        break;
+    }
+    out = sh_malloc(n + 1);
+    out[0] = blob_tags[v->type];
+    memcpy(out + 1, p, n);
+    sh_free(dump);
+    *len = n + 1;
+    return out;
+}
+
+/* Makes *v (KVAL_NONE) the value of tagged bytes. Returns 0, -ENOMEM, or
+ * -EINVAL when the bytes are not a value. */
+static int value_from_blob(struct kval *v, struct sh_slice b, const struct kval_limits *lim)
+{
+    if (b.len == 0) {
+        return -EINVAL;
+    }
+    switch (b.ptr[0]) {
+    case 's':
+        return kval_set_string(v, b.ptr + 1, b.len - 1);
+    case 'l':
+        return tlist_restore(v, b.ptr + 1, b.len - 1, lim);
+    case 'S':
+        return tset_restore(v, b.ptr + 1, b.len - 1, lim);
+    case 'z':
+        return tzset_restore(v, b.ptr + 1, b.len - 1, lim);
+    case 'h':
+        return thash_restore(v, b.ptr + 1, b.len - 1, lim);
+    default:
+        return -EINVAL;
+    }
+}
+
+/* A fresh deep copy of a value into *dst (KVAL_NONE before). Returns 0 or
+ * -ENOMEM (dst unchanged). O(n) for collections. */
+static int copy_value(struct kval *dst, const struct kval *src, const struct kval_limits *lim)
 {
     char buf[24];
     size_t len;
-    const char *p = kval_string(src, buf, &len);
+    const char *p;
+    char *blob;
+    int rc;
 
-    return kval_set_string(dst, p, len);
+    if (src->type == KVAL_STRING) {
+        p = kval_string(src, buf, &len);
+        return kval_set_string(dst, p, len);
+    }
+    blob = value_blob(src, &len);
+    rc = value_from_blob(dst, (struct sh_slice){ blob, len }, lim);
+    sh_free(blob);
+    return rc;
 }
 
 /* Stores a string under key in database dbid of sh, as COPY/RENAME's
@@ -146,16 +215,20 @@ static int store_value(struct shard *sh, int dbid, struct sh_slice key, uint64_t
     struct kentry *e = find_key(db, key, hash, sh->now_ms);
     struct kval v = { 0 };
 
+    int rc;
+
     if (e && !replace) {
         return 0;
     }
-    if (kval_set_string(&v, val.ptr, val.len) != 0) {
-        return -ENOMEM;
+    rc = value_from_blob(&v, val, &sh->cfg.limits);
+    if (rc != 0) {
+        return rc;
     }
     if (e) {
         kdb_delete(db, e);
     }
     e = kdb_add(db, key.ptr, key.len, hash);
+    v.lru = e->val.lru;
     e->val = v;
     kdb_set_expire(db, e, pexpireat);
     notify_key(sh, dbid, key, event);
@@ -353,7 +426,7 @@ static void cmd_copy(struct cmd_ctx *ctx)
         reply_int(&ctx->r, 0);
         return;
     }
-    if (copy_value(&v, &src->val) != 0) {
+    if (copy_value(&v, &src->val, &ctx->shard->cfg.limits) != 0) {
         reply_error(&ctx->r, ERR_OOM);
         return;
     }
@@ -361,6 +434,7 @@ static void cmd_copy(struct cmd_ctx *ctx)
         kdb_delete(dstdb, dst);
     }
     dst = kdb_add(dstdb, ctx->argv[2].ptr, ctx->argv[2].len, hash);
+    v.lru = dst->val.lru;
     dst->val = v;
     if (src->expire >= 0) {
         kdb_set_expire(dstdb, dst, src->expire);
@@ -375,9 +449,8 @@ static void cmd_copy(struct cmd_ctx *ctx)
 static void cmd_dump_internal(struct cmd_ctx *ctx)
 {
     struct kentry *e = cmd_lookup(ctx, 1);
-    char buf[24];
     size_t len;
-    const char *p;
+    char *p;
 
     if (!e) {
         reply_array(&ctx->r, 2);
@@ -385,15 +458,11 @@ static void cmd_dump_internal(struct cmd_ctx *ctx)
         reply_int(&ctx->r, -1);
         return;
     }
-    if (e->val.type != KVAL_STRING) {
-        /* TODO(keys): a type-tagged serialization once other types exist */
-        reply_error(&ctx->r, "ERR cross-shard move of this value type is not supported");
-        return;
-    }
-    p = kval_string(&e->val, buf, &len);
+    p = value_blob(&e->val, &len);
     reply_array(&ctx->r, 2);
     reply_bulk(&ctx->r, p, len);
     reply_int(&ctx->r, e->expire);
+    sh_free(p);
 }
 
 /* The event an internal command was asked to publish (its arguments hold
@@ -426,7 +495,9 @@ static void cmd_restore_internal(struct cmd_ctx *ctx)
     }
     rc = store_value(ctx->shard, ctx->dbid, ctx->argv[1], cmd_key_hash(ctx, 1), ctx->argv[2], at,
                      replace, event);
-    if (rc < 0) {
+    if (rc == -EINVAL) {
+        reply_error(&ctx->r, "ERR internal error: bad value bytes");
+    } else if (rc < 0) {
         reply_error(&ctx->r, ERR_OOM);
     } else {
         reply_int(&ctx->r, rc);
@@ -474,43 +545,6 @@ enum move_kind {
     MOVE_RENAMENX,
     MOVE_COPY,
 };
-
-/* Reads "<type><integer>\r\n" at *pos of p. */
-static bool read_header(struct sh_slice p, size_t *pos, char type, long long *v)
-{
-    const char *cr;
-
-    if (*pos >= p.len || p.ptr[*pos] != type) {
-        return false;
-    }
-    cr = memchr(p.ptr + *pos, '\r', p.len - *pos);
-    if (!cr || (size_t)(cr - p.ptr) + 1 >= p.len ||
-        !util_str2ll(p.ptr + *pos + 1, (size_t)(cr - p.ptr) - *pos - 1, v)) {
-        return false;
-    }
-    *pos = (size_t)(cr - p.ptr) + 2;
-    return true;
-}
-
-/* Reads a bulk string at *pos; a nil bulk gives {NULL, 0}. */
-static bool read_bulk(struct sh_slice p, size_t *pos, struct sh_slice *out)
-{
-    long long n;
-
-    if (!read_header(p, pos, '$', &n)) {
-        return false;
-    }
-    if (n < 0) {
-        *out = (struct sh_slice){ NULL, 0 };
-        return true;
-    }
-    if ((size_t)n > p.len - *pos || p.len - *pos - (size_t)n < 2) {
-        return false;
-    }
-    *out = (struct sh_slice){ p.ptr + *pos, (size_t)n };
-    *pos += (size_t)n + 2;
-    return true;
-}
 
 /* The staged gather's view of its command. */
 struct move {
@@ -588,8 +622,8 @@ static bool move_restore(struct coord *c, const struct move *m, struct reply *r)
         reply_raw(r, p.ptr, p.len);
         return true;
     }
-    if (!read_header(p, &pos, '*', &n) || n != 2 || !read_bulk(p, &pos, &val) ||
-        !read_header(p, &pos, ':', &at)) {
+    if (!coord_read_header(p, &pos, '*', &n) || n != 2 || !coord_read_bulk(p, &pos, &val) ||
+        !coord_read_header(p, &pos, ':', &at)) {
         reply_error(r, "ERR internal error: bad __dump reply");
         return true;
     }
@@ -620,7 +654,7 @@ static bool move_stored(struct coord *c, const struct move *m, struct reply *r, 
             reply_raw(r, p.ptr, p.len);
             return false;
         }
-        if (!read_header(p, &pos, ':', out)) {
+        if (!coord_read_header(p, &pos, ':', out)) {
             reply_error(r, "ERR internal error: bad __restore reply");
             return false;
         }
@@ -1153,8 +1187,8 @@ static bool scan_reply(struct coord *c, struct sh_slice p, uint64_t shard, struc
         reply_raw(r, p.ptr, p.len);
         return true;
     }
-    if (!read_header(p, &pos, '*', &two) || two != 2 || !read_bulk(p, &pos, &cur) || !cur.ptr ||
-        !parse_cursor(cur, &inner)) {
+    if (!coord_read_header(p, &pos, '*', &two) || two != 2 || !coord_read_bulk(p, &pos, &cur) ||
+        !cur.ptr || !parse_cursor(cur, &inner)) {
         reply_error(r, "ERR internal error: bad SCAN reply");
         return true;
     }

@@ -268,6 +268,7 @@ static struct kentry *swap_value(struct cmd_ctx *ctx, struct kentry *e, const st
         reply_null(&ctx->r);
         e = add_key(ctx, 1);
     }
+    nv.lru = e->val.lru;
     e->val = nv;
     return e;
 }

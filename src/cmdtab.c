@@ -279,6 +279,8 @@ const struct cmd_spec *cmdtab_lookup_fullname(const char *name, size_t len)
 /* Where keys are collected: positions beyond cap are counted, not written. */
 struct keys_out {
     int *pos;
+    uint32_t *kflags; /* or NULL: the key spec flags of each key */
+    uint32_t cur;     /* the flags of the keys being added */
     int cap;
     int n;
 };
@@ -287,6 +289,9 @@ static void keys_add(struct keys_out *k, int pos)
 {
     if (k->n < k->cap) {
         k->pos[k->n] = pos;
+        if (k->kflags) {
+            k->kflags[k->n] = k->cur;
+        }
     }
     k->n++;
 }
@@ -424,6 +429,7 @@ static bool specs_keys(const struct cmd_spec *c, const struct sh_slice *argv, in
         if ((ks->flagbits & CMD_KEY_NOT_KEY) && !(flags & CMDTAB_KEYS_INCLUDE_NOT_KEYS)) {
             continue;
         }
+        k->cur = ks->flagbits;
         if (!spec_keys(ks, argv, argc, k)) {
             k->n = 0;
             return false;
@@ -589,10 +595,24 @@ bool cmdtab_has_keys(const struct cmd_spec *c)
     return c->getkeys != CMD_GETKEYS_NONE || (specs_flags(c, true) & CMD_KEY_NOT_KEY);
 }
 
-int cmdtab_get_keys(const struct cmd_spec *c, const struct sh_slice *argv, int argc, unsigned flags,
-                    int *pos, int maxpos)
+/* Redis's setGetKeys: SET only writes its key unless it has GET. */
+static uint32_t proc_key_flags(const struct cmd_spec *c, const struct sh_slice *argv, int argc)
 {
-    struct keys_out k = { .pos = pos, .cap = maxpos, .n = 0 };
+    if (!strcmp(c->fullname, "set")) {
+        for (int i = 3; i < argc; i++) {
+            if (arg_is(&argv[i], "get")) {
+                return CMD_KEY_RW | CMD_KEY_ACCESS | CMD_KEY_UPDATE;
+            }
+        }
+        return CMD_KEY_OW | CMD_KEY_UPDATE;
+    }
+    return specs_flags(c, false);
+}
+
+int cmdtab_get_keys_flags(const struct cmd_spec *c, const struct sh_slice *argv, int argc,
+                          unsigned flags, int *pos, uint32_t *kflags, int maxpos)
+{
+    struct keys_out k = { .pos = pos, .kflags = kflags, .cap = maxpos, .n = 0 };
     if ((c->arity > 0 && argc != c->arity) || argc < -c->arity) {
         return 0; /* every position below assumes the arity holds */
     }
@@ -605,6 +625,15 @@ int cmdtab_get_keys(const struct cmd_spec *c, const struct sh_slice *argv, int a
         return k.n;
     }
     k.n = 0;
+    /* the procs do not say which spec a key came from: every flag applies,
+     * except where Redis's proc works the flags out per call (SET) */
+    k.cur = varflags ? proc_key_flags(c, argv, argc) : specs_flags(c, false);
     proc_keys(c, argv, argc, &k);
     return k.n;
+}
+
+int cmdtab_get_keys(const struct cmd_spec *c, const struct sh_slice *argv, int argc, unsigned flags,
+                    int *pos, int maxpos)
+{
+    return cmdtab_get_keys_flags(c, argv, argc, flags, pos, NULL, maxpos);
 }

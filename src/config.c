@@ -63,6 +63,7 @@ static const struct directive directives[] = {
     { "logfile", DIR_STR, F(logfile), 0, 0, false },
     { "pidfile", DIR_STR, F(pidfile), 0, 0, false },
     { "requirepass", DIR_STR, F(requirepass), 0, 0, true },
+    { "aclfile", DIR_STR, F(aclfile), 0, 0, false },
     /* bounded so that size arithmetic on a bulk's length cannot overflow */
     { "proto-max-bulk-len", DIR_MEM, F(proto_max_bulk_len), 1024 * 1024, 1LL << 40, true },
     { "client-query-buffer-limit", DIR_MEM, F(client_query_buffer_limit), 1024 * 1024, LLONG_MAX,
@@ -73,6 +74,31 @@ static const struct directive directives[] = {
     { "appendonly", DIR_STR, F(appendonly), 0, 0, false },
     { "notify-keyspace-events", DIR_NOTIFY, F(notify_keyspace_events), 0, 0, true },
     { "client-output-buffer-limit", DIR_COBL, F(cobl), 0, 0, true },
+    { "slowlog-log-slower-than", DIR_INT, F(slowlog_log_slower_than), -1, LLONG_MAX, true },
+    { "slowlog-max-len", DIR_INT, F(slowlog_max_len), 0, LLONG_MAX, true },
+    { "latency-monitor-threshold", DIR_INT, F(latency_monitor_threshold), 0, LLONG_MAX, true },
+    /* value encodings (kval.h): compact below these, scalable above */
+    { "hash-max-listpack-entries", DIR_INT, F(limits.hash_max_listpack_entries), 0, LLONG_MAX,
+      true },
+    { "hash-max-listpack-value", DIR_INT, F(limits.hash_max_listpack_value), 0, LLONG_MAX, true },
+    { "list-max-listpack-size", DIR_INT, F(limits.list_max_listpack_size), -5, INT_MAX, true },
+    { "set-max-intset-entries", DIR_INT, F(limits.set_max_intset_entries), 0, LLONG_MAX, true },
+    { "set-max-listpack-entries", DIR_INT, F(limits.set_max_listpack_entries), 0, LLONG_MAX, true },
+    { "set-max-listpack-value", DIR_INT, F(limits.set_max_listpack_value), 0, LLONG_MAX, true },
+    { "zset-max-listpack-entries", DIR_INT, F(limits.zset_max_listpack_entries), 0, LLONG_MAX,
+      true },
+    { "zset-max-listpack-value", DIR_INT, F(limits.zset_max_listpack_value), 0, LLONG_MAX, true },
+};
+
+/* Redis 7.0 still accepts the names of its ziplist days. */
+static const struct {
+    const char *alias, *name;
+} aliases[] = {
+    { "hash-max-ziplist-entries", "hash-max-listpack-entries" },
+    { "hash-max-ziplist-value", "hash-max-listpack-value" },
+    { "list-max-ziplist-size", "list-max-listpack-size" },
+    { "zset-max-ziplist-entries", "zset-max-listpack-entries" },
+    { "zset-max-ziplist-value", "zset-max-listpack-value" },
 };
 
 static const struct {
@@ -210,6 +236,7 @@ void config_init(struct config *c)
     c->logfile = sh_strdup("");
     c->pidfile = sh_strdup("");
     c->requirepass = sh_strdup("");
+    c->aclfile = sh_strdup("");
     c->proto_max_bulk_len = 512LL * 1024 * 1024;
     c->client_query_buffer_limit = 1024LL * 1024 * 1024;
     c->config_file = sh_strdup("");
@@ -219,6 +246,19 @@ void config_init(struct config *c)
     c->cobl[CONFIG_COBL_NORMAL] = (struct config_cobl){ 0, 0, 0 };
     c->cobl[CONFIG_COBL_REPLICA] = (struct config_cobl){ 256LL << 20, 64LL << 20, 60 };
     c->cobl[CONFIG_COBL_PUBSUB] = (struct config_cobl){ 32LL << 20, 8LL << 20, 60 };
+    c->slowlog_log_slower_than = 10000;
+    c->slowlog_max_len = 128;
+    c->latency_monitor_threshold = 0;
+    c->limits = (struct kval_limits){
+        .hash_max_listpack_entries = 512,
+        .hash_max_listpack_value = 64,
+        .list_max_listpack_size = -2,
+        .set_max_intset_entries = 512,
+        .set_max_listpack_entries = 128,
+        .set_max_listpack_value = 64,
+        .zset_max_listpack_entries = 128,
+        .zset_max_listpack_value = 64,
+    };
 }
 
 void config_fini(struct config *c)
@@ -229,6 +269,7 @@ void config_fini(struct config *c)
     sh_free(c->logfile);
     sh_free(c->pidfile);
     sh_free(c->requirepass);
+    sh_free(c->aclfile);
     sh_free(c->config_file);
     sh_free(c->save);
     sh_free(c->appendonly);
@@ -244,6 +285,7 @@ void config_copy(struct config *dst, const struct config *src)
     dst->logfile = sh_strdup(src->logfile);
     dst->pidfile = sh_strdup(src->pidfile);
     dst->requirepass = sh_strdup(src->requirepass);
+    dst->aclfile = sh_strdup(src->aclfile);
     dst->config_file = sh_strdup(src->config_file);
     dst->save = sh_strdup(src->save);
     dst->appendonly = sh_strdup(src->appendonly);
@@ -251,6 +293,12 @@ void config_copy(struct config *dst, const struct config *src)
 
 static const struct directive *find_directive(const char *name, size_t len)
 {
+    for (size_t i = 0; i < SH_ARRAY_LEN(aliases); i++) {
+        if (strlen(aliases[i].alias) == len && strncasecmp(aliases[i].alias, name, len) == 0) {
+            name = aliases[i].name;
+            len = strlen(name);
+        }
+    }
     for (size_t i = 0; i < SH_ARRAY_LEN(directives); i++) {
         if (strlen(directives[i].name) == len && strncasecmp(directives[i].name, name, len) == 0) {
             return &directives[i];

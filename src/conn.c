@@ -11,7 +11,9 @@
  */
 #include "shardis/conn.h"
 
+#include "shardis/acl.h"
 #include "shardis/log.h"
+#include "shardis/monitor.h"
 #include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
@@ -132,7 +134,7 @@ struct conn *conn_accept(struct shard *sh, int fd)
         close(fd);
         return NULL;
     }
-    if (sh->cfg.protected_mode && !sh->cfg.requirepass[0] && !from_loopback(fd)) {
+    if (sh->cfg.protected_mode && acl_user_has_nopass(acl_default(sh->acl)) && !from_loopback(fd)) {
         refuse_protected(sh, fd);
         mbox_counter_add(&srv->clients, -1);
         return NULL;
@@ -145,7 +147,8 @@ struct conn *conn_accept(struct shard *sh, int fd)
     c->ctime_ms = sh->now_ms;
     c->last_ms = sh->now_ms;
     resp_parser_init(&c->parser, sh->cfg.proto_max_bulk_len);
-    conn_set_authed(c, sh->cfg.requirepass[0] == '\0');
+    c->user = acl_default(sh->acl);
+    conn_set_authed(c, acl_user_is_open(c->user));
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
         format_addr(&ss, c->addr, sizeof(c->addr));
     }
@@ -200,6 +203,7 @@ static void conn_free(struct conn *c)
     struct shard *sh = c->sh;
 
     pubsub_conn_gone(c);
+    monitor_conn_gone(c);
     if (!(c->flags & CONN_FD_CLOSED)) {
         close(c->fd);
     }

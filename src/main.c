@@ -9,6 +9,7 @@
  * thread (the mask is set before the shards start) and taken here with
  * sigtimedwait, so no handler runs inside a shard.
  */
+#include "shardis/acl.h"
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
 #include "shardis/log.h"
@@ -175,6 +176,27 @@ static void wait_for_stop(struct server *srv)
     sh_free(seen);
 }
 
+/* The users every shard starts with: the default user with requirepass,
+ * or the aclfile's users. */
+static struct acl *users_of(const struct config *c, char *err, size_t len)
+{
+    struct acl *a = acl_create(c->requirepass);
+    struct acl *fresh;
+    char why[768];
+
+    if (!c->aclfile[0]) {
+        return a;
+    }
+    fresh = acl_load_file(c->aclfile, why, sizeof(why));
+    if (!fresh) {
+        snprintf(err, len, "aclfile %s: %s", c->aclfile, why);
+        acl_destroy(a);
+        return NULL;
+    }
+    acl_replace(a, fresh, NULL, NULL);
+    return a;
+}
+
 /* shardis-server --test-config FILE [--directive value ...]: checks the
  * configuration as start-up would and exits 0 or 1 with the reason, for a
  * service's ExecStartPre. */
@@ -190,6 +212,15 @@ static int test_config(int argc, char **argv)
     }
     config_init(&c);
     rc = config_load_args(&c, argc - 1, argv + 1, err, sizeof(err));
+    if (rc == 0) {
+        struct acl *a;
+
+        cmdtab_init();
+        a = users_of(&c, err, sizeof(err));
+        rc = a ? 0 : -1;
+        acl_destroy(a);
+        cmdtab_fini();
+    }
     if (rc != 0) {
         fprintf(stderr, "Configuration of %s is not valid:\n%s\n", argv[2], err);
     } else {
@@ -197,6 +228,18 @@ static int test_config(int argc, char **argv)
     }
     config_fini(&c);
     return rc == 0 ? 0 : 1;
+}
+
+static int load_users(struct server *srv)
+{
+    char err[1024];
+
+    srv->acl = users_of(&srv->cfg, err, sizeof(err));
+    if (!srv->acl) {
+        sh_log(LOG_WARNING, "Error loading the users: %s", err);
+        return -1;
+    }
+    return 0;
 }
 
 static int parse_args(struct server *srv, int argc, char **argv)
@@ -248,6 +291,9 @@ int main(int argc, char **argv)
     adjust_open_files(&srv);
     cmdtab_init();
     route_bind_all();
+    if (load_users(&srv) != 0) {
+        goto out_cmdtab;
+    }
     make_run_id(srv.run_id);
     srv.start_ms = sh_time_ms();
     if (!realpath("/proc/self/exe", srv.executable)) {
@@ -286,6 +332,8 @@ out_pidfile:
     if (srv.cfg.pidfile[0]) {
         unlink(srv.cfg.pidfile);
     }
+out_cmdtab:
+    acl_destroy(srv.acl);
     cmdtab_fini();
     sdnotify_teardown();
     log_teardown();

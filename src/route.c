@@ -15,10 +15,12 @@
  */
 #include "shardis/route.h"
 
+#include "shardis/acl.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
 #include "shardis/kdb.h"
 #include "shardis/log.h"
+#include "shardis/monitor.h"
 #include "shardis/pubsub.h"
 #include "shardis/shard.h"
 #include "shardis/util.h"
@@ -82,11 +84,16 @@ static void exec_req(struct shard *sh, struct req *m)
     int64_t t0 = sh->clock_us;
     size_t at = m->reply.len;
 
-    sh->stats.commands++;
+    /* total_commands_processed counts client commands once, where they
+     * were read (conn.c), not each part a shard runs for them */
     m->cmd->proc(&ctx);
     /* a coordinator's parts are one call, counted where it ends */
     if (!m->coord) {
-        shard_count_call(sh, m->cmd, t0, m->reply.data + at, m->reply.len - at);
+        m->run_us = shard_count_call(sh, m->cmd, t0, m->reply.data + at, m->reply.len - at);
+        m->slow = m->run_us >= sh->diag_min_us;
+        if (SH_UNLIKELY(m->slow)) {
+            cmd_diag_latency(sh, m->cmd, m->run_us); /* the slow log waits for the client's core */
+        }
     }
 }
 
@@ -122,9 +129,14 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
     };
     int64_t t0 = sh->clock_us;
     size_t at = ctx.r.buf->len;
+    int64_t us;
 
     cmd->proc(&ctx);
-    shard_count_call(sh, cmd, t0, ctx.r.buf->data + at, ctx.r.buf->len - at);
+    us = shard_count_call(sh, cmd, t0, ctx.r.buf->data + at, ctx.r.buf->len - at);
+    if (SH_UNLIKELY(us >= sh->diag_min_us)) {
+        cmd_diag_latency(sh, cmd, us);
+        cmd_diag_slowlog(sh, cmd, us, c, argc, argv);
+    }
     if (ctx.r.buf != &c->out) {
         conn_slot_wrote(c, ctx.r.buf->len); /* a ready slot behind a pending one */
     }
@@ -221,18 +233,51 @@ static void coord_advance(struct coord *co)
 
         coord_next_stage(co);
         co->stage++;
+        if (co->parked) {
+            SH_ASSERT(!fin && co->pending == 0);
+            return; /* until coord_wake */
+        }
         if (fin) {
             SH_ASSERT(co->pending == 0);
             coord_next_stage(co); /* frees local parts a final done() made */
             if (co->g->barrier) {
                 conn_barrier_end(co->conn);
             }
-            shard_count_call(co->conn->sh, co->cmd, co->t0, co->slot->buf.data, co->slot->buf.len);
+            int64_t us = shard_count_call(co->conn->sh, co->cmd, co->t0, co->slot->buf.data,
+                                          co->slot->buf.len);
+
+            if (SH_UNLIKELY(us >= co->conn->sh->diag_min_us)) {
+                cmd_diag_latency(co->conn->sh, co->cmd, us);
+                cmd_diag_slowlog(co->conn->sh, co->cmd, us, co->conn, co->argc, co->argv);
+            }
             conn_slot_done(co->conn, co->slot);
             coord_free(co);
             return;
         }
     }
+}
+
+void coord_park(struct coord *co)
+{
+    co->parked = true;
+}
+
+void coord_wake(struct coord *co)
+{
+    SH_ASSERT(co->parked && co->pending == 0);
+    co->parked = false;
+    coord_advance(co);
+}
+
+void coord_abandon(struct coord *co)
+{
+    SH_ASSERT(co->parked && co->pending == 0);
+    if (co->g->barrier) {
+        conn_barrier_end(co->conn);
+    }
+    co->slot->coord = NULL;
+    coord_next_stage(co);
+    coord_free(co);
 }
 
 static void coord_start(struct conn *c, const struct cmd_spec *cmd, int argc,
@@ -426,6 +471,45 @@ const struct gather gather_sum_all = { .start = coord_start_fanout, .done = done
 const struct gather gather_ok_all = { .start = coord_start_fanout, .done = coord_done_ok };
 const struct gather gather_concat_all = { .start = coord_start_fanout, .done = done_concat };
 
+/* ---- reading parts ---- */
+
+/* Reads "<type><integer>\r\n" at *pos of p. */
+bool coord_read_header(struct sh_slice p, size_t *pos, char type, long long *v)
+{
+    const char *cr;
+
+    if (*pos >= p.len || p.ptr[*pos] != type) {
+        return false;
+    }
+    cr = memchr(p.ptr + *pos, '\r', p.len - *pos);
+    if (!cr || (size_t)(cr - p.ptr) + 1 >= p.len ||
+        !util_str2ll(p.ptr + *pos + 1, (size_t)(cr - p.ptr) - *pos - 1, v)) {
+        return false;
+    }
+    *pos = (size_t)(cr - p.ptr) + 2;
+    return true;
+}
+
+/* Reads a bulk string at *pos; a nil bulk gives {NULL, 0}. */
+bool coord_read_bulk(struct sh_slice p, size_t *pos, struct sh_slice *out)
+{
+    long long n;
+
+    if (!coord_read_header(p, pos, '$', &n)) {
+        return false;
+    }
+    if (n < 0) {
+        *out = (struct sh_slice){ NULL, 0 };
+        return true;
+    }
+    if ((size_t)n > p.len - *pos || p.len - *pos - (size_t)n < 2) {
+        return false;
+    }
+    *out = (struct sh_slice){ p.ptr + *pos, (size_t)n };
+    *pos += (size_t)n + 2;
+    return true;
+}
+
 /* ---- messages ---- */
 
 static void on_reply(struct shard *sh, struct req *m)
@@ -444,6 +528,9 @@ static void on_reply(struct shard *sh, struct req *m)
     } else {
         struct slot *s = m->slot;
 
+        if (SH_UNLIKELY(m->slow)) {
+            cmd_diag_slowlog(sh, m->cmd, m->run_us, c, m->argc, m->argv);
+        }
         /* at the head, the bytes can go straight to the output buffer */
         rbuf_append(s == c->slot_head ? &c->out : &s->buf, m->reply.data, m->reply.len);
         conn_slot_done(c, s);
@@ -530,6 +617,7 @@ static bool allowed_when_subscribed(const struct cmd_spec *cmd)
 static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_slice *argv)
 {
     const struct cmd_spec *cmd = cmdtab_lookup(argv[0].ptr, argv[0].len);
+    enum acl_verdict verdict;
     struct reply r;
 
     if (!cmd) {
@@ -568,6 +656,16 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
         r = conn_reply(c);
         reply_error(&r, "NOAUTH Authentication required.");
         shard_count_error(c->sh, "-NOAUTH", 7);
+        return rejected(c, cmd);
+    }
+    verdict = acl_check(c->user, cmd, argc, argv);
+    if (verdict != ACL_OK) {
+        char msg[160];
+
+        acl_denied_message(verdict, cmd, msg, sizeof(msg));
+        r = conn_reply(c);
+        reply_error(&r, msg);
+        shard_count_error(c->sh, "-NOPERM", 7);
         return rejected(c, cmd);
     }
     if (c->proto == 2 && c->ps && !allowed_when_subscribed(cmd) && pubsub_conn_count(c)) {
@@ -628,6 +726,9 @@ void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv)
         return; /* resolve wrote the error and counted it */
     }
     snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", cmd->fullname);
+    if (monitor_active(c->sh)) {
+        monitor_feed(c, cmd, argc, argv);
+    }
     switch (cmd->route) {
     case CMD_ROUTE_CONN:
         exec_local(c, cmd, argc, argv, 0, false);

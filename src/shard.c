@@ -18,12 +18,15 @@
  */
 #include "shardis/shard.h"
 
+#include "shardis/acl.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
 #include "shardis/kdb.h"
+#include "shardis/latency.h"
 #include "shardis/log.h"
 #include "shardis/pubsub.h"
 #include "shardis/route.h"
+#include "shardis/slowlog.h"
 
 #include <xxhash.h>
 
@@ -84,13 +87,13 @@ void shard_count_error(struct shard *sh, const char *reply, size_t len)
     /* table full: Redis caps errorstats too (it disables them past 128) */
 }
 
-void shard_count_call(struct shard *sh, const struct cmd_spec *cmd, int64_t t0_us,
-                      const char *reply, size_t len)
+int64_t shard_count_call(struct shard *sh, const struct cmd_spec *cmd, int64_t t0_us,
+                         const char *reply, size_t len)
 {
     struct cmd_stat *st;
 
     if (cmd->id <= 0) {
-        return; /* an internal part */
+        return -1; /* an internal part */
     }
     st = &sh->cmdstats[cmd->id];
     st->calls++;
@@ -101,6 +104,7 @@ void shard_count_call(struct shard *sh, const struct cmd_spec *cmd, int64_t t0_u
         st->failed++;
         shard_count_error(sh, reply, len);
     }
+    return sh->clock_us - t0_us;
 }
 
 int shard_owner(int nshards, const char *key, size_t len, uint64_t *hash)
@@ -345,9 +349,11 @@ static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
         on_accept(sh, cqe);
         break;
     case TAG_RECV:
+        sh->stats.reads_processed += cqe->res > 0;
         conn_on_recv(ptr, cqe->res, cqe->flags);
         break;
     case TAG_SEND:
+        sh->stats.writes_processed++;
         conn_on_send(ptr, cqe->res);
         break;
     case TAG_SHUTDOWN:
@@ -357,6 +363,41 @@ static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
     case TAG_IGNORE:
     default:
         break;
+    }
+}
+
+/* INFO's instantaneous metrics (struct shard_metrics), at most once per
+ * SHARD_METRIC_PERIOD_US, as Redis's trackInstantaneousMetric: the rate over
+ * the time really elapsed, so a late cron does not inflate it. Shard 0 also
+ * samples the process's used memory (one sampler is enough for a
+ * process-wide figure, and each sample costs jemalloc a statistics refresh). */
+static void sample_metrics(struct shard *sh)
+{
+    struct shard_metrics *m = &sh->metrics;
+    const uint64_t now[SHARD_METRICS] = {
+        [SHARD_METRIC_OPS] = sh->stats.commands,
+        [SHARD_METRIC_NET_IN] = sh->stats.net_input_bytes,
+        [SHARD_METRIC_NET_OUT] = sh->stats.net_output_bytes,
+    };
+    int64_t dt = sh->mono_us - m->last_us;
+
+    if (m->last_us && dt < SHARD_METRIC_PERIOD_US) {
+        return;
+    }
+    for (int i = 0; i < SHARD_METRICS; i++) {
+        /* CONFIG RESETSTAT zeroes the counters: a drop counts as no traffic */
+        uint64_t grew = now[i] > m->last[i] ? now[i] - m->last[i] : 0;
+
+        m->rate[i][m->idx] = m->last_us ? (int64_t)(grew * 1000000 / (uint64_t)dt) : 0;
+        m->last[i] = now[i];
+    }
+    m->idx = (m->idx + 1) % SHARD_METRIC_SAMPLES;
+    m->last_us = sh->mono_us;
+    if (sh->id == 0) {
+        int64_t used = (int64_t)sh_alloc_process_bytes();
+
+        m->mem_startup = m->mem_startup ? m->mem_startup : used;
+        m->mem_peak = used > m->mem_peak ? used : m->mem_peak;
     }
 }
 
@@ -373,6 +414,7 @@ static void cron(struct shard *sh)
         kdb_rehash(db, deadline);
     }
     conn_cron(sh);
+    sample_metrics(sh);
     for (int i = 0; i < sh->nlisten; i++) {
         if (sh->accept_paused & (1u << i)) {
             sh->accept_paused &= ~(1u << i);
@@ -584,7 +626,11 @@ static void shard_teardown(struct shard *sh)
     }
     conn_free_all(sh);
     pubsub_destroy(sh->ps);
+    acl_destroy(sh->acl);
+    sh_free(sh->monitors);
     sh_free(sh->cmdstats);
+    slowlog_destroy(sh->slowlog);
+    latency_destroy(sh->latency);
     for (int i = 0; i < sh->nlisten; i++) {
         close(sh->listen_fd[i]);
     }
@@ -639,7 +685,9 @@ static void *shard_main(void *arg)
         kdb_set_hooks(sh->db[i], on_key_expired, on_key_new, sh, i);
     }
     sh->ps = pubsub_create();
+    sh->acl = acl_copy(srv->acl);
     sh->cmdstats = sh_calloc((size_t)cmdtab_nids(), sizeof(*sh->cmdstats));
+    cmd_diag_configure(sh);
     sh->rnd = (uint64_t)sh_mono_us() ^ ((uint64_t)sh->id << 40) ^ 0x9E3779B97F4A7C15ULL;
     if (shard_setup(sh) < 0) {
         mbox_counter_add(&srv->exited, 1);
@@ -697,6 +745,7 @@ int shard_start_all(struct server *srv)
 
     srv->shards = sh_calloc((size_t)n, sizeof(*srv->shards));
     srv->heartbeat = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->heartbeat));
+    srv->monitors_at = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->monitors_at));
     for (int i = 0; i < n; i++) {
         struct shard *sh = sh_aligned_calloc(SH_CACHELINE, 1, sizeof(*sh));
 
@@ -784,4 +833,6 @@ void shard_join_all(struct server *srv)
     srv->shards = NULL;
     sh_free(srv->heartbeat);
     srv->heartbeat = NULL;
+    sh_free(srv->monitors_at);
+    srv->monitors_at = NULL;
 }

@@ -207,6 +207,11 @@ enum {
  * O(argc), no allocation; any core. */
 int cmdtab_get_keys(const struct cmd_spec *c, const struct sh_slice *argv, int argc, unsigned flags,
                     int *pos, int maxpos);
+/* cmdtab_get_keys that also writes each key's spec flags (CMD_KEY_*) to
+ * kflags[0..maxpos): the union of the command's specs where a getkeys proc
+ * found the key. */
+int cmdtab_get_keys_flags(const struct cmd_spec *c, const struct sh_slice *argv, int argc,
+                          unsigned flags, int *pos, uint32_t *kflags, int maxpos);
 /* Does the command take keys at all (a spec not NOT_KEY, or a getkeys)? */
 bool cmdtab_has_keys(const struct cmd_spec *c);
 

@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include "shardis/kval.h"
 #include "shardis/sh.h"
 
 #define CONFIG_MAX_BIND 16
@@ -73,6 +74,7 @@ struct config {
     char *logfile;
     char *pidfile;
     char *requirepass; /* "" = none */
+    char *aclfile;     /* "" = none: users come from ACL SETUSER only */
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
     char *config_file;          /* absolute path or "" */
@@ -80,6 +82,10 @@ struct config {
     char *appendonly;           /* "no" only */
     int notify_keyspace_events; /* NOTIFY_* bits */
     struct config_cobl cobl[CONFIG_COBL_CLASSES];
+    long long slowlog_log_slower_than;   /* microseconds; -1 = off, 0 = every command */
+    long long slowlog_max_len;           /* entries kept */
+    long long latency_monitor_threshold; /* milliseconds; 0 = off */
+    struct kval_limits limits;           /* the *-max-listpack-* encoding thresholds */
 };
 
 /* Built-in defaults (they match deploy/shardis.conf). */

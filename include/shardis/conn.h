@@ -24,6 +24,7 @@
 
 #include <netinet/in.h>
 
+struct acl_user;
 struct psconn;
 struct req;
 struct shard;
@@ -49,6 +50,7 @@ enum {
     CONN_FD_CLOSED = 1u << 8,
     CONN_READ_STOPPED = 1u << 9, /* recv cancelled by back-pressure */
     CONN_BARRIER = 1u << 10,     /* a multi-stage command is running */
+    CONN_MONITOR = 1u << 11,     /* receives every command (MONITOR) */
 };
 
 struct conn {
@@ -78,6 +80,7 @@ struct conn {
     int64_t last_ms;
     uint64_t commands;
     struct psconn *ps;     /* subscriptions, NULL until the first one */
+    struct acl_user *user; /* who it is (AUTH), in this core's struct acl */
     int64_t soft_since_ms; /* when output first passed the soft limit, 0 = not */
     int64_t last_out_ms;   /* when a send last started */
     char addr[64];

@@ -22,10 +22,14 @@ struct kdb *kdb_create(void);
 void kdb_destroy(struct kdb *db);
 
 /* The live entry of key, or NULL; an expired one is deleted on the way.
- * Borrowed until the entry is deleted. */
+ * Borrowed until the entry is deleted. Stamps the entry's access time
+ * (val.lru) with now. */
 struct kentry *kdb_find(struct kdb *db, const void *key, size_t len, uint64_t hash, int64_t now);
+/* kdb_find without the access stamp (OBJECT IDLETIME must not reset it). */
+struct kentry *kdb_peek(struct kdb *db, const void *key, size_t len, uint64_t hash, int64_t now);
 /* Adds a new key (must be absent or expired-and-deleted) with an empty value
- * and no TTL. */
+ * and no TTL, its access time that of the last kdb_find. A caller that
+ * assigns a whole struct kval to the entry afterwards keeps val.lru. */
 struct kentry *kdb_add(struct kdb *db, const void *key, size_t len, uint64_t hash);
 /* Deletes e (and its value). e is dead afterwards. */
 void kdb_delete(struct kdb *db, struct kentry *e);

@@ -4,6 +4,12 @@
  * a long long when the bytes are the canonical decimal form of one (no
  * allocation; INCR works in place), raw bytes otherwise.
  *
+ * The other types live in their own modules (tlist, tset, tzset, thash),
+ * each with a compact encoding for small values and a scalable one past the
+ * thresholds of struct kval_limits; kval only dispatches what every value
+ * must do (free, memory, encoding name) and offers the byte format they all
+ * use to travel between shards (kval_dump_*).
+ *
  * Threading: a value belongs to the shard that owns its key.
  */
 #pragma once
@@ -13,11 +19,33 @@
 enum kval_type {
     KVAL_NONE = 0,
     KVAL_STRING = 1,
+    KVAL_LIST = 2,
+    KVAL_SET = 3,
+    KVAL_ZSET = 4,
+    KVAL_HASH = 5,
 };
 
 enum kval_enc {
-    KVAL_ENC_RAW = 0, /* bytes in a struct kstr */
-    KVAL_ENC_INT = 1, /* a long long whose decimal form is the value */
+    KVAL_ENC_RAW = 0,       /* string: bytes in a struct kstr */
+    KVAL_ENC_INT = 1,       /* string: a long long whose decimal form is the value */
+    KVAL_ENC_LISTPACK = 2,  /* list, set, zset, hash: one lpack (lpack.h) */
+    KVAL_ENC_QUICKLIST = 3, /* list: a qlist of lpacks (qlist.h) */
+    KVAL_ENC_INTSET = 4,    /* set of integers: an intset (intset.h) */
+    KVAL_ENC_HASHTABLE = 5, /* set, hash: an fdict (fdict.h) */
+    KVAL_ENC_SKIPLIST = 6,  /* zset: an fdict plus a zsl (zsl.h) */
+};
+
+/* Redis's encoding thresholds (the *-max-listpack-* directives); a shard
+ * passes its current values to every type operation that may convert. */
+struct kval_limits {
+    long long hash_max_listpack_entries; /* 512 (Redis 7.0's built-in; its redis.conf says 128) */
+    long long hash_max_listpack_value;   /* 64 */
+    long long list_max_listpack_size;    /* -2: 8 KB per node */
+    long long set_max_intset_entries;    /* 512 */
+    long long set_max_listpack_entries;  /* 128 */
+    long long set_max_listpack_value;    /* 64 */
+    long long zset_max_listpack_entries; /* 128 */
+    long long zset_max_listpack_value;   /* 64 */
 };
 
 /* A string's bytes, allocated by the shard that owns the key. */
@@ -30,6 +58,9 @@ struct kstr {
 struct kval {
     uint8_t type; /* enum kval_type */
     uint8_t enc;  /* enum kval_enc */
+    /* unix seconds of the last access (OBJECT IDLETIME), stamped by kdb on
+     * lookup and add; it sits in what would be padding */
+    uint32_t lru;
     union {
         long long i;
         struct kstr *s;
@@ -56,3 +87,37 @@ size_t kval_strlen(const struct kval *v);
 SH_MUST_CHECK struct kstr *kval_make_raw(struct kval *v, size_t cap);
 /* Bytes the value holds in memory (for MEMORY USAGE and accounting). */
 size_t kval_memory(const struct kval *v);
+/* TYPE's name of a value ("string", "list", ...); "none" for KVAL_NONE. */
+const char *kval_type_name(const struct kval *v);
+/* OBJECT ENCODING's name ("int", "embstr"/"raw", "listpack", ...). */
+const char *kval_encoding_name(const struct kval *v);
+
+/*
+ * The byte form of a value's elements when it travels between shards
+ * (RENAME, COPY, MOVE across owners): a count, then each element as a
+ * 32-bit length and its bytes, little-endian. Each type documents the
+ * order (a hash: field, value, field, value ...; a sorted set: member,
+ * score ...). The type modules build and read it with these helpers.
+ */
+struct kval_dump {
+    char *data; /* sh_malloc'd; the caller of *_dump frees it */
+    size_t len, cap;
+    uint32_t count;
+};
+/* Starts an empty dump (room for the count). */
+void kval_dump_init(struct kval_dump *d);
+/* Appends one element. */
+void kval_dump_put(struct kval_dump *d, const void *p, size_t n);
+/* Writes the count in front; returns the bytes (owned by the caller). */
+char *kval_dump_finish(struct kval_dump *d, size_t *len);
+
+struct kval_dump_reader {
+    const char *p;
+    size_t left;
+    uint32_t count; /* elements not read yet */
+};
+/* Starts reading dump bytes (borrowed); false when too short. */
+bool kval_dump_reader_init(struct kval_dump_reader *r, const char *p, size_t len);
+/* The next element (borrowed from the bytes); false at the end or when the
+ * bytes are corrupt. */
+bool kval_dump_next(struct kval_dump_reader *r, struct sh_slice *out);

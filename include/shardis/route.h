@@ -59,6 +59,10 @@ struct req {
     struct sh_slice *argv; /* = slices */
     uint64_t key_hash;
     bool has_key_hash;
+    /* owner -> origin: the command ran run_us, at least the owner's
+     * diag_min_us, so the origin may log it (it has the client) */
+    bool slow;
+    int64_t run_us;
     /* the reply: rbuf over the inline area, or owner-allocated when larger */
     struct rbuf reply;
     char *inline_reply;
@@ -87,8 +91,10 @@ struct coord {
     struct req **next;  /* [shard]: parts of the stage being issued */
     int argc;           /* public: a copy of the client's arguments */
     struct sh_slice *argv;
-    int *owner; /* [argv index]: owner of each key argument, else -1 */
-    int64_t t0; /* when it started, for commandstats */
+    int *owner;  /* [argv index]: owner of each key argument, else -1 */
+    int64_t t0;  /* when it started, for commandstats */
+    void *ext;   /* public to gathers: their own state (they free it) */
+    bool parked; /* waiting for coord_wake, no part in flight */
 };
 
 struct gather {
@@ -114,6 +120,15 @@ void coord_send(struct coord *c, int to, const struct cmd_spec *cmd, int dbid, i
  * step-1 following arguments) by owner and sends argv[0] plus each owner's
  * groups to that owner, running c->cmd. */
 void coord_split_keys(struct coord *c, int first, int step);
+/* From a gather's done(): no part to send now; the coordinator waits,
+ * holding the client's reply position, until coord_wake (blocking pops). */
+void coord_park(struct coord *c);
+/* An outside event for a parked coordinator: runs done() again, which may
+ * send parts, park again or finish. */
+void coord_wake(struct coord *c);
+/* Frees a parked coordinator whose connection is going away without a reply
+ * (the slot goes with the connection); the gather frees its ext first. */
+void coord_abandon(struct coord *c);
 /* Sends the client's arguments to every shard, running cmd. */
 void coord_fanout(struct coord *c, const struct cmd_spec *cmd);
 /* The reply bytes of shard `from` in this stage ({NULL, 0} when none). */
@@ -123,6 +138,13 @@ struct sh_slice coord_part(const struct coord *c, int from);
 long long coord_sum(const struct coord *c);
 /* The first error reply among the parts, or {NULL,0}. */
 struct sh_slice coord_first_error(const struct coord *c);
+
+/* Reading a part (RESP2 bytes, as coord_part gives them): a header of
+ * `type` ('*', ':', '$', ...) with its integer at *pos, moving *pos past it;
+ * false when the bytes there are something else. */
+bool coord_read_header(struct sh_slice p, size_t *pos, char type, long long *v);
+/* A bulk string at *pos (borrowed from p); a nil bulk gives {NULL, 0}. */
+bool coord_read_bulk(struct sh_slice p, size_t *pos, struct sh_slice *out);
 
 /* Generic gather steps: send the client's command to every shard; reply the
  * first error part, or +OK. */

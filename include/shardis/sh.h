@@ -69,6 +69,19 @@ size_t sh_alloc_process_bytes(void);
 /* Name of the allocator in use ("jemalloc-5.3.0" or "libc"). */
 const char *sh_alloc_name(void);
 
+/* The allocator's own figures for the whole process, in bytes (INFO's
+ * allocator_*): in live blocks, in the pages that hold them, and resident
+ * (its metadata included). */
+struct sh_alloc_stats {
+    size_t allocated;
+    size_t active;
+    size_t resident;
+};
+/* Fills *st. Returns 0, or -ENOTSUP with *st zeroed when the allocator does
+ * not report them (libc malloc). Cost: jemalloc refreshes its statistics
+ * over every arena (microseconds; not for a hot path). */
+SH_MUST_CHECK int sh_alloc_get_stats(struct sh_alloc_stats *st);
+
 char *sh_strdup(const char *s);
 char *sh_memdup(const void *p, size_t n);
 

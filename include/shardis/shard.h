@@ -24,22 +24,29 @@
 
 #include <pthread.h>
 
+struct acl;
 struct cmd_spec;
 struct conn;
 struct kdb;
+struct latency;
 struct pubsub;
 struct req;
+struct slowlog;
 
 struct server {
     struct config cfg; /* as loaded; read-only */
     int nshards;
     struct shard **shards;
-    struct mbox_counter clients;    /* connected clients, all shards */
-    struct mbox_counter stopping;   /* 1 once shutdown began */
-    struct mbox_counter drained;    /* shards done answering their clients */
-    struct mbox_counter exited;     /* shards whose loops ended */
-    struct mbox_counter ready;      /* shards listening */
-    struct mbox_counter *heartbeat; /* [shard]: bumped by each timer run */
+    struct mbox_counter clients;      /* connected clients, all shards */
+    struct mbox_counter stopping;     /* 1 once shutdown began */
+    struct mbox_counter drained;      /* shards done answering their clients */
+    struct mbox_counter exited;       /* shards whose loops ended */
+    struct mbox_counter ready;        /* shards listening */
+    struct mbox_counter *heartbeat;   /* [shard]: bumped by each timer run */
+    struct mbox_counter slowlog_id;   /* the next SLOWLOG entry id, all shards */
+    struct acl *acl;                  /* users at start-up; each shard copies them */
+    struct mbox_counter monitors;     /* MONITOR clients, all shards */
+    struct mbox_counter *monitors_at; /* [shard]: MONITOR clients there */
     int64_t start_ms;
     char run_id[41];
     char executable[256];
@@ -58,6 +65,34 @@ struct shard_stats {
     uint64_t mbox_received;
     uint64_t mbox_overflowed;
     uint64_t error_replies;
+    uint64_t reads_processed;  /* recv completions with data */
+    uint64_t writes_processed; /* send completions */
+};
+
+/*
+ * INFO's instantaneous_* metrics, kept as Redis keeps them: every
+ * SHARD_METRIC_PERIOD_US the cron turns each counter's growth since the last
+ * sample into a rate per second, into a ring of SHARD_METRIC_SAMPLES; a
+ * metric is the ring's average. Only the shard's own thread touches it.
+ */
+#define SHARD_METRIC_SAMPLES   16
+#define SHARD_METRIC_PERIOD_US 100000
+enum shard_metric {
+    SHARD_METRIC_OPS,     /* stats.commands */
+    SHARD_METRIC_NET_IN,  /* stats.net_input_bytes */
+    SHARD_METRIC_NET_OUT, /* stats.net_output_bytes */
+    SHARD_METRICS,
+};
+struct shard_metrics {
+    int64_t last_us;              /* when the last sample was taken, 0 = never */
+    uint64_t last[SHARD_METRICS]; /* the counters then */
+    int64_t rate[SHARD_METRICS][SHARD_METRIC_SAMPLES];
+    int idx; /* the slot the next sample fills */
+    /* used memory (sh_alloc_process_bytes, process-wide) as sampled by shard
+     * 0 alone, 0 elsewhere and where the allocator does not report it; INFO
+     * also raises mem_peak on the client's core */
+    int64_t mem_peak;
+    int64_t mem_startup; /* the first sample, once every shard has started */
 };
 
 /* Per command, per shard: INFO commandstats. */
@@ -97,6 +132,9 @@ struct shard {
 
     struct kdb **db; /* cfg.databases of them */
     struct pubsub *ps;
+    struct acl *acl;        /* this core's copy of the users */
+    struct conn **monitors; /* this core's MONITOR clients */
+    int nmonitors;
 
     /* mailboxes: in[i] carries messages from shard i to us; out[i] points to
      * shards[i]->in[id] */
@@ -129,15 +167,23 @@ struct shard {
 
     struct rbuf scratch; /* per-core scratch for replies */
     struct shard_stats stats;
+    struct shard_metrics metrics;
     struct cmd_stat *cmdstats; /* cmdtab_nids() of them */
+    /* SLOWLOG and LATENCY (cmd_diag.c); each NULL until its first entry */
+    struct slowlog *slowlog;
+    struct latency *latency;
+    /* a command at least this slow (us) is looked at by cmd_diag: the lower
+     * of the two thresholds, INT64_MAX when both are off */
+    int64_t diag_min_us;
     struct err_stat errstats[SHARD_ERRSTATS];
 };
 
 /* Counts one executed command: its time since t0_us (take it from
  * sh->clock_us, which this call moves on), and whether its reply (starting at
- * reply[0]) was an error. */
-void shard_count_call(struct shard *sh, const struct cmd_spec *cmd, int64_t t0_us,
-                      const char *reply, size_t len);
+ * reply[0]) was an error. Returns that time in microseconds, or -1 for an
+ * internal command (not counted). */
+int64_t shard_count_call(struct shard *sh, const struct cmd_spec *cmd, int64_t t0_us,
+                         const char *reply, size_t len);
 /* Counts an error reply (errorstats) without a call (rejected commands,
  * protocol errors). */
 void shard_count_error(struct shard *sh, const char *reply, size_t len);
