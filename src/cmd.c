@@ -5,6 +5,7 @@
  */
 #include "shardis/cmd.h"
 
+#include "shardis/block.h"
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
 #include "shardis/kdb.h"
@@ -62,6 +63,7 @@ void route_bind_all(void)
     cmd_zset_bind();
     cmd_list_bind();
     cmd_object_bind();
+    block_bind();
     monitor_bind();
     pubsub_bind();
 }

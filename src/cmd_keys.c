@@ -162,8 +162,10 @@ static char *value_blob(const struct kval *v, size_t *len)
 
 /* Makes *v (KVAL_NONE) the value of tagged bytes. Returns 0, -ENOMEM, or
  * -EINVAL when the bytes are not a value. */
-static int value_from_blob(struct kval *v, struct sh_slice b, const struct kval_limits *lim)
+static int value_from_blob(struct kval *v, struct sh_slice b, struct shard *sh)
 {
+    const struct kval_limits *lim = &sh->cfg.limits;
+
     if (b.len == 0) {
         return -EINVAL;
     }
@@ -173,9 +175,9 @@ static int value_from_blob(struct kval *v, struct sh_slice b, const struct kval_
     case 'l':
         return tlist_restore(v, b.ptr + 1, b.len - 1, lim);
     case 'S':
-        return tset_restore(v, b.ptr + 1, b.len - 1, lim);
+        return tset_load(v, b.ptr + 1, b.len - 1, lim, &sh->rnd);
     case 'z':
-        return tzset_restore(v, b.ptr + 1, b.len - 1, lim);
+        return tzset_restore_seeded(v, b.ptr + 1, b.len - 1, lim, sh->rnd++);
     case 'h':
         return thash_restore(v, b.ptr + 1, b.len - 1, lim);
     default:
@@ -185,7 +187,7 @@ static int value_from_blob(struct kval *v, struct sh_slice b, const struct kval_
 
 /* A fresh deep copy of a value into *dst (KVAL_NONE before). Returns 0 or
  * -ENOMEM (dst unchanged). O(n) for collections. */
-static int copy_value(struct kval *dst, const struct kval *src, const struct kval_limits *lim)
+static int copy_value(struct kval *dst, const struct kval *src, struct shard *sh)
 {
     char buf[24];
     size_t len;
@@ -198,7 +200,7 @@ static int copy_value(struct kval *dst, const struct kval *src, const struct kva
         return kval_set_string(dst, p, len);
     }
     blob = value_blob(src, &len);
-    rc = value_from_blob(dst, (struct sh_slice){ blob, len }, lim);
+    rc = value_from_blob(dst, (struct sh_slice){ blob, len }, sh);
     sh_free(blob);
     return rc;
 }
@@ -220,7 +222,7 @@ static int store_value(struct shard *sh, int dbid, struct sh_slice key, uint64_t
     if (e && !replace) {
         return 0;
     }
-    rc = value_from_blob(&v, val, &sh->cfg.limits);
+    rc = value_from_blob(&v, val, sh);
     if (rc != 0) {
         return rc;
     }
@@ -426,7 +428,7 @@ static void cmd_copy(struct cmd_ctx *ctx)
         reply_int(&ctx->r, 0);
         return;
     }
-    if (copy_value(&v, &src->val, &ctx->shard->cfg.limits) != 0) {
+    if (copy_value(&v, &src->val, ctx->shard) != 0) {
         reply_error(&ctx->r, ERR_OOM);
         return;
     }

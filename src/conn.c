@@ -12,6 +12,7 @@
 #include "shardis/conn.h"
 
 #include "shardis/acl.h"
+#include "shardis/block.h"
 #include "shardis/log.h"
 #include "shardis/monitor.h"
 #include "shardis/pubsub.h"
@@ -202,6 +203,7 @@ static void conn_free(struct conn *c)
 {
     struct shard *sh = c->sh;
 
+    block_conn_gone(c); /* first: it releases a slot of c's */
     pubsub_conn_gone(c);
     monitor_conn_gone(c);
     if (!(c->flags & CONN_FD_CLOSED)) {
@@ -645,6 +647,7 @@ void conn_cron(struct shard *sh)
 
 void conn_close_all(struct shard *sh)
 {
+    block_unblock_all(sh); /* blocked commands end now, as timed out */
     for (struct conn *c = sh->conns; c;) {
         struct conn *next = c->next;
 

@@ -272,9 +272,9 @@ void coord_wake(struct coord *co)
 void coord_abandon(struct coord *co)
 {
     SH_ASSERT(co->parked && co->pending == 0);
-    if (co->g->barrier) {
-        conn_barrier_end(co->conn);
-    }
+    /* not conn_barrier_end: that queues the connection to resume parsing,
+     * and it is being freed */
+    co->conn->flags &= ~CONN_BARRIER;
     co->slot->coord = NULL;
     coord_next_stage(co);
     coord_free(co);

@@ -19,6 +19,7 @@
 #include "shardis/shard.h"
 
 #include "shardis/acl.h"
+#include "shardis/block.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
 #include "shardis/kdb.h"
@@ -462,6 +463,10 @@ static void wait_for_work(struct shard *sh)
         return;
     }
     wait_us = sh->stopping ? 5000 : sh->next_cron_us - sh_mono_us();
+    /* a blocked client's timeout may come before the next timer run */
+    if (block_next_deadline(sh) - sh_mono_us() < wait_us) {
+        wait_us = block_next_deadline(sh) - sh_mono_us();
+    }
     if (wait_us < 0) {
         wait_us = 0;
     }
@@ -501,6 +506,7 @@ static void loop(struct shard *sh)
         if (!sh->stopping && sh->mono_us >= sh->next_cron_us) {
             cron(sh);
         }
+        block_run(sh);
         flush_mailboxes(sh);
         conn_flush_all(sh);
         if (sh->stopping && shutdown_done(sh)) {
@@ -627,6 +633,7 @@ static void shard_teardown(struct shard *sh)
     conn_free_all(sh);
     pubsub_destroy(sh->ps);
     acl_destroy(sh->acl);
+    block_destroy(sh->blk);
     sh_free(sh->monitors);
     sh_free(sh->cmdstats);
     slowlog_destroy(sh->slowlog);
@@ -662,6 +669,7 @@ static void on_key_expired(void *arg, int dbid, const struct kentry *e)
 static void on_key_new(void *arg, int dbid, const struct kentry *e)
 {
     pubsub_notify(arg, NOTIFY_NEW, "new", e->key, e->klen, dbid);
+    block_key_added(arg, dbid, e);
 }
 
 static void *shard_main(void *arg)
@@ -686,6 +694,7 @@ static void *shard_main(void *arg)
     }
     sh->ps = pubsub_create();
     sh->acl = acl_copy(srv->acl);
+    sh->blk = block_create();
     sh->cmdstats = sh_calloc((size_t)cmdtab_nids(), sizeof(*sh->cmdstats));
     cmd_diag_configure(sh);
     sh->rnd = (uint64_t)sh_mono_us() ^ ((uint64_t)sh->id << 40) ^ 0x9E3779B97F4A7C15ULL;

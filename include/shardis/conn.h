@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 
 struct acl_user;
+struct bclient;
 struct psconn;
 struct req;
 struct shard;
@@ -79,10 +80,11 @@ struct conn {
     int64_t ctime_ms;
     int64_t last_ms;
     uint64_t commands;
-    struct psconn *ps;     /* subscriptions, NULL until the first one */
-    struct acl_user *user; /* who it is (AUTH), in this core's struct acl */
-    int64_t soft_since_ms; /* when output first passed the soft limit, 0 = not */
-    int64_t last_out_ms;   /* when a send last started */
+    struct psconn *ps;       /* subscriptions, NULL until the first one */
+    struct acl_user *user;   /* who it is (AUTH), in this core's struct acl */
+    struct bclient *blocked; /* its blocking pop while one waits (block.c) */
+    int64_t soft_since_ms;   /* when output first passed the soft limit, 0 = not */
+    int64_t last_out_ms;     /* when a send last started */
     char addr[64];
     char laddr[64];
     char last_cmd[32];

@@ -25,6 +25,7 @@
 #include <pthread.h>
 
 struct acl;
+struct block;
 struct cmd_spec;
 struct conn;
 struct kdb;
@@ -133,6 +134,7 @@ struct shard {
     struct kdb **db; /* cfg.databases of them */
     struct pubsub *ps;
     struct acl *acl;        /* this core's copy of the users */
+    struct block *blk;      /* blocking pops: waiters here, clients blocked here */
     struct conn **monitors; /* this core's MONITOR clients */
     int nmonitors;
 
