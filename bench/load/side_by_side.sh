@@ -23,6 +23,14 @@
 #   REQUESTS_P<d>   redis-benchmark -n at depth d [P1: 200000, P16: 2000000]
 #   KEYSPACE        -r, random keys [100000]
 #   DATA_SIZE       -d, value size in bytes [3]
+#   TESTS           redis-benchmark tests (-t names), each run on its own so
+#                   that the server's CPU time is per test [set get]
+#   SUITE=default   TESTS = redis-benchmark's whole default suite, in its
+#                   order: ping_inline ping_mbulk set get incr lpush rpush
+#                   lpop rpop sadd hset spop zadd zpopmin lrange_100
+#                   lrange_300 lrange_500 lrange_600 mset (an lrange_N run
+#                   includes the LPUSH that fills its list, as
+#                   redis-benchmark does it)
 #   MEMTIER_REQUESTS_P<d>  memtier --requests (per connection) at depth d
 #                   [P1: 4000, P16: 40000]; memtier runs only if
 #                   memtier_benchmark is on PATH
@@ -34,7 +42,7 @@ cd "$ROOT"
 
 # The command line as given, with the parameters that were set, for the report.
 PARAM_NAMES=(SHARDIS_BIN SHARDIS_ARGS REDIS_BIN REDIS_ARGS BENCH_PORT SERVER_CPU
-    CLIENT_CPU CLIENTS DEPTHS KEYSPACE DATA_SIZE RESULTS_DIR)
+    CLIENT_CPU CLIENTS DEPTHS KEYSPACE DATA_SIZE TESTS SUITE RESULTS_DIR)
 CMDLINE=""
 for name in "${PARAM_NAMES[@]}" $(compgen -v | grep -E '^(MEMTIER_)?REQUESTS_P[0-9]+$' || true); do
     if [[ -n ${!name+x} ]]; then
@@ -65,12 +73,18 @@ CLIENTS=${CLIENTS:-50}
 DEPTHS=${DEPTHS:-1 16}
 KEYSPACE=${KEYSPACE:-100000}
 DATA_SIZE=${DATA_SIZE:-3}
+if [[ ${SUITE:-} == default ]]; then
+    TESTS="ping_inline ping_mbulk set get incr lpush rpush lpop rpop sadd hset spop zadd zpopmin"
+    TESTS+=" lrange_100 lrange_300 lrange_500 lrange_600 mset"
+fi
+TESTS=${TESTS:-set get}
 RESULTS_DIR=${RESULTS_DIR:-bench/results}
 : "${REQUESTS_P1:=200000}" "${REQUESTS_P16:=2000000}"
 : "${MEMTIER_REQUESTS_P1:=4000}" "${MEMTIER_REQUESTS_P16:=40000}"
 HOST=127.0.0.1 # loopback only
 
 read -r -a depths <<<"$DEPTHS"
+read -r -a tests <<<"$TESTS"
 shardis_extra=()
 redis_extra=()
 [[ -z ${SHARDIS_ARGS:-} ]] || read -r -a shardis_extra <<<"$SHARDIS_ARGS"
@@ -194,16 +208,16 @@ run_client() { # outfile command...  (pinned to CLIENT_CPU, killable by PID)
 
 # Results: key "server|test|depth" -> value
 declare -A RPS CPU_TICKS NREQ
-TESTS=() # "test|depth" in run order
+RUN_ORDER=() # "test|depth" in run order
 RAW=""   # raw client lines for the report
 
 record_test() {
     local key=$1
     local t
-    for t in "${TESTS[@]+"${TESTS[@]}"}"; do
+    for t in "${RUN_ORDER[@]+"${RUN_ORDER[@]}"}"; do
         [[ $t == "$key" ]] && return 0
     done
-    TESTS+=("$key")
+    RUN_ORDER+=("$key")
 }
 
 run_suite() { # server name
@@ -211,20 +225,21 @@ run_suite() { # server name
     for d in "${depths[@]}"; do
         n=REQUESTS_P$d
         n=${!n}
-        for test in set get; do
+        for test in "${tests[@]}"; do
             csv_test=${test^^}
             out=$WORK/$server-$test-P$d.csv
             t0=$(cpu_ticks "$SERVER_PID")
             run_client "$out" redis-benchmark -h "$HOST" -p "$PORT" -c "$CLIENTS" \
                 -n "$n" -r "$KEYSPACE" -d "$DATA_SIZE" -P "$d" -t "$test" --csv
             t1=$(cpu_ticks "$SERVER_PID")
-            rps=$(awk -F'"' -v t="$csv_test" '$2 == t { print $4 }' "$out")
+            # "LRANGE_100 (first 100 elements)": the name, then a space
+            rps=$(awk -F'"' -v t="$csv_test" '$2 == t || index($2, t " (") == 1 { print $4; exit }' "$out")
             [[ -n $rps ]] || die "no $csv_test line in redis-benchmark output: $(cat "$out")"
             record_test "$test|$d"
             RPS["$server|$test|$d"]=$rps
             CPU_TICKS["$server|$test|$d"]=$((t1 - t0))
             NREQ["$server|$test|$d"]=$n
-            RAW+="$server P$d $(grep -E "^\"$csv_test\"" "$out")"$'\n'
+            RAW+="$server P$d $(grep -E "^\"$csv_test[\" ]" "$out" | head -1)"$'\n'
             say "$(printf '%-8s %-4s P%-3s n=%-9s %12s rps  server CPU %ss' "$server" "$test" "$d" "$n" "$rps" \
                 "$(awk -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }')")"
         done
@@ -278,7 +293,7 @@ table() {
     local key test d r s ru su ratio
     printf '| test | depth | redis rps | shardis rps | redis us/req | shardis us/req | ratio shardis/redis CPU |\n'
     printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
-    for key in "${TESTS[@]}"; do
+    for key in "${RUN_ORDER[@]}"; do
         test=${key%|*}
         d=${key#*|}
         r="redis|$key"
@@ -350,7 +365,7 @@ done
     printf '## Server CPU per run\n\n'
     printf '| server | test | depth | requests | CPU s |\n| --- | --- | ---: | ---: | ---: |\n'
     for srv in redis shardis; do
-        for key in "${TESTS[@]}"; do
+        for key in "${RUN_ORDER[@]}"; do
             printf '| %s | %s | %s | %s | %s |\n' "$srv" "${key%|*}" "${key#*|}" "${NREQ[$srv|$key]}" \
                 "$(awk -v t="${CPU_TICKS[$srv|$key]}" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }')"
         done

@@ -88,5 +88,56 @@ class TestRedisBenchmark(ServerTestCase):
         self.assertEqual(self.r.cmd("GET", "after"), b"ok")
 
 
+# redis-benchmark 7.0's whole default suite (no -t), in its output's names.
+SUITE_NAMES = ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "LPUSH", "RPUSH", "LPOP", "RPOP",
+               "SADD", "HSET", "SPOP", "ZADD", "ZPOPMIN", "LPUSH (needed to benchmark LRANGE)",
+               "LRANGE_100 (first 100 elements)", "LRANGE_300 (first 300 elements)",
+               "LRANGE_500 (first 500 elements)", "LRANGE_600 (first 600 elements)",
+               "MSET (10 keys)"]
+SUITE_REQUESTS = 5000
+
+
+@unittest.skipUnless(os.access(REDIS_BENCHMARK, os.X_OK), "redis-benchmark not installed")
+class TestDefaultSuite(ServerTestCase):
+    """redis-benchmark with no -t: every data type's test, without errors."""
+
+    fresh_server_per_test = True
+
+    def run_suite(self, depth):
+        argv = [REDIS_BENCHMARK, "-h", "127.0.0.1", "-p", str(self.port), "-n",
+                str(SUITE_REQUESTS), "-c", "10", "-P", str(depth), "--csv"]
+        proc = subprocess.run(argv, capture_output=True, timeout=300)
+        out = proc.stdout.decode("utf-8", "replace")
+        err = proc.stderr.decode("utf-8", "replace")
+        self.assertEqual(proc.returncode, 0, "redis-benchmark failed:\n%s\n%s" % (out, err))
+        for text in (out, err):
+            self.assertNotRegex(text, r"(?i)error|\bERR\b|WRONGTYPE",
+                                "errors in redis-benchmark output:\n%s\n%s" % (out, err))
+        rows = list(csv.reader(io.StringIO(out)))
+        self.assertEqual([r[0] for r in rows[1:]], SUITE_NAMES)
+        for row in rows[1:]:
+            self.assertGreater(float(row[1]), 0, row)
+        self.check_data()
+
+    def check_data(self):
+        # LPUSH and RPUSH add 2n, LPOP and RPOP take 2n; the LRANGE tests
+        # push n more (plus the 600 the suite pushes before its LRANGEs)
+        self.assertEqual(self.r.cmd("TYPE", "mylist"), "list")
+        self.assertGreaterEqual(self.r.cmd("LLEN", "mylist"), SUITE_REQUESTS)
+        # SADD adds one member (no -r: one name), SPOP takes it back
+        self.assertIn(self.r.cmd("TYPE", "myset"), ("set", "none"))
+        self.assertEqual(self.r.cmd("TYPE", "myhash"), "hash")
+        self.assertEqual(len(self.r.cmd("HGET", "myhash", "element:__rand_int__")), 3)
+        self.assertIn(self.r.cmd("TYPE", "myzset"), ("zset", "none"))
+        # with -P, redis-benchmark may send a few more than -n
+        self.assertGreaterEqual(int(self.r.cmd("GET", "counter:__rand_int__")), SUITE_REQUESTS)
+
+    def test_default_suite_without_pipelining(self):
+        self.run_suite(1)
+
+    def test_default_suite_with_pipelining(self):
+        self.run_suite(16)
+
+
 if __name__ == "__main__":
     unittest.main()

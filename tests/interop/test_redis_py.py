@@ -200,5 +200,67 @@ class TestRedisPy(ServerTestCase):
             rp.close()
 
 
+@unittest.skipIf(redis is None, "redis-py not installed (use /usr/bin/python3)")
+class TestRedisPyTypes(ServerTestCase):
+    """redis-py's helpers over every value type, keys spread over shards."""
+
+    def setUp(self):
+        super().setUp()
+        self.rp = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10,
+                              decode_responses=True)
+
+    def tearDown(self):
+        self.rp.close()
+        super().tearDown()
+
+    def test_hash(self):
+        self.assertEqual(self.rp.hset("h", mapping={"a": "1", "b": "2"}), 2)
+        self.assertEqual(self.rp.hgetall("h"), {"a": "1", "b": "2"})
+        self.assertEqual(self.rp.hincrby("h", "a", 5), 6)
+        self.assertAlmostEqual(self.rp.hincrbyfloat("h", "b", 0.5), 2.5)
+        self.rp.hset("big", mapping={"f%d" % i: str(i) for i in range(1000)})
+        self.assertEqual(dict(self.rp.hscan_iter("big")), {"f%d" % i: str(i) for i in range(1000)})
+        self.assertEqual(self.rp.object("encoding", "big"), "hashtable")
+
+    def test_list_and_blocking_pop(self):
+        self.assertEqual(self.rp.rpush("l", *range(10)), 10)
+        self.assertEqual(self.rp.lrange("l", 0, 2), ["0", "1", "2"])
+        self.assertEqual(self.rp.lpop("l", 2), ["0", "1"])
+        self.assertEqual(self.rp.lmove("l", "l2", "LEFT", "RIGHT"), "2")
+        self.assertEqual(self.rp.blpop(["empty:a", "l2"], timeout=1), ("l2", "2"))
+        self.assertIsNone(self.rp.blpop(["empty:a", "empty:b"], timeout=0.2))
+        other = redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
+        timer = threading.Timer(0.2, lambda: other.rpush("late", "x"))
+        timer.start()
+        try:
+            self.assertEqual(self.rp.brpop(["late"], timeout=5), ("late", "x"))
+        finally:
+            timer.join()
+            other.close()
+
+    def test_set(self):
+        self.assertEqual(self.rp.sadd("s1", *"abcd"), 4)
+        self.rp.sadd("s2", *"cdef")
+        self.assertEqual(self.rp.sinter("s1", "s2"), {"c", "d"})
+        self.assertEqual(self.rp.sunion("s1", "s2"), set("abcdef"))
+        self.assertEqual(self.rp.sdiffstore("s3", ["s1", "s2"]), 2)
+        self.assertEqual(self.rp.smembers("s3"), {"a", "b"})
+        self.assertTrue(self.rp.smove("s1", "s2", "a"))
+        self.assertEqual(set(self.rp.sscan_iter("s2")), set("acdef"))
+
+    def test_sorted_set(self):
+        self.assertEqual(self.rp.zadd("z", {"a": 1, "b": 2.5, "c": 3}), 3)
+        self.assertEqual(self.rp.zrange("z", 0, -1, withscores=True),
+                         [("a", 1.0), ("b", 2.5), ("c", 3.0)])
+        self.assertEqual(self.rp.zrangebyscore("z", "(1", "+inf"), ["b", "c"])
+        self.assertEqual(self.rp.zrank("z", "c"), 2)
+        self.assertEqual(self.rp.zincrby("z", 10, "a"), 11.0)
+        self.rp.zadd("z2", {"b": 1, "x": 5})
+        self.assertEqual(self.rp.zunionstore("zu", ["z", "z2"]), 4)
+        self.assertEqual(self.rp.zscore("zu", "b"), 3.5)
+        self.assertEqual(self.rp.bzpopmin(["none", "zu"], timeout=1), ("zu", "c", 3.0))
+        self.assertEqual(self.rp.zpopmax("zu"), [("a", 11.0)])
+
+
 if __name__ == "__main__":
     unittest.main()
