@@ -1162,6 +1162,7 @@ static void block_start(struct coord *co)
     struct bclient *bc = sh_calloc(1, sizeof(*bc));
     struct shard *sh = co->conn->sh;
     long long ms = 0;
+    int64_t now;
     uint64_t h;
 
     bc->co = co;
@@ -1184,7 +1185,8 @@ static void block_start(struct coord *co)
     }
     bc->token = ++sh->blk->next_token;
     /* a deadline past what the clock can hold is forever (Redis blocks too) */
-    bc->deadline_us = ms && ms < (INT64_MAX - sh_mono_us()) / 1000 ? sh_mono_us() + ms * 1000 : 0;
+    now = sh_mono_us();
+    bc->deadline_us = ms && ms < (INT64_MAX - now) / 1000 ? now + ms * 1000 : 0;
     bc->phase = PH_REG;
     co->conn->blocked = bc;
     client_insert(sh->blk, bc);

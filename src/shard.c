@@ -687,6 +687,7 @@ static void *shard_main(void *arg)
         CPU_SET(sh->cpu, &set);
         pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
     }
+    sh->blk = block_create(); /* before the key hooks that use it */
     sh->db = sh_calloc((size_t)sh->cfg.databases, sizeof(*sh->db));
     for (int i = 0; i < sh->cfg.databases; i++) {
         sh->db[i] = kdb_create();
@@ -694,7 +695,6 @@ static void *shard_main(void *arg)
     }
     sh->ps = pubsub_create();
     sh->acl = acl_copy(srv->acl);
-    sh->blk = block_create();
     sh->cmdstats = sh_calloc((size_t)cmdtab_nids(), sizeof(*sh->cmdstats));
     cmd_diag_configure(sh);
     sh->rnd = (uint64_t)sh_mono_us() ^ ((uint64_t)sh->id << 40) ^ 0x9E3779B97F4A7C15ULL;
