@@ -205,3 +205,28 @@ bool util_memtoll(const char *s, long long *out)
     *out = v * mul;
     return true;
 }
+
+bool util_parse_cursor(const char *p, size_t len, uint64_t *out)
+{
+    const char *nul = len ? memchr(p, '\0', len) : NULL;
+    size_t n = nul ? (size_t)(nul - p) : len, i = 0;
+    bool neg = false;
+    uint64_t v = 0;
+
+    if (n > 0 && (p[0] == '+' || p[0] == '-')) {
+        neg = p[0] == '-';
+        if (++i == n) {
+            return false;
+        }
+    }
+    for (; i < n; i++) {
+        unsigned d = (unsigned)(p[i] - '0');
+
+        if (d > 9 || v > (UINT64_MAX - d) / 10) {
+            return false;
+        }
+        v = v * 10 + d;
+    }
+    *out = neg ? (uint64_t)0 - v : v;
+    return true;
+}

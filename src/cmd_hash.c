@@ -546,36 +546,6 @@ static void cmd_hrandfield(struct cmd_ctx *ctx)
 
 /* ---- HSCAN ---- */
 
-/* A cursor as Redis 7.0's parseScanCursorOrReply reads it (strtoul, base
- * 10): the bytes up to the first NUL; no leading space; an optional sign (a
- * negative value wraps, as strtoul does); digits to the end, without
- * overflow. An empty cursor is 0. */
-static bool parse_cursor(struct sh_slice s, uint64_t *out)
-{
-    const char *nul = s.len ? memchr(s.ptr, '\0', s.len) : NULL;
-    size_t len = nul ? (size_t)(nul - s.ptr) : s.len, i = 0;
-    uint64_t v = 0;
-    bool neg = false;
-
-    if (len > 0 && (s.ptr[0] == '+' || s.ptr[0] == '-')) {
-        neg = s.ptr[0] == '-';
-        i = 1;
-    }
-    if (len > 0 && (i == len || !isdigit((unsigned char)s.ptr[i]))) {
-        return false;
-    }
-    for (; i < len; i++) {
-        unsigned d = (unsigned)(s.ptr[i] - '0');
-
-        if (!isdigit((unsigned char)s.ptr[i]) || v > (UINT64_MAX - d) / 10) {
-            return false;
-        }
-        v = v * 10 + d;
-    }
-    *out = neg ? 0 - v : v;
-    return true;
-}
-
 struct scan_opts {
     const char *pat; /* NULL: every field */
     size_t plen;
@@ -643,7 +613,7 @@ static void cmd_hscan(struct cmd_ctx *ctx)
     uint64_t cursor;
     char num[24];
 
-    if (!parse_cursor(ctx->argv[2], &cursor)) {
+    if (!util_parse_cursor(ctx->argv[2].ptr, ctx->argv[2].len, &cursor)) {
         reply_error(&ctx->r, "ERR invalid cursor");
         return;
     }

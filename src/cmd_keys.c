@@ -983,49 +983,6 @@ static void cmd_keys(struct cmd_ctx *ctx)
     reply_array_end(&ctx->r, at, w.n);
 }
 
-/* ---- SCAN ---- */
-
-static bool is_space(char ch)
-{
-    return ch == ' ' || (ch >= '\t' && ch <= '\r');
-}
-
-/* A cursor as Redis parses it: strtoul in base 10 (optional sign, a negative
- * one wraps), no leading space, nothing after the digits up to a NUL; the
- * empty string is 0. */
-static bool parse_cursor(struct sh_slice s, uint64_t *out)
-{
-    const char *nul = memchr(s.ptr, '\0', s.len);
-    size_t n = nul ? (size_t)(nul - s.ptr) : s.len, i = 0;
-    bool neg = false;
-    uint64_t v = 0;
-
-    if (n == 0) {
-        *out = 0;
-        return true;
-    }
-    if (is_space(s.ptr[0])) {
-        return false;
-    }
-    if (s.ptr[0] == '+' || s.ptr[0] == '-') {
-        neg = s.ptr[0] == '-';
-        i++;
-    }
-    if (i == n) {
-        return false;
-    }
-    for (; i < n; i++) {
-        unsigned d = (unsigned)(s.ptr[i] - '0');
-
-        if (d > 9 || v > (UINT64_MAX - d) / 10) {
-            return false;
-        }
-        v = v * 10 + d;
-    }
-    *out = neg ? (uint64_t)0 - v : v;
-    return true;
-}
-
 struct scan_opts {
     long long count;
     struct sh_slice pat;
@@ -1100,7 +1057,7 @@ static void cmd_scan(struct cmd_ctx *ctx)
     size_t at;
     long long n = 0;
 
-    if (!parse_cursor(ctx->argv[1], &cursor)) {
+    if (!util_parse_cursor(ctx->argv[1].ptr, ctx->argv[1].len, &cursor)) {
         reply_error(&ctx->r, ERR_CURSOR);
         return;
     }
@@ -1166,7 +1123,7 @@ static void scan_start(struct coord *c)
 {
     uint64_t cursor, n = (uint64_t)c->nshards;
 
-    if (!parse_cursor(c->argv[1], &cursor)) {
+    if (!util_parse_cursor(c->argv[1].ptr, c->argv[1].len, &cursor)) {
         c->acc = -1;
         return;
     }
@@ -1190,7 +1147,7 @@ static bool scan_reply(struct coord *c, struct sh_slice p, uint64_t shard, struc
         return true;
     }
     if (!coord_read_header(p, &pos, '*', &two) || two != 2 || !coord_read_bulk(p, &pos, &cur) ||
-        !cur.ptr || !parse_cursor(cur, &inner)) {
+        !cur.ptr || !util_parse_cursor(cur.ptr, cur.len, &inner)) {
         reply_error(r, "ERR internal error: bad SCAN reply");
         return true;
     }

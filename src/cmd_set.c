@@ -732,35 +732,6 @@ static void cmd_sintercard(struct cmd_ctx *ctx)
 
 /* ---- SSCAN ---- */
 
-/* A cursor as Redis's parseScanCursorOrReply reads it: strtoul in base 10
- * (optional sign, a negative one wraps), no leading space, nothing after
- * the digits up to a NUL; the empty string is 0. */
-static bool parse_cursor(struct sh_slice s, uint64_t *out)
-{
-    const char *nul = memchr(s.ptr, '\0', s.len);
-    size_t n = nul ? (size_t)(nul - s.ptr) : s.len, i = 0;
-    bool neg = false;
-    uint64_t v = 0;
-
-    if (n > 0 && (s.ptr[0] == '+' || s.ptr[0] == '-')) {
-        neg = s.ptr[0] == '-';
-        i++;
-        if (i == n) {
-            return false;
-        }
-    }
-    for (; i < n; i++) {
-        unsigned d = (unsigned)(s.ptr[i] - '0');
-
-        if (d > 9 || v > (UINT64_MAX - d) / 10) {
-            return false;
-        }
-        v = v * 10 + d;
-    }
-    *out = neg ? (uint64_t)0 - v : v;
-    return true;
-}
-
 struct sscan_state {
     struct set_sink sink;
     struct sh_slice pat;
@@ -814,7 +785,7 @@ static void cmd_sscan(struct cmd_ctx *ctx)
     struct kentry *e;
     bool bad;
 
-    if (!parse_cursor(ctx->argv[2], &cursor)) {
+    if (!util_parse_cursor(ctx->argv[2].ptr, ctx->argv[2].len, &cursor)) {
         reply_error(&ctx->r, "ERR invalid cursor");
         return;
     }

@@ -167,41 +167,6 @@ void cmd_zset_reply_stored(struct reply *r, long long n)
     }
 }
 
-bool cmd_zset_read_header(struct sh_slice p, size_t *pos, char type, long long *v)
-{
-    const char *cr;
-
-    if (*pos >= p.len || p.ptr[*pos] != type) {
-        return false;
-    }
-    cr = memchr(p.ptr + *pos, '\r', p.len - *pos);
-    if (!cr || (size_t)(cr - p.ptr) + 1 >= p.len ||
-        !util_str2ll(p.ptr + *pos + 1, (size_t)(cr - p.ptr) - *pos - 1, v)) {
-        return false;
-    }
-    *pos = (size_t)(cr - p.ptr) + 2;
-    return true;
-}
-
-bool cmd_zset_read_bulk(struct sh_slice p, size_t *pos, struct sh_slice *out)
-{
-    long long n;
-
-    if (!cmd_zset_read_header(p, pos, '$', &n)) {
-        return false;
-    }
-    if (n < 0) {
-        *out = (struct sh_slice){ NULL, 0 };
-        return true;
-    }
-    if ((size_t)n > p.len - *pos || p.len - *pos - (size_t)n < 2) {
-        return false;
-    }
-    *out = (struct sh_slice){ p.ptr + *pos, (size_t)n };
-    *pos += (size_t)n + 2;
-    return true;
-}
-
 /* ---- local helpers ---- */
 
 static bool arg_ll(struct cmd_ctx *ctx, int i, long long *out)
@@ -691,36 +656,6 @@ static void cmd_zrandmember(struct cmd_ctx *ctx)
 
 /* ---- ZSCAN ---- */
 
-/* Redis's parseScanCursorOrReply: strtoul over the whole argument (a sign
- * is accepted, "-1" wraps; no leading space; overflow is an error). */
-static bool parse_cursor(struct sh_slice s, uint64_t *out)
-{
-    size_t i = 0;
-    bool neg = false, digits = false;
-    uint64_t v = 0;
-
-    if (s.len && (s.ptr[0] == ' ' || (s.ptr[0] >= '\t' && s.ptr[0] <= '\r'))) {
-        return false;
-    }
-    if (i < s.len && (s.ptr[i] == '+' || s.ptr[i] == '-')) {
-        neg = s.ptr[i++] == '-';
-    }
-    for (; i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9'; i++) {
-        unsigned d = (unsigned)(s.ptr[i] - '0');
-
-        if (v > (UINT64_MAX - d) / 10) {
-            return false;
-        }
-        v = v * 10 + d;
-        digits = true;
-    }
-    if (!digits) {
-        return s.len == 0 || s.ptr[0] == '\0';
-    }
-    *out = neg ? (uint64_t)0 - v : v;
-    return i == s.len || s.ptr[i] == '\0';
-}
-
 struct zscan_state {
     struct reply r; /* the elements, into a scratch buffer */
     const char *pat;
@@ -797,7 +732,7 @@ static void cmd_zscan(struct cmd_ctx *ctx)
     struct kentry *e;
     char cbuf[24];
 
-    if (!parse_cursor(ctx->argv[2], &cursor)) {
+    if (!util_parse_cursor(ctx->argv[2].ptr, ctx->argv[2].len, &cursor)) {
         reply_error(&ctx->r, ERR_CURSOR);
         return;
     }

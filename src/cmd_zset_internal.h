@@ -44,12 +44,6 @@ SH_MUST_CHECK long long cmd_zset_store(struct shard *sh, int dbid, struct sh_sli
 /* Replies a cmd_zset_store result: the count, or the OOM / internal error. */
 void cmd_zset_reply_stored(struct reply *r, long long n);
 
-/* Reads "<type><integer>\r\n" at *pos of a RESP2 part (a reply this server
- * wrote); false when something else is there. */
-bool cmd_zset_read_header(struct sh_slice p, size_t *pos, char type, long long *v);
-/* Reads a bulk string at *pos; a nil bulk gives {NULL, 0}. */
-bool cmd_zset_read_bulk(struct sh_slice p, size_t *pos, struct sh_slice *out);
-
 /* ZMPOP's arguments (argv[0] is the command): numkeys, MIN|MAX and COUNT
  * (*count -1 when not given). Returns NULL, or the error reply's message in
  * Redis's order. */

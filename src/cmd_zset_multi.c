@@ -788,7 +788,7 @@ static bool part_src(struct sh_slice p, size_t *pos, struct zsrc *s)
 {
     struct sh_slice b;
 
-    if (!cmd_zset_read_bulk(p, pos, &b)) {
+    if (!coord_read_bulk(p, pos, &b)) {
         return false;
     }
     if (!b.ptr) {
@@ -810,7 +810,7 @@ static bool gather_srcs(struct coord *c, struct zcalc *calc, const struct zop_op
     for (int s = 0; s < c->nshards && ok; s++) {
         struct sh_slice p = coord_part(c, s);
 
-        ok = !p.len || cmd_zset_read_header(p, &pos[s], '*', &n);
+        ok = !p.len || coord_read_header(p, &pos[s], '*', &n);
     }
     for (long long i = 0; i < o->numkeys && ok; i++) {
         int s = key_owner(c, o->first + (int)i);
@@ -935,16 +935,16 @@ static bool mpop_resp3(struct sh_slice p, struct reply *r)
     size_t pos = 0;
     double d;
 
-    if (!cmd_zset_read_header(p, &pos, '*', &two) || two != 2 ||
-        !cmd_zset_read_bulk(p, &pos, &key) || !cmd_zset_read_header(p, &pos, '*', &n)) {
+    if (!coord_read_header(p, &pos, '*', &two) || two != 2 || !coord_read_bulk(p, &pos, &key) ||
+        !coord_read_header(p, &pos, '*', &n)) {
         return false;
     }
     reply_array(r, 2);
     reply_bulk(r, key.ptr, key.len);
     reply_array(r, n);
     for (long long i = 0; i < n; i++) {
-        if (!cmd_zset_read_header(p, &pos, '*', &two) || !cmd_zset_read_bulk(p, &pos, &m) ||
-            !cmd_zset_read_bulk(p, &pos, &s) || zsl_parse_score(s.ptr, s.len, &d) != 0) {
+        if (!coord_read_header(p, &pos, '*', &two) || !coord_read_bulk(p, &pos, &m) ||
+            !coord_read_bulk(p, &pos, &s) || zsl_parse_score(s.ptr, s.len, &d) != 0) {
             return false;
         }
         reply_array(r, 2);

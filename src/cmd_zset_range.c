@@ -468,7 +468,7 @@ static bool zrangestore_done(struct coord *c, struct reply *r)
         reply_raw(r, p.ptr, p.len);
         return true;
     }
-    if (!cmd_zset_read_bulk(p, &pos, &argv[2]) || !argv[2].ptr) {
+    if (!coord_read_bulk(p, &pos, &argv[2]) || !argv[2].ptr) {
         reply_error(r, "ERR internal error: bad __zrangeget reply");
         return true;
     }

@@ -14,6 +14,11 @@ bool util_str2ll(const char *s, size_t len, long long *out);
 size_t util_ll2str(char *buf, long long v);
 /* A long double as Redis's string2ld accepts it (no spaces, not NaN). */
 bool util_str2ld(const char *s, size_t len, long double *out);
+/* A SCAN cursor as Redis 7.0's parseScanCursorOrReply reads it (strtoul,
+ * base 10): the bytes up to the first NUL; no leading space; an optional
+ * sign (a negative value wraps, as strtoul's does); at least one digit after
+ * a sign; digits to the end, without overflow. The empty string is 0. */
+bool util_parse_cursor(const char *p, size_t len, uint64_t *out);
 /* A double as Redis's string2d / getDoubleFromObject accepts it. */
 bool util_str2d(const char *s, size_t len, double *out);
 /* Formats a long double as INCRBYFLOAT does ("%.17Lf" with trailing zeros
