@@ -172,7 +172,9 @@ void reply_bulk(struct reply *r, const void *p, size_t n)
     h += fmt_ll(dst + h, (long long)n);
     dst[h++] = '\r';
     dst[h++] = '\n';
-    memcpy(dst + h, p, n);
+    if (n) {
+        memcpy(dst + h, p, n); /* p may be NULL when n is 0 (an empty rbuf) */
+    }
     dst[h + n] = '\r';
     dst[h + n + 1] = '\n';
     r->buf->len += h + n + 2;
