@@ -618,10 +618,10 @@ static void cmd_bpushback(struct cmd_ctx *ctx)
     }
     if (!e) {
         e = kdb_add(ctx->db, key.ptr, key.len, h);
-        tzset_init(&e->val, ctx->argv[4].len, &ctx->shard->cfg.limits, ctx->shard->rnd++);
+        tzset_init(&e->val, ctx->argv[4].len, &ctx->shard->cfg.limits, shard_rand(ctx->shard));
     }
     if (tzset_add(&e->val, ctx->argv[4].ptr, ctx->argv[4].len, score, 0, NULL,
-                  &ctx->shard->cfg.limits, ctx->shard->rnd++) < 0) {
+                  &ctx->shard->cfg.limits, shard_rand(ctx->shard)) < 0) {
         sh_log(LOG_WARNING, "a popped member could not go back: out of memory");
     }
     pubsub_notify(ctx->shard, NOTIFY_ZSET, "zadd", key.ptr, key.len, ctx->dbid);

@@ -107,18 +107,6 @@ static const char *type_name(const struct kentry *e)
     return e ? kval_type_name(&e->val) : "none";
 }
 
-/* xorshift64* over a core's random state. */
-static uint64_t next_rnd(uint64_t *state)
-{
-    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ULL;
-
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 2685821657736338717ULL;
-}
-
 /*
  * A value between shards (COPY, RENAME, MOVE across owners) is one byte of
  * type tag and then the string's bytes, or the type's kval_dump form.
@@ -177,7 +165,7 @@ static int value_from_blob(struct kval *v, struct sh_slice b, struct shard *sh)
     case 'S':
         return tset_load(v, b.ptr + 1, b.len - 1, lim, &sh->rnd);
     case 'z':
-        return tzset_restore_seeded(v, b.ptr + 1, b.len - 1, lim, sh->rnd++);
+        return tzset_restore_seeded(v, b.ptr + 1, b.len - 1, lim, shard_rand(sh));
     case 'h':
         return thash_restore(v, b.ptr + 1, b.len - 1, lim);
     default:
@@ -1195,7 +1183,7 @@ static const struct gather gather_scan = { .start = scan_start, .done = scan_don
 
 static void cmd_randomkey(struct cmd_ctx *ctx)
 {
-    struct kentry *e = kdb_random(ctx->db, next_rnd(&ctx->shard->rnd), ctx->shard->now_ms);
+    struct kentry *e = kdb_random(ctx->db, shard_rand(ctx->shard), ctx->shard->now_ms);
 
     if (e) {
         reply_bulk(&ctx->r, e->key, e->klen);
@@ -1228,7 +1216,7 @@ static bool randomkey_done(struct coord *c, struct reply *r)
         reply_null(r);
         return true;
     }
-    pick = (int)(next_rnd(&c->conn->sh->rnd) % (uint64_t)found);
+    pick = (int)(shard_rand(c->conn->sh) % (uint64_t)found);
     for (int s = 0; s < c->nshards; s++) {
         struct sh_slice p = coord_part(c, s);
 

@@ -65,19 +65,6 @@
 #define SRAND_SUB_MUL        3 /* Redis's SRANDMEMBER_SUB_STRATEGY_MUL */
 #define SET_MAX_RANDOM_REPLY (1ull << 30)
 
-/* ---- helpers ---- */
-
-static uint64_t next_rnd(struct shard *sh)
-{
-    uint64_t x = sh->rnd ? sh->rnd : 0x9E3779B97F4A7C15ULL;
-
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    sh->rnd = x;
-    return x * 2685821657736338717ULL;
-}
-
 static void reply_oom(struct reply *r)
 {
     reply_error(r, OOM_MSG);
@@ -263,7 +250,7 @@ static void spop_some(struct cmd_ctx *ctx, struct kval *v, size_t count)
 
     reply_set(&ctx->r, (long long)count);
     while (count--) {
-        struct sh_slice m = tset_random(v, next_rnd(ctx->shard), buf);
+        struct sh_slice m = tset_random(v, shard_rand(ctx->shard), buf);
 
         reply_bulk(&ctx->r, m.ptr, m.len);
         tset_remove(v, m.ptr, m.len);
@@ -280,7 +267,7 @@ static void spop_most(struct cmd_ctx *ctx, struct kval *v, size_t count, size_t 
     char buf[TSET_INTBUF];
 
     while (keep--) {
-        struct sh_slice m = tset_random(v, next_rnd(ctx->shard), buf);
+        struct sh_slice m = tset_random(v, shard_rand(ctx->shard), buf);
 
         tset_add(&kept, m.ptr, m.len, &ctx->shard->cfg.limits, &ctx->shard->rnd, NULL);
         tset_remove(v, m.ptr, m.len);
@@ -345,7 +332,7 @@ static void cmd_spop(struct cmd_ctx *ctx)
         reply_null(&ctx->r);
         return;
     }
-    m = tset_random(&e->val, next_rnd(ctx->shard), buf);
+    m = tset_random(&e->val, shard_rand(ctx->shard), buf);
     notify_key(ctx, 1, NOTIFY_SET, "spop");
     reply_bulk(&ctx->r, m.ptr, m.len);
     tset_remove(&e->val, m.ptr, m.len);
@@ -358,7 +345,7 @@ static void cmd_spop(struct cmd_ctx *ctx)
 static void srand_repeat(struct cmd_ctx *ctx, struct kval *v, unsigned long long count)
 {
     char buf[TSET_INTBUF];
-    struct sh_slice m = tset_random(v, next_rnd(ctx->shard), buf);
+    struct sh_slice m = tset_random(v, shard_rand(ctx->shard), buf);
 
     /* a guard Redis lacks: the reply is built in memory before it is sent */
     if (count > SET_MAX_RANDOM_REPLY / (m.len + 16)) {
@@ -368,7 +355,7 @@ static void srand_repeat(struct cmd_ctx *ctx, struct kval *v, unsigned long long
     reply_array(&ctx->r, (long long)count);
     reply_bulk(&ctx->r, m.ptr, m.len);
     while (--count) {
-        m = tset_random(v, next_rnd(ctx->shard), buf);
+        m = tset_random(v, shard_rand(ctx->shard), buf);
         reply_bulk(&ctx->r, m.ptr, m.len);
     }
 }
@@ -386,13 +373,13 @@ static void srand_distinct(struct cmd_ctx *ctx, struct kval *v, size_t count)
     if (count * SRAND_SUB_MUL > tset_size(v)) {
         rc = tset_try_add_all(&pick, v, lim, &ctx->shard->rnd);
         while (rc == 0 && tset_size(&pick) > count) {
-            struct sh_slice m = tset_random(&pick, next_rnd(ctx->shard), buf);
+            struct sh_slice m = tset_random(&pick, shard_rand(ctx->shard), buf);
 
             tset_remove(&pick, m.ptr, m.len);
         }
     } else {
         while (rc == 0 && tset_size(&pick) < count) {
-            struct sh_slice m = tset_random(v, next_rnd(ctx->shard), buf);
+            struct sh_slice m = tset_random(v, shard_rand(ctx->shard), buf);
 
             rc = tset_try_add(&pick, m.ptr, m.len, lim, &ctx->shard->rnd, NULL);
         }
@@ -460,7 +447,7 @@ static void cmd_srandmember(struct cmd_ctx *ctx)
         reply_null(&ctx->r);
         return;
     }
-    m = tset_random(&e->val, next_rnd(ctx->shard), buf);
+    m = tset_random(&e->val, shard_rand(ctx->shard), buf);
     reply_bulk(&ctx->r, m.ptr, m.len);
 }
 

@@ -81,17 +81,6 @@ bool cmd_zset_lookup(struct cmd_ctx *ctx, int i, bool read, struct kentry **e)
     return true;
 }
 
-uint64_t cmd_zset_seed(struct shard *sh)
-{
-    uint64_t x = sh->rnd ? sh->rnd : 0x9E3779B97F4A7C15ULL;
-
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    sh->rnd = x;
-    return x * 2685821657736338717ULL;
-}
-
 void cmd_zset_notify(struct cmd_ctx *ctx, int i, int type, const char *event)
 {
     pubsub_notify(ctx->shard, type, event, ctx->argv[i].ptr, ctx->argv[i].len, ctx->dbid);
@@ -146,7 +135,7 @@ long long cmd_zset_store(struct shard *sh, int dbid, struct sh_slice key, uint64
         }
         return 0;
     }
-    rc = tzset_restore_seeded(&v, blob, len, &sh->cfg.limits, cmd_zset_seed(sh));
+    rc = tzset_restore_seeded(&v, blob, len, &sh->cfg.limits, shard_rand(sh));
     if (rc < 0) {
         return rc;
     }
@@ -267,7 +256,7 @@ static int zadd_apply(struct cmd_ctx *ctx, struct kval *v, unsigned flags, int f
             return -EINVAL; /* zadd_check parsed every score already */
         }
         rc = tzset_add(v, m->ptr, m->len, score, flags, &newscore, limits(ctx),
-                       cmd_zset_seed(ctx->shard));
+                       shard_rand(ctx->shard));
         if (rc < 0) {
             return rc;
         }
@@ -310,7 +299,7 @@ static void zadd_generic(struct cmd_ctx *ctx, unsigned flags)
     }
     if (!e) {
         e = kdb_add(ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, cmd_key_hash(ctx, 1));
-        tzset_init(&e->val, ctx->argv[first + 1].len, limits(ctx), cmd_zset_seed(ctx->shard));
+        tzset_init(&e->val, ctx->argv[first + 1].len, limits(ctx), shard_rand(ctx->shard));
     }
     rc = zadd_apply(ctx, &e->val, flags, first, &res);
     if (tzset_card(&e->val) == 0) {
@@ -650,7 +639,7 @@ static void cmd_zrandmember(struct cmd_ctx *ctx)
         reply_null(&ctx->r);
         return;
     }
-    tzset_random(&k->val, cmd_zset_seed(ctx->shard), &e);
+    tzset_random(&k->val, shard_rand(ctx->shard), &e);
     reply_bulk(&ctx->r, e.member.ptr, e.member.len);
 }
 

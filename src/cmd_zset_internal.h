@@ -23,9 +23,6 @@ struct shard;
  * returns true. A key of another type gets the WRONGTYPE reply and false.
  * read: count the lookup as a keyspace hit or miss (read commands). */
 bool cmd_zset_lookup(struct cmd_ctx *ctx, int i, bool read, struct kentry **e);
-/* A fresh seed for a new value's dict and skiplist, from sh's random state
- * (advanced). On sh's thread only. */
-uint64_t cmd_zset_seed(struct shard *sh);
 /* Publishes keyspace event `event` of class type (NOTIFY_*) for argv[i]. */
 void cmd_zset_notify(struct cmd_ctx *ctx, int i, int type, const char *event);
 /* Writes one element of a range reply: the member, then with withscores

@@ -633,7 +633,7 @@ static void zop_local(struct cmd_ctx *ctx, const struct zop_cmd *zc)
         zop_reply_err(&ctx->r, err, ctx->cmd);
         return;
     }
-    calc_init(&c, zc, &o, cmd_zset_seed(ctx->shard));
+    calc_init(&c, zc, &o, shard_rand(ctx->shard));
     for (long long i = 0; i < o.numkeys; i++) {
         if (!local_src(ctx, o.first + (int)i, &c.src[i])) {
             goto out_fini;
@@ -837,7 +837,7 @@ static bool zop_compute(struct coord *c, struct reply *r, const struct zop_cmd *
         zop_reply_err(r, err, c->cmd);
         return true;
     }
-    calc_init(&calc, zc, &o, cmd_zset_seed(c->conn->sh));
+    calc_init(&calc, zc, &o, shard_rand(c->conn->sh));
     if (!gather_srcs(c, &calc, &o)) {
         reply_error(r, "ERR internal error: bad __zsrcs reply");
         calc_fini(&calc);

@@ -108,6 +108,17 @@ int64_t shard_count_call(struct shard *sh, const struct cmd_spec *cmd, int64_t t
     return sh->clock_us - t0_us;
 }
 
+uint64_t shard_rand(struct shard *sh)
+{
+    uint64_t x = sh->rnd ? sh->rnd : 0x9E3779B97F4A7C15ULL;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    sh->rnd = x;
+    return x * 2685821657736338717ULL;
+}
+
 int shard_owner(int nshards, const char *key, size_t len, uint64_t *hash)
 {
     const char *open = memchr(key, '{', len);

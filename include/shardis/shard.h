@@ -205,6 +205,9 @@ void shard_shutdown_from(struct shard *sh);
 /* Owner of a key: xxh3_64 of the key or of its non-empty {tag}. *hash is
  * set to the key's own table hash (kdict_hash). */
 int shard_owner(int nshards, const char *key, size_t len, uint64_t *hash);
+/* The next number of sh's random stream (xorshift64* over sh->rnd): random
+ * picks, and seeds of new dicts and skiplists. On sh's thread only. */
+uint64_t shard_rand(struct shard *sh);
 
 /* Ring helpers for the connection module (this shard's thread only). */
 void shard_arm_recv(struct shard *sh, struct conn *c);
