@@ -560,54 +560,49 @@ static const char *rule_channels(struct acl_user *u, const char *r, size_t len)
     return NULL;
 }
 
-static bool word_is(const char *r, size_t len, const char *w)
-{
-    return strlen(w) == len && !strncasecmp(r, w, len);
-}
-
 /* Rules that are a single word; true when r was one. */
-static bool rule_word(struct acl_user *u, const char *r, size_t len)
+static bool rule_word(struct acl_user *u, struct sh_slice w)
 {
-    if (word_is(r, len, "on")) {
+    if (sh_slice_eq_nocase(w, "on")) {
         u->flags |= U_ON;
-    } else if (word_is(r, len, "off")) {
+    } else if (sh_slice_eq_nocase(w, "off")) {
         u->flags &= ~U_ON;
-    } else if (word_is(r, len, "nopass")) {
+    } else if (sh_slice_eq_nocase(w, "nopass")) {
         u->flags |= U_NOPASS;
         sh_free(u->pass);
         u->pass = NULL;
         u->npass = 0;
-    } else if (word_is(r, len, "resetpass")) {
+    } else if (sh_slice_eq_nocase(w, "resetpass")) {
         u->flags &= ~U_NOPASS;
         sh_free(u->pass);
         u->pass = NULL;
         u->npass = 0;
-    } else if (word_is(r, len, "allkeys")) {
+    } else if (sh_slice_eq_nocase(w, "allkeys")) {
         pats_reset(&u->keys, &u->nkeys);
         u->flags |= U_ALLKEYS;
-    } else if (word_is(r, len, "resetkeys")) {
+    } else if (sh_slice_eq_nocase(w, "resetkeys")) {
         pats_reset(&u->keys, &u->nkeys);
         u->flags &= ~U_ALLKEYS;
-    } else if (word_is(r, len, "allchannels")) {
+    } else if (sh_slice_eq_nocase(w, "allchannels")) {
         pats_reset(&u->chans, &u->nchans);
         u->flags |= U_ALLCHANNELS;
-    } else if (word_is(r, len, "resetchannels")) {
+    } else if (sh_slice_eq_nocase(w, "resetchannels")) {
         pats_reset(&u->chans, &u->nchans);
         u->flags &= ~U_ALLCHANNELS;
-    } else if (word_is(r, len, "allcommands")) {
+    } else if (sh_slice_eq_nocase(w, "allcommands")) {
         change_all(u, true);
-    } else if (word_is(r, len, "nocommands")) {
+    } else if (sh_slice_eq_nocase(w, "nocommands")) {
         change_all(u, false);
-    } else if (word_is(r, len, "sanitize-payload")) {
+    } else if (sh_slice_eq_nocase(w, "sanitize-payload")) {
         u->flags = (u->flags & ~U_SKIP_SANITIZE) | U_SANITIZE;
-    } else if (word_is(r, len, "skip-sanitize-payload")) {
+    } else if (sh_slice_eq_nocase(w, "skip-sanitize-payload")) {
         u->flags = (u->flags & ~U_SANITIZE) | U_SKIP_SANITIZE;
-    } else if (word_is(r, len, "reset")) {
+    } else if (sh_slice_eq_nocase(w, "reset")) {
         static const char *const seq[] = { "resetpass", "resetkeys", "resetchannels", "off",
                                            "nocommands" };
 
         for (size_t i = 0; i < SH_ARRAY_LEN(seq); i++) {
-            rule_word(u, seq[i], strlen(seq[i]));
+            rule_word(u, (struct sh_slice){ seq[i], strlen(seq[i]) });
         }
         u->flags = (u->flags & ~U_SKIP_SANITIZE) | U_SANITIZE;
     } else {
@@ -624,7 +619,7 @@ static const char *apply_rule(struct acl_user *u, const char *r, size_t len)
     if (len == 0) {
         return NULL; /* as Redis: an empty rule changes nothing */
     }
-    if (rule_word(u, r, len)) {
+    if (rule_word(u, (struct sh_slice){ r, len })) {
         return NULL;
     }
     switch (r[0]) {
@@ -1080,7 +1075,7 @@ static bool load_line(struct acl *fresh, char *line, int lineno, char *err, size
         ok = true;
         goto out_free;
     }
-    if (!word_is(w[0].ptr, w[0].len, "user") || n < 2) {
+    if (!sh_slice_eq_nocase(w[0], "user") || n < 2) {
         snprintf(err, errlen, "line %d should start with user keyword followed by a name", lineno);
         goto out_free;
     }

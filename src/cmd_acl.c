@@ -111,9 +111,6 @@ static bool done_same(struct coord *co, struct reply *r)
 static const struct gather gather_same = { .start = coord_start_fanout,
                                            .done = done_same,
                                            .always = true };
-static const struct gather gather_all_ok = { .start = coord_start_fanout,
-                                             .done = coord_done_ok,
-                                             .always = true };
 
 static void reply_rbuf(struct reply *r, struct rbuf *b)
 {
@@ -389,9 +386,9 @@ static void cmd_acl_help(struct cmd_ctx *ctx)
 
 void cmd_acl_bind(void)
 {
-    cmd_must_bind("acl|setuser", cmd_acl_setuser, CMD_ROUTE_ALL, &gather_all_ok);
+    cmd_must_bind("acl|setuser", cmd_acl_setuser, CMD_ROUTE_ALL, &gather_ok_every);
     cmd_must_bind("acl|deluser", cmd_acl_deluser, CMD_ROUTE_ALL, &gather_same);
-    cmd_must_bind("acl|load", cmd_acl_load, CMD_ROUTE_ALL, &gather_all_ok);
+    cmd_must_bind("acl|load", cmd_acl_load, CMD_ROUTE_ALL, &gather_ok_every);
     cmd_must_bind("acl|getuser", cmd_acl_getuser, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("acl|list", cmd_acl_list, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("acl|users", cmd_acl_users, CMD_ROUTE_CONN, NULL);

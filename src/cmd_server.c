@@ -524,9 +524,6 @@ static const struct gather gather_client_list = { .start = coord_start_fanout,
 static const struct gather gather_client_kill = { .start = coord_start_fanout,
                                                   .done = done_client_kill,
                                                   .always = true };
-static const struct gather gather_all_ok = { .start = coord_start_fanout,
-                                             .done = coord_done_ok,
-                                             .always = true };
 
 /* ---- CONFIG ---- */
 
@@ -650,8 +647,8 @@ void cmd_server_bind(void)
     cmd_must_bind("client|list", cmd_client_list, CMD_ROUTE_ALL, &gather_client_list);
     cmd_must_bind("client|kill", cmd_client_kill, CMD_ROUTE_ALL, &gather_client_kill);
     cmd_must_bind("config|get", cmd_config_get, CMD_ROUTE_CONN, NULL);
-    cmd_must_bind("config|set", cmd_config_set, CMD_ROUTE_ALL, &gather_all_ok);
-    cmd_must_bind("config|resetstat", cmd_config_resetstat, CMD_ROUTE_ALL, &gather_all_ok);
+    cmd_must_bind("config|set", cmd_config_set, CMD_ROUTE_ALL, &gather_ok_every);
+    cmd_must_bind("config|resetstat", cmd_config_resetstat, CMD_ROUTE_ALL, &gather_ok_every);
     cmd_must_bind("config|rewrite", cmd_config_rewrite, CMD_ROUTE_CONN, NULL);
     cmd_info_bind(); /* INFO lives in cmd_info.c */
     cmd_must_bind("command", cmd_command, CMD_ROUTE_CONN, NULL);

@@ -469,6 +469,9 @@ static bool done_concat(struct coord *co, struct reply *r)
 const struct gather gather_sum_keys = { .start = start_split1, .done = done_sum };
 const struct gather gather_sum_all = { .start = coord_start_fanout, .done = done_sum };
 const struct gather gather_ok_all = { .start = coord_start_fanout, .done = coord_done_ok };
+const struct gather gather_ok_every = { .start = coord_start_fanout,
+                                        .done = coord_done_ok,
+                                        .always = true };
 const struct gather gather_concat_all = { .start = coord_start_fanout, .done = done_concat };
 
 /* ---- reading parts ---- */

@@ -152,9 +152,12 @@ void coord_start_fanout(struct coord *co);
 bool coord_done_ok(struct coord *co, struct reply *r);
 
 /* Generic gathers. */
-extern const struct gather gather_sum_keys;   /* DEL UNLINK EXISTS TOUCH */
-extern const struct gather gather_sum_all;    /* DBSIZE */
-extern const struct gather gather_ok_all;     /* FLUSHDB FLUSHALL */
+extern const struct gather gather_sum_keys; /* DEL UNLINK EXISTS TOUCH */
+extern const struct gather gather_sum_all;  /* DBSIZE */
+extern const struct gather gather_ok_all;   /* FLUSHDB FLUSHALL */
+/* gather_ok_all that runs on every shard even with one: commands that change
+ * each shard's own copy of something (CONFIG SET, ACL SETUSER) */
+extern const struct gather gather_ok_every;
 extern const struct gather gather_concat_all; /* KEYS */
 
 /* From any handler: runs cmd over argv (copied) on shard `to`, in database
