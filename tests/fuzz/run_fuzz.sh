@@ -13,7 +13,7 @@ WORK=${2:-$(mktemp -d "${TMPDIR:-/tmp}/shardis-fuzz.XXXXXX")}
 TARGET=${3:-resp}
 command -v clang >/dev/null || { echo "clang not found: skipping"; exit 77; }
 CFLAGS=(-g -O1 -std=c17 -D_GNU_SOURCE -DSHARDIS_VERSION='"fuzz"'
-        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I"$ROOT/include")
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I"$ROOT/include" -I"$ROOT/include/shardis")
 
 # Writes one seed: a RESP array of the given arguments.
 seed() {
@@ -29,7 +29,7 @@ resp)
     printf '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n' >"$CORPUS/set"
     printf 'PING\r\nSET "a b" '"'"'c'"'"'\r\n' >"$CORPUS/inline"
     printf '*1\r\n$-1\r\n*0\r\n' >"$CORPUS/odd"
-    SRCS=("$ROOT/tests/fuzz/fuzz_resp.c" "$ROOT/src/resp.c" "$ROOT/shards/util.c"
+    SRCS=("$ROOT/tests/fuzz/fuzz_resp.c" "$ROOT/src/proto/resp.c" "$ROOT/shards/util.c"
           "$ROOT/shards/sh.c" "$ROOT/shards/sh_alloc_libc.c")
     LIBS=()
     MAXLEN=4096
@@ -69,7 +69,7 @@ dispatch)
     seed "$CORPUS/resp3" SET k v EX 1; seed "$CORPUS/resp3" GET k; seed "$CORPUS/resp3" GET zz
     seed "$CORPUS/resp3" SCAN 0; seed "$CORPUS/resp3" MGET k zz
     SRCS=("$ROOT/tests/fuzz/fuzz_dispatch.c")
-    for f in "$ROOT"/src/*.c "$ROOT"/shards/*.c; do
+    for f in "$ROOT"/src/*/*.c "$ROOT"/shards/*.c; do
         case "$(basename "$f")" in
         main.c | sh_alloc_jemalloc.c) ;;
         *) SRCS+=("$f") ;;
