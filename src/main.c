@@ -10,6 +10,7 @@
  * sigtimedwait, so no handler runs inside a shard.
  */
 #include "shardis/acl.h"
+#include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
 #include "shardis/log.h"
@@ -290,7 +291,7 @@ int main(int argc, char **argv)
     }
     adjust_open_files(&srv);
     cmdtab_init();
-    route_bind_all();
+    cmd_bind_all();
     if (load_users(&srv) != 0) {
         goto out_cmdtab;
     }

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""gencmd.py: generates src/cmdtab_gen.c, the static command table, from
+"""gencmd.py: generates src/ops/cmdtab_gen.c, the static command table, from
 Redis 7.0's JSON command specification (one file per command or subcommand).
 
-    tools/gencmd.py SPEC_DIR [OUT]      (OUT defaults to src/cmdtab_gen.c)
+    tools/gencmd.py SPEC_DIR [OUT]      (OUT defaults to src/ops/cmdtab_gen.c)
 
 What it computes the way Redis 7.0 does at start-up, so that the C side only
 reads constants:
@@ -432,7 +432,7 @@ def generate(cmds):
     wr.w(" * proc/route/visible. Nothing else writes to this data.")
     wr.w(" */")
     wr.w("/* clang-format off */")
-    wr.w('#include "cmdtab_internal.h"')
+    wr.w('#include "shardis/cmdtab_internal.h"')
     wr.w()
     for c in cmds:
         wr.emit_data(c)
@@ -451,7 +451,7 @@ def main(argv):
         sys.stderr.write("usage: %s SPEC_DIR [OUT]\n" % argv[0])
         return 2
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = argv[2] if len(argv) == 3 else os.path.join(root, "src", "cmdtab_gen.c")
+    out = argv[2] if len(argv) == 3 else os.path.join(root, "src", "ops", "cmdtab_gen.c")
     text = generate(load(argv[1]))
     tmp = out + ".tmp"
     with open(tmp, "w", encoding="utf-8", newline="\n") as f:

@@ -44,36 +44,5 @@ struct kentry *cmd_lookup(struct cmd_ctx *ctx, int i);
  * is also the "keymiss" event (class m). */
 void cmd_count_lookup(struct cmd_ctx *ctx, bool hit);
 
-/* Command families register their handlers (cmdtab_bind) at start-up. */
-void cmd_string_bind(void);
-void cmd_keys_bind(void);
-void cmd_server_bind(void);
-void cmd_info_bind(void); /* INFO; called by cmd_server_bind */
-void cmd_diag_bind(void); /* SLOWLOG LATENCY */
-void cmd_acl_bind(void);
-void cmd_hash_bind(void);
-void cmd_set_bind(void);
-void cmd_zset_bind(void);
-void cmd_list_bind(void);
-void cmd_object_bind(void);
 /* Panics if binding failed: the table and the code disagree. */
 void cmd_must_bind(const char *fullname, cmd_fn *proc, int route, const struct gather *g);
-
-/*
- * SLOWLOG and LATENCY bookkeeping (cmd_diag.c), on the shard's own thread.
- * Routing compares each counted command's time with sh->diag_min_us (one
- * comparison) and only a command at least that slow reaches these.
- */
-/* Recomputes sh->diag_min_us from sh->cfg and trims the slow log to
- * slowlog-max-len. At shard start and after each CONFIG SET on that shard. */
-void cmd_diag_configure(struct shard *sh);
-/* Where a command ran for us microseconds: a "command" or "fast-command"
- * latency sample when us reaches latency-monitor-threshold. */
-void cmd_diag_latency(struct shard *sh, const struct cmd_spec *cmd, int64_t us);
-/* On client c's core (c borrowed; argv borrowed, the command's full
- * arguments): a slow log entry with c's address and name when us reaches
- * slowlog-log-slower-than, with Redis's redactions (AUTH, HELLO AUTH, CONFIG
- * SET requirepass, ACL SETUSER). Cost: one atomic add (the server-wide id)
- * and one allocation per entry. */
-void cmd_diag_slowlog(struct shard *sh, const struct cmd_spec *cmd, int64_t us,
-                      const struct conn *c, int argc, const struct sh_slice *argv);

@@ -171,5 +171,3 @@ void route_post(struct shard *sh, int to, const struct cmd_spec *cmd, int dbid, 
 void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv);
 /* Handles a message taken from a mailbox. */
 void route_on_message(struct shard *sh, struct req *m);
-/* Registers every command family's handlers in the command table. */
-void route_bind_all(void);

@@ -17,6 +17,7 @@
  */
 #include "shardis/acl.h"
 #include "shardis/cmd.h"
+#include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
 #include "shardis/reply.h"

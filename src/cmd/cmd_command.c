@@ -13,7 +13,7 @@
  * Threading: runs on the client's core (CMD_ROUTE_CONN), reads only the
  * table, which is immutable once the shards run.
  */
-#include "cmdtab_internal.h"
+#include "shardis/cmdtab_internal.h"
 #include "shardis/cmd.h"
 #include "shardis/glob.h"
 #include "shardis/reply.h"

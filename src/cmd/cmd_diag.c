@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * cmd_diag.c: SLOWLOG (GET LEN RESET HELP) and LATENCY (LATEST HISTORY RESET
- * HELP), as Redis 7.0 has them, and the bookkeeping behind them.
+ * HELP), as Redis 7.0 has them.
  *
  * Each shard keeps its own slow log (slowlog.h) and latency monitor
  * (latency.h); the commands fan out to every shard and the client's core
@@ -16,27 +16,14 @@
  *   LATENCY HISTORY per second the largest latency, the newest 160 seconds
  *   LATENCY RESET   the number of distinct events reset on any shard
  *
- * Who records what, and where. A command's time is measured where it runs
- * (shard_count_call); routing compares it once with sh->diag_min_us, the
- * lower of the two thresholds, so a fast command costs one comparison.
- * - Latency samples need nothing of the client: the core that ran the
- *   command records them (cmd_diag_latency).
- * - A slow log entry names the client (address and name), which only the
- *   client's core may read. A command that ran there (its own keys, CONN
- *   commands, the end of a multi-shard coordinator) is logged at once; one
- *   that ran on another core comes back with its reply flagged slow and its
- *   time (struct req: slow, run_us), and the client's core logs it when the
- *   reply arrives (cmd_diag_slowlog). So an entry lives in the log of the
- *   client's shard, allocated and freed there, and the arguments it logs are
- *   the request's own copy.
- * Entry ids come from one server-wide counter (srv->slowlog_id, an atomic of
- * the mailbox module), taken only when an entry is made, so they are unique
- * and increase in the order entries are made.
+ * The recording side (what each shard keeps, and on which core) is
+ * core/diag.c.
  *
  * Not here: LATENCY DOCTOR, GRAPH and HISTOGRAM (unknown subcommands), and
  * latency events other than "command" and "fast-command".
  */
 #include "shardis/cmd.h"
+#include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
 #include "shardis/latency.h"
@@ -52,121 +39,6 @@
 #include <string.h>
 
 #define SLOWLOG_DEFAULT_COUNT 10
-
-/* ---- recording ---- */
-
-void cmd_diag_configure(struct shard *sh)
-{
-    const struct config *cfg = &sh->cfg;
-    int64_t slow = cfg->slowlog_log_slower_than >= 0 ? cfg->slowlog_log_slower_than : INT64_MAX;
-    int64_t lat = INT64_MAX;
-
-    if (cfg->latency_monitor_threshold > 0 && cfg->latency_monitor_threshold < INT64_MAX / 1000) {
-        lat = cfg->latency_monitor_threshold * 1000;
-    }
-    sh->diag_min_us = slow < lat ? slow : lat;
-    /* Redis trims at the next command it considers for the log, which is
-     * the CONFIG SET itself */
-    if (cfg->slowlog_log_slower_than >= 0) {
-        slowlog_trim(sh->slowlog, cfg->slowlog_max_len);
-    }
-}
-
-void cmd_diag_latency(struct shard *sh, const struct cmd_spec *cmd, int64_t us)
-{
-    long long threshold = sh->cfg.latency_monitor_threshold;
-    int64_t ms = us / 1000;
-
-    if (threshold <= 0 || ms < threshold) {
-        return;
-    }
-    if (!sh->latency) {
-        sh->latency = latency_create();
-    }
-    latency_add(sh->latency, cmd->flags & CMD_FAST ? LATENCY_FAST_COMMAND : LATENCY_COMMAND,
-                sh_time_ms() / 1000, ms);
-}
-
-static bool is_sensitive_config(struct sh_slice name)
-{
-    return sh_slice_eq_nocase(name, "requirepass") || sh_slice_eq_nocase(name, "masterauth") ||
-           sh_slice_eq_nocase(name, "masteruser");
-}
-
-/* HELLO [protover [AUTH user pass] [SETNAME name]]: the AUTH pair. */
-static void redact_hello(int n, struct sh_slice *args, struct sh_slice red)
-{
-    for (int j = 2; j < n; j++) {
-        int more = n - 1 - j;
-
-        if (sh_slice_eq_nocase(args[j], "AUTH") && more >= 2) {
-            args[j + 1] = red;
-            args[j + 2] = red;
-            j += 2;
-        } else if (sh_slice_eq_nocase(args[j], "SETNAME") && more >= 1) {
-            j++;
-        } else {
-            return; /* Redis stops at the syntax error */
-        }
-    }
-}
-
-/* Secrets never reach the slow log: Redis 7.0 logs "(redacted)" instead. */
-static void redact(const struct cmd_spec *cmd, int n, struct sh_slice *args)
-{
-    static const struct sh_slice red = { "(redacted)", 10 };
-    int from = n;
-
-    if (!strcmp(cmd->fullname, "auth")) {
-        from = 1;
-    } else if (!strcmp(cmd->fullname, "acl|setuser")) {
-        from = 2;
-    } else if (!strcmp(cmd->fullname, "hello")) {
-        redact_hello(n, args, red);
-    } else if (!strcmp(cmd->fullname, "config|set")) {
-        for (int j = 2; j + 1 < n; j += 2) {
-            if (is_sensitive_config(args[j])) {
-                args[j + 1] = red;
-            }
-        }
-    }
-    for (int j = from; j < n; j++) {
-        args[j] = red;
-    }
-}
-
-void cmd_diag_slowlog(struct shard *sh, const struct cmd_spec *cmd, int64_t us,
-                      const struct conn *c, int argc, const struct sh_slice *argv)
-{
-    const struct config *cfg = &sh->cfg;
-    struct sh_slice args[SLOWLOG_MAX_ARGC];
-    int kept = argc < SLOWLOG_MAX_ARGC ? argc : SLOWLOG_MAX_ARGC;
-    struct slowlog_rec rec;
-
-    if (cfg->slowlog_log_slower_than < 0 || us < cfg->slowlog_log_slower_than ||
-        (cmd->flags & CMD_SKIP_SLOWLOG)) {
-        return;
-    }
-    if (!sh->slowlog) {
-        sh->slowlog = slowlog_create();
-    }
-    memcpy(args, argv, sizeof(*args) * (size_t)kept);
-    redact(cmd, kept, args);
-    rec = (struct slowlog_rec){
-        /* the counter is the only thing shards share here (mbox.h) */
-        .id = (uint64_t)(mbox_counter_add((struct mbox_counter *)&sh->srv->slowlog_id, 1) - 1),
-        .time = sh_time_ms() / 1000,
-        .duration = us,
-        .argc = argc,
-        .argv = args,
-        .addr = { c->addr, strlen(c->addr) },
-        .name = { c->name ? c->name : "", c->name ? strlen(c->name) : 0 },
-    };
-    if (slowlog_push(sh->slowlog, &rec, cfg->slowlog_max_len) != 0) {
-        sh_log(LOG_WARNING, "slowlog: out of memory, entry %llu dropped",
-               (unsigned long long)rec.id);
-    }
-}
 
 /* ---- reading the parts of a fan-out (RESP2, written by this file) ---- */
 

@@ -33,6 +33,7 @@
  * Threading: every handler runs on the key's owner core.
  */
 #include "shardis/cmd.h"
+#include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
 #include "shardis/glob.h"

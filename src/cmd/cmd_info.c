@@ -39,6 +39,7 @@
  * # Latencystats section (no per-command latency histograms).
  */
 #include "shardis/cmd.h"
+#include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
 #include "shardis/kdb.h"

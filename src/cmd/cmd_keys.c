@@ -52,6 +52,7 @@
  * the client's core. Nothing here keeps state between commands.
  */
 #include "shardis/cmd.h"
+#include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
 #include "shardis/conn.h"

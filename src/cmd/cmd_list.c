@@ -36,6 +36,7 @@
  * Threading: handlers run on the owner's core; gathers on the client's.
  */
 #include "shardis/cmd.h"
+#include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
 #include "shardis/kdb.h"

@@ -12,6 +12,7 @@
  * holds (kval_memory); SAMPLES is accepted and ignored (the count is exact).
  */
 #include "shardis/cmd.h"
+#include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/kdb.h"
 #include "shardis/kdict.h"

@@ -12,8 +12,10 @@
  */
 #include "shardis/acl.h"
 #include "shardis/cmd.h"
+#include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
+#include "shardis/diag.h"
 #include "shardis/glob.h"
 #include "shardis/kdb.h"
 #include "shardis/log.h"
@@ -591,7 +593,7 @@ static void cmd_config_set(struct cmd_ctx *ctx)
     }
     config_fini(&sh->cfg);
     sh->cfg = trial;
-    cmd_diag_configure(sh);
+    diag_configure(sh);
     log_set_level(sh->cfg.loglevel);
     for (struct conn *c = sh->conns; c; c = c->next) {
         c->parser.max_bulk_len = sh->cfg.proto_max_bulk_len;

@@ -41,6 +41,7 @@
  * Threading: handlers run on the owner's core; gathers on the client's core.
  */
 #include "shardis/cmd.h"
+#include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
 #include "shardis/conn.h"

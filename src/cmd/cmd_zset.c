@@ -38,6 +38,7 @@
  * gathers run on the client's core.
  */
 #include "cmd_zset_internal.h"
+#include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
 #include "shardis/glob.h"

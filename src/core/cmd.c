@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * cmd.c: helpers every command family shares (key lookup with the routing
- * hash, hit/miss counting, binding) and the registration of all families.
+ * hash, hit/miss counting, binding one handler).
  */
 #include "shardis/cmd.h"
 
-#include "shardis/block.h"
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
 #include "shardis/kdb.h"
-#include "shardis/monitor.h"
 #include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
@@ -49,21 +47,4 @@ void cmd_must_bind(const char *fullname, cmd_fn *proc, int route, const struct g
     if (g && cmdtab_bind_gather(fullname, g) != 0) {
         sh_panic("command '%s': cannot set its gather", fullname);
     }
-}
-
-void route_bind_all(void)
-{
-    cmd_string_bind();
-    cmd_keys_bind();
-    cmd_server_bind();
-    cmd_diag_bind();
-    cmd_acl_bind();
-    cmd_hash_bind();
-    cmd_set_bind();
-    cmd_zset_bind();
-    cmd_list_bind();
-    cmd_object_bind();
-    block_bind();
-    monitor_bind();
-    pubsub_bind();
 }

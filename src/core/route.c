@@ -18,6 +18,7 @@
 #include "shardis/acl.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
+#include "shardis/diag.h"
 #include "shardis/kdb.h"
 #include "shardis/log.h"
 #include "shardis/monitor.h"
@@ -92,7 +93,7 @@ static void exec_req(struct shard *sh, struct req *m)
         m->run_us = shard_count_call(sh, m->cmd, t0, m->reply.data + at, m->reply.len - at);
         m->slow = m->run_us >= sh->diag_min_us;
         if (SH_UNLIKELY(m->slow)) {
-            cmd_diag_latency(sh, m->cmd, m->run_us); /* the slow log waits for the client's core */
+            diag_latency(sh, m->cmd, m->run_us); /* the slow log waits for the client's core */
         }
     }
 }
@@ -134,8 +135,8 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
     cmd->proc(&ctx);
     us = shard_count_call(sh, cmd, t0, ctx.r.buf->data + at, ctx.r.buf->len - at);
     if (SH_UNLIKELY(us >= sh->diag_min_us)) {
-        cmd_diag_latency(sh, cmd, us);
-        cmd_diag_slowlog(sh, cmd, us, c, argc, argv);
+        diag_latency(sh, cmd, us);
+        diag_slowlog(sh, cmd, us, c, argc, argv);
     }
     if (ctx.r.buf != &c->out) {
         conn_slot_wrote(c, ctx.r.buf->len); /* a ready slot behind a pending one */
@@ -247,8 +248,8 @@ static void coord_advance(struct coord *co)
                                           co->slot->buf.len);
 
             if (SH_UNLIKELY(us >= co->conn->sh->diag_min_us)) {
-                cmd_diag_latency(co->conn->sh, co->cmd, us);
-                cmd_diag_slowlog(co->conn->sh, co->cmd, us, co->conn, co->argc, co->argv);
+                diag_latency(co->conn->sh, co->cmd, us);
+                diag_slowlog(co->conn->sh, co->cmd, us, co->conn, co->argc, co->argv);
             }
             conn_slot_done(co->conn, co->slot);
             coord_free(co);
@@ -532,7 +533,7 @@ static void on_reply(struct shard *sh, struct req *m)
         struct slot *s = m->slot;
 
         if (SH_UNLIKELY(m->slow)) {
-            cmd_diag_slowlog(sh, m->cmd, m->run_us, c, m->argc, m->argv);
+            diag_slowlog(sh, m->cmd, m->run_us, c, m->argc, m->argv);
         }
         /* at the head, the bytes can go straight to the output buffer */
         rbuf_append(s == c->slot_head ? &c->out : &s->buf, m->reply.data, m->reply.len);

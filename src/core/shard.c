@@ -22,6 +22,7 @@
 #include "shardis/block.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
+#include "shardis/diag.h"
 #include "shardis/kdb.h"
 #include "shardis/latency.h"
 #include "shardis/log.h"
@@ -707,7 +708,7 @@ static void *shard_main(void *arg)
     sh->ps = pubsub_create();
     sh->acl = acl_copy(srv->acl);
     sh->cmdstats = sh_calloc((size_t)cmdtab_nids(), sizeof(*sh->cmdstats));
-    cmd_diag_configure(sh);
+    diag_configure(sh);
     sh->rnd = (uint64_t)sh_mono_us() ^ ((uint64_t)sh->id << 40) ^ 0x9E3779B97F4A7C15ULL;
     if (shard_setup(sh) < 0) {
         mbox_counter_add(&srv->exited, 1);

@@ -23,7 +23,7 @@
  * shards start or after they stop; afterwards everything here only reads, so
  * any core may call lookups and cmdtab_get_keys without locks.
  */
-#include "cmdtab_internal.h"
+#include "shardis/cmdtab_internal.h"
 
 #include <assert.h>
 #include <errno.h>

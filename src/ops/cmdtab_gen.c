@@ -10,7 +10,7 @@
  * proc/route/visible. Nothing else writes to this data.
  */
 /* clang-format off */
-#include "cmdtab_internal.h"
+#include "shardis/cmdtab_internal.h"
 
 /* acl|cat */
 static const struct cmd_arg cmd_acl_cat_args[] = {

@@ -15,6 +15,7 @@
  * reproduces from its input alone.
  */
 #include "shardis/cmd.h"
+#include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
 #include "shardis/kdb.h"
@@ -55,7 +56,7 @@ static void on_key_new(void *arg, int dbid, const struct kentry *e)
 static void setup(void)
 {
     cmdtab_init();
-    route_bind_all();
+    cmd_bind_all();
     config_init(&srv.cfg);
     srv.cfg.databases = NDBS;
     srv.nshards = 1;

@@ -13,7 +13,7 @@ WORK=${2:-$(mktemp -d "${TMPDIR:-/tmp}/shardis-fuzz.XXXXXX")}
 TARGET=${3:-resp}
 command -v clang >/dev/null || { echo "clang not found: skipping"; exit 77; }
 CFLAGS=(-g -O1 -std=c17 -D_GNU_SOURCE -DSHARDIS_VERSION='"fuzz"'
-        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I"$ROOT/include" -I"$ROOT/include/shardis")
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I"$ROOT/include")
 
 # Writes one seed: a RESP array of the given arguments.
 seed() {

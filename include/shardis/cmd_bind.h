@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cmd_bind.h: the command families of cmd/ and the one call that binds them
+ * all into the command table (cmdtab_bind), in main before the shards start.
+ * Only main and tests name this header: core/ reaches handlers through the
+ * table alone.
+ */
+#pragma once
+
+/* Binds every family, the runtime's own commands (blocking, pub/sub,
+ * MONITOR) included. Panics if the table and the code disagree. */
+void cmd_bind_all(void);
+
+void cmd_string_bind(void);
+void cmd_keys_bind(void);
+void cmd_server_bind(void);
+void cmd_info_bind(void); /* INFO; called by cmd_server_bind */
+void cmd_diag_bind(void); /* SLOWLOG LATENCY */
+void cmd_acl_bind(void);
+void cmd_hash_bind(void);
+void cmd_set_bind(void);
+void cmd_zset_bind(void);
+void cmd_list_bind(void);
+void cmd_object_bind(void);

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cmd_bind.c: binds every command family into the table (see cmd_bind.h).
+ */
+#include "shardis/cmd_bind.h"
+
+#include "shardis/block.h"
+#include "shardis/monitor.h"
+#include "shardis/pubsub.h"
+
+void cmd_bind_all(void)
+{
+    cmd_string_bind();
+    cmd_keys_bind();
+    cmd_server_bind();
+    cmd_diag_bind();
+    cmd_acl_bind();
+    cmd_hash_bind();
+    cmd_set_bind();
+    cmd_zset_bind();
+    cmd_list_bind();
+    cmd_object_bind();
+    block_bind();
+    monitor_bind();
+    pubsub_bind();
+}
