@@ -15,6 +15,11 @@
  * DEFER_TASKRUN, so completions are only ever processed when this loop asks
  * for them. user_data carries a pointer with a 3-bit tag (connections are
  * 16-byte aligned) or a bare tag for events with no object.
+ *
+ * The shard's log lines go to its own buffer (log.h): the loop's last step
+ * before the submit starts one write of them on this ring, and shutdown
+ * waits for that write before the ring goes, then writes the rest with
+ * write(2).
  */
 #include "shardis/shard.h"
 
@@ -41,6 +46,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define RING_ENTRIES      4096
@@ -50,6 +56,8 @@
 #define BUF_GROUP         0
 #define MBOX_CAP          8192
 #define SHUTDOWN_DRAIN_US 800000
+#define SHUTDOWN_LOG_US   200000 /* past the drain, a stuck log write is given up */
+#define LOG_HALF          (64 * 1024)
 
 enum tag {
     TAG_ACCEPT = 1, /* pointer part: listener index */
@@ -58,6 +66,7 @@ enum tag {
     TAG_WAKE = 4,
     TAG_SHUTDOWN = 5,
     TAG_IGNORE = 6,
+    TAG_LOG = 7, /* a write of this shard's log buffer */
 };
 
 #define TAG_BITS 3
@@ -210,6 +219,24 @@ static void wake(struct shard *sh, int to, uint64_t tag)
     /* no CQE for us when it works; a failure shows up as TAG_IGNORE */
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
     io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+}
+
+/* log.c's submit hook: one write of a log batch on this shard's ring, sent
+ * with the loop's next submit; log_buf_written gets its result. */
+static int submit_log_write(void *arg, int fd, const void *buf, size_t len)
+{
+    struct shard *sh = arg;
+    struct io_uring_sqe *sqe;
+
+    if (sh->ring_fd < 0) {
+        return -EAGAIN; /* no ring yet: the lines wait, or go out at detach */
+    }
+    sqe = get_sqe(sh);
+    /* offset -1 with RWF_APPEND: at the end even when stderr lacks O_APPEND */
+    io_uring_prep_write(sqe, fd, buf, (unsigned)len, (uint64_t)-1);
+    sqe->rw_flags = RWF_APPEND;
+    io_uring_sqe_set_data64(sqe, TAG_LOG);
+    return 0;
 }
 
 void shard_send(struct shard *sh, int to, struct req *msg)
@@ -372,6 +399,9 @@ static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
     case TAG_SHUTDOWN:
         begin_shutdown(sh);
         break;
+    case TAG_LOG:
+        log_buf_written(cqe->res);
+        break;
     case TAG_WAKE:
     case TAG_IGNORE:
     default:
@@ -458,6 +488,14 @@ static bool shutdown_done(struct shard *sh)
                            sh->mono_us >= sh->next_cron_us + 100000);
 }
 
+/* The loop ends only once its last log write is done: io_uring_queue_exit
+ * does not wait for it, and log_buf_detach must neither repeat nor overtake
+ * it. A log that does not drain (a pipe nobody reads) is given up on. */
+static bool log_settled(const struct shard *sh)
+{
+    return !log_buf_is_writing() || sh->mono_us >= sh->next_cron_us + SHUTDOWN_LOG_US;
+}
+
 static void wait_for_work(struct shard *sh)
 {
     struct __kernel_timespec ts;
@@ -521,7 +559,8 @@ static void loop(struct shard *sh)
         block_run(sh);
         flush_mailboxes(sh);
         conn_flush_all(sh);
-        if (sh->stopping && shutdown_done(sh)) {
+        log_buf_flush(); /* this iteration's log lines, in the submit below */
+        if (sh->stopping && shutdown_done(sh) && log_settled(sh)) {
             break;
         }
         wait_for_work(sh);
@@ -642,6 +681,7 @@ static void shard_teardown(struct shard *sh)
     if (sh->ring_fd > 0) {
         io_uring_queue_exit(&sh->ring);
     }
+    log_buf_detach(); /* no ring write may still read the buffer */
     conn_free_all(sh);
     pubsub_destroy(sh->ps);
     acl_destroy(sh->acl);
@@ -692,6 +732,8 @@ static void *shard_main(void *arg)
 
     snprintf(role, sizeof(role), "S%d", sh->id);
     log_thread_init(sh->cfg.loglevel, role);
+    /* from here this core's lines are written by its ring, never blocking it */
+    log_buf_attach(LOG_HALF, submit_log_write, sh);
     if (sh->cpu >= 0) {
         cpu_set_t set;
 
