@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 
 struct acl_user;
+struct multi;
 struct bclient;
 struct psconn;
 struct req;
@@ -83,6 +84,7 @@ struct conn {
     struct psconn *ps;       /* subscriptions, NULL until the first one */
     struct acl_user *user;   /* who it is (AUTH), in this core's struct acl */
     struct bclient *blocked; /* its blocking pop while one waits (block.c) */
+    struct multi *multi;     /* MULTI and WATCH state, NULL until used (txn/multi.c) */
     int64_t soft_since_ms;   /* when output first passed the soft limit, 0 = not */
     int64_t last_out_ms;     /* when a send last started */
     char addr[64];

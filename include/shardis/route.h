@@ -20,6 +20,10 @@
  *   RELEASE origin -> owner the reply outgrew the inline area: the owner
  *          frees its buffer and sends the req back as
  *   DONE  owner -> origin   the origin frees the req.
+ * and for a transaction (sched.h), whose parts carry its number (txn_seq):
+ *   SCHED origin -> owner   queue the transaction, lock its keys there
+ *   SCHED_DONE owner -> origin  ready (txn_ok) or refused, maybe later
+ *   CONCLUDE origin -> owner  release them; comes back as DONE.
  */
 #pragma once
 
@@ -38,6 +42,9 @@ enum req_kind {
     REQ_REPLY,
     REQ_RELEASE,
     REQ_DONE,
+    REQ_SCHED,
+    REQ_SCHED_DONE,
+    REQ_CONCLUDE,
 };
 
 struct req {
@@ -63,6 +70,13 @@ struct req {
      * diag_min_us, so the origin may log it (it has the client) */
     bool slow;
     int64_t run_us;
+    /* transactions: the number of the one this message belongs to (0 for
+     * plain commands, which wait for locks; a transaction's own parts do
+     * not); SCHED locks the whole shard (txn_all); SCHED_DONE's answer */
+    uint64_t txn_seq;
+    uint64_t wait_ticket; /* a plain command waiting for locks: its arrival */
+    bool txn_all;
+    bool txn_ok;
     /* the reply: rbuf over the inline area, or owner-allocated when larger */
     struct rbuf reply;
     char *inline_reply;
@@ -95,7 +109,32 @@ struct coord {
     int64_t t0;  /* when it started, for commandstats */
     void *ext;   /* public to gathers: their own state (they free it) */
     bool parked; /* waiting for coord_wake, no part in flight */
+    /* a transaction (sched.h): its number, 0 when not one; where it is
+     * queued; whether a shard refused this round */
+    uint64_t txn_seq;
+    uint8_t txn_state; /* COORD_TXN_* */
+    bool txn_refused;
+    bool *txn_on; /* [shard] */
+    uint32_t txn_rounds;
+    /* the locks to take instead of the command's keys: (mode, key) pairs in
+     * txn_db (coord_start_txn) */
+    struct sh_slice *txn_pairs;
+    int txn_npairs;
+    int txn_db;
+    /* parts reply in this protocol (2 unless a gather sets it: EXEC) */
+    uint8_t part_proto;
+    /* public to gathers: blocking commands must not wait (inside EXEC) */
+    bool nowait;
+    /* a coordinator nested in another (EXEC): no slot of its own; its final
+     * reply goes to out, then parent advances */
+    struct coord *parent;
+    struct rbuf *out;
+    size_t out_at; /* where its reply starts in out */
+    bool txn_all;   /* coord_start_txn: every shard whole */
+    bool uncounted; /* coord_start_txn: the handler that started it counted it */
 };
+
+enum { COORD_TXN_NONE = 0, COORD_TXN_SCHEDULING, COORD_TXN_RUNNING };
 
 struct gather {
     /* Issues the parts of stage 0 (coord_send ...). */
@@ -109,6 +148,10 @@ struct gather {
      * after it until it is done, so a pipelined command cannot overtake a
      * later stage (MSETNX, RENAME/COPY across shards) */
     bool barrier;
+    /* true: with several shards, a transaction that locks every shard whole
+     * (FLUSHALL, FLUSHDB); commands with keys on several shards are
+     * transactions over their keys without it */
+    bool txn_all;
 };
 
 /* Sends a part to shard `to` (or runs it at once when `to` is this core):
@@ -129,6 +172,19 @@ void coord_wake(struct coord *c);
 /* Frees a parked coordinator whose connection is going away without a reply
  * (the slot goes with the connection); the gather frees its ext first. */
 void coord_abandon(struct coord *c);
+/* Starts a coordinator for connection c that runs gather g (with ext set
+ * before g->start) as a transaction: locks are npairs (mode "r"/"w", key)
+ * pairs in database dbid, or every shard whole when all. cmd names it (stats,
+ * slow log). With one shard there is nothing to lock: it runs at once. */
+void coord_start_txn(struct conn *c, const struct cmd_spec *cmd, const struct gather *g, void *ext,
+                     int dbid, int npairs, const struct sh_slice *pairs, bool all);
+/* Runs cmd over argv (copied) for parent's connection inside parent's
+ * transaction (its parts do not wait for locks), in the client's protocol,
+ * blocking commands without waiting; the final reply is appended to out, and
+ * parent advances when it is done (it counts as one of parent's pending
+ * parts). From a gather's start or done. */
+void coord_start_child(struct coord *parent, const struct cmd_spec *cmd, int dbid, int argc,
+                       const struct sh_slice *argv, struct rbuf *out);
 /* Sends the client's arguments to every shard, running cmd. */
 void coord_fanout(struct coord *c, const struct cmd_spec *cmd);
 /* The reply bytes of shard `from` in this stage ({NULL, 0} when none). */
@@ -159,6 +215,8 @@ extern const struct gather gather_ok_all;   /* FLUSHDB FLUSHALL */
  * each shard's own copy of something (CONFIG SET, ACL SETUSER) */
 extern const struct gather gather_ok_every;
 extern const struct gather gather_concat_all; /* KEYS */
+/* gather_ok_all run as a transaction over every shard whole (FLUSHALL) */
+extern const struct gather gather_ok_all_txn;
 
 /* From any handler: runs cmd over argv (copied) on shard `to`, in database
  * dbid, for its effect only (the reply is dropped): at once when `to` is
@@ -167,7 +225,37 @@ extern const struct gather gather_concat_all; /* KEYS */
 void route_post(struct shard *sh, int to, const struct cmd_spec *cmd, int dbid, int argc,
                 const struct sh_slice *argv);
 
+/*
+ * Hooks of the layers above (txn/), set once by main before the shards
+ * start; NULL when unset.
+ *   queue     c is in MULTI: true when it queued the command (and replied)
+ *   refused   c is in MULTI and a command was refused before it could run
+ *   gone      c (with c->multi) is being freed
+ *   touched   a key of database dbid was written (sh->nwatched > 0 only);
+ *             key {NULL, 0}: every key of dbid, or of every database when
+ *             dbid is -1 (FLUSHDB, FLUSHALL); not for client `except` (an
+ *             EXEC's own schedule), 0 for none
+ */
+struct route_hooks {
+    bool (*queue)(struct conn *c, const struct cmd_spec *cmd, int argc,
+                  const struct sh_slice *argv);
+    void (*refused)(struct conn *c);
+    void (*gone)(struct conn *c);
+    void (*touched)(struct shard *sh, int dbid, struct sh_slice key, uint64_t except);
+    void (*shard_exit)(struct shard *sh); /* free what the layer keeps there */
+};
+extern struct route_hooks route_hooks;
+
+/* After a write command ran on this core: tells the touched hook which keys
+ * it wrote (when anything is watched here). */
+void route_note_write(struct shard *sh, const struct cmd_spec *cmd, int dbid, int argc,
+                      const struct sh_slice *argv);
+
 /* Runs one complete command of connection c (args borrowed for the call). */
 void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv);
+/* For the scheduler (sched.c): sends a schedule's answer back to its
+ * coordinator (m->txn_ok set), and runs a plain command that waited. */
+void route_sched_answer(struct shard *sh, struct req *m);
+void route_run_waiting(struct shard *sh, struct req *m);
 /* Handles a message taken from a mailbox. */
 void route_on_message(struct shard *sh, struct req *m);

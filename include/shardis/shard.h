@@ -18,6 +18,7 @@
 #include "shardis/config.h"
 #include "shardis/mbox.h"
 #include "shardis/reply.h"
+#include "shardis/sched.h"
 #include "shardis/sh.h"
 
 #include <liburing.h>
@@ -45,6 +46,7 @@ struct server {
     struct mbox_counter ready;        /* shards listening */
     struct mbox_counter *heartbeat;   /* [shard]: bumped by each timer run */
     struct mbox_counter slowlog_id;   /* the next SLOWLOG entry id, all shards */
+    struct mbox_counter txn_seq;      /* the last transaction number (sched.h) */
     struct acl *acl;                  /* users at start-up; each shard copies them */
     struct mbox_counter monitors;     /* MONITOR clients, all shards */
     struct mbox_counter *monitors_at; /* [shard]: MONITOR clients there */
@@ -135,6 +137,9 @@ struct shard {
     struct pubsub *ps;
     struct acl *acl;        /* this core's copy of the users */
     struct block *blk;      /* blocking pops: waiters here, clients blocked here */
+    struct sched sched;     /* transactions queued here, their locks, who waits */
+    void *watch;            /* WATCHed keys owned here (txn/watch.c) */
+    uint32_t nwatched;      /* how many: 0 keeps writes from looking */
     struct conn **monitors; /* this core's MONITOR clients */
     int nmonitors;
 

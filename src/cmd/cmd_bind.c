@@ -6,6 +6,7 @@
 
 #include "shardis/block.h"
 #include "shardis/monitor.h"
+#include "shardis/multi.h"
 #include "shardis/pubsub.h"
 
 void cmd_bind_all(void)
@@ -23,4 +24,5 @@ void cmd_bind_all(void)
     block_bind();
     monitor_bind();
     pubsub_bind();
+    multi_bind();
 }

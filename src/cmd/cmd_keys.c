@@ -1289,6 +1289,6 @@ void cmd_keys_bind(void)
     cmd_must_bind("scan", cmd_scan, CMD_ROUTE_ALL, &gather_scan);
     cmd_must_bind("randomkey", cmd_randomkey, CMD_ROUTE_ALL, &gather_randomkey);
     cmd_must_bind("dbsize", cmd_dbsize, CMD_ROUTE_ALL, &gather_sum_all);
-    cmd_must_bind("flushdb", cmd_flushdb, CMD_ROUTE_ALL, &gather_ok_all);
-    cmd_must_bind("flushall", cmd_flushall, CMD_ROUTE_ALL, &gather_ok_all);
+    cmd_must_bind("flushdb", cmd_flushdb, CMD_ROUTE_ALL, &gather_ok_all_txn);
+    cmd_must_bind("flushall", cmd_flushall, CMD_ROUTE_ALL, &gather_ok_all_txn);
 }

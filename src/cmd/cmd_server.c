@@ -20,6 +20,7 @@
 #include "shardis/kdb.h"
 #include "shardis/log.h"
 #include "shardis/monitor.h"
+#include "shardis/multi.h"
 #include "shardis/pubsub.h"
 #include "shardis/resp.h"
 #include "shardis/route.h"
@@ -204,6 +205,7 @@ static void cmd_reset(struct cmd_ctx *ctx)
     set_name(c, (struct sh_slice){ NULL, 0 });
     pubsub_conn_gone(c); /* leaves every channel and pattern */
     monitor_conn_gone(c);
+    multi_reset(c); /* leaves MULTI, unwatches */
     c->user = acl_default(ctx->shard->acl);
     conn_set_authed(c, acl_user_is_open(c->user));
     reply_status(&ctx->r, "RESET");

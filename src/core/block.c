@@ -790,6 +790,9 @@ static bool next_step(struct bclient *bc, struct reply *r)
         reply_error(r, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
         return finish(bc);
     }
+    if (bc->co->nowait) {
+        bc->timed_out = true; /* inside EXEC: as if the timeout had passed */
+    }
     if (bc->timed_out) {
         reply_null_array(r);
         return finish(bc);

@@ -206,6 +206,9 @@ static void conn_free(struct conn *c)
     block_conn_gone(c); /* first: it releases a slot of c's */
     pubsub_conn_gone(c);
     monitor_conn_gone(c);
+    if (c->multi && route_hooks.gone) {
+        route_hooks.gone(c);
+    }
     if (!(c->flags & CONN_FD_CLOSED)) {
         close(c->fd);
     }

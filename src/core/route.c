@@ -23,6 +23,7 @@
 #include "shardis/log.h"
 #include "shardis/monitor.h"
 #include "shardis/pubsub.h"
+#include "shardis/sched.h"
 #include "shardis/shard.h"
 #include "shardis/util.h"
 
@@ -31,6 +32,42 @@
 
 #define INLINE_REPLY   192
 #define MAX_STACK_KEYS 16
+
+struct route_hooks route_hooks;
+
+void route_note_write(struct shard *sh, const struct cmd_spec *cmd, int dbid, int argc,
+                      const struct sh_slice *argv)
+{
+    int stack_pos[MAX_STACK_KEYS];
+    uint32_t stack_flags[MAX_STACK_KEYS];
+    int *pos = stack_pos;
+    uint32_t *kf = stack_flags;
+    int n;
+
+    if (!route_hooks.touched) {
+        return;
+    }
+    n = cmdtab_get_keys_flags(cmd, argv, argc, 0, pos, kf, MAX_STACK_KEYS);
+    if (n > MAX_STACK_KEYS) {
+        pos = sh_malloc(sizeof(*pos) * (size_t)n);
+        kf = sh_malloc(sizeof(*kf) * (size_t)n);
+        n = cmdtab_get_keys_flags(cmd, argv, argc, 0, pos, kf, n);
+    }
+    if (n == 0) {
+        /* a write of no named key: FLUSHDB, FLUSHALL, SWAPDB */
+        route_hooks.touched(sh, strcmp(cmd->fullname, "flushdb") ? -1 : dbid,
+                            (struct sh_slice){ NULL, 0 }, 0);
+    }
+    for (int i = 0; i < n; i++) {
+        if (!(kf[i] & CMD_KEY_RO)) {
+            route_hooks.touched(sh, dbid, argv[pos[i]], 0);
+        }
+    }
+    if (pos != stack_pos) {
+        sh_free(pos);
+        sh_free(kf);
+    }
+}
 
 static struct req *req_new(struct shard *sh, int to, const struct cmd_spec *cmd, int dbid,
                            int proto, int argc, const struct sh_slice *argv)
@@ -88,6 +125,9 @@ static void exec_req(struct shard *sh, struct req *m)
     /* total_commands_processed counts client commands once, where they
      * were read (conn.c), not each part a shard runs for them */
     m->cmd->proc(&ctx);
+    if (SH_UNLIKELY(sh->nwatched) && (m->cmd->flags & CMD_WRITE)) {
+        route_note_write(sh, m->cmd, m->dbid, m->argc, m->argv);
+    }
     /* a coordinator's parts are one call, counted where it ends */
     if (!m->coord) {
         m->run_us = shard_count_call(sh, m->cmd, t0, m->reply.data + at, m->reply.len - at);
@@ -133,6 +173,9 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
     int64_t us;
 
     cmd->proc(&ctx);
+    if (SH_UNLIKELY(sh->nwatched) && (cmd->flags & CMD_WRITE)) {
+        route_note_write(sh, cmd, c->db, argc, argv);
+    }
     us = shard_count_call(sh, cmd, t0, ctx.r.buf->data + at, ctx.r.buf->len - at);
     if (SH_UNLIKELY(us >= sh->diag_min_us)) {
         diag_latency(sh, cmd, us);
@@ -143,8 +186,8 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
     }
 }
 
-static void send_single(struct conn *c, int to, const struct cmd_spec *cmd, int argc,
-                        const struct sh_slice *argv, uint64_t hash, bool has_hash)
+static struct req *single_req(struct conn *c, int to, const struct cmd_spec *cmd, int argc,
+                              const struct sh_slice *argv, uint64_t hash, bool has_hash)
 {
     struct req *m = req_new(c->sh, to, cmd, c->db, c->proto, argc, argv);
 
@@ -154,7 +197,29 @@ static void send_single(struct conn *c, int to, const struct cmd_spec *cmd, int 
     m->key_hash = hash;
     m->has_key_hash = has_hash;
     c->inflight++;
-    shard_send(c->sh, to, m);
+    return m;
+}
+
+static void send_single(struct conn *c, int to, const struct cmd_spec *cmd, int argc,
+                        const struct sh_slice *argv, uint64_t hash, bool has_hash)
+{
+    shard_send(c->sh, to, single_req(c, to, cmd, argc, argv, hash, has_hash));
+}
+
+/* A command of this core's keys that must wait for a transaction's locks:
+ * it takes a reply slot, as if it went to another shard, and waits here. */
+static void wait_local(struct conn *c, const struct cmd_spec *cmd, int argc,
+                       const struct sh_slice *argv, uint64_t hash, bool has_hash)
+{
+    sched_wait(c->sh, single_req(c, c->sh->id, cmd, argc, argv, hash, has_hash));
+}
+
+/* May a plain command run now, or must it wait for locks? One test when no
+ * transaction is in flight on this core. */
+static inline bool must_wait(struct shard *sh, const struct cmd_spec *cmd, int dbid, int argc,
+                             const struct sh_slice *argv)
+{
+    return SH_UNLIKELY(!sched_quiet(&sh->sched)) && !sched_admits(sh, cmd, dbid, argc, argv);
 }
 
 void route_post(struct shard *sh, int to, const struct cmd_spec *cmd, int dbid, int argc,
@@ -163,6 +228,10 @@ void route_post(struct shard *sh, int to, const struct cmd_spec *cmd, int dbid, 
     struct req *m = req_new(sh, to, cmd, dbid, 2, argc, argv);
 
     if (to == sh->id) {
+        if (must_wait(sh, cmd, dbid, argc, m->argv)) {
+            sched_wait(sh, m);
+            return;
+        }
         exec_req(sh, m);
         req_finish(sh, m);
         return;
@@ -174,6 +243,8 @@ void route_post(struct shard *sh, int to, const struct cmd_spec *cmd, int dbid, 
 
 static void coord_free(struct coord *co)
 {
+    sh_free(co->txn_pairs);
+    sh_free(co->txn_on);
     sh_free(co->parts);
     sh_free(co->next);
     sh_free(co->owner);
@@ -185,7 +256,7 @@ void coord_send(struct coord *co, int to, const struct cmd_spec *cmd, int dbid, 
                 const struct sh_slice *argv)
 {
     struct shard *sh = co->conn->sh;
-    struct req *m = req_new(sh, to, cmd, dbid, 2, argc, argv);
+    struct req *m = req_new(sh, to, cmd, dbid, co->part_proto, argc, argv);
 
     SH_ASSERT(co->next[to] == NULL);
     m->coord = co;
@@ -194,7 +265,16 @@ void coord_send(struct coord *co, int to, const struct cmd_spec *cmd, int dbid, 
     /* a marker, so that a second part to one shard in a stage is caught;
      * a remote part's reply lands in parts[] once the stage is current */
     co->next[to] = m;
+    if (co->txn_state == COORD_TXN_RUNNING) {
+        m->txn_seq = co->txn_seq; /* its locks are held: it runs at once */
+    }
     if (to == sh->id) {
+        if (!m->txn_seq && must_wait(sh, cmd, dbid, argc, m->argv)) {
+            co->pending++; /* answered through on_reply, like a remote part */
+            co->conn->inflight++;
+            sched_wait(sh, m);
+            return;
+        }
         exec_req(sh, m);
         return;
     }
@@ -202,6 +282,9 @@ void coord_send(struct coord *co, int to, const struct cmd_spec *cmd, int dbid, 
     co->conn->inflight++;
     shard_send(sh, to, m);
 }
+
+static void txn_conclude(struct shard *sh, uint64_t seq, bool *on);
+static void on_reply(struct shard *sh, struct req *m);
 
 /* Makes the parts just issued the current stage: local ones already hold
  * their reply; remote ones are markers until their reply arrives. */
@@ -229,7 +312,7 @@ static void coord_next_stage(struct coord *co)
 static void coord_advance(struct coord *co)
 {
     while (co->pending == 0) {
-        struct reply r = { .buf = &co->slot->buf, .proto = co->proto };
+        struct reply r = { .buf = co->out, .proto = co->proto };
         bool fin = co->g->done(co, &r);
 
         coord_next_stage(co);
@@ -239,20 +322,43 @@ static void coord_advance(struct coord *co)
             return; /* until coord_wake */
         }
         if (fin) {
+            struct shard *sh = co->conn->sh;
+            uint64_t seq = co->txn_seq;
+            bool *on = co->txn_on;
+
             SH_ASSERT(co->pending == 0);
             coord_next_stage(co); /* frees local parts a final done() made */
+            if (co->parent) {
+                struct coord *parent = co->parent;
+
+                shard_count_call(sh, co->cmd, co->t0, co->out->data + co->out_at,
+                                 co->out->len - co->out_at);
+                coord_free(co);
+                if (--parent->pending == 0) {
+                    coord_advance(parent);
+                }
+                return;
+            }
             if (co->g->barrier) {
                 conn_barrier_end(co->conn);
             }
-            int64_t us = shard_count_call(co->conn->sh, co->cmd, co->t0, co->slot->buf.data,
-                                          co->slot->buf.len);
+            if (!co->uncounted) {
+                int64_t us = shard_count_call(sh, co->cmd, co->t0, co->slot->buf.data,
+                                              co->slot->buf.len);
 
-            if (SH_UNLIKELY(us >= co->conn->sh->diag_min_us)) {
-                diag_latency(co->conn->sh, co->cmd, us);
-                diag_slowlog(co->conn->sh, co->cmd, us, co->conn, co->argc, co->argv);
+                if (SH_UNLIKELY(us >= sh->diag_min_us)) {
+                    diag_latency(sh, co->cmd, us);
+                    diag_slowlog(sh, co->cmd, us, co->conn, co->argc, co->argv);
+                }
             }
             conn_slot_done(co->conn, co->slot);
+            co->txn_on = NULL;
             coord_free(co);
+            if (on) {
+                /* last: releasing may run commands that waited for it */
+                txn_conclude(sh, seq, on);
+                sh_free(on);
+            }
             return;
         }
     }
@@ -260,6 +366,7 @@ static void coord_advance(struct coord *co)
 
 void coord_park(struct coord *co)
 {
+    SH_ASSERT(co->txn_state == COORD_TXN_NONE); /* a transaction never waits holding locks */
     co->parked = true;
 }
 
@@ -281,8 +388,204 @@ void coord_abandon(struct coord *co)
     coord_free(co);
 }
 
-static void coord_start(struct conn *c, const struct cmd_spec *cmd, int argc,
-                        const struct sh_slice *argv)
+/* Stage 0 on: the gather takes over. */
+static void coord_run(struct coord *co)
+{
+    co->g->start(co);
+    coord_next_stage(co);
+    coord_advance(co);
+}
+
+/* ---- transactions: the coordinator's side (sched.h) ---- */
+
+/* Releases transaction seq on every shard in on[] (clearing it). */
+static void txn_conclude(struct shard *sh, uint64_t seq, bool *on)
+{
+    bool here = false;
+
+    for (int s = 0; s < sh->srv->nshards; s++) {
+        if (!on[s]) {
+            continue;
+        }
+        on[s] = false;
+        if (s == sh->id) {
+            here = true; /* last, as it may run what waited here */
+            continue;
+        }
+        struct req *m = req_new(sh, s, NULL, 0, 2, 0, NULL);
+
+        m->kind = REQ_CONCLUDE;
+        m->txn_seq = seq;
+        shard_send(sh, s, m);
+    }
+    if (here) {
+        sched_conclude(sh, seq);
+    }
+}
+
+static void txn_schedule(struct coord *co);
+
+/* Every shard answered: run, or conclude and try again with a new number. */
+static void txn_scheduled(struct coord *co)
+{
+    if (co->txn_refused) {
+        txn_conclude(co->conn->sh, co->txn_seq, co->txn_on);
+        txn_schedule(co);
+        return;
+    }
+    co->txn_state = COORD_TXN_RUNNING;
+    coord_run(co);
+}
+
+static void txn_answer(struct shard *sh, struct req *m)
+{
+    struct coord *co = m->coord;
+    struct conn *c = co->conn;
+
+    if (m->txn_ok) {
+        co->txn_on[m->part] = true;
+    } else {
+        co->txn_refused = true;
+    }
+    req_finish(sh, m);
+    co->pending--;
+    if (co->pending == 0) {
+        txn_scheduled(co);
+    }
+    conn_request_done(c);
+}
+
+/* Queues one shard's part of the schedule: argv holds (mode, key) pairs. */
+static void txn_send(struct coord *co, int to, int argc, const struct sh_slice *argv, bool all)
+{
+    struct shard *sh = co->conn->sh;
+    struct req *m = req_new(sh, to, NULL, co->txn_pairs ? co->txn_db : co->dbid, 2, argc, argv);
+
+    m->kind = REQ_SCHED;
+    m->coord = co;
+    m->part = to;
+    m->txn_seq = co->txn_seq;
+    m->txn_all = all;
+    /* EXEC's own watches are checked by it, after this: its writes must not
+     * count against them */
+    m->client_id = co->uncounted ? co->client_id : 0;
+    co->pending++;
+    co->conn->inflight++;
+    if (to != sh->id) {
+        shard_send(sh, to, m);
+    } else if (sched_enqueue(sh, m)) {
+        /* answered at once; the count above keeps the round open until
+         * every shard's part is sent */
+        co->pending--;
+        co->conn->inflight--;
+        if (m->txn_ok) {
+            co->txn_on[to] = true;
+        } else {
+            co->txn_refused = true;
+        }
+        req_finish(sh, m);
+    }
+}
+
+static void txn_schedule(struct coord *co)
+{
+    struct shard *sh = co->conn->sh;
+    int n = co->nshards;
+
+    co->txn_seq = (uint64_t)mbox_counter_add(&((struct server *)sh->srv)->txn_seq, 1);
+    co->txn_state = COORD_TXN_SCHEDULING;
+    co->txn_refused = false;
+    co->txn_rounds++;
+    co->pending++; /* the round stays open until every part is sent */
+    if (co->txn_pairs) {
+        struct sh_slice *sub = sh_malloc(sizeof(*sub) * 2 * (size_t)co->txn_npairs);
+        int *owner = sh_malloc(sizeof(int) * (size_t)co->txn_npairs);
+
+        for (int i = 0; i < co->txn_npairs; i++) {
+            uint64_t h;
+
+            owner[i] = shard_owner(n, co->txn_pairs[2 * i + 1].ptr, co->txn_pairs[2 * i + 1].len,
+                                   &h);
+        }
+        for (int s = 0; s < n; s++) {
+            int k = 0;
+
+            for (int i = 0; i < co->txn_npairs; i++) {
+                if (owner[i] == s) {
+                    sub[k++] = co->txn_pairs[2 * i];
+                    sub[k++] = co->txn_pairs[2 * i + 1];
+                }
+            }
+            if (k) {
+                txn_send(co, s, k, sub, false);
+            }
+        }
+        sh_free(owner);
+        sh_free(sub);
+    } else if (co->g->txn_all || co->txn_all) {
+        for (int s = 0; s < n; s++) {
+            txn_send(co, s, 0, NULL, true);
+        }
+    } else {
+        int *pos = sh_malloc(sizeof(int) * (size_t)co->argc);
+        uint32_t *kf = sh_malloc(sizeof(uint32_t) * (size_t)co->argc);
+        struct sh_slice *sub = sh_malloc(sizeof(*sub) * 2 * (size_t)co->argc);
+        int *owner = sh_malloc(sizeof(int) * (size_t)co->argc);
+        int nkeys = cmdtab_get_keys_flags(co->cmd, co->argv, co->argc, 0, pos, kf, co->argc);
+
+        for (int i = 0; i < nkeys; i++) {
+            uint64_t h;
+
+            owner[i] = shard_owner(n, co->argv[pos[i]].ptr, co->argv[pos[i]].len, &h);
+        }
+        for (int s = 0; s < n; s++) {
+            int k = 0;
+
+            for (int i = 0; i < nkeys; i++) {
+                if (owner[i] == s) {
+                    sub[k++] = (kf[i] & CMD_KEY_RO) ? (struct sh_slice){ "r", 1 }
+                                                     : (struct sh_slice){ "w", 1 };
+                    sub[k++] = co->argv[pos[i]];
+                }
+            }
+            if (k) {
+                txn_send(co, s, k, sub, false);
+            }
+        }
+        sh_free(owner);
+        sh_free(sub);
+        sh_free(kf);
+        sh_free(pos);
+    }
+    if (--co->pending == 0) {
+        txn_scheduled(co);
+    }
+}
+
+void route_sched_answer(struct shard *sh, struct req *m)
+{
+    if (m->from == sh->id) {
+        txn_answer(sh, m);
+        return;
+    }
+    m->kind = REQ_SCHED_DONE;
+    shard_send(sh, m->from, m);
+}
+
+void route_run_waiting(struct shard *sh, struct req *m)
+{
+    exec_req(sh, m);
+    if (m->from == sh->id) {
+        on_reply(sh, m); /* a command of this core's own client */
+        return;
+    }
+    m->kind = REQ_REPLY;
+    shard_send(sh, m->from, m);
+}
+
+/* A coordinator for c's command (argv copied); no slot yet. */
+static struct coord *coord_new(struct conn *c, const struct cmd_spec *cmd, const struct gather *g,
+                               int dbid, int argc, const struct sh_slice *argv)
 {
     struct coord *co = sh_calloc(1, sizeof(*co));
     size_t bytes = 0;
@@ -291,9 +594,10 @@ static void coord_start(struct conn *c, const struct cmd_spec *cmd, int argc,
     co->conn = c;
     co->cmd = cmd;
     co->t0 = sh_mono_us();
-    co->g = cmd->gather;
+    co->g = g;
     co->proto = c->proto;
-    co->dbid = c->db;
+    co->part_proto = 2;
+    co->dbid = dbid;
     co->client_id = c->id;
     co->nshards = c->sh->srv->nshards;
     co->parts = sh_calloc((size_t)co->nshards, sizeof(*co->parts));
@@ -310,14 +614,83 @@ static void coord_start(struct conn *c, const struct cmd_spec *cmd, int argc,
         co->argv[i].len = argv[i].len;
         p += argv[i].len;
     }
-    co->slot = conn_slot_new(c);
+    return co;
+}
+
+/* Gives co the client's next reply slot (and the barrier its gather asks). */
+static void coord_take_slot(struct coord *co)
+{
+    co->slot = conn_slot_new(co->conn);
     co->slot->coord = co;
+    co->out = &co->slot->buf;
     if (co->g->barrier) {
-        conn_barrier_begin(c);
+        conn_barrier_begin(co->conn);
     }
-    co->g->start(co);
-    coord_next_stage(co);
-    coord_advance(co);
+}
+
+static void coord_start(struct conn *c, const struct cmd_spec *cmd, int argc,
+                        const struct sh_slice *argv)
+{
+    struct coord *co = coord_new(c, cmd, cmd->gather, c->db, argc, argv);
+
+    coord_take_slot(co);
+    if (co->nshards > 1 && (cmd->route == CMD_ROUTE_MULTI || cmd->route == CMD_ROUTE_KEY ||
+                            co->g->txn_all)) {
+        co->txn_on = sh_calloc((size_t)co->nshards, sizeof(*co->txn_on));
+        txn_schedule(co);
+        return;
+    }
+    coord_run(co);
+}
+
+void coord_start_txn(struct conn *c, const struct cmd_spec *cmd, const struct gather *g, void *ext,
+                     int dbid, int npairs, const struct sh_slice *pairs, bool all)
+{
+    struct coord *co = coord_new(c, cmd, g, c->db, 1, &(struct sh_slice){ cmd->name,
+                                                                         strlen(cmd->name) });
+    size_t bytes = 0;
+    char *p;
+
+    co->ext = ext;
+    co->uncounted = true;
+    coord_take_slot(co);
+    if (co->nshards == 1) {
+        coord_run(co); /* one core runs it whole: nothing to lock */
+        return;
+    }
+    for (int i = 0; i < npairs * 2; i++) {
+        bytes += pairs[i].len;
+    }
+    co->txn_pairs = sh_malloc(sizeof(struct sh_slice) * 2 * (size_t)npairs + bytes);
+    p = (char *)(co->txn_pairs + 2 * npairs);
+    for (int i = 0; i < npairs * 2; i++) {
+        memcpy(p, pairs[i].ptr, pairs[i].len);
+        co->txn_pairs[i] = (struct sh_slice){ p, pairs[i].len };
+        p += pairs[i].len;
+    }
+    co->txn_npairs = npairs;
+    co->txn_db = dbid;
+    co->txn_all = all;
+    co->txn_on = sh_calloc((size_t)co->nshards, sizeof(*co->txn_on));
+    txn_schedule(co);
+}
+
+void coord_start_child(struct coord *parent, const struct cmd_spec *cmd, int dbid, int argc,
+                       const struct sh_slice *argv, struct rbuf *out)
+{
+    struct coord *co = coord_new(parent->conn, cmd, cmd->gather, dbid, argc, argv);
+
+    co->parent = parent;
+    co->out = out;
+    co->out_at = out->len;
+    co->nowait = true;
+    co->txn_seq = parent->txn_seq;
+    co->txn_state = parent->txn_state;
+    /* one count for the child, one held across the run: a child that ends
+     * at once must not advance the parent from inside its gather */
+    parent->pending += 2;
+    coord_run(co);
+    parent->pending--;
 }
 
 void coord_split_keys(struct coord *co, int first, int step)
@@ -470,6 +843,9 @@ static bool done_concat(struct coord *co, struct reply *r)
 const struct gather gather_sum_keys = { .start = start_split1, .done = done_sum };
 const struct gather gather_sum_all = { .start = coord_start_fanout, .done = done_sum };
 const struct gather gather_ok_all = { .start = coord_start_fanout, .done = coord_done_ok };
+const struct gather gather_ok_all_txn = { .start = coord_start_fanout,
+                                          .done = coord_done_ok,
+                                          .txn_all = true };
 const struct gather gather_ok_every = { .start = coord_start_fanout,
                                         .done = coord_done_ok,
                                         .always = true };
@@ -545,11 +921,15 @@ static void on_reply(struct shard *sh, struct req *m)
 
 void route_on_message(struct shard *sh, struct req *m)
 {
-    if (m->kind == REQ_REPLY || m->kind == REQ_DONE) {
+    if (m->kind == REQ_REPLY || m->kind == REQ_DONE || m->kind == REQ_SCHED_DONE) {
         sh->msgs_out--;
     }
     switch (m->kind) {
     case REQ_EXEC:
+        if (!m->txn_seq && must_wait(sh, m->cmd, m->dbid, m->argc, m->argv)) {
+            sched_wait(sh, m);
+            break;
+        }
         exec_req(sh, m);
         m->kind = REQ_REPLY;
         shard_send(sh, m->from, m);
@@ -565,6 +945,20 @@ void route_on_message(struct shard *sh, struct req *m)
         break;
     case REQ_DONE:
         sh_free(m);
+        break;
+    case REQ_SCHED:
+        if (sched_enqueue(sh, m)) {
+            m->kind = REQ_SCHED_DONE;
+            shard_send(sh, m->from, m);
+        }
+        break;
+    case REQ_SCHED_DONE:
+        txn_answer(sh, m);
+        break;
+    case REQ_CONCLUDE:
+        sched_conclude(sh, m->txn_seq);
+        m->kind = REQ_DONE;
+        shard_send(sh, m->from, m);
         break;
     default:
         sh_panic("corrupt mailbox message kind %d", m->kind);
@@ -727,9 +1121,16 @@ void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv)
     int owner;
 
     if (!cmd) {
-        return; /* resolve wrote the error and counted it */
+        /* resolve wrote the error and counted it; in MULTI it dooms EXEC */
+        if (SH_UNLIKELY(c->multi) && route_hooks.refused) {
+            route_hooks.refused(c);
+        }
+        return;
     }
     snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", cmd->fullname);
+    if (SH_UNLIKELY(c->multi) && route_hooks.queue && route_hooks.queue(c, cmd, argc, argv)) {
+        return; /* queued for EXEC (or refused in MULTI) */
+    }
     if (monitor_active(c->sh)) {
         monitor_feed(c, cmd, argc, argv);
     }
@@ -764,7 +1165,11 @@ void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv)
                 reply_error(&r, "CROSSSLOT Keys in request don't hash to the same slot");
             }
         } else if (owner < 0 || owner == c->sh->id) {
-            exec_local(c, cmd, argc, argv, hash, has_hash);
+            if (must_wait(c->sh, cmd, c->db, argc, argv)) {
+                wait_local(c, cmd, argc, argv, hash, has_hash);
+            } else {
+                exec_local(c, cmd, argc, argv, hash, has_hash);
+            }
         } else {
             send_single(c, owner, cmd, argc, argv, hash, has_hash);
         }

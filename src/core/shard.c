@@ -245,7 +245,8 @@ void shard_send(struct shard *sh, int to, struct req *msg)
 
     msg->next = NULL;
     sh->stats.mbox_sent++;
-    if (msg->kind == REQ_EXEC || msg->kind == REQ_RELEASE) {
+    if (msg->kind == REQ_EXEC || msg->kind == REQ_RELEASE || msg->kind == REQ_SCHED ||
+        msg->kind == REQ_CONCLUDE) {
         sh->msgs_out++; /* it comes back: shutdown waits for it */
     }
     if (ov->head == NULL && mbox_try_push(sh->out[to], msg) == 0) {
@@ -686,6 +687,10 @@ static void shard_teardown(struct shard *sh)
     pubsub_destroy(sh->ps);
     acl_destroy(sh->acl);
     block_destroy(sh->blk);
+    if (route_hooks.shard_exit) {
+        route_hooks.shard_exit(sh);
+    }
+    sched_fini(&sh->sched);
     sh_free(sh->monitors);
     sh_free(sh->cmdstats);
     slowlog_destroy(sh->slowlog);
@@ -742,6 +747,7 @@ static void *shard_main(void *arg)
         pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
     }
     sh->blk = block_create(); /* before the key hooks that use it */
+    sched_init(&sh->sched);
     sh->db = sh_calloc((size_t)sh->cfg.databases, sizeof(*sh->db));
     for (int i = 0; i < sh->cfg.databases; i++) {
         sh->db[i] = kdb_create();

@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sched.c: the shard's side of cross-shard transactions: the queue in
+ * sequence order, the intent locks, and the plain commands that wait for
+ * them (see sched.h for the protocol and why it is serializable).
+ *
+ * Sizes: a queue holds the transactions in flight on this shard, a handful
+ * under load, so readiness is decided by walking the earlier entries and
+ * comparing lock pointers (two keys are the same key exactly when they share
+ * a lock entry). The lock table holds only the keys of queued transactions,
+ * and is empty (and never looked at) when no transaction is in flight.
+ */
+#include "shardis/sched.h"
+
+#include "shardis/cmdtab.h"
+#include "shardis/kdict.h"
+#include "shardis/route.h"
+#include "shardis/shard.h"
+
+#include <string.h>
+
+#define SCHED_MIN_BUCKETS 64
+#define SCHED_STACK_KEYS  16
+
+struct sched_lock {
+    struct sched_lock *next;
+    uint64_t hash;
+    int dbid;
+    uint32_t shared, excl; /* queued transactions holding it, by mode */
+    size_t klen;
+    char key[];
+};
+
+struct sched_key {
+    struct sched_lock *lock;
+    bool excl;
+};
+
+struct sched_txn {
+    struct sched_txn *prev, *next;
+    uint64_t seq;
+    uint64_t ticket; /* arrival order among transactions and waiting commands */
+    struct req *pending; /* its schedule, until answered */
+    bool all;            /* the whole shard */
+    bool ready;
+    int nkeys;
+    struct sched_key keys[];
+};
+
+void sched_init(struct sched *s)
+{
+    memset(s, 0, sizeof(*s));
+}
+
+void sched_fini(struct sched *s)
+{
+    struct sched_txn *t = s->head;
+
+    while (t) {
+        struct sched_txn *next = t->next;
+
+        sh_free(t);
+        t = next;
+    }
+    for (size_t i = 0; i < s->nbuckets; i++) {
+        struct sched_lock *l = s->buckets[i];
+
+        while (l) {
+            struct sched_lock *next = l->next;
+
+            sh_free(l);
+            l = next;
+        }
+    }
+    sh_free(s->buckets);
+    /* waiting requests belong to their origins; a shard stops only after
+     * its peers are drained, when none can be waiting */
+    memset(s, 0, sizeof(*s));
+}
+
+/* ---- the lock table ---- */
+
+static uint64_t lock_hash(int dbid, const char *key, size_t len)
+{
+    return kdict_hash(key, len) ^ ((uint64_t)(unsigned)dbid * 0x9e3779b97f4a7c15ULL);
+}
+
+static struct sched_lock *lock_find(const struct sched *s, int dbid, const char *key, size_t len,
+                                    uint64_t h)
+{
+    if (!s->nbuckets) {
+        return NULL;
+    }
+    for (struct sched_lock *l = s->buckets[h & (s->nbuckets - 1)]; l; l = l->next) {
+        if (l->hash == h && l->dbid == dbid && l->klen == len && !memcmp(l->key, key, len)) {
+            return l;
+        }
+    }
+    return NULL;
+}
+
+static void lock_grow(struct sched *s)
+{
+    size_t n = s->nbuckets ? s->nbuckets * 2 : SCHED_MIN_BUCKETS;
+    struct sched_lock **b = sh_calloc(n, sizeof(*b));
+
+    for (size_t i = 0; i < s->nbuckets; i++) {
+        struct sched_lock *l = s->buckets[i];
+
+        while (l) {
+            struct sched_lock *next = l->next;
+
+            l->next = b[l->hash & (n - 1)];
+            b[l->hash & (n - 1)] = l;
+            l = next;
+        }
+    }
+    sh_free(s->buckets);
+    s->buckets = b;
+    s->nbuckets = n;
+}
+
+static struct sched_lock *lock_take(struct sched *s, int dbid, struct sh_slice key)
+{
+    uint64_t h = lock_hash(dbid, key.ptr, key.len);
+    struct sched_lock *l = lock_find(s, dbid, key.ptr, key.len, h);
+
+    if (l) {
+        return l;
+    }
+    if (s->nlocks >= s->nbuckets) {
+        lock_grow(s);
+    }
+    l = sh_malloc(sizeof(*l) + key.len);
+    l->hash = h;
+    l->dbid = dbid;
+    l->shared = l->excl = 0;
+    l->klen = key.len;
+    memcpy(l->key, key.ptr, key.len);
+    l->next = s->buckets[h & (s->nbuckets - 1)];
+    s->buckets[h & (s->nbuckets - 1)] = l;
+    s->nlocks++;
+    return l;
+}
+
+static void lock_drop(struct sched *s, struct sched_lock *l, bool excl)
+{
+    struct sched_lock **pp;
+
+    if (excl) {
+        l->excl--;
+    } else {
+        l->shared--;
+    }
+    if (l->excl || l->shared) {
+        return;
+    }
+    for (pp = &s->buckets[l->hash & (s->nbuckets - 1)]; *pp != l; pp = &(*pp)->next) {
+    }
+    *pp = l->next;
+    sh_free(l);
+    s->nlocks--;
+}
+
+/* ---- the queue ---- */
+
+static bool txn_conflict(const struct sched_txn *a, const struct sched_txn *b)
+{
+    if (a->all || b->all) {
+        return true;
+    }
+    for (int i = 0; i < a->nkeys; i++) {
+        for (int j = 0; j < b->nkeys; j++) {
+            if (a->keys[i].lock == b->keys[j].lock && (a->keys[i].excl || b->keys[j].excl)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Does plain command m (keys from its spec) conflict with transaction t? */
+static bool op_conflict(const struct sched *s, const struct req *m, const struct sched_txn *t)
+{
+    int stack_pos[SCHED_STACK_KEYS];
+    uint32_t stack_flags[SCHED_STACK_KEYS];
+    int *pos = stack_pos;
+    uint32_t *kf = stack_flags;
+    bool hit = false;
+    int n;
+
+    if (t->all) {
+        return true;
+    }
+    n = cmdtab_get_keys_flags(m->cmd, m->argv, m->argc, 0, pos, kf, SCHED_STACK_KEYS);
+    if (n > SCHED_STACK_KEYS) {
+        pos = sh_malloc(sizeof(*pos) * (size_t)n);
+        kf = sh_malloc(sizeof(*kf) * (size_t)n);
+        n = cmdtab_get_keys_flags(m->cmd, m->argv, m->argc, 0, pos, kf, n);
+    }
+    for (int i = 0; !hit && i < n; i++) {
+        const struct sh_slice *k = &m->argv[pos[i]];
+        const struct sched_lock *l =
+            lock_find(s, m->dbid, k->ptr, k->len, lock_hash(m->dbid, k->ptr, k->len));
+
+        for (int j = 0; l && j < t->nkeys; j++) {
+            if (t->keys[j].lock == l && (t->keys[j].excl || !(kf[i] & CMD_KEY_RO))) {
+                hit = true;
+                break;
+            }
+        }
+    }
+    if (pos != stack_pos) {
+        sh_free(pos);
+        sh_free(kf);
+    }
+    return hit;
+}
+
+/* Ready when nothing that arrived before t conflicts with it: no queued
+ * transaction (the queue is in arrival order, which is number order) and no
+ * waiting command at all (a client's command sent before its transaction
+ * runs first). Every wait points at something that arrived earlier, so
+ * waits never form a cycle. */
+static bool txn_runnable(const struct sched *s, const struct sched_txn *t)
+{
+    for (const struct sched_txn *e = t->prev; e; e = e->prev) {
+        if (txn_conflict(e, t)) {
+            return false;
+        }
+    }
+    /* any command waiting since before t goes first, even one whose keys
+     * look unrelated: internal commands (WATCH's registration, blocking
+     * pops' claims) name no keys in the table's terms */
+    return !s->wait_head || s->wait_head->wait_ticket > t->ticket;
+}
+
+/* May waiting command m run? Only transactions that arrived before it
+ * count; it is at the head of the wait list, so no command is before it. */
+static bool op_runnable(const struct sched *s, const struct req *m)
+{
+    for (const struct sched_txn *t = s->head; t && t->ticket < m->wait_ticket; t = t->next) {
+        if (op_conflict(s, m, t)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void txn_insert(struct sched *s, struct sched_txn *t)
+{
+    struct sched_txn *after = s->tail;
+
+    while (after && after->seq > t->seq) {
+        after = after->prev;
+    }
+    t->prev = after;
+    t->next = after ? after->next : s->head;
+    if (t->next) {
+        t->next->prev = t;
+    } else {
+        s->tail = t;
+    }
+    if (after) {
+        after->next = t;
+    } else {
+        s->head = t;
+    }
+}
+
+static void txn_unlink(struct sched *s, struct sched_txn *t)
+{
+    if (t->prev) {
+        t->prev->next = t->next;
+    } else {
+        s->head = t->next;
+    }
+    if (t->next) {
+        t->next->prev = t->prev;
+    } else {
+        s->tail = t->prev;
+    }
+}
+
+static void txn_ready(struct sched *s, struct sched_txn *t)
+{
+    (void)s;
+    t->ready = true;
+}
+
+bool sched_enqueue(struct shard *sh, struct req *m)
+{
+    struct sched *s = &sh->sched;
+    int npairs = m->argc / 2;
+    struct sched_txn *t;
+
+    if (m->txn_seq < s->max_seq) {
+        /* a later number arrived here first: transactions queue in number
+         * order only, so that arrival order and number order agree */
+        s->refused++;
+        m->txn_ok = false;
+        return true;
+    }
+    s->max_seq = m->txn_seq;
+    s->scheduled++;
+    if (SH_UNLIKELY(sh->nwatched) && route_hooks.touched) {
+        /* a transaction that may write a watched key dirties it now: its
+         * writes need not pass the command path (RENAME's stages) */
+        if (m->txn_all) {
+            route_hooks.touched(sh, -1, (struct sh_slice){ NULL, 0 }, m->client_id);
+        }
+        for (int i = 0; i + 1 < m->argc; i += 2) {
+            if (m->argv[i].len == 1 && m->argv[i].ptr[0] == 'w') {
+                route_hooks.touched(sh, m->dbid, m->argv[i + 1], m->client_id);
+            }
+        }
+    }
+    t = sh_calloc(1, sizeof(*t) + sizeof(struct sched_key) * (size_t)npairs);
+    t->seq = m->txn_seq;
+    t->ticket = ++s->tickets;
+    t->all = m->txn_all;
+    s->nall += t->all;
+    for (int i = 0; i < npairs; i++) {
+        bool excl = m->argv[2 * i].len == 1 && m->argv[2 * i].ptr[0] == 'w';
+        struct sched_lock *l = lock_take(s, m->dbid, m->argv[2 * i + 1]);
+        int k;
+
+        /* a key named twice is locked once, in the stronger mode */
+        for (k = 0; k < t->nkeys && t->keys[k].lock != l; k++) {
+        }
+        if (k < t->nkeys) {
+            if (excl && !t->keys[k].excl) {
+                l->shared--;
+                l->excl++;
+                t->keys[k].excl = true;
+            }
+            continue;
+        }
+        if (excl) {
+            l->excl++;
+        } else {
+            l->shared++;
+        }
+        t->keys[t->nkeys].lock = l;
+        t->keys[t->nkeys].excl = excl;
+        t->nkeys++;
+    }
+    txn_insert(s, t);
+    if (txn_runnable(s, t)) {
+        txn_ready(s, t);
+        m->txn_ok = true;
+        return true;
+    }
+    t->pending = m;
+    return false;
+}
+
+/* Plain command: do its keys conflict with a lock? */
+static bool keys_free(struct shard *sh, const struct cmd_spec *cmd, int dbid, int argc,
+                      const struct sh_slice *argv)
+{
+    const struct sched *s = &sh->sched;
+    int stack_pos[SCHED_STACK_KEYS];
+    uint32_t stack_flags[SCHED_STACK_KEYS];
+    int *pos = stack_pos;
+    uint32_t *kf = stack_flags;
+    bool ok = true;
+    int n;
+
+    if (s->nall) {
+        return false;
+    }
+    if (!s->nlocks) {
+        return true;
+    }
+    n = cmdtab_get_keys_flags(cmd, argv, argc, 0, pos, kf, SCHED_STACK_KEYS);
+    if (n > SCHED_STACK_KEYS) {
+        pos = sh_malloc(sizeof(*pos) * (size_t)n);
+        kf = sh_malloc(sizeof(*kf) * (size_t)n);
+        n = cmdtab_get_keys_flags(cmd, argv, argc, 0, pos, kf, n);
+    }
+    for (int i = 0; ok && i < n; i++) {
+        const struct sh_slice *k = &argv[pos[i]];
+        const struct sched_lock *l =
+            lock_find(s, dbid, k->ptr, k->len, lock_hash(dbid, k->ptr, k->len));
+
+        if (l && (l->excl || (l->shared && !(kf[i] & CMD_KEY_RO)))) {
+            ok = false;
+        }
+    }
+    if (pos != stack_pos) {
+        sh_free(pos);
+        sh_free(kf);
+    }
+    return ok;
+}
+
+bool sched_admits(struct shard *sh, const struct cmd_spec *cmd, int dbid, int argc,
+                  const struct sh_slice *argv)
+{
+    /* behind whatever waits already: one client's commands keep their order */
+    if (sh->sched.nwaiting) {
+        return false;
+    }
+    return keys_free(sh, cmd, dbid, argc, argv);
+}
+
+void sched_wait(struct shard *sh, struct req *m)
+{
+    struct sched *s = &sh->sched;
+
+    m->next = NULL;
+    m->wait_ticket = ++s->tickets;
+    if (s->wait_tail) {
+        s->wait_tail->next = m;
+    } else {
+        s->wait_head = m;
+    }
+    s->wait_tail = m;
+    s->nwaiting++;
+    s->waited++;
+}
+
+/* Answers the schedules that became ready and runs the waiting commands
+ * that can run, until nothing changes. Running them may conclude other
+ * transactions (on this core), which only releases locks: the loop sees it. */
+static void sched_release(struct shard *sh)
+{
+    struct sched *s = &sh->sched;
+    bool progress = true;
+
+    if (s->running) {
+        return;
+    }
+    s->running = true;
+    while (progress) {
+        progress = false;
+        for (struct sched_txn *t = s->head; t; t = t->next) {
+            if (!t->ready && t->pending && txn_runnable(s, t)) {
+                struct req *m = t->pending;
+
+                t->pending = NULL;
+                txn_ready(s, t);
+                m->txn_ok = true;
+                route_sched_answer(sh, m);
+                progress = true;
+                break; /* the answer may have changed the queue */
+            }
+        }
+        if (progress) {
+            continue;
+        }
+        if (s->wait_head && op_runnable(s, s->wait_head)) {
+            struct req *m = s->wait_head;
+
+            s->wait_head = m->next;
+            if (!s->wait_head) {
+                s->wait_tail = NULL;
+            }
+            s->nwaiting--;
+            m->next = NULL;
+            route_run_waiting(sh, m);
+            progress = true;
+        }
+    }
+    s->running = false;
+}
+
+void sched_conclude(struct shard *sh, uint64_t seq)
+{
+    struct sched *s = &sh->sched;
+    struct sched_txn *t = s->head;
+
+    while (t && t->seq != seq) {
+        t = t->next;
+    }
+    if (!t) {
+        return;
+    }
+    SH_ASSERT(!t->pending);
+    txn_unlink(s, t);
+    for (int i = 0; i < t->nkeys; i++) {
+        lock_drop(s, t->keys[i].lock, t->keys[i].excl);
+    }
+    s->nall -= t->all;
+    sh_free(t);
+    sched_release(sh);
+}

@@ -1,0 +1,642 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * multi.c: MULTI/EXEC/DISCARD/WATCH/UNWATCH (see multi.h).
+ *
+ * The connection's state (struct multi) lives on its core: the queue (each
+ * command with its arguments in one allocation) and the keys it watches,
+ * with their owners, so that UNWATCH knows whom to tell.
+ */
+#include "shardis/multi.h"
+
+#include "shardis/cmd.h"
+#include "shardis/cmdtab.h"
+#include "shardis/conn.h"
+#include "shardis/reply.h"
+#include "shardis/route.h"
+#include "shardis/sched.h"
+#include "shardis/shard.h"
+#include "shardis/watch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MULTI_STACK_KEYS 16
+
+struct mcmd {
+    const struct cmd_spec *cmd;
+    int argc;
+    struct sh_slice argv[]; /* then the argument bytes */
+};
+
+struct wkey {
+    int dbid;
+    int owner;
+    struct sh_slice key; /* owned */
+};
+
+struct multi {
+    bool active; /* between MULTI and EXEC/DISCARD */
+    bool doomed; /* a command was refused: EXECABORT */
+    int n, cap;
+    struct mcmd **q;
+    int nw, capw;
+    struct wkey *w;
+};
+
+/* ---- the connection's state ---- */
+
+static struct multi *state(struct conn *c)
+{
+    if (!c->multi) {
+        c->multi = sh_calloc(1, sizeof(struct multi));
+    }
+    return c->multi;
+}
+
+static void queue_free(struct mcmd **q, int n)
+{
+    for (int i = 0; i < n; i++) {
+        sh_free(q[i]);
+    }
+    sh_free(q);
+}
+
+static void discard(struct multi *m)
+{
+    queue_free(m->q, m->n);
+    m->q = NULL;
+    m->n = m->cap = 0;
+    m->active = false;
+    m->doomed = false;
+}
+
+static int owner_of(const struct shard *sh, struct sh_slice key)
+{
+    uint64_t h;
+
+    return shard_owner(sh->srv->nshards, key.ptr, key.len, &h);
+}
+
+/* Tells the owners of a batch of keys (same database) what to do. */
+static void post_keys(struct shard *sh, const struct cmd_spec *spec, uint64_t id, int dbid,
+                      int owner, int nkeys, const struct sh_slice *keys)
+{
+    struct sh_slice stack[MULTI_STACK_KEYS + 2];
+    struct sh_slice *argv = nkeys + 2 <= (int)SH_ARRAY_LEN(stack)
+                                ? stack
+                                : sh_malloc(sizeof(*argv) * (size_t)(nkeys + 2));
+    char idbuf[24];
+
+    argv[0] = (struct sh_slice){ spec->name, strlen(spec->name) };
+    argv[1] = (struct sh_slice){ idbuf, (size_t)snprintf(idbuf, sizeof(idbuf), "%llu",
+                                                         (unsigned long long)id) };
+    memcpy(argv + 2, keys, sizeof(*keys) * (size_t)nkeys);
+    route_post(sh, owner, spec, dbid, nkeys + 2, argv);
+    if (argv != stack) {
+        sh_free(argv);
+    }
+}
+
+static void unwatch_all(struct conn *c)
+{
+    struct multi *m = c->multi;
+
+    if (!m || !m->nw) {
+        return;
+    }
+    for (int i = 0; i < m->nw; i++) {
+        post_keys(c->sh, &watch_spec_unwatch, c->id, m->w[i].dbid, m->w[i].owner, 1,
+                  &m->w[i].key);
+        sh_free((char *)m->w[i].key.ptr);
+    }
+    sh_free(m->w);
+    m->w = NULL;
+    m->nw = m->capw = 0;
+}
+
+void multi_reset(struct conn *c)
+{
+    if (c->multi) {
+        unwatch_all(c);
+        discard(c->multi);
+    }
+}
+
+int multi_queued(const struct conn *c)
+{
+    const struct multi *m = c->multi;
+
+    return m && m->active ? m->n : -1;
+}
+
+/* ---- hooks ---- */
+
+static bool is_exempt(const struct cmd_spec *cmd)
+{
+    static const char *const names[] = { "exec", "discard", "multi", "watch", "quit", "reset" };
+
+    for (size_t i = 0; i < SH_ARRAY_LEN(names); i++) {
+        if (!strcmp(cmd->fullname, names[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool hook_queue(struct conn *c, const struct cmd_spec *cmd, int argc,
+                       const struct sh_slice *argv)
+{
+    struct multi *m = c->multi;
+    struct reply r;
+    struct mcmd *q;
+    size_t bytes = 0;
+    char *p;
+
+    if (!m->active || is_exempt(cmd)) {
+        return false;
+    }
+    r = conn_reply(c);
+    if (cmd->flags & CMD_NO_MULTI) {
+        reply_error(&r, "ERR Command not allowed inside a transaction");
+        shard_count_error(c->sh, "-ERR", 4);
+        m->doomed = true;
+        return true;
+    }
+    for (int i = 0; i < argc; i++) {
+        bytes += argv[i].len;
+    }
+    q = sh_malloc(sizeof(*q) + sizeof(struct sh_slice) * (size_t)argc + bytes);
+    q->cmd = cmd;
+    q->argc = argc;
+    p = (char *)(q->argv + argc);
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].ptr, argv[i].len);
+        q->argv[i] = (struct sh_slice){ p, argv[i].len };
+        p += argv[i].len;
+    }
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 8;
+        m->q = sh_realloc(m->q, sizeof(*m->q) * (size_t)m->cap);
+    }
+    m->q[m->n++] = q;
+    reply_status(&r, "QUEUED");
+    return true;
+}
+
+static void hook_refused(struct conn *c)
+{
+    struct multi *m = c->multi;
+
+    if (m->active) {
+        m->doomed = true;
+    }
+}
+
+static void hook_gone(struct conn *c)
+{
+    multi_reset(c);
+    sh_free(c->multi);
+    c->multi = NULL;
+}
+
+/* ---- running the queue ---- */
+
+/* Owner of every key of a command: a shard, -2 when it has none, -1 when
+ * several shards own them. */
+static int cmd_owner(const struct shard *sh, const struct mcmd *q)
+{
+    int stack[MULTI_STACK_KEYS];
+    int *pos = stack, owner = -2;
+    int n = cmdtab_get_keys(q->cmd, q->argv, q->argc, 0, pos, MULTI_STACK_KEYS);
+
+    if (n > MULTI_STACK_KEYS) {
+        pos = sh_malloc(sizeof(int) * (size_t)n);
+        n = cmdtab_get_keys(q->cmd, q->argv, q->argc, 0, pos, n);
+    }
+    for (int i = 0; i < n && owner != -1; i++) {
+        int o = owner_of(sh, q->argv[pos[i]]);
+
+        owner = owner == -2 || owner == o ? o : -1;
+    }
+    if (pos != stack) {
+        sh_free(pos);
+    }
+    return owner;
+}
+
+enum how {
+    HOW_HERE,  /* run on this core with the connection */
+    HOW_PART,  /* run on one other owner */
+    HOW_CHILD, /* a nested coordinator (several owners, every shard, blocking) */
+    HOW_CROSS, /* several owners and no way to gather: CROSSSLOT */
+};
+
+static enum how how_to_run(const struct shard *sh, const struct mcmd *q, int *owner)
+{
+    const struct cmd_spec *cmd = q->cmd;
+    int n = sh->srv->nshards;
+
+    *owner = sh->id;
+    switch (cmd->route) {
+    case CMD_ROUTE_CONN:
+        return HOW_HERE;
+    case CMD_ROUTE_ALL:
+        return n == 1 && !cmd->gather->always ? HOW_HERE : HOW_CHILD;
+    case CMD_ROUTE_CHANNEL:
+        *owner = owner_of(sh, q->argv[1]);
+        return *owner == sh->id ? HOW_HERE : HOW_PART;
+    default:
+        *owner = cmd_owner(sh, q);
+        if (*owner == -1) {
+            return cmd->gather ? HOW_CHILD : HOW_CROSS;
+        }
+        if (*owner < 0 || *owner == sh->id) {
+            *owner = sh->id;
+            return HOW_HERE;
+        }
+        return HOW_PART;
+    }
+}
+
+/* Runs q on this core for connection c, its reply appended to out. */
+static void run_here(struct conn *c, const struct mcmd *q, struct rbuf *out)
+{
+    struct shard *sh = c->sh;
+    struct cmd_ctx ctx = {
+        .cmd = q->cmd,
+        .argc = q->argc,
+        .argv = q->argv,
+        .r = { .buf = out, .proto = c->proto },
+        .shard = sh,
+        .db = shard_db(sh, c->db),
+        .dbid = c->db,
+        .conn = c,
+        .client_id = c->id,
+    };
+    int64_t t0 = sh->clock_us;
+    size_t at = out->len;
+
+    q->cmd->proc(&ctx);
+    if (SH_UNLIKELY(sh->nwatched) && (q->cmd->flags & CMD_WRITE)) {
+        route_note_write(sh, q->cmd, ctx.dbid, q->argc, q->argv);
+    }
+    shard_count_call(sh, q->cmd, t0, out->data + at, out->len - at);
+}
+
+static void reply_crossslot(struct rbuf *out, int proto)
+{
+    struct reply r = { .buf = out, .proto = proto };
+
+    reply_error(&r, "CROSSSLOT Keys in request don't hash to the same slot");
+}
+
+/* The state of an EXEC that runs as a coordinator. */
+struct exec_run {
+    struct mcmd **q;
+    int n, i;
+    int nw;
+    struct wkey *w; /* copies of the watched keys (for the check) */
+    bool checking;
+    int awaiting; /* -1 nothing, -2 a nested coordinator, else the part's shard */
+    struct rbuf acc;
+};
+
+static void exec_run_free(struct exec_run *x)
+{
+    queue_free(x->q, x->n);
+    for (int i = 0; i < x->nw; i++) {
+        sh_free((char *)x->w[i].key.ptr);
+    }
+    sh_free(x->w);
+    rbuf_fini(&x->acc);
+    sh_free(x);
+}
+
+static void exec_start(struct coord *co)
+{
+    struct exec_run *x = co->ext;
+    int nshards = co->nshards;
+
+    co->part_proto = (uint8_t)co->proto; /* parts reply as the client reads them */
+    x->awaiting = -1;
+    x->checking = x->nw > 0;
+    /* with no watch, nothing to check and nothing to unwatch */
+    for (int s = 0; x->checking && s < nshards; s++) {
+        struct sh_slice *argv = sh_malloc(sizeof(*argv) * (size_t)(2 * x->nw + 2));
+        char *dbs = sh_malloc(12 * (size_t)x->nw + 1);
+        char idbuf[24];
+        int k = 2;
+
+        for (int i = 0; i < x->nw; i++) {
+            if (x->w[i].owner == s) {
+                char *d = dbs + 12 * i;
+
+                argv[k++] = (struct sh_slice){ d, (size_t)snprintf(d, 12, "%d", x->w[i].dbid) };
+                argv[k++] = x->w[i].key;
+            }
+        }
+        if (k > 2) {
+            argv[0] = (struct sh_slice){ "__watchcheck", 12 };
+            argv[1] = (struct sh_slice){ idbuf,
+                                         (size_t)snprintf(idbuf, sizeof(idbuf), "%llu",
+                                                          (unsigned long long)co->client_id) };
+            coord_send(co, s, &watch_spec_check, co->dbid, k, argv);
+        }
+        sh_free(dbs);
+        sh_free(argv);
+    }
+}
+
+/* The owners forget the run's watches: after the check, as EXEC unwatches. */
+static void exec_unwatch(struct coord *co, struct exec_run *x)
+{
+    for (int i = 0; i < x->nw; i++) {
+        post_keys(co->conn->sh, &watch_spec_unwatch, co->client_id, x->w[i].dbid, x->w[i].owner,
+                  1, &x->w[i].key);
+    }
+}
+
+static bool exec_done(struct coord *co, struct reply *r)
+{
+    struct exec_run *x = co->ext;
+    struct conn *c = co->conn;
+
+    if (x->checking) {
+        x->checking = false;
+        exec_unwatch(co, x);
+        for (int s = 0; s < co->nshards; s++) {
+            struct sh_slice p = coord_part(co, s);
+
+            if (p.len >= 2 && p.ptr[0] == ':' && p.ptr[1] != '0') {
+                reply_null_array(r); /* a watched key changed */
+                exec_run_free(x);
+                return true;
+            }
+        }
+    }
+    if (x->awaiting >= 0) {
+        struct sh_slice p = coord_part(co, x->awaiting);
+
+        rbuf_append(&x->acc, p.ptr, p.len);
+        x->i++;
+    } else if (x->awaiting == -2) {
+        x->i++; /* the nested coordinator appended its reply */
+    }
+    x->awaiting = -1;
+    while (x->i < x->n) {
+        struct mcmd *q = x->q[x->i];
+        int owner;
+
+        switch (how_to_run(c->sh, q, &owner)) {
+        case HOW_HERE:
+            run_here(c, q, &x->acc);
+            x->i++;
+            continue;
+        case HOW_CROSS:
+            reply_crossslot(&x->acc, co->proto);
+            x->i++;
+            continue;
+        case HOW_PART:
+            x->awaiting = owner;
+            coord_send(co, owner, q->cmd, c->db, q->argc, q->argv);
+            return false;
+        case HOW_CHILD:
+            x->awaiting = -2;
+            coord_start_child(co, q->cmd, c->db, q->argc, q->argv, &x->acc);
+            return false;
+        }
+    }
+    reply_array(r, x->n);
+    reply_raw(r, x->acc.data, x->acc.len);
+    exec_run_free(x);
+    return true;
+}
+
+static const struct gather gather_exec = { .start = exec_start, .done = exec_done };
+
+/* Appends the (mode, key) locks of q to pairs; true when q needs every
+ * shard whole (it reaches all keys, or changes database). */
+static bool add_locks(const struct shard *sh, const struct mcmd *q, struct sh_slice **pairs,
+                      int *n, int *cap)
+{
+    const struct cmd_spec *cmd = q->cmd;
+    int stack_pos[MULTI_STACK_KEYS];
+    uint32_t stack_flags[MULTI_STACK_KEYS];
+    int *pos = stack_pos;
+    uint32_t *kf = stack_flags;
+    int k;
+
+    (void)sh;
+    if (cmd->route == CMD_ROUTE_ALL || !strcmp(cmd->fullname, "select") ||
+        !strcmp(cmd->fullname, "swapdb") || !strcmp(cmd->fullname, "move") ||
+        !strcmp(cmd->fullname, "copy")) {
+        return true;
+    }
+    k = cmdtab_get_keys_flags(cmd, q->argv, q->argc, 0, pos, kf, MULTI_STACK_KEYS);
+    if (k > MULTI_STACK_KEYS) {
+        pos = sh_malloc(sizeof(*pos) * (size_t)k);
+        kf = sh_malloc(sizeof(*kf) * (size_t)k);
+        k = cmdtab_get_keys_flags(cmd, q->argv, q->argc, 0, pos, kf, k);
+    }
+    for (int i = 0; i < k; i++) {
+        if (*n + 2 > *cap) {
+            *cap = *cap ? *cap * 2 : 32;
+            *pairs = sh_realloc(*pairs, sizeof(**pairs) * (size_t)*cap);
+        }
+        (*pairs)[(*n)++] = (kf[i] & CMD_KEY_RO) ? (struct sh_slice){ "r", 1 }
+                                                 : (struct sh_slice){ "w", 1 };
+        (*pairs)[(*n)++] = q->argv[pos[i]];
+    }
+    if (pos != stack_pos) {
+        sh_free(pos);
+        sh_free(kf);
+    }
+    return false;
+}
+
+/* Every command can run here, back to back, with nothing to wait for? */
+static bool all_here(struct conn *c, const struct multi *m)
+{
+    struct shard *sh = c->sh;
+
+    if (!sched_quiet(&sh->sched)) {
+        return false;
+    }
+    for (int i = 0; i < m->nw; i++) {
+        if (m->w[i].owner != sh->id) {
+            return false;
+        }
+    }
+    for (int i = 0; i < m->n; i++) {
+        int owner;
+
+        if ((m->q[i]->cmd->flags & CMD_BLOCKING) || how_to_run(sh, m->q[i], &owner) != HOW_HERE) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Did a watched key change? Only for watches all on this core. */
+static bool watched_changed_here(struct conn *c, const struct multi *m)
+{
+    for (int i = 0; i < m->nw; i++) {
+        if (watch_changed(c->sh, c->id, m->w[i].dbid, m->w[i].key)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void cmd_exec(struct cmd_ctx *ctx)
+{
+    struct conn *c = ctx->conn;
+    struct multi *m = c->multi;
+    struct exec_run *x;
+    struct sh_slice *pairs = NULL;
+    int npairs = 0, cap = 0;
+    bool all = false;
+
+    if (!m || !m->active) {
+        reply_error(&ctx->r, "ERR EXEC without MULTI");
+        return;
+    }
+    if (m->doomed) {
+        reply_error(&ctx->r, "EXECABORT Transaction discarded because of previous errors.");
+        unwatch_all(c);
+        discard(m);
+        return;
+    }
+    if (all_here(c, m)) {
+        if (watched_changed_here(c, m)) {
+            reply_null_array(&ctx->r);
+        } else {
+            reply_array(&ctx->r, m->n);
+            for (int i = 0; i < m->n; i++) {
+                run_here(c, m->q[i], ctx->r.buf);
+            }
+        }
+        unwatch_all(c);
+        discard(m);
+        return;
+    }
+    /* a coordinator over the queue's keys and the watched ones */
+    x = sh_calloc(1, sizeof(*x));
+    rbuf_init(&x->acc);
+    for (int i = 0; i < m->n; i++) {
+        all |= add_locks(c->sh, m->q[i], &pairs, &npairs, &cap);
+    }
+    for (int i = 0; i < m->nw; i++) {
+        if (m->w[i].dbid != c->db) {
+            all = true; /* the locks are taken in one database */
+        }
+        if (npairs + 2 > cap) {
+            cap = cap ? cap * 2 : 32;
+            pairs = sh_realloc(pairs, sizeof(*pairs) * (size_t)cap);
+        }
+        pairs[npairs++] = (struct sh_slice){ "r", 1 };
+        pairs[npairs++] = m->w[i].key;
+    }
+    x->q = m->q;
+    x->n = m->n;
+    m->q = NULL;
+    m->n = m->cap = 0;
+    /* the watches move to the run: it checks them, then has the owners
+     * forget them (exec_unwatch); unwatching here would overtake the check */
+    x->w = sh_malloc(sizeof(*x->w) * (size_t)(m->nw ? m->nw : 1));
+    x->nw = m->nw;
+    for (int i = 0; i < m->nw; i++) {
+        x->w[i] = m->w[i];
+        x->w[i].key.ptr = sh_malloc(m->w[i].key.len ? m->w[i].key.len : 1);
+        memcpy((char *)x->w[i].key.ptr, m->w[i].key.ptr, m->w[i].key.len);
+    }
+    for (int i = 0; i < m->nw; i++) {
+        sh_free((char *)m->w[i].key.ptr);
+    }
+    m->nw = 0;
+    coord_start_txn(c, ctx->cmd, &gather_exec, x, c->db, npairs / 2, pairs, all);
+    sh_free(pairs);
+    discard(m);
+}
+
+static void cmd_multi(struct cmd_ctx *ctx)
+{
+    struct multi *m = state(ctx->conn);
+
+    if (m->active) {
+        reply_error(&ctx->r, "ERR MULTI calls can not be nested");
+        return;
+    }
+    m->active = true;
+    m->doomed = false;
+    reply_ok(&ctx->r);
+}
+
+static void cmd_discard(struct cmd_ctx *ctx)
+{
+    struct multi *m = ctx->conn->multi;
+
+    if (!m || !m->active) {
+        reply_error(&ctx->r, "ERR DISCARD without MULTI");
+        return;
+    }
+    unwatch_all(ctx->conn);
+    discard(m);
+    reply_ok(&ctx->r);
+}
+
+static void cmd_watch(struct cmd_ctx *ctx)
+{
+    struct conn *c = ctx->conn;
+    struct multi *m = state(c);
+
+    if (m->active) {
+        reply_error(&ctx->r, "ERR WATCH inside MULTI is not allowed");
+        return;
+    }
+    for (int i = 1; i < ctx->argc; i++) {
+        struct sh_slice k = ctx->argv[i];
+        bool dup = false;
+        char *copy;
+
+        for (int j = 0; j < m->nw && !dup; j++) {
+            dup = m->w[j].dbid == c->db && m->w[j].key.len == k.len &&
+                  !memcmp(m->w[j].key.ptr, k.ptr, k.len);
+        }
+        if (dup) {
+            continue;
+        }
+        if (m->nw == m->capw) {
+            m->capw = m->capw ? m->capw * 2 : 8;
+            m->w = sh_realloc(m->w, sizeof(*m->w) * (size_t)m->capw);
+        }
+        copy = sh_malloc(k.len ? k.len : 1);
+        memcpy(copy, k.ptr, k.len);
+        m->w[m->nw].dbid = c->db;
+        m->w[m->nw].owner = owner_of(c->sh, k);
+        m->w[m->nw].key = (struct sh_slice){ copy, k.len };
+        post_keys(c->sh, &watch_spec_watch, c->id, c->db, m->w[m->nw].owner, 1, &k);
+        m->nw++;
+    }
+    reply_ok(&ctx->r);
+}
+
+static void cmd_unwatch(struct cmd_ctx *ctx)
+{
+    unwatch_all(ctx->conn);
+    reply_ok(&ctx->r);
+}
+
+void multi_bind(void)
+{
+    cmd_must_bind("multi", cmd_multi, CMD_ROUTE_CONN, NULL);
+    cmd_must_bind("exec", cmd_exec, CMD_ROUTE_CONN, NULL);
+    cmd_must_bind("discard", cmd_discard, CMD_ROUTE_CONN, NULL);
+    cmd_must_bind("watch", cmd_watch, CMD_ROUTE_CONN, NULL);
+    cmd_must_bind("unwatch", cmd_unwatch, CMD_ROUTE_CONN, NULL);
+    route_hooks.queue = hook_queue;
+    route_hooks.refused = hook_refused;
+    route_hooks.gone = hook_gone;
+    route_hooks.touched = watch_touched;
+    route_hooks.shard_exit = watch_destroy;
+}

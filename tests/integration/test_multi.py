@@ -1,0 +1,290 @@
+"""MULTI / EXEC / DISCARD / WATCH / UNWATCH, as Redis 7.0 has them.
+
+Keys are spread over every shard (many names), so with several shards the
+transactions below cross shards. Every test passes against redis-server
+(SHARDIS_REFERENCE=redis).
+"""
+
+import os
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Client, Error, Map, ServerTestCase  # noqa: E402
+
+KEYS = ["mk:%d" % i for i in range(16)]
+
+
+class TestMulti(ServerTestCase):
+
+    def other(self):
+        c = Client(self.server.port)
+        self._clients.append(c)
+        return c
+
+    def test_exec_runs_the_queue_in_order(self):
+        self.assertEqual(self.r.cmd("MULTI"), "OK")
+        self.assertEqual(self.r.cmd("SET", "a", "1"), "QUEUED")
+        self.assertEqual(self.r.cmd("INCR", "a"), "QUEUED")
+        self.assertEqual(self.r.cmd("GET", "a"), "QUEUED")
+        self.assertEqual(self.r.cmd("EXEC"), ["OK", 2, b"2"])
+
+    def test_queue_over_many_shards(self):
+        self.r.cmd("MULTI")
+        for i, k in enumerate(KEYS):
+            self.r.cmd("SET", k, str(i))
+        self.r.cmd("MGET", *KEYS)
+        self.r.cmd("DEL", *KEYS[:4])
+        self.r.cmd("EXISTS", *KEYS)
+        reply = self.r.cmd("EXEC")
+        self.assertEqual(reply[:len(KEYS)], ["OK"] * len(KEYS))
+        self.assertEqual(reply[len(KEYS)], [str(i).encode() for i in range(len(KEYS))])
+        self.assertEqual(reply[len(KEYS) + 1:], [4, len(KEYS) - 4])
+
+    def test_empty_transaction(self):
+        self.r.cmd("MULTI")
+        self.assertEqual(self.r.cmd("EXEC"), [])
+
+    def test_errors_outside_multi(self):
+        self.assertEqual(self.r.cmd("EXEC"), Error("ERR EXEC without MULTI"))
+        self.assertEqual(self.r.cmd("DISCARD"), Error("ERR DISCARD without MULTI"))
+
+    def test_nested_multi_is_refused_but_keeps_the_transaction(self):
+        self.r.cmd("MULTI")
+        self.assertEqual(self.r.cmd("MULTI"), Error("ERR MULTI calls can not be nested"))
+        self.r.cmd("SET", "n", "1")
+        self.assertEqual(self.r.cmd("EXEC"), ["OK"])
+
+    def test_queue_time_error_aborts_exec(self):
+        self.r.cmd("MULTI")
+        self.r.cmd("SET", "q", "1")
+        reply = self.r.cmd("NOSUCHCOMMAND", "x")
+        self.assertIsInstance(reply, Error)
+        self.assertTrue(str(reply).startswith("ERR unknown command"), reply)
+        self.assertEqual(self.r.cmd("GET"), Error(
+            "ERR wrong number of arguments for 'get' command"))
+        self.assertEqual(self.r.cmd("EXEC"), Error(
+            "EXECABORT Transaction discarded because of previous errors."))
+        self.assertIsNone(self.r.cmd("GET", "q"))
+        # the connection is out of MULTI again
+        self.assertEqual(self.r.cmd("SET", "q", "2"), "OK")
+
+    def test_runtime_errors_are_elements_and_the_rest_runs(self):
+        self.r.cmd("SET", "s", "notanumber")
+        self.r.cmd("MULTI")
+        self.r.cmd("INCR", "s")
+        self.r.cmd("SET", "t", "ok")
+        self.r.cmd("LPUSH", "s", "x")
+        reply = self.r.cmd("EXEC")
+        self.assertEqual(reply[0], Error("ERR value is not an integer or out of range"))
+        self.assertEqual(reply[1], "OK")
+        self.assertEqual(reply[2], Error(
+            "WRONGTYPE Operation against a key holding the wrong kind of value"))
+        self.assertEqual(self.r.cmd("GET", "t"), b"ok")
+
+    def test_discard_drops_the_queue(self):
+        self.r.cmd("MULTI")
+        self.r.cmd("SET", "d", "1")
+        self.assertEqual(self.r.cmd("DISCARD"), "OK")
+        self.assertIsNone(self.r.cmd("GET", "d"))
+        self.assertEqual(self.r.cmd("EXEC"), Error("ERR EXEC without MULTI"))
+
+    def test_watch_aborts_when_another_client_writes(self):
+        self.r.cmd("SET", "w", "1")
+        self.assertEqual(self.r.cmd("WATCH", "w", KEYS[3]), "OK")
+        self.other().cmd("SET", "w", "2")
+        self.r.cmd("MULTI")
+        self.r.cmd("SET", "w", "3")
+        self.assertIsNone(self.r.cmd("EXEC"))
+        self.assertEqual(self.r.cmd("GET", "w"), b"2")
+        # EXEC unwatched: the next transaction runs
+        self.r.cmd("MULTI")
+        self.r.cmd("SET", "w", "4")
+        self.assertEqual(self.r.cmd("EXEC"), ["OK"])
+
+    def test_watch_of_keys_on_every_shard(self):
+        for k in KEYS:
+            self.r.cmd("SET", k, "0")
+        self.r.cmd("WATCH", *KEYS)
+        self.other().cmd("INCR", KEYS[11])
+        self.r.cmd("MULTI")
+        self.r.cmd("MSET", *[x for k in KEYS for x in (k, "1")])
+        self.assertIsNone(self.r.cmd("EXEC"))
+        self.assertEqual(self.r.cmd("GET", KEYS[0]), b"0")
+
+    def test_watch_without_change_runs(self):
+        self.r.cmd("SET", "u", "1")
+        self.r.cmd("WATCH", "u")
+        self.other().cmd("GET", "u")  # reads do not count
+        self.other().cmd("SET", "unrelated", "x")
+        self.r.cmd("MULTI")
+        self.r.cmd("INCR", "u")
+        self.assertEqual(self.r.cmd("EXEC"), [2])
+
+    def test_unwatch_forgets(self):
+        self.r.cmd("WATCH", "uw")
+        self.assertEqual(self.r.cmd("UNWATCH"), "OK")
+        self.other().cmd("SET", "uw", "x")
+        self.r.cmd("MULTI")
+        self.r.cmd("GET", "uw")
+        self.assertEqual(self.r.cmd("EXEC"), [b"x"])
+
+    def test_watch_inside_multi_is_refused(self):
+        self.r.cmd("MULTI")
+        self.assertEqual(self.r.cmd("WATCH", "x"), Error("ERR WATCH inside MULTI is not allowed"))
+        self.r.cmd("SET", "x", "1")
+        self.assertEqual(self.r.cmd("EXEC"), ["OK"])
+
+    def test_watch_sees_flushall(self):
+        self.r.cmd("SET", "f", "1")
+        self.r.cmd("WATCH", "f")
+        self.other().cmd("FLUSHALL")
+        self.r.cmd("MULTI")
+        self.r.cmd("SET", "f", "2")
+        self.assertIsNone(self.r.cmd("EXEC"))
+
+    def test_watch_sees_rename_onto_the_key(self):
+        self.r.cmd("SET", "src:%s" % KEYS[5], "v")
+        self.r.cmd("SET", "dst", "old")
+        self.r.cmd("WATCH", "dst")
+        self.other().cmd("RENAME", "src:%s" % KEYS[5], "dst")
+        self.r.cmd("MULTI")
+        self.r.cmd("GET", "dst")
+        self.assertIsNone(self.r.cmd("EXEC"))
+
+    def test_watch_sees_expiry(self):
+        self.r.cmd("SET", "e", "1", "PX", "50")
+        self.r.cmd("WATCH", "e")
+        time.sleep(0.2)
+        self.r.cmd("MULTI")
+        self.r.cmd("SET", "e", "2")
+        self.assertIsNone(self.r.cmd("EXEC"))
+
+    def test_watch_own_write_before_multi_aborts(self):
+        # Redis: a write by the same client after WATCH counts too
+        self.r.cmd("WATCH", "own")
+        self.r.cmd("SET", "own", "1")
+        self.r.cmd("MULTI")
+        self.r.cmd("GET", "own")
+        self.assertIsNone(self.r.cmd("EXEC"))
+
+    def test_blocking_commands_do_not_block_inside_multi(self):
+        self.r.cmd("RPUSH", "bl", "a")
+        self.r.cmd("MULTI")
+        self.r.cmd("BLPOP", "empty:list", "0")
+        self.r.cmd("BLPOP", "bl", "0")
+        self.r.cmd("BLMOVE", "empty:list", "x", "LEFT", "RIGHT", "0")
+        self.assertEqual(self.r.cmd("EXEC"), [None, [b"bl", b"a"], None])
+
+    def test_select_inside_multi(self):
+        self.r.cmd("MULTI")
+        self.r.cmd("SELECT", "2")
+        self.r.cmd("SET", "sel", "two")
+        self.r.cmd("SELECT", "0")
+        self.r.cmd("GET", "sel")
+        self.assertEqual(self.r.cmd("EXEC"), ["OK", "OK", "OK", None])
+        self.r.cmd("SELECT", "2")
+        self.assertEqual(self.r.cmd("GET", "sel"), b"two")
+        self.r.cmd("SELECT", "0")
+
+    def test_resp3_replies(self):
+        self.r.cmd("HELLO", "3")
+        self.r.cmd("MULTI")
+        self.r.cmd("HSET", "h3", "f", "v")
+        self.r.cmd("HGETALL", "h3")
+        self.r.cmd("GET", "missing3")
+        reply = self.r.cmd("EXEC")
+        self.assertEqual(reply[0], 1)
+        self.assertIsInstance(reply[1], Map)
+        self.assertEqual(dict(reply[1]), {b"f": b"v"})
+        self.assertIsNone(reply[2])
+        # an aborted EXEC is RESP3's null
+        self.r.cmd("WATCH", "w3")
+        self.other().cmd("SET", "w3", "x")
+        self.r.cmd("MULTI")
+        self.assertEqual(self.r.raw("EXEC"), b"_\r\n")
+
+    def test_aborted_exec_is_a_null_array_in_resp2(self):
+        self.r.cmd("WATCH", "w2")
+        self.other().cmd("SET", "w2", "x")
+        self.r.cmd("MULTI")
+        self.assertEqual(self.r.raw("EXEC"), b"*-1\r\n")
+
+    def test_reset_leaves_multi(self):
+        self.r.cmd("MULTI")
+        self.r.cmd("SET", "r", "1")
+        self.assertEqual(self.r.cmd("RESET"), "RESET")
+        self.assertEqual(self.r.cmd("EXEC"), Error("ERR EXEC without MULTI"))
+        self.assertIsNone(self.r.cmd("GET", "r"))
+
+    def test_pipelined_transaction_keeps_reply_order(self):
+        cmds = [("SET", "p0", "a"), ("MULTI",)]
+        cmds += [("INCR", k) for k in KEYS]
+        cmds += [("EXEC",), ("GET", "p0"), ("MGET", KEYS[0], KEYS[1])]
+        for c in cmds:
+            self.r.send_command(*c)
+        replies = self.r.read_replies(len(cmds))
+        self.assertEqual(replies[0], "OK")
+        self.assertEqual(replies[1], "OK")
+        self.assertEqual(replies[2:2 + len(KEYS)], ["QUEUED"] * len(KEYS))
+        self.assertEqual(replies[2 + len(KEYS)], [1] * len(KEYS))
+        self.assertEqual(replies[-2], b"a")
+        self.assertEqual(replies[-1], [b"1", b"1"])
+
+    def test_not_allowed_inside_multi(self):
+        self.r.cmd("MULTI")
+        self.assertEqual(self.r.cmd("SHUTDOWN"),
+                         Error("ERR Command not allowed inside a transaction"))
+        self.assertEqual(self.r.cmd("EXEC"), Error(
+            "EXECABORT Transaction discarded because of previous errors."))
+
+    def test_transfers_between_accounts_keep_the_total(self):
+        accounts = ["acct:%d" % i for i in range(6)]
+        self.r.cmd("MSET", *[x for a in accounts for x in (a, "100")])
+        stop = threading.Event()
+        problems = []
+        done = [0]
+
+        def mover(seed):
+            with Client(self.server.port) as c:
+                i = seed
+                while not stop.is_set():
+                    src, dst = accounts[i % 6], accounts[(i * 5 + 1) % 6]
+                    i += 1
+                    if src == dst:
+                        continue
+                    c.send_command("MULTI")
+                    c.send_command("DECRBY", src, "7")
+                    c.send_command("INCRBY", dst, "7")
+                    c.send_command("EXEC")
+                    r = c.read_replies(4)
+                    if not isinstance(r[3], list) or len(r[3]) != 2:
+                        problems.append("EXEC replied %r" % (r[3],))
+                    done[0] += 1
+
+        def auditor():
+            with Client(self.server.port) as c:
+                while not stop.is_set():
+                    vals = c.cmd("MGET", *accounts)
+                    total = sum(int(v) for v in vals)
+                    if total != 600:
+                        problems.append("total %d: %r" % (total, vals))
+                        stop.set()
+
+        threads = [threading.Thread(target=mover, args=(s,)) for s in range(3)]
+        threads += [threading.Thread(target=auditor) for _ in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(2.0)
+        stop.set()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(problems, [])
+        self.assertGreater(done[0], 20)
+        self.assertEqual(sum(int(v) for v in self.r.cmd("MGET", *accounts)), 600)
+
+
+if __name__ == "__main__":
+    unittest.main()
