@@ -550,12 +550,12 @@ static void cmd_exec(struct cmd_ctx *ctx)
         x->w[i].key.ptr = sh_malloc(m->w[i].key.len ? m->w[i].key.len : 1);
         memcpy((char *)x->w[i].key.ptr, m->w[i].key.ptr, m->w[i].key.len);
     }
+    coord_start_txn(c, ctx->cmd, &gather_exec, x, c->db, npairs / 2, pairs, all);
+    sh_free(pairs); /* it borrowed the watched keys: free them after */
     for (int i = 0; i < m->nw; i++) {
         sh_free((char *)m->w[i].key.ptr);
     }
     m->nw = 0;
-    coord_start_txn(c, ctx->cmd, &gather_exec, x, c->db, npairs / 2, pairs, all);
-    sh_free(pairs);
     discard(m);
 }
 
