@@ -35,5 +35,10 @@ void block_unblock_all(struct shard *sh);
 /* CLIENT UNBLOCK on this shard: ends client id's blocked command with a
  * timeout reply, or with an -UNBLOCKED error. Returns whether it was. */
 bool block_unblock(struct shard *sh, uint64_t id, bool error);
+/* INFO: the clients of this shard in a blocking command not answered yet
+ * (each counts once, on its own core, whichever shards own its keys), and
+ * how many of them have a timeout (Redis's clients_in_timeout_table).
+ * Cost: O(blocked clients of this shard). */
+void block_stats(const struct shard *sh, long long *blocked, long long *with_timeout);
 /* Binds the blocking commands. */
 void block_bind(void);

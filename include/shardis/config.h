@@ -104,16 +104,24 @@ SH_MUST_CHECK int config_load_args(struct config *c, int argc, char **argv, char
 SH_MUST_CHECK int config_apply(struct config *c, const char *name, int nval,
                                const struct sh_slice *val, char *err, size_t errlen);
 
-/* CONFIG GET: calls fn(name, value) for each directive matching the glob
- * pattern (case-insensitive). */
+/* CONFIG GET of one argument, as Redis 7.0: an argument without a glob
+ * character is a name (any case, a directive's or an alias's such as
+ * hash-max-ziplist-value) and fn gets it as given; a pattern (matched
+ * without case) gives every directive name and alias it matches. Calls
+ * fn(name, value) for each; name and value are borrowed for the call.
+ * Cost: O(directives) per pattern. */
 typedef void config_each_fn(void *arg, const char *name, const char *value);
 void config_get(const struct config *c, const char *pattern, size_t plen, config_each_fn *fn,
                 void *arg);
-/* CONFIG SET of one directive: checks that it exists and is tunable, and
- * that the value parses. Returns 0 or -1 with Redis's error text in err
- * ("ERR Unknown option or number of arguments for CONFIG SET - 'x'", ...). */
-SH_MUST_CHECK int config_set(struct config *c, const char *name, size_t nlen, const char *value,
-                             size_t vlen, char *err, size_t errlen);
+/* CONFIG SET name value [name value ...] (npairs pairs in args[0 .. 2 *
+ * npairs - 1], borrowed), in Redis 7.0's order: the names first (the first
+ * unknown, immutable or repeated one fails, named as given), then each value
+ * in turn. Returns 0, or -1 with Redis's error text in err ("ERR Unknown
+ * option or number of arguments for CONFIG SET - 'x'", "ERR CONFIG SET
+ * failed (possibly related to argument 'x') - ..."); c may then be half
+ * changed, so callers set a copy and drop it on error. */
+SH_MUST_CHECK int config_set(struct config *c, int npairs, const struct sh_slice *args, char *err,
+                             size_t errlen);
 /* CONFIG REWRITE: rewrites the file c was loaded from as Redis 7.0 does.
  * Comments, blank lines and order stay; each directive's lines get its
  * running value (extra lines of a single-valued one are dropped); directives

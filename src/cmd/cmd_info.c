@@ -38,6 +38,7 @@
  * the values of a Redis 7.0.15 with it idle or off. Not written: the
  * # Latencystats section (no per-command latency histograms).
  */
+#include "shardis/block.h"
 #include "shardis/cmd.h"
 #include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
@@ -98,6 +99,8 @@ enum {
     INFO_CLIENT_MEM,     /* all the clients' memory */
     INFO_CPU_SYS_US,     /* the shard thread's */
     INFO_CPU_USER_US,
+    INFO_BLOCKED,         /* clients in BLPOP and friends */
+    INFO_BLOCKED_TIMEOUT, /* those of them with a timeout */
     INFO_NFIELDS,
 };
 
@@ -234,6 +237,7 @@ static void info_part_fields(struct shard *sh, long long *f)
     f[INFO_MEM_PEAK] = sh->metrics.mem_peak;
     f[INFO_MEM_STARTUP] = sh->metrics.mem_startup;
     info_part_clients(sh, f);
+    block_stats(sh, &f[INFO_BLOCKED], &f[INFO_BLOCKED_TIMEOUT]);
     if (getrusage(RUSAGE_THREAD, &ru) == 0) {
         f[INFO_CPU_SYS_US] = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec;
         f[INFO_CPU_USER_US] = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec;
@@ -506,9 +510,9 @@ static void info_clients(struct rbuf *b, struct info_sum *s)
     info_line(b, "maxclients:%lld", s->sh->cfg.maxclients);
     info_line(b, "client_recent_max_input_buffer:%lld", s->f[INFO_CLIENT_MAX_IN]);
     info_line(b, "client_recent_max_output_buffer:%lld", s->f[INFO_CLIENT_MAX_OUT]);
-    info_line(b, "blocked_clients:0");
+    info_line(b, "blocked_clients:%lld", s->f[INFO_BLOCKED]);
     info_line(b, "tracking_clients:0");
-    info_line(b, "clients_in_timeout_table:0");
+    info_line(b, "clients_in_timeout_table:%lld", s->f[INFO_BLOCKED_TIMEOUT]);
 }
 
 /* The memory figures, in bytes. */

@@ -28,7 +28,7 @@
  * client's core, with two internal commands that clients cannot name (they
  * are not in the command table):
  *
- *   stage 0  __dump src                     at src's owner: [value|nil, pexpireat|-1]
+ *   stage 0  __dump src [READ]              at src's owner: [value|nil, pexpireat|-1]
  *   stage 1  __restore dst value at mode ev at dst's owner: :1 stored, :0 not (NX)
  *   stage 2  __delete src rename_from       at src's owner (RENAME, RENAMENX on :1)
  *
@@ -37,6 +37,8 @@
  * owns those keys), and the stage after it follows at once. Cross-shard
  * RENAME is NOT atomic: between the stages another client may see both keys
  * (or, if it writes src in between, lose that write to the final delete).
+ * COPY's __dump carries READ: in Redis COPY reads its source (a keyspace hit
+ * or miss, and "keymiss"), where RENAME's lookup is a write that counts none.
  *
  * Keyspace notifications (Redis 7.0's, all of class 'g'), published after
  * the write by the owner of the key they name: "del" for each key DEL/UNLINK
@@ -436,13 +438,18 @@ static void cmd_copy(struct cmd_ctx *ctx)
 
 /* ---- the internal commands of cross-shard RENAME/COPY ---- */
 
-/* __dump key -> [value or nil, pexpireat or -1] */
+/* __dump key [READ] -> [value or nil, pexpireat or -1]. READ: the lookup is
+ * a read, counted as a keyspace hit or miss (with its keymiss event), as
+ * COPY's source is in Redis; RENAME's is not. */
 static void cmd_dump_internal(struct cmd_ctx *ctx)
 {
     struct kentry *e = cmd_lookup(ctx, 1);
     size_t len;
     char *p;
 
+    if (ctx->argc > 2) {
+        cmd_count_lookup(ctx, e != NULL);
+    }
     if (!e) {
         reply_array(&ctx->r, 2);
         reply_null(&ctx->r);
@@ -511,7 +518,7 @@ static void cmd_delete_internal(struct cmd_ctx *ctx)
 static const struct cmd_spec dump_spec = {
     .name = "__dump",
     .fullname = "__dump",
-    .arity = 2,
+    .arity = -2,
     .proc = cmd_dump_internal,
 };
 
@@ -569,7 +576,7 @@ static void move_start(struct coord *c, enum move_kind kind)
 {
     int dbid = c->dbid;
     bool replace;
-    struct sh_slice argv[2] = { { "__dump", 6 }, c->argv[1] };
+    struct sh_slice argv[3] = { { "__dump", 6 }, c->argv[1], { "READ", 4 } };
     struct move m;
 
     c->acc = 0;
@@ -583,7 +590,7 @@ static void move_start(struct coord *c, enum move_kind kind)
         }
     }
     move_init(c, kind, &m);
-    coord_send(c, m.src_owner, &dump_spec, c->dbid, 2, argv);
+    coord_send(c, m.src_owner, &dump_spec, c->dbid, kind == MOVE_COPY ? 3 : 2, argv);
 }
 
 /* Sends stage 1, __restore dst value pexpireat REPLACE|NX event, to dst's

@@ -29,6 +29,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -542,8 +543,8 @@ static void config_get_one(void *arg, const char *name, const char *value)
     struct config_get_acc *a = arg;
 
     for (size_t off = 0; off < a->names.len; off += strlen(a->names.data + off) + 1) {
-        if (!strcmp(a->names.data + off, name)) {
-            return; /* several patterns may match one name: list it once */
+        if (!strcasecmp(a->names.data + off, name)) {
+            return; /* several arguments may name one: list it once, as asked first */
         }
     }
     rbuf_append(&a->names, name, strlen(name) + 1);
@@ -582,13 +583,10 @@ static void cmd_config_set(struct cmd_ctx *ctx)
         return;
     }
     config_copy(&trial, &sh->cfg);
-    for (int i = 2; i < ctx->argc; i += 2) {
-        if (config_set(&trial, ctx->argv[i].ptr, ctx->argv[i].len, ctx->argv[i + 1].ptr,
-                       ctx->argv[i + 1].len, err, sizeof(err)) != 0) {
-            config_fini(&trial);
-            reply_error(&ctx->r, err);
-            return;
-        }
+    if (config_set(&trial, (ctx->argc - 2) / 2, ctx->argv + 2, err, sizeof(err)) != 0) {
+        config_fini(&trial);
+        reply_error(&ctx->r, err);
+        return;
     }
     if (strcmp(trial.requirepass, sh->cfg.requirepass) != 0) {
         acl_set_requirepass(sh->acl, trial.requirepass);

@@ -1295,6 +1295,18 @@ void block_conn_gone(struct conn *c)
     coord_abandon(co);
 }
 
+void block_stats(const struct shard *sh, long long *blocked, long long *with_timeout)
+{
+    const struct block *b = sh->blk;
+    long long n = 0;
+
+    for (const struct bclient *bc = b->all; bc; bc = bc->next) {
+        n += bc->deadline_us != 0;
+    }
+    *blocked = (long long)b->nclients;
+    *with_timeout = n;
+}
+
 /* Ends the given clients' waits; error: with -UNBLOCKED. */
 static size_t unblock_where(struct shard *sh, uint64_t conn_id, bool all, bool error)
 {

@@ -80,17 +80,24 @@ static const struct directive directives[] = {
     /* value encodings (kval.h): compact below these, scalable above */
     { "hash-max-listpack-entries", DIR_INT, F(limits.hash_max_listpack_entries), 0, LLONG_MAX,
       true },
-    { "hash-max-listpack-value", DIR_INT, F(limits.hash_max_listpack_value), 0, LLONG_MAX, true },
+    /* memory values in Redis ("1kb", and "" reads as 0) */
+    { "hash-max-listpack-value", DIR_MEM, F(limits.hash_max_listpack_value), 0, LLONG_MAX, true },
     { "list-max-listpack-size", DIR_INT, F(limits.list_max_listpack_size), -5, INT_MAX, true },
     { "set-max-intset-entries", DIR_INT, F(limits.set_max_intset_entries), 0, LLONG_MAX, true },
     { "set-max-listpack-entries", DIR_INT, F(limits.set_max_listpack_entries), 0, LLONG_MAX, true },
     { "set-max-listpack-value", DIR_INT, F(limits.set_max_listpack_value), 0, LLONG_MAX, true },
     { "zset-max-listpack-entries", DIR_INT, F(limits.zset_max_listpack_entries), 0, LLONG_MAX,
       true },
-    { "zset-max-listpack-value", DIR_INT, F(limits.zset_max_listpack_value), 0, LLONG_MAX, true },
+    { "zset-max-listpack-value", DIR_MEM, F(limits.zset_max_listpack_value), 0, LLONG_MAX, true },
 };
 
-/* Redis 7.0 still accepts the names of its ziplist days. */
+/* Redis 7.0 still accepts the names of its ziplist days. An alias is a name
+ * of its own, as in Redis: CONFIG GET answers under it (and a pattern that
+ * matches both lists both), CONFIG SET's errors name it, and setting a
+ * directive under both names in one CONFIG SET is not a duplicate. Redis
+ * 7.0's other aliases (slave-*, min-slaves-*, repl-ping-slave-period,
+ * cluster-slave-*, lua-time-limit, slaveof) name directives shardis does not
+ * have. */
 static const struct {
     const char *alias, *name;
 } aliases[] = {
@@ -291,20 +298,51 @@ void config_copy(struct config *dst, const struct config *src)
     dst->appendonly = sh_strdup(src->appendonly);
 }
 
-static const struct directive *find_directive(const char *name, size_t len)
+static bool name_eq(const char *known, const char *name, size_t len)
 {
+    return strlen(known) == len && strncasecmp(known, name, len) == 0;
+}
+
+/* The directive called name (case-insensitive), or NULL. With canon, also
+ * the lower-case name it was found under: an alias or the directive's own. */
+static const struct directive *find_directive(const char *name, size_t len, const char **canon)
+{
+    const char *as = NULL;
+
     for (size_t i = 0; i < SH_ARRAY_LEN(aliases); i++) {
-        if (strlen(aliases[i].alias) == len && strncasecmp(aliases[i].alias, name, len) == 0) {
+        if (name_eq(aliases[i].alias, name, len)) {
+            as = aliases[i].alias;
             name = aliases[i].name;
             len = strlen(name);
         }
     }
     for (size_t i = 0; i < SH_ARRAY_LEN(directives); i++) {
-        if (strlen(directives[i].name) == len && strncasecmp(directives[i].name, name, len) == 0) {
+        if (name_eq(directives[i].name, name, len)) {
+            if (canon) {
+                *canon = as ? as : directives[i].name;
+            }
             return &directives[i];
         }
     }
     return NULL;
+}
+
+/* A memory value as Redis's memtoull reads it: digits and an optional unit
+ * (1k = 1000, 1kb = 1024 ...), no sign; "" reads as 0. */
+static bool mem_parse(const char *v, size_t vlen, long long *x)
+{
+    char buf[64];
+
+    if (vlen == 0) {
+        *x = 0;
+        return true;
+    }
+    if (vlen >= sizeof(buf) || v[0] == '-') {
+        return false;
+    }
+    memcpy(buf, v, vlen);
+    buf[vlen] = '\0';
+    return util_memtoll(buf, x);
 }
 
 /* Parses one value into the field; returns NULL or the reason it failed
@@ -313,20 +351,17 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
                                size_t vlen)
 {
     static __thread char why[128];
-    char buf[128];
     long long x;
     void *field = (char *)c + d->off;
 
     switch (d->kind) {
     case DIR_INT:
     case DIR_MEM:
-        if (vlen >= sizeof(buf)) {
+        if (d->kind == DIR_INT && !util_str2ll(v, vlen, &x)) {
             return "argument couldn't be parsed into an integer";
         }
-        memcpy(buf, v, vlen);
-        buf[vlen] = '\0';
-        if (d->kind == DIR_INT ? !util_str2ll(buf, vlen, &x) : !util_memtoll(buf, &x)) {
-            return "argument couldn't be parsed into an integer";
+        if (d->kind == DIR_MEM && !mem_parse(v, vlen, &x)) {
+            return "argument must be a memory value";
         }
         if (x < d->min || x > d->max) {
             snprintf(why, sizeof(why), "argument must be between %lld and %lld inclusive", d->min,
@@ -381,7 +416,7 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
 int config_apply(struct config *c, const char *name, int nval, const struct sh_slice *val,
                  char *err, size_t errlen)
 {
-    const struct directive *d = find_directive(name, strlen(name));
+    const struct directive *d = find_directive(name, strlen(name), NULL);
     const char *why;
 
     if (!d) {
@@ -604,73 +639,138 @@ static void format_value(const struct config *c, const struct directive *d, char
     }
 }
 
+/* Does a CONFIG GET argument hold a glob character? Redis 7.0 looks an
+ * argument without any up as a name. */
+static bool has_glob(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '*' || p[i] == '?' || p[i] == '[') {
+            return true;
+        }
+    }
+    return false;
+}
+
 void config_get(const struct config *c, const char *pattern, size_t plen, config_each_fn *fn,
                 void *arg)
 {
     char value[1024];
+    char name[64];
 
+    if (!has_glob(pattern, plen)) {
+        const struct directive *d = find_directive(pattern, plen, NULL);
+
+        if (d) { /* found, so plen is a directive's length: it fits */
+            memcpy(name, pattern, plen);
+            name[plen] = '\0';
+            format_value(c, d, value, sizeof(value));
+            fn(arg, name, value);
+        }
+        return;
+    }
     for (size_t i = 0; i < SH_ARRAY_LEN(directives); i++) {
         const struct directive *d = &directives[i];
+        bool formatted = false;
 
         if (glob_match(pattern, plen, d->name, strlen(d->name), true)) {
             format_value(c, d, value, sizeof(value));
+            formatted = true;
             fn(arg, d->name, value);
+        }
+        for (size_t j = 0; j < SH_ARRAY_LEN(aliases); j++) {
+            const char *alias = aliases[j].alias;
+
+            if (!strcmp(aliases[j].name, d->name) &&
+                glob_match(pattern, plen, alias, strlen(alias), true)) {
+                if (!formatted) {
+                    format_value(c, d, value, sizeof(value));
+                    formatted = true;
+                }
+                fn(arg, alias, value);
+            }
         }
     }
 }
 
-int config_set(struct config *c, const char *name, size_t nlen, const char *value, size_t vlen,
-               char *err, size_t errlen)
+/* Sets one tunable directive d, named canon, from value. */
+static int set_one(struct config *c, const struct directive *d, const char *canon,
+                   struct sh_slice value, char *err, size_t errlen)
 {
-    const struct directive *d = find_directive(name, nlen);
     const char *why;
 
-    if (!d) {
-        snprintf(err, errlen, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
-                 (int)nlen, name);
-        return -1;
-    }
-    if (!d->tunable) {
-        snprintf(err, errlen,
-                 "ERR CONFIG SET failed (possibly related to argument '%s') - can't set "
-                 "immutable config",
-                 d->name);
-        return -1;
-    }
     if (d->kind == DIR_COBL) {
         char words[1024];
         struct sh_slice v[4 * CONFIG_COBL_CLASSES + 1];
+        size_t vlen = value.len < sizeof(words) ? value.len : sizeof(words) - 1;
         int n;
 
-        if (vlen >= sizeof(words)) {
-            vlen = sizeof(words) - 1;
-        }
-        memcpy(words, value, vlen);
+        memcpy(words, value.ptr, vlen);
         n = resp_split_inline(words, vlen, v, (int)SH_ARRAY_LEN(v));
+        if (n == 0) {
+            return 0; /* no class given: Redis changes nothing and says OK */
+        }
         why = n < 0 || n > (int)SH_ARRAY_LEN(v) - 1
                       ? "Wrong number of arguments in buffer limit configuration."
                       : cobl_parse(c, n, v);
-        if (why) {
-            snprintf(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-                     d->name, why);
-            return -1;
-        }
-        return 0;
-    }
-    if (d->kind == DIR_WORDS) {
+    } else if (d->kind == DIR_WORDS) {
         char **field = field_of(c, d);
 
         sh_free(*field);
-        *field = sh_malloc(vlen + 1);
-        memcpy(*field, value, vlen);
-        (*field)[vlen] = '\0';
+        *field = sh_malloc(value.len + 1);
+        memcpy(*field, value.ptr, value.len);
+        (*field)[value.len] = '\0';
         return 0;
+    } else {
+        why = parse_value(c, d, value.ptr, value.len);
     }
-    why = parse_value(c, d, value, vlen);
     if (why) {
         snprintf(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-                 d->name, why);
+                 canon, why);
         return -1;
+    }
+    return 0;
+}
+
+int config_set(struct config *c, int npairs, const struct sh_slice *args, char *err, size_t errlen)
+{
+    /* the names set so far, by the (static) name each was found under */
+    const char *seen[SH_ARRAY_LEN(directives) + SH_ARRAY_LEN(aliases)];
+    const struct directive *d;
+    const char *canon;
+    size_t nseen = 0;
+
+    for (int i = 0; i < npairs; i++) {
+        struct sh_slice name = args[2 * i];
+        const char *why = NULL;
+
+        d = find_directive(name.ptr, name.len, &canon);
+        if (!d) {
+            snprintf(err, errlen,
+                     "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                     (int)name.len, name.ptr);
+            return -1;
+        }
+        if (!d->tunable) {
+            why = "can't set immutable config";
+        }
+        for (size_t k = 0; k < nseen && !why; k++) {
+            if (seen[k] == canon) {
+                why = "duplicate parameter";
+            }
+        }
+        if (why) {
+            snprintf(err, errlen,
+                     "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
+                     (int)name.len, name.ptr, why);
+            return -1;
+        }
+        seen[nseen++] = canon;
+    }
+    for (int i = 0; i < npairs; i++) {
+        d = find_directive(args[2 * i].ptr, args[2 * i].len, &canon);
+        if (set_one(c, d, canon, args[2 * i + 1], err, errlen) != 0) {
+            return -1;
+        }
     }
     return 0;
 }
@@ -739,7 +839,7 @@ static int rewrite_line_directive(const char *line, size_t len)
     }
     copy = sh_memdup(line, len + 1);
     n = resp_split_inline(copy, len, v, (int)SH_ARRAY_LEN(v));
-    d = n > 0 ? find_directive(v[0].ptr, v[0].len) : NULL;
+    d = n > 0 ? find_directive(v[0].ptr, v[0].len, NULL) : NULL;
     sh_free(copy);
     return d ? (int)(d - directives) : REWRITE_KEEP;
 }
