@@ -14,6 +14,7 @@ PACKAGES=(
     liburing-dev libxxhash-dev libjemalloc-dev libcmocka-dev
     redis-tools redis-server python3-redis libhiredis-dev
     clang libclang-rt-14-dev
+    liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
 )
 
 POLICY=/usr/sbin/policy-rc.d

@@ -12,7 +12,11 @@ SECS=${1:-20}
 WORK=${2:-$(mktemp -d "${TMPDIR:-/tmp}/shardis-fuzz.XXXXXX")}
 TARGET=${3:-resp}
 command -v clang >/dev/null || { echo "clang not found: skipping"; exit 77; }
-CFLAGS=(-g -O1 -std=c17 -D_GNU_SOURCE -DSHARDIS_VERSION='"fuzz"'
+# shellcheck disable=SC2207 # pkg-config's words are meant to split
+LUA_CFLAGS=($(pkg-config --cflags lua5.1))
+# shellcheck disable=SC2207
+LUA_LIBS=($(pkg-config --libs lua5.1))
+CFLAGS=(-g -O1 -std=c17 -D_GNU_SOURCE "${LUA_CFLAGS[@]}" -DSHARDIS_VERSION='"fuzz"'
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I"$ROOT/include")
 
 # Writes one seed: a RESP array of the given arguments.
@@ -62,6 +66,9 @@ dispatch)
     seed "$V" HELLO 3; seed "$V" CLIENT ID; seed "$V" CLIENT LIST; seed "$V" CONFIG GET '*'
     seed "$V" CONFIG SET hz 20; seed "$V" INFO; seed "$V" COMMAND COUNT; seed "$V" PING
     seed "$V" ECHO x; seed "$V" SELECT 2; seed "$V" TIME
+    seed "$V" MULTI; seed "$V" SET k v; seed "$V" EXEC; seed "$V" WATCH k; seed "$V" UNWATCH
+    seed "$V" DISCARD; seed "$V" EVAL "return redis.call('set', KEYS[1], ARGV[1])" 1 k v
+    seed "$V" EVAL "return redis.call('get', 'x')" 0; seed "$V" SCRIPT LOAD "return 1"
     P=$CORPUS/pubsub
     seed "$P" SUBSCRIBE ch; seed "$P" PSUBSCRIBE 'c*'; seed "$P" PUBLISH ch hi
     seed "$P" SPUBLISH ch hi; seed "$P" PUBSUB CHANNELS; seed "$P" PUBSUB NUMSUB ch
@@ -75,7 +82,8 @@ dispatch)
         *) SRCS+=("$f") ;;
         esac
     done
-    LIBS=(-luring -lxxhash -lpthread -lm)
+    LIBS=(-luring -lxxhash -lpthread -lm -l:liblua5.1-cjson.a -l:liblua5.1-bitop.a
+          "${LUA_LIBS[@]}")
     MAXLEN=2048
     DICT=(-dict="$ROOT/tests/fuzz/dispatch.dict")
     ;;
