@@ -91,4 +91,24 @@ main() {
     log "installed: ${missing[*]}"
 }
 
+# The Node.js clients of the interop tests (ioredis, node-redis) come from the
+# npm registry, pinned by tests/interop/node/package-lock.json. Without npm
+# or the registry the Node.js interop test skips; nothing else depends on it.
+install_node_clients() {
+    local dir
+    dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/interop/node"
+    if [[ -d $dir/node_modules/ioredis && -d $dir/node_modules/redis ]]; then
+        return 0
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        log "npm not found: the Node.js interop test will be skipped"
+        return 0
+    fi
+    log "installing the Node.js clients into tests/interop/node (npm ci)"
+    if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); then
+        log "npm ci failed: the Node.js interop test will be skipped"
+    fi
+}
+
 main "$@"
+install_node_clients

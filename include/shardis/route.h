@@ -129,7 +129,7 @@ struct coord {
      * reply goes to out, then parent advances */
     struct coord *parent;
     struct rbuf *out;
-    size_t out_at; /* where its reply starts in out */
+    size_t out_at;  /* where its reply starts in out */
     bool txn_all;   /* coord_start_txn: every shard whole */
     bool uncounted; /* coord_start_txn: the handler that started it counted it */
 };
@@ -174,10 +174,15 @@ void coord_wake(struct coord *c);
 void coord_abandon(struct coord *c);
 /* Starts a coordinator for connection c that runs gather g (with ext set
  * before g->start) as a transaction: locks are npairs (mode "r"/"w", key)
- * pairs in database dbid, or every shard whole when all. cmd names it (stats,
- * slow log). With one shard there is nothing to lock: it runs at once. */
+ * pairs in database dbid, or every shard whole when all. cmd names it (its
+ * handler counted it). With one shard, or no lock at all, it runs at once
+ * and is no transaction. */
 void coord_start_txn(struct conn *c, const struct cmd_spec *cmd, const struct gather *g, void *ext,
                      int dbid, int npairs, const struct sh_slice *pairs, bool all);
+/* From a gather's done() of a coordinator that is not a transaction: run
+ * it again from g->start as a transaction over every shard whole (a script
+ * that reached past its keys). done() then returns false. */
+void coord_retry_txn_all(struct coord *co);
 /* Runs cmd over argv (copied) for parent's connection inside parent's
  * transaction (its parts do not wait for locks), in the client's protocol,
  * blocking commands without waiting; the final reply is appended to out, and

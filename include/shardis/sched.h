@@ -60,10 +60,10 @@ struct sched {
     uint32_t nwaiting;
     /* transactions queued here, in sequence order */
     struct sched_txn *head, *tail;
-    int nall;          /* queued transactions that lock the whole shard */
-    uint64_t max_seq;  /* the highest number queued here so far */
-    uint64_t tickets;  /* arrival order of transactions and waiting commands */
-    bool running;      /* sched_release is draining (no re-entry) */
+    int nall;         /* queued transactions that lock the whole shard */
+    uint64_t max_seq; /* the highest number queued here so far */
+    uint64_t tickets; /* arrival order of transactions and waiting commands */
+    bool running;     /* sched_release is draining (no re-entry) */
     /* intent locks by key: a chained table, power-of-two buckets */
     struct sched_lock **buckets;
     size_t nbuckets;

@@ -140,6 +140,7 @@ struct shard {
     struct sched sched;     /* transactions queued here, their locks, who waits */
     void *watch;            /* WATCHed keys owned here (txn/watch.c) */
     uint32_t nwatched;      /* how many: 0 keeps writes from looking */
+    void *scripts;          /* the Lua vm and its host state (txn/eval.c) */
     struct conn **monitors; /* this core's MONITOR clients */
     int nmonitors;
 

@@ -5,6 +5,7 @@
 #include "shardis/cmd_bind.h"
 
 #include "shardis/block.h"
+#include "shardis/eval.h"
 #include "shardis/monitor.h"
 #include "shardis/multi.h"
 #include "shardis/pubsub.h"
@@ -25,4 +26,5 @@ void cmd_bind_all(void)
     monitor_bind();
     pubsub_bind();
     multi_bind();
+    eval_bind();
 }

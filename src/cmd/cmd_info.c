@@ -43,6 +43,7 @@
 #include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
+#include "shardis/eval.h"
 #include "shardis/kdb.h"
 #include "shardis/pubsub.h"
 #include "shardis/resp.h"
@@ -101,6 +102,12 @@ enum {
     INFO_CPU_USER_US,
     INFO_BLOCKED,         /* clients in BLPOP and friends */
     INFO_BLOCKED_TIMEOUT, /* those of them with a timeout */
+    INFO_SCRIPTS,         /* cached scripts (every shard has them all) */
+    INFO_LUA_MEM,         /* bytes of the Lua states */
+    INFO_SCRIPT_GLOBAL,   /* scripts run with every shard locked */
+    INFO_TXN_SCHEDULED,   /* transactions queued on a shard */
+    INFO_TXN_REFUSED,     /* schedules refused (renumbered and retried) */
+    INFO_TXN_WAITED,      /* plain commands that waited for a lock */
     INFO_NFIELDS,
 };
 
@@ -113,6 +120,7 @@ static bool info_field_is_max(int i)
     case INFO_MEM_STARTUP:
     case INFO_CLIENT_MAX_IN:
     case INFO_CLIENT_MAX_OUT:
+    case INFO_SCRIPTS:
         return true;
     default:
         return false;
@@ -238,6 +246,10 @@ static void info_part_fields(struct shard *sh, long long *f)
     f[INFO_MEM_STARTUP] = sh->metrics.mem_startup;
     info_part_clients(sh, f);
     block_stats(sh, &f[INFO_BLOCKED], &f[INFO_BLOCKED_TIMEOUT]);
+    eval_stats(sh, &f[INFO_SCRIPTS], &f[INFO_SCRIPT_GLOBAL], &f[INFO_LUA_MEM]);
+    f[INFO_TXN_SCHEDULED] = (long long)sh->sched.scheduled;
+    f[INFO_TXN_REFUSED] = (long long)sh->sched.refused;
+    f[INFO_TXN_WAITED] = (long long)sh->sched.waited;
     if (getrusage(RUSAGE_THREAD, &ru) == 0) {
         f[INFO_CPU_SYS_US] = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec;
         f[INFO_CPU_USER_US] = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec;
@@ -572,18 +584,23 @@ static double ratio(long long a, long long b)
     return b > 0 ? (double)a / (double)b : 0.0;
 }
 
-/* Lua and functions: shardis runs no scripts. */
-static void info_memory_scripts(struct rbuf *b)
+/* Lua (every shard's vm); no functions (FUNCTION is not built). */
+static void info_memory_scripts(struct rbuf *b, const struct info_sum *s)
 {
-    static const char *const zeros[] = { "used_memory_lua", "used_memory_vm_eval" };
-    static const char *const zeros2[] = { "used_memory_scripts_eval", "number_of_cached_scripts",
-                                          "number_of_functions", "number_of_libraries",
+    static const char *const zeros2[] = { "number_of_functions", "number_of_libraries",
                                           "used_memory_vm_functions" };
 
-    info_zeros(b, zeros, SH_ARRAY_LEN(zeros));
-    info_line(b, "used_memory_lua_human:0B");
+    char human[32];
+
+    /* Redis's order: the human form of used_memory_lua after vm_eval */
+    bytes_human(human, sizeof(human), s->f[INFO_LUA_MEM]);
+    info_line(b, "used_memory_lua:%lld", s->f[INFO_LUA_MEM]);
+    info_line(b, "used_memory_vm_eval:%lld", s->f[INFO_LUA_MEM]);
+    info_line(b, "used_memory_lua_human:%s", human);
+    info_line(b, "used_memory_scripts_eval:0");
+    info_line(b, "number_of_cached_scripts:%lld", s->f[INFO_SCRIPTS]);
     info_zeros(b, zeros2, SH_ARRAY_LEN(zeros2));
-    info_bytes(b, "used_memory_vm_total", 0);
+    info_bytes(b, "used_memory_vm_total", s->f[INFO_LUA_MEM]);
     info_line(b, "used_memory_functions:0");
     info_bytes(b, "used_memory_scripts", 0);
 }
@@ -609,7 +626,7 @@ static void info_memory(struct rbuf *b, struct info_sum *s)
     info_line(b, "allocator_active:%lld", m.active);
     info_line(b, "allocator_resident:%lld", m.resident);
     info_bytes(b, "total_system_memory", m.system);
-    info_memory_scripts(b);
+    info_memory_scripts(b, s);
     info_bytes(b, "maxmemory", 0);
     info_line(b, "maxmemory_policy:noeviction");
     info_line(b, "allocator_frag_ratio:%.2f", ratio(m.active, m.allocated));
@@ -704,6 +721,10 @@ static void info_stats_tail(struct rbuf *b, const struct info_sum *s)
     info_line(b, "mailbox_messages_sent:%lld", s->f[INFO_MBOX_SENT]);
     info_line(b, "mailbox_messages_received:%lld", s->f[INFO_MBOX_RECV]);
     info_line(b, "mailbox_overflows:%lld", s->f[INFO_MBOX_OVERFLOW]);
+    info_line(b, "txn_scheduled:%lld", s->f[INFO_TXN_SCHEDULED]);
+    info_line(b, "txn_refused:%lld", s->f[INFO_TXN_REFUSED]);
+    info_line(b, "txn_waited_commands:%lld", s->f[INFO_TXN_WAITED]);
+    info_line(b, "global_script_runs:%lld", s->f[INFO_SCRIPT_GLOBAL]);
 }
 
 static void info_stats(struct rbuf *b, struct info_sum *s)

@@ -497,15 +497,19 @@ static void txn_schedule(struct coord *co)
     co->txn_refused = false;
     co->txn_rounds++;
     co->pending++; /* the round stays open until every part is sent */
-    if (co->txn_pairs) {
+    if (co->g->txn_all || co->txn_all) {
+        for (int s = 0; s < n; s++) {
+            txn_send(co, s, 0, NULL, true);
+        }
+    } else if (co->txn_pairs) {
         struct sh_slice *sub = sh_malloc(sizeof(*sub) * 2 * (size_t)co->txn_npairs);
         int *owner = sh_malloc(sizeof(int) * (size_t)co->txn_npairs);
 
         for (int i = 0; i < co->txn_npairs; i++) {
             uint64_t h;
 
-            owner[i] = shard_owner(n, co->txn_pairs[2 * i + 1].ptr, co->txn_pairs[2 * i + 1].len,
-                                   &h);
+            owner[i] =
+                    shard_owner(n, co->txn_pairs[2 * i + 1].ptr, co->txn_pairs[2 * i + 1].len, &h);
         }
         for (int s = 0; s < n; s++) {
             int k = 0;
@@ -522,10 +526,6 @@ static void txn_schedule(struct coord *co)
         }
         sh_free(owner);
         sh_free(sub);
-    } else if (co->g->txn_all || co->txn_all) {
-        for (int s = 0; s < n; s++) {
-            txn_send(co, s, 0, NULL, true);
-        }
     } else {
         int *pos = sh_malloc(sizeof(int) * (size_t)co->argc);
         uint32_t *kf = sh_malloc(sizeof(uint32_t) * (size_t)co->argc);
@@ -544,7 +544,7 @@ static void txn_schedule(struct coord *co)
             for (int i = 0; i < nkeys; i++) {
                 if (owner[i] == s) {
                     sub[k++] = (kf[i] & CMD_KEY_RO) ? (struct sh_slice){ "r", 1 }
-                                                     : (struct sh_slice){ "w", 1 };
+                                                    : (struct sh_slice){ "w", 1 };
                     sub[k++] = co->argv[pos[i]];
                 }
             }
@@ -634,8 +634,8 @@ static void coord_start(struct conn *c, const struct cmd_spec *cmd, int argc,
     struct coord *co = coord_new(c, cmd, cmd->gather, c->db, argc, argv);
 
     coord_take_slot(co);
-    if (co->nshards > 1 && (cmd->route == CMD_ROUTE_MULTI || cmd->route == CMD_ROUTE_KEY ||
-                            co->g->txn_all)) {
+    if (co->nshards > 1 &&
+        (cmd->route == CMD_ROUTE_MULTI || cmd->route == CMD_ROUTE_KEY || co->g->txn_all)) {
         co->txn_on = sh_calloc((size_t)co->nshards, sizeof(*co->txn_on));
         txn_schedule(co);
         return;
@@ -646,31 +646,47 @@ static void coord_start(struct conn *c, const struct cmd_spec *cmd, int argc,
 void coord_start_txn(struct conn *c, const struct cmd_spec *cmd, const struct gather *g, void *ext,
                      int dbid, int npairs, const struct sh_slice *pairs, bool all)
 {
-    struct coord *co = coord_new(c, cmd, g, c->db, 1, &(struct sh_slice){ cmd->name,
-                                                                         strlen(cmd->name) });
+    struct coord *co =
+            coord_new(c, cmd, g, c->db, 1, &(struct sh_slice){ cmd->name, strlen(cmd->name) });
     size_t bytes = 0;
     char *p;
 
     co->ext = ext;
     co->uncounted = true;
     coord_take_slot(co);
-    if (co->nshards == 1) {
-        coord_run(co); /* one core runs it whole: nothing to lock */
+    if (co->nshards == 1 || (npairs == 0 && !all)) {
+        coord_run(co); /* one core runs it whole, or nothing to lock */
         return;
     }
     for (int i = 0; i < npairs * 2; i++) {
         bytes += pairs[i].len;
     }
-    co->txn_pairs = sh_malloc(sizeof(struct sh_slice) * 2 * (size_t)npairs + bytes);
-    p = (char *)(co->txn_pairs + 2 * npairs);
-    for (int i = 0; i < npairs * 2; i++) {
-        memcpy(p, pairs[i].ptr, pairs[i].len);
-        co->txn_pairs[i] = (struct sh_slice){ p, pairs[i].len };
-        p += pairs[i].len;
+    if (npairs > 0) {
+        co->txn_pairs = sh_malloc(sizeof(struct sh_slice) * 2 * (size_t)npairs + bytes);
+        p = (char *)(co->txn_pairs + 2 * npairs);
+        for (int i = 0; i < npairs * 2; i++) {
+            memcpy(p, pairs[i].ptr, pairs[i].len);
+            co->txn_pairs[i] = (struct sh_slice){ p, pairs[i].len };
+            p += pairs[i].len;
+        }
     }
     co->txn_npairs = npairs;
     co->txn_db = dbid;
     co->txn_all = all;
+    co->txn_on = sh_calloc((size_t)co->nshards, sizeof(*co->txn_on));
+    txn_schedule(co);
+}
+
+void coord_retry_txn_all(struct coord *co)
+{
+    SH_ASSERT(co->txn_state == COORD_TXN_NONE && !co->parent);
+    co->txn_all = true;
+    if (co->nshards == 1) {
+        /* nothing to lock: start over at once, after this done() returns */
+        co->txn_state = COORD_TXN_RUNNING;
+        co->g->start(co);
+        return;
+    }
     co->txn_on = sh_calloc((size_t)co->nshards, sizeof(*co->txn_on));
     txn_schedule(co);
 }

@@ -39,7 +39,7 @@ struct sched_key {
 struct sched_txn {
     struct sched_txn *prev, *next;
     uint64_t seq;
-    uint64_t ticket; /* arrival order among transactions and waiting commands */
+    uint64_t ticket;     /* arrival order among transactions and waiting commands */
     struct req *pending; /* its schedule, until answered */
     bool all;            /* the whole shard */
     bool ready;
@@ -201,7 +201,7 @@ static bool op_conflict(const struct sched *s, const struct req *m, const struct
     for (int i = 0; !hit && i < n; i++) {
         const struct sh_slice *k = &m->argv[pos[i]];
         const struct sched_lock *l =
-            lock_find(s, m->dbid, k->ptr, k->len, lock_hash(m->dbid, k->ptr, k->len));
+                lock_find(s, m->dbid, k->ptr, k->len, lock_hash(m->dbid, k->ptr, k->len));
 
         for (int j = 0; l && j < t->nkeys; j++) {
             if (t->keys[j].lock == l && (t->keys[j].excl || !(kf[i] & CMD_KEY_RO))) {
@@ -382,7 +382,7 @@ static bool keys_free(struct shard *sh, const struct cmd_spec *cmd, int dbid, in
     for (int i = 0; ok && i < n; i++) {
         const struct sh_slice *k = &argv[pos[i]];
         const struct sched_lock *l =
-            lock_find(s, dbid, k->ptr, k->len, lock_hash(dbid, k->ptr, k->len));
+                lock_find(s, dbid, k->ptr, k->len, lock_hash(dbid, k->ptr, k->len));
 
         if (l && (l->excl || (l->shared && !(kf[i] & CMD_KEY_RO)))) {
             ok = false;

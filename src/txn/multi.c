@@ -11,6 +11,7 @@
 #include "shardis/cmd.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
+#include "shardis/eval.h"
 #include "shardis/reply.h"
 #include "shardis/route.h"
 #include "shardis/sched.h"
@@ -83,8 +84,8 @@ static void post_keys(struct shard *sh, const struct cmd_spec *spec, uint64_t id
 {
     struct sh_slice stack[MULTI_STACK_KEYS + 2];
     struct sh_slice *argv = nkeys + 2 <= (int)SH_ARRAY_LEN(stack)
-                                ? stack
-                                : sh_malloc(sizeof(*argv) * (size_t)(nkeys + 2));
+                                    ? stack
+                                    : sh_malloc(sizeof(*argv) * (size_t)(nkeys + 2));
     char idbuf[24];
 
     argv[0] = (struct sh_slice){ spec->name, strlen(spec->name) };
@@ -101,12 +102,11 @@ static void unwatch_all(struct conn *c)
 {
     struct multi *m = c->multi;
 
-    if (!m || !m->nw) {
+    if (!m) {
         return;
     }
     for (int i = 0; i < m->nw; i++) {
-        post_keys(c->sh, &watch_spec_unwatch, c->id, m->w[i].dbid, m->w[i].owner, 1,
-                  &m->w[i].key);
+        post_keys(c->sh, &watch_spec_unwatch, c->id, m->w[i].dbid, m->w[i].owner, 1, &m->w[i].key);
         sh_free((char *)m->w[i].key.ptr);
     }
     sh_free(m->w);
@@ -239,7 +239,9 @@ static enum how how_to_run(const struct shard *sh, const struct mcmd *q, int *ow
     *owner = sh->id;
     switch (cmd->route) {
     case CMD_ROUTE_CONN:
-        return HOW_HERE;
+        /* one with a gather (a script) runs as a nested coordinator: it may
+         * reach any shard, and its reply must land in EXEC's */
+        return cmd->gather ? HOW_CHILD : HOW_HERE;
     case CMD_ROUTE_ALL:
         return n == 1 && !cmd->gather->always ? HOW_HERE : HOW_CHILD;
     case CMD_ROUTE_CHANNEL:
@@ -337,9 +339,9 @@ static void exec_start(struct coord *co)
         }
         if (k > 2) {
             argv[0] = (struct sh_slice){ "__watchcheck", 12 };
-            argv[1] = (struct sh_slice){ idbuf,
-                                         (size_t)snprintf(idbuf, sizeof(idbuf), "%llu",
-                                                          (unsigned long long)co->client_id) };
+            argv[1] =
+                    (struct sh_slice){ idbuf, (size_t)snprintf(idbuf, sizeof(idbuf), "%llu",
+                                                               (unsigned long long)co->client_id) };
             coord_send(co, s, &watch_spec_check, co->dbid, k, argv);
         }
         sh_free(dbs);
@@ -351,8 +353,8 @@ static void exec_start(struct coord *co)
 static void exec_unwatch(struct coord *co, struct exec_run *x)
 {
     for (int i = 0; i < x->nw; i++) {
-        post_keys(co->conn->sh, &watch_spec_unwatch, co->client_id, x->w[i].dbid, x->w[i].owner,
-                  1, &x->w[i].key);
+        post_keys(co->conn->sh, &watch_spec_unwatch, co->client_id, x->w[i].dbid, x->w[i].owner, 1,
+                  &x->w[i].key);
     }
 }
 
@@ -416,8 +418,8 @@ static const struct gather gather_exec = { .start = exec_start, .done = exec_don
 
 /* Appends the (mode, key) locks of q to pairs; true when q needs every
  * shard whole (it reaches all keys, or changes database). */
-static bool add_locks(const struct shard *sh, const struct mcmd *q, struct sh_slice **pairs,
-                      int *n, int *cap)
+static bool add_locks(const struct shard *sh, const struct mcmd *q, struct sh_slice **pairs, int *n,
+                      int *cap)
 {
     const struct cmd_spec *cmd = q->cmd;
     int stack_pos[MULTI_STACK_KEYS];
@@ -427,9 +429,9 @@ static bool add_locks(const struct shard *sh, const struct mcmd *q, struct sh_sl
     int k;
 
     (void)sh;
-    if (cmd->route == CMD_ROUTE_ALL || !strcmp(cmd->fullname, "select") ||
-        !strcmp(cmd->fullname, "swapdb") || !strcmp(cmd->fullname, "move") ||
-        !strcmp(cmd->fullname, "copy")) {
+    if (cmd->route == CMD_ROUTE_ALL || (cmd->route == CMD_ROUTE_CONN && cmd->gather) ||
+        !strcmp(cmd->fullname, "select") || !strcmp(cmd->fullname, "swapdb") ||
+        !strcmp(cmd->fullname, "move") || !strcmp(cmd->fullname, "copy")) {
         return true;
     }
     k = cmdtab_get_keys_flags(cmd, q->argv, q->argc, 0, pos, kf, MULTI_STACK_KEYS);
@@ -443,8 +445,8 @@ static bool add_locks(const struct shard *sh, const struct mcmd *q, struct sh_sl
             *cap = *cap ? *cap * 2 : 32;
             *pairs = sh_realloc(*pairs, sizeof(**pairs) * (size_t)*cap);
         }
-        (*pairs)[(*n)++] = (kf[i] & CMD_KEY_RO) ? (struct sh_slice){ "r", 1 }
-                                                 : (struct sh_slice){ "w", 1 };
+        (*pairs)[(*n)++] =
+                (kf[i] & CMD_KEY_RO) ? (struct sh_slice){ "r", 1 } : (struct sh_slice){ "w", 1 };
         (*pairs)[(*n)++] = q->argv[pos[i]];
     }
     if (pos != stack_pos) {
@@ -627,6 +629,13 @@ static void cmd_unwatch(struct cmd_ctx *ctx)
     reply_ok(&ctx->r);
 }
 
+/* What the txn layer keeps on a shard goes with it. */
+static void txn_shard_exit(struct shard *sh)
+{
+    watch_destroy(sh);
+    eval_shard_exit(sh);
+}
+
 void multi_bind(void)
 {
     cmd_must_bind("multi", cmd_multi, CMD_ROUTE_CONN, NULL);
@@ -638,5 +647,5 @@ void multi_bind(void)
     route_hooks.refused = hook_refused;
     route_hooks.gone = hook_gone;
     route_hooks.touched = watch_touched;
-    route_hooks.shard_exit = watch_destroy;
+    route_hooks.shard_exit = txn_shard_exit;
 }

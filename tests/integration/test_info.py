@@ -508,8 +508,9 @@ class TestShardisInfo(InfoTestCase):
         memory = [k for k, _ in parsed["Memory"]]
         self.assertEqual(memory[-1], "used_memory_shards")
         stats = [k for k, _ in parsed["Stats"]]
-        self.assertEqual(stats[-3:], ["mailbox_messages_sent", "mailbox_messages_received",
-                                      "mailbox_overflows"])
+        self.assertEqual(stats[-7:], ["mailbox_messages_sent", "mailbox_messages_received",
+                                      "mailbox_overflows", "txn_scheduled", "txn_refused",
+                                      "txn_waited_commands", "global_script_runs"])
 
     def test_info_from_every_shard_agrees_on_the_ids(self):
         # connections land on any shard: INFO merged by each must agree

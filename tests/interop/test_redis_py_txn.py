@@ -95,6 +95,50 @@ class TestRedisPyTransactions(ServerTestCase):
                 pipe.execute()
         self.assertEqual(self.rp.get("wk"), b"2")
 
+    def test_lock_is_exclusive(self):
+        # redis-py's Lock is Lua (release and extend are scripts)
+        counter = {"n": 0, "max": 0, "inside": 0}
+        guard = threading.Lock()
+        errors = []
+
+        def worker():
+            rp = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10)
+            try:
+                for _ in range(15):
+                    with rp.lock("res:lock", timeout=5, blocking_timeout=20, sleep=0.001):
+                        with guard:
+                            counter["inside"] += 1
+                            counter["max"] = max(counter["max"], counter["inside"])
+                        v = int(rp.get("res:value") or 0)
+                        rp.set("res:value", v + 1)
+                        with guard:
+                            counter["inside"] -= 1
+                            counter["n"] += 1
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+            finally:
+                rp.close()
+
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        self.assertEqual(counter["max"], 1)
+        self.assertEqual(int(self.rp.get("res:value")), 60)
+        self.assertIsNone(self.rp.get("res:lock"))
+
+    def test_registered_script(self):
+        incr_both = self.rp.register_script(
+            "redis.call('INCRBY', KEYS[1], ARGV[1]); return redis.call('INCRBY', KEYS[2], ARGV[1])")
+        self.assertEqual(incr_both(keys=["rs:a", "rs:b"], args=[5]), 5)
+        self.assertEqual(incr_both(keys=["rs:a", "rs:b"], args=[5]), 10)
+        self.assertEqual(self.rp.get("rs:a"), b"10")
+        self.rp.script_flush()
+        # after a flush redis-py loads it again on NOSCRIPT
+        self.assertEqual(incr_both(keys=["rs:a", "rs:b"], args=[1]), 11)
+
 
 if __name__ == "__main__":
     unittest.main()
