@@ -256,6 +256,11 @@ extern struct route_hooks route_hooks;
 void route_note_write(struct shard *sh, const struct cmd_spec *cmd, int dbid, int argc,
                       const struct sh_slice *argv);
 
+/* Owner of every key of cmd over argv: a shard, -2 when it names no key,
+ * -1 when several shards own them. */
+int route_keys_owner(const struct shard *sh, const struct cmd_spec *cmd, int argc,
+                     const struct sh_slice *argv);
+
 /* Runs one complete command of connection c (args borrowed for the call). */
 void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv);
 /* For the scheduler (sched.c): sends a schedule's answer back to its

@@ -1094,6 +1094,29 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
     return cmd;
 }
 
+int route_keys_owner(const struct shard *sh, const struct cmd_spec *cmd, int argc,
+                     const struct sh_slice *argv)
+{
+    int stack[MAX_STACK_KEYS];
+    int *pos = stack, owner = -2;
+    int n = cmdtab_get_keys(cmd, argv, argc, 0, pos, MAX_STACK_KEYS);
+
+    if (n > MAX_STACK_KEYS) {
+        pos = sh_malloc(sizeof(int) * (size_t)n);
+        n = cmdtab_get_keys(cmd, argv, argc, 0, pos, n);
+    }
+    for (int i = 0; i < n && owner != -1; i++) {
+        uint64_t h;
+        int o = shard_owner(sh->srv->nshards, argv[pos[i]].ptr, argv[pos[i]].len, &h);
+
+        owner = owner == -2 || owner == o ? o : -1;
+    }
+    if (pos != stack) {
+        sh_free(pos);
+    }
+    return owner;
+}
+
 /* Owner of every key of the command, or -1 when they differ; -2 when it has
  * no key. *hash is the table hash of the key at argv[1] (has_hash). */
 static int keys_owner(struct conn *c, const struct cmd_spec *cmd, int argc,

@@ -10,6 +10,8 @@
  */
 #include "shardis/sha1.h"
 
+#include "shardis/mdhash.h"
+
 #include <string.h>
 
 static uint32_t rotl(uint32_t x, int n)
@@ -61,40 +63,11 @@ static void block(uint32_t h[5], const uint8_t *p)
 void sha1(const void *p, size_t n, uint8_t out[SHA1_LEN])
 {
     uint32_t h[5] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0 };
-    const uint8_t *b = p;
-    uint8_t tail[128] = { 0 };
-    size_t full = n / 64 * 64, rest = n - full, tlen;
-    uint64_t bits = (uint64_t)n * 8;
 
-    for (size_t off = 0; off < full; off += 64) {
-        block(h, b + off);
-    }
-    if (rest > 0) {
-        memcpy(tail, b + full, rest);
-    }
-    tail[rest] = 0x80;
-    tlen = rest + 1 + 8 <= 64 ? 64 : 128;
-    for (int i = 0; i < 8; i++) {
-        tail[tlen - 1 - (size_t)i] = (uint8_t)(bits >> (8 * i));
-    }
-    for (size_t off = 0; off < tlen; off += 64) {
-        block(h, tail + off);
-    }
-    for (int i = 0; i < 5; i++) {
-        out[4 * i] = (uint8_t)(h[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(h[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(h[i] >> 8);
-        out[4 * i + 3] = (uint8_t)h[i];
-    }
+    mdhash_run(h, 5, block, p, n, out);
 }
 
 void sha1_hex(const uint8_t d[SHA1_LEN], char hex[2 * SHA1_LEN + 1])
 {
-    static const char digits[] = "0123456789abcdef";
-
-    for (int i = 0; i < SHA1_LEN; i++) {
-        hex[2 * i] = digits[d[i] >> 4];
-        hex[2 * i + 1] = digits[d[i] & 15];
-    }
-    hex[2 * SHA1_LEN] = '\0';
+    mdhash_hex(d, SHA1_LEN, hex);
 }

@@ -9,6 +9,8 @@
  */
 #include "shardis/sha256.h"
 
+#include "shardis/mdhash.h"
+
 #include <string.h>
 
 static const uint32_t k[64] = {
@@ -61,38 +63,11 @@ void sha256(const void *p, size_t n, uint8_t out[SHA256_LEN])
 {
     uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
-    const uint8_t *b = p;
-    uint8_t tail[128] = { 0 };
-    size_t full = n / 64 * 64, rest = n - full, tlen;
-    uint64_t bits = (uint64_t)n * 8;
 
-    for (size_t off = 0; off < full; off += 64) {
-        block(h, b + off);
-    }
-    memcpy(tail, b + full, rest);
-    tail[rest] = 0x80;
-    tlen = rest + 1 + 8 <= 64 ? 64 : 128;
-    for (int i = 0; i < 8; i++) {
-        tail[tlen - 1 - (size_t)i] = (uint8_t)(bits >> (8 * i));
-    }
-    for (size_t off = 0; off < tlen; off += 64) {
-        block(h, tail + off);
-    }
-    for (int i = 0; i < 8; i++) {
-        out[4 * i] = (uint8_t)(h[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(h[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(h[i] >> 8);
-        out[4 * i + 3] = (uint8_t)h[i];
-    }
+    mdhash_run(h, 8, block, p, n, out);
 }
 
 void sha256_hex(const uint8_t d[SHA256_LEN], char hex[2 * SHA256_LEN + 1])
 {
-    static const char digits[] = "0123456789abcdef";
-
-    for (int i = 0; i < SHA256_LEN; i++) {
-        hex[2 * i] = digits[d[i] >> 4];
-        hex[2 * i + 1] = digits[d[i] & 15];
-    }
-    hex[2 * SHA256_LEN] = '\0';
+    mdhash_hex(d, SHA256_LEN, hex);
 }

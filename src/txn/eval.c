@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define EVAL_STACK_KEYS  16
 #define EVAL_MAX_LEARNED 256
 #define REPLY_GLOBAL     "-SHARDIS-GLOBAL\r\n" /* internal: run me globally */
 
@@ -101,30 +100,6 @@ enum call_where {
     CALL_CHILD, /* several owners, or every shard */
 };
 
-/* Owner of every key of argv: a shard, -2 for none, -1 for several. */
-static int keys_owner(const struct shard *sh, const struct cmd_spec *cmd, int argc,
-                      const struct sh_slice *argv)
-{
-    int stack[EVAL_STACK_KEYS];
-    int *pos = stack, owner = -2;
-    int n = cmdtab_get_keys(cmd, argv, argc, 0, pos, EVAL_STACK_KEYS);
-
-    if (n > EVAL_STACK_KEYS) {
-        pos = sh_malloc(sizeof(int) * (size_t)n);
-        n = cmdtab_get_keys(cmd, argv, argc, 0, pos, n);
-    }
-    for (int i = 0; i < n && owner != -1; i++) {
-        uint64_t h;
-        int o = shard_owner(sh->srv->nshards, argv[pos[i]].ptr, argv[pos[i]].len, &h);
-
-        owner = owner == -2 || owner == o ? o : -1;
-    }
-    if (pos != stack) {
-        sh_free(pos);
-    }
-    return owner;
-}
-
 /* CONN commands that a script may run on a core without its client. */
 static bool conn_cmd_ok_without_client(const struct cmd_spec *cmd)
 {
@@ -175,7 +150,7 @@ static enum call_where classify(struct shard *sh, const struct script_call *call
         return *owner == sh->id ? CALL_HERE : CALL_PART;
     }
     default:
-        *owner = keys_owner(sh, cmd, call->argc, call->argv);
+        *owner = route_keys_owner(sh, cmd, call->argc, call->argv);
         if (*owner == -1) {
             if (!cmd->gather) {
                 *err = "-CROSSSLOT Keys in request don't hash to the same slot\r\n";

@@ -201,29 +201,6 @@ static void hook_gone(struct conn *c)
 
 /* ---- running the queue ---- */
 
-/* Owner of every key of a command: a shard, -2 when it has none, -1 when
- * several shards own them. */
-static int cmd_owner(const struct shard *sh, const struct mcmd *q)
-{
-    int stack[MULTI_STACK_KEYS];
-    int *pos = stack, owner = -2;
-    int n = cmdtab_get_keys(q->cmd, q->argv, q->argc, 0, pos, MULTI_STACK_KEYS);
-
-    if (n > MULTI_STACK_KEYS) {
-        pos = sh_malloc(sizeof(int) * (size_t)n);
-        n = cmdtab_get_keys(q->cmd, q->argv, q->argc, 0, pos, n);
-    }
-    for (int i = 0; i < n && owner != -1; i++) {
-        int o = owner_of(sh, q->argv[pos[i]]);
-
-        owner = owner == -2 || owner == o ? o : -1;
-    }
-    if (pos != stack) {
-        sh_free(pos);
-    }
-    return owner;
-}
-
 enum how {
     HOW_HERE,  /* run on this core with the connection */
     HOW_PART,  /* run on one other owner */
@@ -248,7 +225,7 @@ static enum how how_to_run(const struct shard *sh, const struct mcmd *q, int *ow
         *owner = owner_of(sh, q->argv[1]);
         return *owner == sh->id ? HOW_HERE : HOW_PART;
     default:
-        *owner = cmd_owner(sh, q);
+        *owner = route_keys_owner(sh, cmd, q->argc, q->argv);
         if (*owner == -1) {
             return cmd->gather ? HOW_CHILD : HOW_CROSS;
         }

@@ -342,6 +342,35 @@ class Client:
         return False
 
 
+def collect_messages(sub, n, quiet=0.15, timeout=5.0):
+    """Pub/sub messages on client sub: n of them (waiting up to `timeout`
+    seconds), then any more that come within `quiet` seconds, as (channel,
+    payload) strings in arrival order. A frame that is not a message or
+    pmessage raises ProtocolViolation."""
+    out = []
+    deadline = time.monotonic() + timeout
+    old = sub.timeout
+    try:
+        while True:
+            if len(out) >= n:
+                sub.timeout = quiet
+            else:
+                sub.timeout = max(0.01, deadline - time.monotonic())
+            try:
+                m = sub.read_reply()
+            except socket.timeout:
+                break
+            if m[0] == b"pmessage":
+                out.append((m[2].decode(), m[3].decode()))
+            elif m[0] == b"message":
+                out.append((m[1].decode(), m[2].decode()))
+            else:
+                raise ProtocolViolation("unexpected frame %r" % (m,))
+    finally:
+        sub.timeout = old
+    return out
+
+
 # --------------------------------------------------------------------------
 # Server process
 # --------------------------------------------------------------------------

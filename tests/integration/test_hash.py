@@ -13,7 +13,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Error, Map, ServerTestCase, pairs_to_map, reference_mode  # noqa: E402
+from harness import (Error, Map, ServerTestCase, collect_messages, pairs_to_map,  # noqa: E402
+                     reference_mode)
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 NOT_INTEGER = "ERR value is not an integer or out of range"
@@ -611,23 +612,7 @@ class HashNotificationTests(HashCase):
         self.assertEqual(self.sub.read_reply(), [b"psubscribe", b"__key*__:*", 1])
 
     def collect(self, n, quiet=0.15):
-        out = []
-        deadline = time.monotonic() + 5.0
-        try:
-            while True:
-                if len(out) >= n:
-                    self.sub.timeout = quiet
-                else:
-                    self.sub.timeout = max(0.01, deadline - time.monotonic())
-                try:
-                    m = self.sub.read_reply()
-                except socket.timeout:
-                    break
-                self.assertEqual(m[0], b"pmessage")
-                out.append((m[2].decode(), m[3].decode()))
-        finally:
-            self.sub.timeout = 10.0
-        return out
+        return collect_messages(self.sub, n, quiet=quiet)
 
     def expect(self, key, *events):
         """The events of key on its keyspace channel, in order, and each on

@@ -21,7 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase  # noqa: E402
+from harness import ServerTestCase, collect_messages  # noqa: E402
 
 EVENT_TIMEOUT = 5.0
 QUIET = 0.2
@@ -43,26 +43,8 @@ class KeymissTests(ServerTestCase):
         self.assertEqual(self.sub.read_reply(), [b"psubscribe", b"__key*__:*", 1])
 
     def collect(self, n):
-        """n messages (waiting up to EVENT_TIMEOUT), then any more that come
-        within QUIET seconds, as sorted (channel, payload) strings."""
-        out = []
-        deadline = time.monotonic() + EVENT_TIMEOUT
-        old = self.sub.timeout
-        try:
-            while True:
-                if len(out) >= n:
-                    self.sub.timeout = QUIET
-                else:
-                    self.sub.timeout = max(0.01, deadline - time.monotonic())
-                try:
-                    m = self.sub.read_reply()
-                except socket.timeout:
-                    break
-                self.assertEqual(m[0], b"pmessage", m)
-                out.append((m[2].decode(), m[3].decode()))
-        finally:
-            self.sub.timeout = old
-        return sorted(out)
+        """n messages, then any more within QUIET seconds, sorted."""
+        return sorted(collect_messages(self.sub, n, quiet=QUIET, timeout=EVENT_TIMEOUT))
 
     def assertEvents(self, expected):
         self.assertEqual(self.collect(len(expected)), sorted(expected))

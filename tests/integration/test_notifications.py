@@ -18,7 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Push, ServerTestCase  # noqa: E402
+from harness import Push, ServerTestCase, collect_messages  # noqa: E402
 
 EVENT_TIMEOUT = 5.0
 QUIET = 0.15
@@ -64,29 +64,7 @@ class NotificationCase(ServerTestCase):
     def collect(self, n, quiet=QUIET, sub=None, timeout=EVENT_TIMEOUT):
         """Read n notifications (waiting up to `timeout`), then any more that
         come within `quiet` seconds. Returns (channel, payload) strings."""
-        sub = sub or self.sub
-        out = []
-        deadline = time.monotonic() + timeout
-        old = sub.timeout
-        try:
-            while True:
-                if len(out) >= n:
-                    sub.timeout = quiet
-                else:
-                    sub.timeout = max(0.01, deadline - time.monotonic())
-                try:
-                    m = sub.read_reply()
-                except socket.timeout:
-                    break
-                if m[0] == b"pmessage":
-                    out.append((m[2].decode(), m[3].decode()))
-                elif m[0] == b"message":
-                    out.append((m[1].decode(), m[2].decode()))
-                else:
-                    self.fail("unexpected frame %r" % (m,))
-        finally:
-            sub.timeout = old
-        return out
+        return collect_messages(sub or self.sub, n, quiet=quiet, timeout=timeout)
 
     def assertEvents(self, expected, ordered=True, sub=None, timeout=EVENT_TIMEOUT):
         """The events received are `expected`; with ordered, each channel's
