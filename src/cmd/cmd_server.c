@@ -309,19 +309,37 @@ static void cmd_client_getname(struct cmd_ctx *ctx)
 /* One line of CLIENT LIST / CLIENT INFO, Redis 7.0's fields. */
 static void client_line(struct rbuf *b, const struct conn *c, int64_t now_ms)
 {
-    char line[1024];
-    int n = snprintf(
-            line, sizeof(line),
-            "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-            "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 "
-            "multi-mem=0 rbs=%zu rbp=0 obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
-            "cmd=%s user=%s redir=-1 resp=%d\n",
-            (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
-            (long long)(now_ms - c->ctime_ms) / 1000, (long long)(now_ms - c->last_ms) / 1000,
-            (c->flags & CONN_MONITOR) ? "O" : (c->ps && pubsub_conn_count(c) ? "P" : "N"), c->db,
-            c->q.len, c->q.cap - c->q.len, c->q.cap, c->out.len, c->out.cap + c->sending.cap,
-            sizeof(*c) + c->q.cap + c->out.cap + c->sending.cap,
-            c->last_cmd[0] ? c->last_cmd : "NULL", acl_user_name(c->user), c->proto);
+    char line[1024], flags[8];
+    size_t nf = 0;
+    int n;
+
+    /* Redis's letters, in its order */
+    if (c->flags & CONN_MONITOR) {
+        flags[nf++] = 'O';
+    }
+    if (c->ps && pubsub_conn_count(c)) {
+        flags[nf++] = 'P';
+    }
+    if (multi_queued(c) >= 0) {
+        flags[nf++] = 'x';
+    }
+    if (c->blocked) {
+        flags[nf++] = 'b';
+    }
+    if (nf == 0) {
+        flags[nf++] = 'N';
+    }
+    flags[nf] = '\0';
+    n = snprintf(line, sizeof(line),
+                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
+                 "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
+                 "multi-mem=0 rbs=%zu rbp=0 obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
+                 "cmd=%s user=%s redir=-1 resp=%d\n",
+                 (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
+                 (long long)(now_ms - c->ctime_ms) / 1000, (long long)(now_ms - c->last_ms) / 1000,
+                 flags, c->db, multi_queued(c), c->q.len, c->q.cap - c->q.len, c->q.cap, c->out.len,
+                 c->out.cap + c->sending.cap, sizeof(*c) + c->q.cap + c->out.cap + c->sending.cap,
+                 c->last_cmd[0] ? c->last_cmd : "NULL", acl_user_name(c->user), c->proto);
 
     rbuf_append(b, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1));
 }

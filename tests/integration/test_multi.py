@@ -233,6 +233,23 @@ class TestMulti(ServerTestCase):
         self.assertEqual(replies[-2], b"a")
         self.assertEqual(replies[-1], [b"1", b"1"])
 
+    def test_client_list_shows_multi(self):
+        self.r.cmd("CLIENT", "SETNAME", "txclient")
+        self.r.cmd("MULTI")
+        self.r.cmd("SET", "cl:a", "1")
+        self.r.cmd("SET", "cl:b", "2")
+        line = [ln for ln in self.other().cmd("CLIENT", "LIST").decode().splitlines()
+                if " name=txclient " in ln][0]
+        fields = dict(f.split("=", 1) for f in line.split(" "))
+        self.assertEqual(fields["flags"], "x")
+        self.assertEqual(fields["multi"], "2")
+        self.r.cmd("EXEC")
+        line = [ln for ln in self.other().cmd("CLIENT", "LIST").decode().splitlines()
+                if " name=txclient " in ln][0]
+        fields = dict(f.split("=", 1) for f in line.split(" "))
+        self.assertEqual(fields["flags"], "N")
+        self.assertEqual(fields["multi"], "-1")
+
     def test_not_allowed_inside_multi(self):
         self.r.cmd("MULTI")
         self.assertEqual(self.r.cmd("SHUTDOWN"),
