@@ -1,6 +1,6 @@
 """hiredis (Debian's libhiredis) against the server: transactions, WATCH and
-scripts over keys of many shards (tests/interop/hiredis/txn.c, built by
-CMake as interop_hiredis when libhiredis is installed)."""
+scripts over keys of many shards (tests/interop/c_clients/hiredis_txn.c,
+built by CMake as interop_hiredis when libhiredis is installed)."""
 
 import os
 import subprocess

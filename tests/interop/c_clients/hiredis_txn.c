@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * txn.c: hiredis (Debian's libhiredis) against a server: MULTI/EXEC over keys
+ * hiredis_txn.c: hiredis (Debian's libhiredis) against a server: MULTI/EXEC over keys
  * of many shards, a pipelined transaction, WATCH aborted by another
  * connection, EVAL and EVALSHA with two keys and a script with an
- * undeclared key. Run by tests/interop/test_hiredis.py:
+ * undeclared key. (Not in a folder named hiredis: that would shadow the
+ * Python hiredis module redis-py imports.) Run by
+ * tests/interop/test_hiredis.py:
  *     interop_hiredis PORT
  * Exits 0 when every check holds; else prints the first failure.
  */
