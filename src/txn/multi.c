@@ -564,10 +564,53 @@ static void cmd_discard(struct cmd_ctx *ctx)
     reply_ok(&ctx->r);
 }
 
+/* WATCH's registration: one __watch part per owner of the new keys; the
+ * reply waits for them, so a write that another client makes after our OK
+ * (through another shard's mailbox) always finds the key watched. */
+struct watch_reg {
+    int first, n; /* the new entries: m->w[first .. first + n) */
+};
+
+static void watch_reg_start(struct coord *co)
+{
+    struct multi *m = co->conn->multi;
+    struct watch_reg *g = co->ext;
+    struct sh_slice *argv = sh_malloc(sizeof(*argv) * (size_t)(g->n + 2));
+    char idbuf[24];
+
+    argv[0] = (struct sh_slice){ watch_spec_watch.name, strlen(watch_spec_watch.name) };
+    argv[1] = (struct sh_slice){ idbuf, (size_t)snprintf(idbuf, sizeof(idbuf), "%llu",
+                                                         (unsigned long long)co->client_id) };
+    for (int s = 0; s < co->nshards; s++) {
+        int k = 2;
+
+        for (int i = g->first; i < g->first + g->n; i++) {
+            if (m->w[i].owner == s) {
+                argv[k++] = m->w[i].key;
+            }
+        }
+        if (k > 2) {
+            coord_send(co, s, &watch_spec_watch, co->dbid, k, argv);
+        }
+    }
+    sh_free(argv);
+}
+
+static bool watch_reg_done(struct coord *co, struct reply *r)
+{
+    sh_free(co->ext);
+    reply_ok(r);
+    return true;
+}
+
+static const struct gather gather_watch_reg = { .start = watch_reg_start, .done = watch_reg_done };
+
 static void cmd_watch(struct cmd_ctx *ctx)
 {
     struct conn *c = ctx->conn;
     struct multi *m = state(c);
+    struct watch_reg *g;
+    int first = m->nw;
 
     if (m->active) {
         reply_error(&ctx->r, "ERR WATCH inside MULTI is not allowed");
@@ -594,10 +637,16 @@ static void cmd_watch(struct cmd_ctx *ctx)
         m->w[m->nw].dbid = c->db;
         m->w[m->nw].owner = owner_of(c->sh, k);
         m->w[m->nw].key = (struct sh_slice){ copy, k.len };
-        post_keys(c->sh, &watch_spec_watch, c->id, c->db, m->w[m->nw].owner, 1, &k);
         m->nw++;
     }
-    reply_ok(&ctx->r);
+    if (m->nw == first) {
+        reply_ok(&ctx->r);
+        return;
+    }
+    g = sh_malloc(sizeof(*g));
+    g->first = first;
+    g->n = m->nw - first;
+    coord_start_txn(c, ctx->cmd, &gather_watch_reg, g, c->db, 0, NULL, false);
 }
 
 static void cmd_unwatch(struct cmd_ctx *ctx)

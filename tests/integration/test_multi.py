@@ -114,6 +114,18 @@ class TestMulti(ServerTestCase):
         self.assertIsNone(self.r.cmd("EXEC"))
         self.assertEqual(self.r.cmd("GET", KEYS[0]), b"0")
 
+    def test_write_right_after_watch_is_always_seen(self):
+        # the write comes through another connection (another shard's
+        # mailbox): WATCH must not reply before the owner registered it
+        other = self.other()
+        for i in range(60):
+            k = "race:%d" % i
+            self.assertEqual(self.r.cmd("WATCH", k), "OK")
+            other.cmd("SET", k, "x")
+            self.r.cmd("MULTI")
+            self.r.cmd("SET", k, "mine")
+            self.assertIsNone(self.r.cmd("EXEC"), "EXEC ran although %s changed" % k)
+
     def test_watch_without_change_runs(self):
         self.r.cmd("SET", "u", "1")
         self.r.cmd("WATCH", "u")
