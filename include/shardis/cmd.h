@@ -44,5 +44,20 @@ struct kentry *cmd_lookup(struct cmd_ctx *ctx, int i);
  * is also the "keymiss" event (class m). */
 void cmd_count_lookup(struct cmd_ctx *ctx, bool hit);
 
+/* The keys of cmd over argv with their key-spec flags (CMD_KEY_*): up to
+ * CMD_KEYS_STACK in the struct, more on the heap (cmd_keys_free). pos and
+ * flags point into the struct: do not copy it. */
+#define CMD_KEYS_STACK 16
+struct cmd_keys {
+    int n;
+    int *pos;        /* argv index of each key */
+    uint32_t *flags; /* its CMD_KEY_* flags */
+    int pos_stack[CMD_KEYS_STACK];
+    uint32_t flags_stack[CMD_KEYS_STACK];
+};
+void cmd_keys_get(struct cmd_keys *k, const struct cmd_spec *cmd, int argc,
+                  const struct sh_slice *argv);
+void cmd_keys_free(struct cmd_keys *k);
+
 /* Panics if binding failed: the table and the code disagree. */
 void cmd_must_bind(const char *fullname, cmd_fn *proc, int route, const struct gather *g);

@@ -257,9 +257,22 @@ void route_note_write(struct shard *sh, const struct cmd_spec *cmd, int dbid, in
                       const struct sh_slice *argv);
 
 /* Owner of every key of cmd over argv: a shard, -2 when it names no key,
- * -1 when several shards own them. */
+ * -1 when several shards own them. With hash, *hash is the table hash of
+ * argv[1] when it is a key (*has_hash). */
 int route_keys_owner(const struct shard *sh, const struct cmd_spec *cmd, int argc,
-                     const struct sh_slice *argv);
+                     const struct sh_slice *argv, uint64_t *hash, bool *has_hash);
+
+/* Where a command must run for a client of this core that already holds
+ * the locks it needs (inside EXEC or a global script): here, on one other
+ * owner (*owner), as a nested coordinator (several owners, every shard, or
+ * a CONN command with a gather), or nowhere (several owners, no gather). */
+enum route_plan { ROUTE_PLAN_HERE, ROUTE_PLAN_PART, ROUTE_PLAN_CHILD, ROUTE_PLAN_CROSS };
+enum route_plan route_plan(const struct shard *sh, const struct cmd_spec *cmd, int argc,
+                           const struct sh_slice *argv, int *owner);
+/* Runs cmd on this core now (for client c, or NULL), its reply appended to
+ * out in proto; notes its writes for WATCH and counts it. */
+void route_exec_into(struct shard *sh, struct conn *c, const struct cmd_spec *cmd, int dbid,
+                     int argc, const struct sh_slice *argv, struct rbuf *out, int proto);
 
 /* Runs one complete command of connection c (args borrowed for the call). */
 void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv);

@@ -13,8 +13,8 @@
  * Threading: runs on the client's core (CMD_ROUTE_CONN), reads only the
  * table, which is immutable once the shards run.
  */
-#include "shardis/cmdtab_internal.h"
 #include "shardis/cmd.h"
+#include "shardis/cmdtab_internal.h"
 #include "shardis/glob.h"
 #include "shardis/reply.h"
 

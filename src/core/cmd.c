@@ -39,6 +39,29 @@ void cmd_count_lookup(struct cmd_ctx *ctx, bool hit)
     }
 }
 
+void cmd_keys_get(struct cmd_keys *k, const struct cmd_spec *cmd, int argc,
+                  const struct sh_slice *argv)
+{
+    k->pos = k->pos_stack;
+    k->flags = k->flags_stack;
+    k->n = cmdtab_get_keys_flags(cmd, argv, argc, 0, k->pos, k->flags, CMD_KEYS_STACK);
+    if (k->n > CMD_KEYS_STACK) {
+        int n = k->n;
+
+        k->pos = sh_malloc(sizeof(*k->pos) * (size_t)n);
+        k->flags = sh_malloc(sizeof(*k->flags) * (size_t)n);
+        k->n = cmdtab_get_keys_flags(cmd, argv, argc, 0, k->pos, k->flags, n);
+    }
+}
+
+void cmd_keys_free(struct cmd_keys *k)
+{
+    if (k->pos != k->pos_stack) {
+        sh_free(k->pos);
+        sh_free(k->flags);
+    }
+}
+
 void cmd_must_bind(const char *fullname, cmd_fn *proc, int route, const struct gather *g)
 {
     if (cmdtab_bind(fullname, proc, (enum cmd_route)route) != 0) {

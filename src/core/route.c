@@ -38,35 +38,23 @@ struct route_hooks route_hooks;
 void route_note_write(struct shard *sh, const struct cmd_spec *cmd, int dbid, int argc,
                       const struct sh_slice *argv)
 {
-    int stack_pos[MAX_STACK_KEYS];
-    uint32_t stack_flags[MAX_STACK_KEYS];
-    int *pos = stack_pos;
-    uint32_t *kf = stack_flags;
-    int n;
+    struct cmd_keys k;
 
     if (!route_hooks.touched) {
         return;
     }
-    n = cmdtab_get_keys_flags(cmd, argv, argc, 0, pos, kf, MAX_STACK_KEYS);
-    if (n > MAX_STACK_KEYS) {
-        pos = sh_malloc(sizeof(*pos) * (size_t)n);
-        kf = sh_malloc(sizeof(*kf) * (size_t)n);
-        n = cmdtab_get_keys_flags(cmd, argv, argc, 0, pos, kf, n);
-    }
-    if (n == 0) {
+    cmd_keys_get(&k, cmd, argc, argv);
+    if (k.n == 0) {
         /* a write of no named key: FLUSHDB, FLUSHALL, SWAPDB */
         route_hooks.touched(sh, strcmp(cmd->fullname, "flushdb") ? -1 : dbid,
                             (struct sh_slice){ NULL, 0 }, 0);
     }
-    for (int i = 0; i < n; i++) {
-        if (!(kf[i] & CMD_KEY_RO)) {
-            route_hooks.touched(sh, dbid, argv[pos[i]], 0);
+    for (int i = 0; i < k.n; i++) {
+        if (!(k.flags[i] & CMD_KEY_RO)) {
+            route_hooks.touched(sh, dbid, argv[k.pos[i]], 0);
         }
     }
-    if (pos != stack_pos) {
-        sh_free(pos);
-        sh_free(kf);
-    }
+    cmd_keys_free(&k);
 }
 
 static struct req *req_new(struct shard *sh, int to, const struct cmd_spec *cmd, int dbid,
@@ -527,25 +515,27 @@ static void txn_schedule(struct coord *co)
         sh_free(owner);
         sh_free(sub);
     } else {
-        int *pos = sh_malloc(sizeof(int) * (size_t)co->argc);
-        uint32_t *kf = sh_malloc(sizeof(uint32_t) * (size_t)co->argc);
+        struct cmd_keys keys;
         struct sh_slice *sub = sh_malloc(sizeof(*sub) * 2 * (size_t)co->argc);
         int *owner = sh_malloc(sizeof(int) * (size_t)co->argc);
-        int nkeys = cmdtab_get_keys_flags(co->cmd, co->argv, co->argc, 0, pos, kf, co->argc);
+        int nkeys;
+
+        cmd_keys_get(&keys, co->cmd, co->argc, co->argv);
+        nkeys = keys.n;
 
         for (int i = 0; i < nkeys; i++) {
             uint64_t h;
 
-            owner[i] = shard_owner(n, co->argv[pos[i]].ptr, co->argv[pos[i]].len, &h);
+            owner[i] = shard_owner(n, co->argv[keys.pos[i]].ptr, co->argv[keys.pos[i]].len, &h);
         }
         for (int s = 0; s < n; s++) {
             int k = 0;
 
             for (int i = 0; i < nkeys; i++) {
                 if (owner[i] == s) {
-                    sub[k++] = (kf[i] & CMD_KEY_RO) ? (struct sh_slice){ "r", 1 }
-                                                    : (struct sh_slice){ "w", 1 };
-                    sub[k++] = co->argv[pos[i]];
+                    sub[k++] = (keys.flags[i] & CMD_KEY_RO) ? (struct sh_slice){ "r", 1 }
+                                                            : (struct sh_slice){ "w", 1 };
+                    sub[k++] = co->argv[keys.pos[i]];
                 }
             }
             if (k) {
@@ -554,8 +544,7 @@ static void txn_schedule(struct coord *co)
         }
         sh_free(owner);
         sh_free(sub);
-        sh_free(kf);
-        sh_free(pos);
+        cmd_keys_free(&keys);
     }
     if (--co->pending == 0) {
         txn_scheduled(co);
@@ -679,14 +668,9 @@ void coord_start_txn(struct conn *c, const struct cmd_spec *cmd, const struct ga
 
 void coord_retry_txn_all(struct coord *co)
 {
-    SH_ASSERT(co->txn_state == COORD_TXN_NONE && !co->parent);
+    /* with one shard a script never leaves its core: nothing to retry */
+    SH_ASSERT(co->txn_state == COORD_TXN_NONE && !co->parent && co->nshards > 1);
     co->txn_all = true;
-    if (co->nshards == 1) {
-        /* nothing to lock: start over at once, after this done() returns */
-        co->txn_state = COORD_TXN_RUNNING;
-        co->g->start(co);
-        return;
-    }
     co->txn_on = sh_calloc((size_t)co->nshards, sizeof(*co->txn_on));
     txn_schedule(co);
 }
@@ -1095,37 +1079,14 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
 }
 
 int route_keys_owner(const struct shard *sh, const struct cmd_spec *cmd, int argc,
-                     const struct sh_slice *argv)
+                     const struct sh_slice *argv, uint64_t *hash, bool *has_hash)
 {
     int stack[MAX_STACK_KEYS];
-    int *pos = stack, owner = -2;
-    int n = cmdtab_get_keys(cmd, argv, argc, 0, pos, MAX_STACK_KEYS);
+    int *pos = stack, nkeys, owner = -2, n = sh->srv->nshards;
 
-    if (n > MAX_STACK_KEYS) {
-        pos = sh_malloc(sizeof(int) * (size_t)n);
-        n = cmdtab_get_keys(cmd, argv, argc, 0, pos, n);
+    if (has_hash) {
+        *has_hash = false;
     }
-    for (int i = 0; i < n && owner != -1; i++) {
-        uint64_t h;
-        int o = shard_owner(sh->srv->nshards, argv[pos[i]].ptr, argv[pos[i]].len, &h);
-
-        owner = owner == -2 || owner == o ? o : -1;
-    }
-    if (pos != stack) {
-        sh_free(pos);
-    }
-    return owner;
-}
-
-/* Owner of every key of the command, or -1 when they differ; -2 when it has
- * no key. *hash is the table hash of the key at argv[1] (has_hash). */
-static int keys_owner(struct conn *c, const struct cmd_spec *cmd, int argc,
-                      const struct sh_slice *argv, uint64_t *hash, bool *has_hash)
-{
-    int stack[MAX_STACK_KEYS];
-    int *pos = stack, nkeys, owner = -2, n = c->sh->srv->nshards;
-
-    *has_hash = false;
     nkeys = cmdtab_get_keys(cmd, argv, argc, 0, pos, MAX_STACK_KEYS);
     if (nkeys > MAX_STACK_KEYS) {
         pos = sh_malloc(sizeof(int) * (size_t)nkeys);
@@ -1135,7 +1096,7 @@ static int keys_owner(struct conn *c, const struct cmd_spec *cmd, int argc,
         uint64_t h;
         int o = shard_owner(n, argv[pos[i]].ptr, argv[pos[i]].len, &h);
 
-        if (pos[i] == 1 && !*has_hash) {
+        if (has_hash && pos[i] == 1 && !*has_hash) {
             *hash = h;
             *has_hash = true;
         }
@@ -1150,6 +1111,57 @@ static int keys_owner(struct conn *c, const struct cmd_spec *cmd, int argc,
         sh_free(pos);
     }
     return owner;
+}
+
+enum route_plan route_plan(const struct shard *sh, const struct cmd_spec *cmd, int argc,
+                           const struct sh_slice *argv, int *owner)
+{
+    uint64_t h;
+
+    *owner = sh->id;
+    switch (cmd->route) {
+    case CMD_ROUTE_CONN:
+        /* one with a gather (a script) is a coordinator of its own */
+        return cmd->gather ? ROUTE_PLAN_CHILD : ROUTE_PLAN_HERE;
+    case CMD_ROUTE_ALL:
+        return sh->srv->nshards == 1 && !cmd->gather->always ? ROUTE_PLAN_HERE : ROUTE_PLAN_CHILD;
+    case CMD_ROUTE_CHANNEL:
+        *owner = shard_owner(sh->srv->nshards, argv[1].ptr, argv[1].len, &h);
+        return *owner == sh->id ? ROUTE_PLAN_HERE : ROUTE_PLAN_PART;
+    default:
+        *owner = route_keys_owner(sh, cmd, argc, argv, NULL, NULL);
+        if (*owner == -1) {
+            return cmd->gather ? ROUTE_PLAN_CHILD : ROUTE_PLAN_CROSS;
+        }
+        if (*owner < 0) {
+            *owner = sh->id;
+        }
+        return *owner == sh->id ? ROUTE_PLAN_HERE : ROUTE_PLAN_PART;
+    }
+}
+
+void route_exec_into(struct shard *sh, struct conn *c, const struct cmd_spec *cmd, int dbid,
+                     int argc, const struct sh_slice *argv, struct rbuf *out, int proto)
+{
+    struct cmd_ctx ctx = {
+        .cmd = cmd,
+        .argc = argc,
+        .argv = argv,
+        .r = { .buf = out, .proto = proto },
+        .shard = sh,
+        .db = shard_db(sh, dbid),
+        .dbid = dbid,
+        .conn = c,
+        .client_id = c ? c->id : 0,
+    };
+    int64_t t0 = sh->clock_us;
+    size_t at = out->len;
+
+    cmd->proc(&ctx);
+    if (SH_UNLIKELY(sh->nwatched) && (cmd->flags & CMD_WRITE)) {
+        route_note_write(sh, cmd, dbid, argc, argv);
+    }
+    shard_count_call(sh, cmd, t0, out->data + at, out->len - at);
 }
 
 void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv)
@@ -1194,7 +1206,7 @@ void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv)
         return;
     case CMD_ROUTE_KEY:
     case CMD_ROUTE_MULTI:
-        owner = keys_owner(c, cmd, argc, argv, &hash, &has_hash);
+        owner = route_keys_owner(c->sh, cmd, argc, argv, &hash, &has_hash);
         if (owner == -1) {
             if (cmd->gather) {
                 coord_start(c, cmd, argc, argv);

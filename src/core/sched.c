@@ -12,6 +12,7 @@
  */
 #include "shardis/sched.h"
 
+#include "shardis/cmd.h"
 #include "shardis/cmdtab.h"
 #include "shardis/kdict.h"
 #include "shardis/route.h"
@@ -20,7 +21,6 @@
 #include <string.h>
 
 #define SCHED_MIN_BUCKETS 64
-#define SCHED_STACK_KEYS  16
 
 struct sched_lock {
     struct sched_lock *next;
@@ -40,9 +40,8 @@ struct sched_txn {
     struct sched_txn *prev, *next;
     uint64_t seq;
     uint64_t ticket;     /* arrival order among transactions and waiting commands */
-    struct req *pending; /* its schedule, until answered */
+    struct req *pending; /* its schedule until answered: not ready yet */
     bool all;            /* the whole shard */
-    bool ready;
     int nkeys;
     struct sched_key keys[];
 };
@@ -182,38 +181,23 @@ static bool txn_conflict(const struct sched_txn *a, const struct sched_txn *b)
 /* Does plain command m (keys from its spec) conflict with transaction t? */
 static bool op_conflict(const struct sched *s, const struct req *m, const struct sched_txn *t)
 {
-    int stack_pos[SCHED_STACK_KEYS];
-    uint32_t stack_flags[SCHED_STACK_KEYS];
-    int *pos = stack_pos;
-    uint32_t *kf = stack_flags;
+    struct cmd_keys k;
     bool hit = false;
-    int n;
 
     if (t->all) {
         return true;
     }
-    n = cmdtab_get_keys_flags(m->cmd, m->argv, m->argc, 0, pos, kf, SCHED_STACK_KEYS);
-    if (n > SCHED_STACK_KEYS) {
-        pos = sh_malloc(sizeof(*pos) * (size_t)n);
-        kf = sh_malloc(sizeof(*kf) * (size_t)n);
-        n = cmdtab_get_keys_flags(m->cmd, m->argv, m->argc, 0, pos, kf, n);
-    }
-    for (int i = 0; !hit && i < n; i++) {
-        const struct sh_slice *k = &m->argv[pos[i]];
+    cmd_keys_get(&k, m->cmd, m->argc, m->argv);
+    for (int i = 0; !hit && i < k.n; i++) {
+        const struct sh_slice *key = &m->argv[k.pos[i]];
         const struct sched_lock *l =
-                lock_find(s, m->dbid, k->ptr, k->len, lock_hash(m->dbid, k->ptr, k->len));
+                lock_find(s, m->dbid, key->ptr, key->len, lock_hash(m->dbid, key->ptr, key->len));
 
-        for (int j = 0; l && j < t->nkeys; j++) {
-            if (t->keys[j].lock == l && (t->keys[j].excl || !(kf[i] & CMD_KEY_RO))) {
-                hit = true;
-                break;
-            }
+        for (int j = 0; l && j < t->nkeys && !hit; j++) {
+            hit = t->keys[j].lock == l && (t->keys[j].excl || !(k.flags[i] & CMD_KEY_RO));
         }
     }
-    if (pos != stack_pos) {
-        sh_free(pos);
-        sh_free(kf);
-    }
+    cmd_keys_free(&k);
     return hit;
 }
 
@@ -282,12 +266,6 @@ static void txn_unlink(struct sched *s, struct sched_txn *t)
     }
 }
 
-static void txn_ready(struct sched *s, struct sched_txn *t)
-{
-    (void)s;
-    t->ready = true;
-}
-
 bool sched_enqueue(struct shard *sh, struct req *m)
 {
     struct sched *s = &sh->sched;
@@ -347,7 +325,6 @@ bool sched_enqueue(struct shard *sh, struct req *m)
     }
     txn_insert(s, t);
     if (txn_runnable(s, t)) {
-        txn_ready(s, t);
         m->txn_ok = true;
         return true;
     }
@@ -360,12 +337,8 @@ static bool keys_free(struct shard *sh, const struct cmd_spec *cmd, int dbid, in
                       const struct sh_slice *argv)
 {
     const struct sched *s = &sh->sched;
-    int stack_pos[SCHED_STACK_KEYS];
-    uint32_t stack_flags[SCHED_STACK_KEYS];
-    int *pos = stack_pos;
-    uint32_t *kf = stack_flags;
+    struct cmd_keys k;
     bool ok = true;
-    int n;
 
     if (s->nall) {
         return false;
@@ -373,25 +346,15 @@ static bool keys_free(struct shard *sh, const struct cmd_spec *cmd, int dbid, in
     if (!s->nlocks) {
         return true;
     }
-    n = cmdtab_get_keys_flags(cmd, argv, argc, 0, pos, kf, SCHED_STACK_KEYS);
-    if (n > SCHED_STACK_KEYS) {
-        pos = sh_malloc(sizeof(*pos) * (size_t)n);
-        kf = sh_malloc(sizeof(*kf) * (size_t)n);
-        n = cmdtab_get_keys_flags(cmd, argv, argc, 0, pos, kf, n);
-    }
-    for (int i = 0; ok && i < n; i++) {
-        const struct sh_slice *k = &argv[pos[i]];
+    cmd_keys_get(&k, cmd, argc, argv);
+    for (int i = 0; ok && i < k.n; i++) {
+        const struct sh_slice *key = &argv[k.pos[i]];
         const struct sched_lock *l =
-                lock_find(s, dbid, k->ptr, k->len, lock_hash(dbid, k->ptr, k->len));
+                lock_find(s, dbid, key->ptr, key->len, lock_hash(dbid, key->ptr, key->len));
 
-        if (l && (l->excl || (l->shared && !(kf[i] & CMD_KEY_RO)))) {
-            ok = false;
-        }
+        ok = !l || !(l->excl || (l->shared && !(k.flags[i] & CMD_KEY_RO)));
     }
-    if (pos != stack_pos) {
-        sh_free(pos);
-        sh_free(kf);
-    }
+    cmd_keys_free(&k);
     return ok;
 }
 
@@ -436,11 +399,10 @@ static void sched_release(struct shard *sh)
     while (progress) {
         progress = false;
         for (struct sched_txn *t = s->head; t; t = t->next) {
-            if (!t->ready && t->pending && txn_runnable(s, t)) {
+            if (t->pending && txn_runnable(s, t)) {
                 struct req *m = t->pending;
 
                 t->pending = NULL;
-                txn_ready(s, t);
                 m->txn_ok = true;
                 route_sched_answer(sh, m);
                 progress = true;

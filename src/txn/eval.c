@@ -133,35 +133,21 @@ static enum call_where classify(struct shard *sh, const struct script_call *call
         return CALL_ERROR;
     }
     *out = cmd;
-    *owner = sh->id;
-    switch (cmd->route) {
-    case CMD_ROUTE_CONN:
-        if (!have_client && !conn_cmd_ok_without_client(cmd)) {
-            *err = "-ERR This Redis command is not allowed from script\r\n";
-            return CALL_ERROR;
-        }
-        return CALL_HERE;
-    case CMD_ROUTE_ALL:
-        return sh->srv->nshards == 1 && !cmd->gather->always ? CALL_HERE : CALL_CHILD;
-    case CMD_ROUTE_CHANNEL: {
-        uint64_t h;
-
-        *owner = shard_owner(sh->srv->nshards, call->argv[1].ptr, call->argv[1].len, &h);
-        return *owner == sh->id ? CALL_HERE : CALL_PART;
+    if (cmd->route == CMD_ROUTE_CONN && !have_client && !conn_cmd_ok_without_client(cmd)) {
+        *err = "-ERR This Redis command is not allowed from script\r\n";
+        return CALL_ERROR;
     }
+    switch (route_plan(sh, cmd, call->argc, call->argv, owner)) {
+    case ROUTE_PLAN_HERE:
+        return CALL_HERE;
+    case ROUTE_PLAN_PART:
+        return CALL_PART;
+    case ROUTE_PLAN_CHILD:
+        return CALL_CHILD;
+    case ROUTE_PLAN_CROSS:
     default:
-        *owner = route_keys_owner(sh, cmd, call->argc, call->argv);
-        if (*owner == -1) {
-            if (!cmd->gather) {
-                *err = "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
-                return CALL_ERROR;
-            }
-            return CALL_CHILD;
-        }
-        if (*owner < 0) {
-            *owner = sh->id;
-        }
-        return *owner == sh->id ? CALL_HERE : CALL_PART;
+        *err = "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+        return CALL_ERROR;
     }
 }
 
@@ -169,25 +155,7 @@ static enum call_where classify(struct shard *sh, const struct script_call *call
 static void call_here(struct shard *sh, struct conn *c, int dbid, const struct cmd_spec *cmd,
                       const struct script_call *call, struct rbuf *out)
 {
-    struct cmd_ctx ctx = {
-        .cmd = cmd,
-        .argc = call->argc,
-        .argv = call->argv,
-        .r = { .buf = out, .proto = call->resp },
-        .shard = sh,
-        .db = shard_db(sh, dbid),
-        .dbid = dbid,
-        .conn = c,
-        .client_id = c ? c->id : 0,
-    };
-    int64_t t0 = sh->clock_us;
-    size_t at = out->len;
-
-    cmd->proc(&ctx);
-    if (SH_UNLIKELY(sh->nwatched) && (cmd->flags & CMD_WRITE)) {
-        route_note_write(sh, cmd, dbid, call->argc, call->argv);
-    }
-    shard_count_call(sh, cmd, t0, out->data + at, out->len - at);
+    route_exec_into(sh, c, cmd, dbid, call->argc, call->argv, out, call->resp);
 }
 
 /* ---- a run in place ---- */
@@ -579,21 +547,21 @@ static void eval_generic(struct cmd_ctx *ctx)
 static void eval_child_start(struct coord *co)
 {
     struct eval_req q;
-    struct reply r;
+    struct rbuf err;
+    struct reply r = { .buf = &err, .proto = co->proto };
     struct eval_run *x;
 
-    x = sh_calloc(1, sizeof(*x));
-    rbuf_init(&x->final);
-    r = (struct reply){ .buf = &x->final, .proto = co->proto };
+    rbuf_init(&err);
     if (!eval_prepare(co->conn->sh, co->cmd, co->argc, co->argv, &q, &r)) {
+        x = sh_calloc(1, sizeof(*x));
+        rbuf_init(&x->call);
+        x->final = err; /* the error is the reply */
         x->failed = true;
-        co->ext = x;
-        return;
+    } else {
+        rbuf_fini(&err);
+        x = eval_run_new(&q, co->argc, co->argv);
+        x->phase = PH_GLOBAL;
     }
-    rbuf_fini(&x->final);
-    sh_free(x);
-    x = eval_run_new(&q, co->argc, co->argv);
-    x->phase = PH_GLOBAL;
     co->ext = x;
 }
 

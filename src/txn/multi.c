@@ -201,65 +201,10 @@ static void hook_gone(struct conn *c)
 
 /* ---- running the queue ---- */
 
-enum how {
-    HOW_HERE,  /* run on this core with the connection */
-    HOW_PART,  /* run on one other owner */
-    HOW_CHILD, /* a nested coordinator (several owners, every shard, blocking) */
-    HOW_CROSS, /* several owners and no way to gather: CROSSSLOT */
-};
-
-static enum how how_to_run(const struct shard *sh, const struct mcmd *q, int *owner)
-{
-    const struct cmd_spec *cmd = q->cmd;
-    int n = sh->srv->nshards;
-
-    *owner = sh->id;
-    switch (cmd->route) {
-    case CMD_ROUTE_CONN:
-        /* one with a gather (a script) runs as a nested coordinator: it may
-         * reach any shard, and its reply must land in EXEC's */
-        return cmd->gather ? HOW_CHILD : HOW_HERE;
-    case CMD_ROUTE_ALL:
-        return n == 1 && !cmd->gather->always ? HOW_HERE : HOW_CHILD;
-    case CMD_ROUTE_CHANNEL:
-        *owner = owner_of(sh, q->argv[1]);
-        return *owner == sh->id ? HOW_HERE : HOW_PART;
-    default:
-        *owner = route_keys_owner(sh, cmd, q->argc, q->argv);
-        if (*owner == -1) {
-            return cmd->gather ? HOW_CHILD : HOW_CROSS;
-        }
-        if (*owner < 0 || *owner == sh->id) {
-            *owner = sh->id;
-            return HOW_HERE;
-        }
-        return HOW_PART;
-    }
-}
-
 /* Runs q on this core for connection c, its reply appended to out. */
 static void run_here(struct conn *c, const struct mcmd *q, struct rbuf *out)
 {
-    struct shard *sh = c->sh;
-    struct cmd_ctx ctx = {
-        .cmd = q->cmd,
-        .argc = q->argc,
-        .argv = q->argv,
-        .r = { .buf = out, .proto = c->proto },
-        .shard = sh,
-        .db = shard_db(sh, c->db),
-        .dbid = c->db,
-        .conn = c,
-        .client_id = c->id,
-    };
-    int64_t t0 = sh->clock_us;
-    size_t at = out->len;
-
-    q->cmd->proc(&ctx);
-    if (SH_UNLIKELY(sh->nwatched) && (q->cmd->flags & CMD_WRITE)) {
-        route_note_write(sh, q->cmd, ctx.dbid, q->argc, q->argv);
-    }
-    shard_count_call(sh, q->cmd, t0, out->data + at, out->len - at);
+    route_exec_into(c->sh, c, q->cmd, c->db, q->argc, q->argv, out, c->proto);
 }
 
 static void reply_crossslot(struct rbuf *out, int proto)
@@ -299,31 +244,34 @@ static void exec_start(struct coord *co)
     co->part_proto = (uint8_t)co->proto; /* parts reply as the client reads them */
     x->awaiting = -1;
     x->checking = x->nw > 0;
-    /* with no watch, nothing to check and nothing to unwatch */
-    for (int s = 0; x->checking && s < nshards; s++) {
-        struct sh_slice *argv = sh_malloc(sizeof(*argv) * (size_t)(2 * x->nw + 2));
-        char *dbs = sh_malloc(12 * (size_t)x->nw + 1);
-        char idbuf[24];
+    if (!x->checking) {
+        return; /* no watch: nothing to check, nothing to unwatch */
+    }
+    struct sh_slice *argv = sh_malloc(sizeof(*argv) * (size_t)(2 * x->nw + 2));
+    char *dbs = sh_malloc(12 * (size_t)x->nw);
+    char idbuf[24];
+
+    argv[0] = (struct sh_slice){ "__watchcheck", 12 };
+    argv[1] = (struct sh_slice){ idbuf, (size_t)snprintf(idbuf, sizeof(idbuf), "%llu",
+                                                         (unsigned long long)co->client_id) };
+    for (int i = 0; i < x->nw; i++) {
+        snprintf(dbs + 12 * i, 12, "%d", x->w[i].dbid);
+    }
+    for (int s = 0; s < nshards; s++) {
         int k = 2;
 
         for (int i = 0; i < x->nw; i++) {
             if (x->w[i].owner == s) {
-                char *d = dbs + 12 * i;
-
-                argv[k++] = (struct sh_slice){ d, (size_t)snprintf(d, 12, "%d", x->w[i].dbid) };
+                argv[k++] = (struct sh_slice){ dbs + 12 * i, strlen(dbs + 12 * i) };
                 argv[k++] = x->w[i].key;
             }
         }
         if (k > 2) {
-            argv[0] = (struct sh_slice){ "__watchcheck", 12 };
-            argv[1] =
-                    (struct sh_slice){ idbuf, (size_t)snprintf(idbuf, sizeof(idbuf), "%llu",
-                                                               (unsigned long long)co->client_id) };
             coord_send(co, s, &watch_spec_check, co->dbid, k, argv);
         }
-        sh_free(dbs);
-        sh_free(argv);
     }
+    sh_free(dbs);
+    sh_free(argv);
 }
 
 /* The owners forget the run's watches: after the check, as EXEC unwatches. */
@@ -366,20 +314,20 @@ static bool exec_done(struct coord *co, struct reply *r)
         struct mcmd *q = x->q[x->i];
         int owner;
 
-        switch (how_to_run(c->sh, q, &owner)) {
-        case HOW_HERE:
+        switch (route_plan(c->sh, q->cmd, q->argc, q->argv, &owner)) {
+        case ROUTE_PLAN_HERE:
             run_here(c, q, &x->acc);
             x->i++;
             continue;
-        case HOW_CROSS:
+        case ROUTE_PLAN_CROSS:
             reply_crossslot(&x->acc, co->proto);
             x->i++;
             continue;
-        case HOW_PART:
+        case ROUTE_PLAN_PART:
             x->awaiting = owner;
             coord_send(co, owner, q->cmd, c->db, q->argc, q->argv);
             return false;
-        case HOW_CHILD:
+        case ROUTE_PLAN_CHILD:
             x->awaiting = -2;
             coord_start_child(co, q->cmd, c->db, q->argc, q->argv, &x->acc);
             return false;
@@ -395,41 +343,27 @@ static const struct gather gather_exec = { .start = exec_start, .done = exec_don
 
 /* Appends the (mode, key) locks of q to pairs; true when q needs every
  * shard whole (it reaches all keys, or changes database). */
-static bool add_locks(const struct shard *sh, const struct mcmd *q, struct sh_slice **pairs, int *n,
-                      int *cap)
+static bool add_locks(const struct mcmd *q, struct sh_slice **pairs, int *n, int *cap)
 {
     const struct cmd_spec *cmd = q->cmd;
-    int stack_pos[MULTI_STACK_KEYS];
-    uint32_t stack_flags[MULTI_STACK_KEYS];
-    int *pos = stack_pos;
-    uint32_t *kf = stack_flags;
-    int k;
+    struct cmd_keys k;
 
-    (void)sh;
     if (cmd->route == CMD_ROUTE_ALL || (cmd->route == CMD_ROUTE_CONN && cmd->gather) ||
         !strcmp(cmd->fullname, "select") || !strcmp(cmd->fullname, "swapdb") ||
         !strcmp(cmd->fullname, "move") || !strcmp(cmd->fullname, "copy")) {
         return true;
     }
-    k = cmdtab_get_keys_flags(cmd, q->argv, q->argc, 0, pos, kf, MULTI_STACK_KEYS);
-    if (k > MULTI_STACK_KEYS) {
-        pos = sh_malloc(sizeof(*pos) * (size_t)k);
-        kf = sh_malloc(sizeof(*kf) * (size_t)k);
-        k = cmdtab_get_keys_flags(cmd, q->argv, q->argc, 0, pos, kf, k);
-    }
-    for (int i = 0; i < k; i++) {
+    cmd_keys_get(&k, cmd, q->argc, q->argv);
+    for (int i = 0; i < k.n; i++) {
         if (*n + 2 > *cap) {
             *cap = *cap ? *cap * 2 : 32;
             *pairs = sh_realloc(*pairs, sizeof(**pairs) * (size_t)*cap);
         }
-        (*pairs)[(*n)++] =
-                (kf[i] & CMD_KEY_RO) ? (struct sh_slice){ "r", 1 } : (struct sh_slice){ "w", 1 };
-        (*pairs)[(*n)++] = q->argv[pos[i]];
+        (*pairs)[(*n)++] = (k.flags[i] & CMD_KEY_RO) ? (struct sh_slice){ "r", 1 }
+                                                     : (struct sh_slice){ "w", 1 };
+        (*pairs)[(*n)++] = q->argv[k.pos[i]];
     }
-    if (pos != stack_pos) {
-        sh_free(pos);
-        sh_free(kf);
-    }
+    cmd_keys_free(&k);
     return false;
 }
 
@@ -449,7 +383,8 @@ static bool all_here(struct conn *c, const struct multi *m)
     for (int i = 0; i < m->n; i++) {
         int owner;
 
-        if ((m->q[i]->cmd->flags & CMD_BLOCKING) || how_to_run(sh, m->q[i], &owner) != HOW_HERE) {
+        if ((m->q[i]->cmd->flags & CMD_BLOCKING) ||
+            route_plan(sh, m->q[i]->cmd, m->q[i]->argc, m->q[i]->argv, &owner) != ROUTE_PLAN_HERE) {
             return false;
         }
     }
@@ -503,7 +438,7 @@ static void cmd_exec(struct cmd_ctx *ctx)
     x = sh_calloc(1, sizeof(*x));
     rbuf_init(&x->acc);
     for (int i = 0; i < m->n; i++) {
-        all |= add_locks(c->sh, m->q[i], &pairs, &npairs, &cap);
+        all |= add_locks(m->q[i], &pairs, &npairs, &cap);
     }
     for (int i = 0; i < m->nw; i++) {
         if (m->w[i].dbid != c->db) {
@@ -521,20 +456,15 @@ static void cmd_exec(struct cmd_ctx *ctx)
     m->q = NULL;
     m->n = m->cap = 0;
     /* the watches move to the run: it checks them, then has the owners
-     * forget them (exec_unwatch); unwatching here would overtake the check */
-    x->w = sh_malloc(sizeof(*x->w) * (size_t)(m->nw ? m->nw : 1));
+     * forget them (exec_unwatch); unwatching here would overtake the check.
+     * The lock pairs borrow their keys, and are copied before any of the
+     * run can end. */
+    x->w = m->w;
     x->nw = m->nw;
-    for (int i = 0; i < m->nw; i++) {
-        x->w[i] = m->w[i];
-        x->w[i].key.ptr = sh_malloc(m->w[i].key.len ? m->w[i].key.len : 1);
-        memcpy((char *)x->w[i].key.ptr, m->w[i].key.ptr, m->w[i].key.len);
-    }
+    m->w = NULL;
+    m->nw = m->capw = 0;
     coord_start_txn(c, ctx->cmd, &gather_exec, x, c->db, npairs / 2, pairs, all);
-    sh_free(pairs); /* it borrowed the watched keys: free them after */
-    for (int i = 0; i < m->nw; i++) {
-        sh_free((char *)m->w[i].key.ptr);
-    }
-    m->nw = 0;
+    sh_free(pairs);
     discard(m);
 }
 

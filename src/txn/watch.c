@@ -73,7 +73,7 @@ static struct wkey **wkey_slot(struct watch_table *t, int dbid, struct sh_slice 
     return pp;
 }
 
-static void grow(struct shard *sh, struct watch_table *t)
+static void grow(struct watch_table *t)
 {
     size_t n = t->nbuckets * 2;
     struct wkey **b = sh_calloc(n, sizeof(*b));
@@ -92,7 +92,6 @@ static void grow(struct shard *sh, struct watch_table *t)
     sh_free(t->buckets);
     t->buckets = b;
     t->nbuckets = n;
-    (void)sh;
 }
 
 static bool key_exists(struct shard *sh, int dbid, struct sh_slice key)
@@ -111,7 +110,7 @@ static void watch_add(struct shard *sh, uint64_t id, int dbid, struct sh_slice k
 
     if (!w) {
         if (sh->nwatched >= t->nbuckets) {
-            grow(sh, t);
+            grow(t);
             pp = wkey_slot(t, dbid, key, h);
         }
         w = sh_calloc(1, sizeof(*w) + key.len);
