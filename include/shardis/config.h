@@ -83,6 +83,7 @@ struct config {
     int notify_keyspace_events; /* NOTIFY_* bits */
     struct config_cobl cobl[CONFIG_COBL_CLASSES];
     long long slowlog_log_slower_than;   /* microseconds; -1 = off, 0 = every command */
+    long long busy_reply_threshold;      /* ms a script runs before -BUSY; 0 = never */
     long long slowlog_max_len;           /* entries kept */
     long long latency_monitor_threshold; /* milliseconds; 0 = off */
     struct kval_limits limits;           /* the *-max-listpack-* encoding thresholds */

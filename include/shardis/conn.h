@@ -97,6 +97,9 @@ struct conn {
 struct conn *conn_accept(struct shard *sh, int fd);
 /* A multishot recv completion for c. */
 void conn_on_recv(struct conn *c, int res, uint32_t flags);
+/* The same with the received bytes at hand (NULL: none), for a receive that
+ * was kept while a busy script ran (shard.h). */
+void conn_on_recv_bytes(struct conn *c, const char *data, int res, uint32_t flags);
 /* A send completion for c. */
 void conn_on_send(struct conn *c, int res);
 /* Parses and runs what the query buffer holds (also after a pause). */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * eval.h: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT, the host of the
- * scripting engine (script.h) over keys of any shards.
+ * eval.h: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, FCALL, FCALL_RO and SCRIPT,
+ * the host of the scripting engine (script.h) over keys of any shards.
+ * FCALL runs a function (function.h) exactly where and how EVAL would run a
+ * script with the same keys.
  *
  * Every shard has its own Lua vm and script cache; SCRIPT LOAD and SCRIPT
  * FLUSH run on every shard before they reply, and a script that EVAL
@@ -22,6 +24,10 @@
  * runs go global at once. If it had written already, the call fails with an
  * error (Redis Cluster refuses such scripts outright) and the next run is
  * global.
+ *
+ * Busy scripts: a run past busy-reply-threshold makes its shard busy
+ * (shard.h, shard_busy_*) until it ends, serving that shard's connections
+ * between slices of Lua; every shard answers -BUSY meanwhile.
  */
 #pragma once
 
@@ -33,5 +39,18 @@ struct shard;
 void eval_bind(void);
 /* Frees the shard's vm (at shard exit). */
 void eval_shard_exit(struct shard *sh);
+/* The shard's functions vm (function.c): every library, on every shard. */
+struct script_vm *eval_functions_vm(struct shard *sh);
+/* A gather for commands run on every shard (SCRIPT LOAD, FUNCTION LOAD ...):
+ * the first error, else the client's shard's own reply. */
+struct gather;
+extern const struct gather eval_gather_first_part;
+/* FUNCTION STATS' running_script: null, or the busy script's name, command
+ * and duration (see eval_busy_*). */
+struct reply;
+void eval_reply_running(struct shard *sh, struct reply *r);
+/* SCRIPT KILL (fn false) and FUNCTION KILL: Redis's replies (OK, NOTBUSY,
+ * UNKILLABLE, or BUSY when the busy script is of the other kind). */
+void eval_kill(struct shard *sh, bool fn, struct reply *r);
 /* INFO: scripts cached on this shard, global runs made here, Lua memory. */
 void eval_stats(struct shard *sh, long long *cached, long long *global_runs, long long *lua_mem);

@@ -56,6 +56,8 @@ bool mbox_publish(struct mbox *m);
 
 /* Consumer: the next message or NULL when none is visible. */
 void *mbox_pop(struct mbox *m);
+/* Consumer: the message mbox_pop would return, left in place. */
+void *mbox_peek(struct mbox *m);
 /* Consumer: gives the slots of popped messages back to the producer. */
 void mbox_consumed(struct mbox *m);
 /* Consumer: is anything visible? (acquire) */
@@ -85,3 +87,26 @@ long mbox_counter_add(struct mbox_counter *c, long delta); /* returns the new va
 long mbox_counter_get(struct mbox_counter *c);
 /* A process-wide flag (relaxed read is enough: it only ends loops). */
 void mbox_counter_set(struct mbox_counter *c, long v);
+
+/* A process-wide word of flags that several cores change by compare-and-swap
+ * (a shard's busy-script state: the shard sets and clears it, SCRIPT KILL
+ * from any core asks for the kill in it). Off the request path. */
+long mbox_word_get(struct mbox_counter *w); /* acquire */
+/* Replaces the value with desired if it is *expected (acq_rel) and returns
+ * true; else false with the value found in *expected. */
+bool mbox_word_cas(struct mbox_counter *w, long *expected, long desired);
+
+/* A small buffer one core writes and any core reads, a seqlock of atomic
+ * words (what FUNCTION STATS shows of another core's busy script). A reader
+ * retries while a write is in progress or happened during its copy. */
+#define MBOX_SEQBUF_WORDS 64
+struct mbox_seqbuf {
+    _Alignas(SH_CACHELINE) atomic_ulong seq; /* odd while a write is in progress */
+    atomic_ulong len;
+    atomic_ulong words[MBOX_SEQBUF_WORDS];
+};
+/* The one writer: p[0..n), cut at the buffer's size (8 * MBOX_SEQBUF_WORDS). */
+void mbox_seqbuf_write(struct mbox_seqbuf *b, const void *p, size_t n);
+/* Any core: copies the last complete write into out (cap bytes at least
+ * 8 * MBOX_SEQBUF_WORDS) and returns its length. */
+size_t mbox_seqbuf_read(struct mbox_seqbuf *b, void *out);

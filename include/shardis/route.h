@@ -282,3 +282,7 @@ void route_sched_answer(struct shard *sh, struct req *m);
 void route_run_waiting(struct shard *sh, struct req *m);
 /* Handles a message taken from a mailbox. */
 void route_on_message(struct shard *sh, struct req *m);
+/* A message met while a busy script runs here (shard.h): answers a client's
+ * plain command with err (-BUSY), lets memory go home, and returns false,
+ * touching nothing, for anything else (it waits for the script's end). */
+bool route_on_message_busy(struct shard *sh, struct req *m, const char *err);

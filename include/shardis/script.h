@@ -168,6 +168,9 @@ struct script_run_opts {
 /* A new vm with an empty cache. Aborts when memory is exhausted. Cost: a
  * Lua state and its libraries (about 100 KiB, a fraction of a millisecond). */
 struct script_vm *script_vm_create(void);
+/* A new vm for functions (FUNCTION LOAD, FCALL): Redis keeps them in a Lua
+ * state of their own, so scripts and functions never share globals. */
+struct script_vm *script_vm_create_functions(void);
 /* Frees the vm, its cache and an active run (no reply is written). NULL is a
  * no-op. */
 void script_vm_destroy(struct script_vm *vm);
@@ -227,3 +230,63 @@ bool script_run_active(const struct script_vm *vm);
 bool script_run_timed_out(const struct script_vm *vm);
 /* Milliseconds since the active run started, by its clock; 0 without one. */
 int64_t script_run_elapsed_ms(const struct script_vm *vm);
+/* The active run's script (its sha) or function name; NULL without one. */
+const char *script_run_name(const struct script_vm *vm);
+
+/*
+ * Functions (a vm from script_vm_create_functions), Redis 7.0's functions.c
+ * and function_lua.c: a library is "#!lua name=<lib>" and Lua code that
+ * registers its functions with redis.register_function(name, fn) or
+ * redis.register_function{function_name=, callback=, flags={...},
+ * description=} when it loads. Redis's errors, written to the reply:
+ *   "ERR Missing library metadata", "ERR Invalid library metadata",
+ *   "ERR Invalid metadata value given: x", "ERR Library name was not given",
+ *   "ERR Engine 'x' not found", "ERR Library 'x' already exists",
+ *   "ERR Function x already exists", "ERR No functions registered",
+ *   "ERR Error compiling function: user_function:N: ...",
+ *   "ERR Error registering functions: ERR ..." (the code failed, or
+ *   register_function refused, or "FUNCTION LOAD timeout" after 500 ms).
+ * A failed load or restore changes nothing.
+ */
+struct script_library;
+struct script_function {
+    char *name;
+    char *desc; /* NULL: none */
+    uint32_t flags;
+    int ref;
+    struct script_library *lib;
+};
+struct script_library {
+    char *name;
+    char *code; /* NUL-terminated, len bytes */
+    size_t len;
+    int nfns;
+    struct script_function *fns;
+};
+/* FUNCTION RESTORE's policies. */
+enum script_fn_policy { SCRIPT_FN_APPEND, SCRIPT_FN_REPLACE, SCRIPT_FN_FLUSH };
+
+/* FUNCTION LOAD [REPLACE]: on success writes the library's name (bulk) to
+ * out and returns 0; else Redis's error to out and -EINVAL or -EEXIST. */
+SH_MUST_CHECK int script_fn_load(struct script_vm *vm, const char *code, size_t len, bool replace,
+                                 struct reply *out);
+/* FUNCTION DELETE: 0, or -ENOENT. */
+SH_MUST_CHECK int script_fn_delete(struct script_vm *vm, struct sh_slice lib);
+/* FUNCTION FLUSH. */
+void script_fn_flush(struct script_vm *vm);
+/* FUNCTION RESTORE of the libraries' codes[0..n), all or nothing: 0, or
+ * -EINVAL with the error written to err. */
+SH_MUST_CHECK int script_fn_restore(struct script_vm *vm, const struct sh_slice *codes, int n,
+                                    enum script_fn_policy policy, struct reply *err);
+/* The libraries in load order, and the count of functions. */
+size_t script_fn_nlibs(const struct script_vm *vm);
+const struct script_library *script_fn_lib(const struct script_vm *vm, size_t i);
+size_t script_fn_nfunctions(const struct script_vm *vm);
+/* The function named name (in any case, as Redis), or NULL. */
+const struct script_function *script_fn_find(const struct script_vm *vm, struct sh_slice name);
+/* FCALL: starts running the function name with keys and args as its two
+ * arguments; as script_run_start (-ENOENT: no such function). */
+SH_MUST_CHECK int script_fn_run_start(struct script_vm *vm, struct sh_slice name, int nkeys,
+                                      const struct sh_slice *keys, int nargs,
+                                      const struct sh_slice *args,
+                                      const struct script_run_opts *opts, struct reply *out);

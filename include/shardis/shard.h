@@ -50,6 +50,8 @@ struct server {
     struct acl *acl;                  /* users at start-up; each shard copies them */
     struct mbox_counter monitors;     /* MONITOR clients, all shards */
     struct mbox_counter *monitors_at; /* [shard]: MONITOR clients there */
+    struct mbox_counter busy;         /* shards running a busy script (shard_busy_*) */
+    struct shard_busy *busy_at;       /* [shard] */
     int64_t start_ms;
     char run_id[41];
     char executable[256];
@@ -108,6 +110,27 @@ struct cmd_stat {
 struct err_stat {
     char name[32];
     uint64_t count;
+};
+
+/*
+ * Busy scripts (busy-reply-threshold, Redis's "timed out" script). A script
+ * that runs past the threshold makes its shard busy: the shard goes on
+ * running it and, between slices of it, serves its own connections with
+ * everything else stopped (no mailboxes, no timers: nothing else touches its
+ * data), while every shard answers -BUSY to commands without the allow-busy
+ * flag. SCRIPT KILL and FUNCTION KILL, from any core, ask for the kill in
+ * the busy shard's state word (compare-and-swap against the WROTE bit, so a
+ * script is killed only if it never wrote); SHUTDOWN kills it too.
+ */
+enum {
+    SHARD_BUSY_ON = 1,    /* past the threshold, still running */
+    SHARD_BUSY_FN = 2,    /* a function (FCALL), not EVAL */
+    SHARD_BUSY_WROTE = 4, /* it wrote: UNKILLABLE */
+    SHARD_BUSY_KILL = 8,  /* SCRIPT KILL / FUNCTION KILL asked */
+};
+struct shard_busy {
+    struct mbox_counter state; /* SHARD_BUSY_*: written by its shard, KILL by any */
+    struct mbox_seqbuf info;   /* FUNCTION STATS' running_script (eval.c's encoding) */
 };
 
 struct msg_list {
@@ -172,6 +195,13 @@ struct shard {
     uint64_t rnd;
     bool stopping;
     bool drained;
+    /* a busy script runs here (shard_busy_begin); the connection whose
+     * command runs it reads nothing until the script ends: its receives are
+     * kept in busy_stash, replayed in order after */
+    bool busy;
+    bool stop_after_busy; /* a shutdown came while busy */
+    struct conn *busy_protect;
+    struct rbuf busy_stash;
 
     struct rbuf scratch; /* per-core scratch for replies */
     struct shard_stats stats;
@@ -195,6 +225,25 @@ int64_t shard_count_call(struct shard *sh, const struct cmd_spec *cmd, int64_t t
 /* Counts an error reply (errorstats) without a call (rejected commands,
  * protocol errors). */
 void shard_count_error(struct shard *sh, const char *reply, size_t len);
+
+/* Busy scripts (see struct shard_busy). shard_busy_begin: the script run by
+ * protect's command (NULL: by a forwarded request) passed the threshold;
+ * info is what FUNCTION STATS shows. */
+void shard_busy_begin(struct shard *sh, bool fn, bool wrote, struct conn *protect, const void *info,
+                      size_t info_len);
+/* Between two slices of the script: serves this core's connections once,
+ * without blocking. Returns true when the script must stop now (a kill was
+ * asked, or the server is shutting down). */
+bool shard_busy_poll(struct shard *sh);
+/* Before the busy script writes: marks it as having written; false when a
+ * kill was granted first (it must not write). */
+bool shard_busy_write(struct shard *sh);
+/* The script ended. */
+void shard_busy_end(struct shard *sh);
+/* The -BUSY error while some shard is busy (without '-'), NULL when none. */
+const char *shard_busy_error(const struct server *srv);
+/* A connection is freed: it stops being protected. */
+void shard_busy_forget(struct shard *sh, struct conn *c);
 
 /* Creates the shards (rings are made inside their threads) and starts them.
  * Returns 0 or -errno. */

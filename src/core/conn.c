@@ -204,6 +204,7 @@ static void conn_free(struct conn *c)
     struct shard *sh = c->sh;
 
     block_conn_gone(c); /* first: it releases a slot of c's */
+    shard_busy_forget(sh, c);
     pubsub_conn_gone(c);
     monitor_conn_gone(c);
     if (c->multi && route_hooks.gone) {
@@ -455,26 +456,21 @@ static void maybe_stop_reading(struct conn *c)
     }
 }
 
-void conn_on_recv(struct conn *c, int res, uint32_t flags)
+void conn_on_recv_bytes(struct conn *c, const char *data, int res, uint32_t flags)
 {
     struct shard *sh = c->sh;
 
-    if (flags & IORING_CQE_F_BUFFER) {
-        unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    if (data != NULL && res > 0 && !(c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER))) {
+        size_t want = resp_parser_want(&c->parser);
 
-        if (res > 0 && !(c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER))) {
-            size_t want = resp_parser_want(&c->parser);
+        /* grow towards a big announced bulk as its bytes arrive, not all
+         * at once: a header alone must not reserve 512 MB */
+        if (want > c->q.len) {
+            size_t step = c->q.len > (1u << 20) ? c->q.len : (1u << 20);
 
-            /* grow towards a big announced bulk as its bytes arrive, not all
-             * at once: a header alone must not reserve 512 MB */
-            if (want > c->q.len) {
-                size_t step = c->q.len > (1u << 20) ? c->q.len : (1u << 20);
-
-                rbuf_reserve(&c->q, want - c->q.len < step ? want - c->q.len : step);
-            }
-            rbuf_append(&c->q, shard_buffer(sh, bid), (size_t)res);
+            rbuf_reserve(&c->q, want - c->q.len < step ? want - c->q.len : step);
         }
-        shard_recycle_buffer(sh, bid);
+        rbuf_append(&c->q, data, (size_t)res);
     }
     if (!(flags & IORING_CQE_F_MORE)) {
         c->flags &= ~CONN_RECV_ARMED;
@@ -498,6 +494,20 @@ void conn_on_recv(struct conn *c, int res, uint32_t flags)
         c->flags |= CONN_RECV_ARMED;
     }
     maybe_free(c);
+}
+
+void conn_on_recv(struct conn *c, int res, uint32_t flags)
+{
+    struct shard *sh = c->sh;
+
+    if (flags & IORING_CQE_F_BUFFER) {
+        unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+
+        conn_on_recv_bytes(c, shard_buffer(sh, bid), res, flags);
+        shard_recycle_buffer(sh, bid);
+        return;
+    }
+    conn_on_recv_bytes(c, NULL, res, flags);
 }
 
 static void start_send(struct conn *c)

@@ -71,6 +71,18 @@ void *mbox_pop(struct mbox *m)
     return msg;
 }
 
+void *mbox_peek(struct mbox *m)
+{
+    if (m->head_local == m->tail_cache) {
+        /* acquire: pairs with the producer's release in mbox_publish */
+        m->tail_cache = atomic_load_explicit(&m->tail, memory_order_acquire);
+        if (m->head_local == m->tail_cache) {
+            return NULL;
+        }
+    }
+    return m->slots[m->head_local & m->mask];
+}
+
 void mbox_consumed(struct mbox *m)
 {
     /* release: our reads of the slots happen-before the producer reuses them */
@@ -123,4 +135,61 @@ long mbox_counter_get(struct mbox_counter *c)
 void mbox_counter_set(struct mbox_counter *c, long v)
 {
     atomic_store_explicit(&c->v, v, memory_order_relaxed);
+}
+
+long mbox_word_get(struct mbox_counter *w)
+{
+    return atomic_load_explicit(&w->v, memory_order_acquire);
+}
+
+bool mbox_word_cas(struct mbox_counter *w, long *expected, long desired)
+{
+    return atomic_compare_exchange_strong_explicit(&w->v, expected, desired, memory_order_acq_rel,
+                                                   memory_order_acquire);
+}
+
+void mbox_seqbuf_write(struct mbox_seqbuf *b, const void *p, size_t n)
+{
+    unsigned long s = atomic_load_explicit(&b->seq, memory_order_relaxed);
+    size_t words;
+
+    if (n > 8 * MBOX_SEQBUF_WORDS) {
+        n = 8 * MBOX_SEQBUF_WORDS;
+    }
+    words = (n + 7) / 8;
+    atomic_store_explicit(&b->seq, s + 1, memory_order_relaxed);
+    /* the odd seq is visible before any word changes */
+    atomic_thread_fence(memory_order_release);
+    for (size_t i = 0; i < words; i++) {
+        unsigned long v = 0;
+
+        memcpy(&v, (const char *)p + 8 * i, n - 8 * i < 8 ? n - 8 * i : 8);
+        atomic_store_explicit(&b->words[i], v, memory_order_relaxed);
+    }
+    atomic_store_explicit(&b->len, n, memory_order_relaxed);
+    atomic_store_explicit(&b->seq, s + 2, memory_order_release);
+}
+
+size_t mbox_seqbuf_read(struct mbox_seqbuf *b, void *out)
+{
+    for (;;) {
+        unsigned long s1 = atomic_load_explicit(&b->seq, memory_order_acquire), s2;
+        size_t n;
+
+        if (s1 & 1) {
+            continue; /* a write in progress: a few words, soon done */
+        }
+        n = atomic_load_explicit(&b->len, memory_order_relaxed);
+        for (size_t i = 0; i < (n + 7) / 8; i++) {
+            unsigned long v = atomic_load_explicit(&b->words[i], memory_order_relaxed);
+
+            memcpy((char *)out + 8 * i, &v, 8);
+        }
+        /* the words were read before seq is read again */
+        atomic_thread_fence(memory_order_acquire);
+        s2 = atomic_load_explicit(&b->seq, memory_order_relaxed);
+        if (s1 == s2) {
+            return n;
+        }
+    }
 }

@@ -965,6 +965,31 @@ void route_on_message(struct shard *sh, struct req *m)
     }
 }
 
+bool route_on_message_busy(struct shard *sh, struct req *m, const char *err)
+{
+    struct reply r = { .buf = &m->reply, .proto = m->proto };
+
+    switch (m->kind) {
+    case REQ_EXEC:
+        /* a client's command sent here before the script went busy: it gets
+         * -BUSY, as Redis answers what it reads while busy */
+        if (m->txn_seq || m->coord || m->cmd->id <= 0 || (m->cmd->flags & CMD_ALLOW_BUSY)) {
+            return false;
+        }
+        reply_error(&r, err);
+        shard_count_error(sh, "-BUSY", 5);
+        m->kind = REQ_REPLY;
+        shard_send(sh, m->from, m);
+        return true;
+    case REQ_RELEASE:
+    case REQ_DONE:
+        route_on_message(sh, m); /* memory going home: nothing runs */
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* ---- dispatch ---- */
 
 static void reply_unknown(struct reply *r, int argc, const struct sh_slice *argv)
@@ -1164,6 +1189,49 @@ void route_exec_into(struct shard *sh, struct conn *c, const struct cmd_spec *cm
     shard_count_call(sh, cmd, t0, out->data + at, out->len - at);
 }
 
+/* A script is busy somewhere (shard.h): Redis's processCommand answers
+ * -BUSY to what is not allow-busy; in MULTI that dooms EXEC. Also refused:
+ * SHUTDOWN without NOSAVE, and FUNCTION STATS during an EVAL script. */
+static bool refuse_busy(struct conn *c, const struct cmd_spec *cmd, int argc,
+                        const struct sh_slice *argv)
+{
+    const char *err = shard_busy_error(c->sh->srv);
+    bool allowed = (cmd->flags & CMD_ALLOW_BUSY) != 0;
+    struct reply r;
+
+    if (err == NULL) {
+        return false;
+    }
+    if (allowed && !strcmp(cmd->fullname, "shutdown")) {
+        allowed = false;
+        for (int i = 1; i < argc; i++) {
+            allowed |= sh_slice_eq_nocase(argv[i], "NOSAVE");
+        }
+    } else if (allowed && !strcmp(cmd->fullname, "function|stats")) {
+        allowed = strstr(err, "FUNCTION KILL") != NULL;
+    }
+    if (allowed) {
+        return false;
+    }
+    r = conn_reply(c);
+    rejected(c, cmd);
+    if (!strcmp(cmd->fullname, "exec")) {
+        /* Redis's rejectCommand: EXEC is aborted, its transaction discarded */
+        reply_errorf(&r, "EXECABORT Transaction discarded because of: %s", err);
+        shard_count_error(c->sh, "-EXECABORT", 10);
+        if (c->multi && route_hooks.gone) {
+            route_hooks.gone(c);
+        }
+        return true;
+    }
+    reply_error(&r, err);
+    shard_count_error(c->sh, "-BUSY", 5);
+    if (c->multi && route_hooks.refused) {
+        route_hooks.refused(c);
+    }
+    return true;
+}
+
 void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv)
 {
     const struct cmd_spec *cmd = resolve(c, argc, argv);
@@ -1179,6 +1247,10 @@ void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv)
         return;
     }
     snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", cmd->fullname);
+    if (SH_UNLIKELY(mbox_counter_get(&((struct server *)c->sh->srv)->busy) != 0) &&
+        refuse_busy(c, cmd, argc, argv)) {
+        return;
+    }
     if (SH_UNLIKELY(c->multi) && route_hooks.queue && route_hooks.queue(c, cmd, argc, argv)) {
         return; /* queued for EXEC (or refused in MULTI) */
     }

@@ -332,6 +332,13 @@ static void begin_shutdown(struct shard *sh)
     if (sh->stopping) {
         return;
     }
+    if (sh->busy) {
+        /* closing the connections now would free the one whose command
+         * runs the script: the script is killed first, then the loop
+         * comes back here */
+        sh->stop_after_busy = true;
+        return;
+    }
     sh->stopping = true;
     sh->next_cron_us = sh->mono_us + SHUTDOWN_DRAIN_US;
     for (int i = 0; i < sh->nlisten; i++) {
@@ -380,6 +387,59 @@ static void on_accept(struct shard *sh, struct io_uring_cqe *cqe)
     }
 }
 
+/* A receive of the connection that runs the busy script: kept, with its
+ * bytes, for busy_replay. */
+static void busy_stash(struct shard *sh, const struct io_uring_cqe *cqe)
+{
+    int32_t res = cqe->res;
+    uint32_t flags = cqe->flags & ~IORING_CQE_F_BUFFER, n = 0;
+
+    if ((cqe->flags & IORING_CQE_F_BUFFER) && res > 0) {
+        n = (uint32_t)res;
+    }
+    rbuf_append(&sh->busy_stash, &res, sizeof(res));
+    rbuf_append(&sh->busy_stash, &flags, sizeof(flags));
+    rbuf_append(&sh->busy_stash, &n, sizeof(n));
+    if (cqe->flags & IORING_CQE_F_BUFFER) {
+        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+
+        rbuf_append(&sh->busy_stash, shard_buffer(sh, bid), n);
+        shard_recycle_buffer(sh, bid);
+    }
+}
+
+/* The script ended and its command returned: the protected connection's
+ * receives, in order. */
+static void busy_replay(struct shard *sh)
+{
+    struct conn *c = sh->busy_protect;
+    struct rbuf st = sh->busy_stash;
+    size_t at = 0;
+
+    sh->busy_protect = NULL;
+    rbuf_init(&sh->busy_stash);
+    while (at + 12 <= st.len) {
+        int32_t res;
+        uint32_t flags, n;
+
+        memcpy(&res, st.data + at, 4);
+        memcpy(&flags, st.data + at + 4, 4);
+        memcpy(&n, st.data + at + 8, 4);
+        conn_on_recv_bytes(c, n ? st.data + at + 12 : NULL, res, flags);
+        at += 12 + n;
+    }
+    rbuf_fini(&st);
+}
+
+void shard_busy_forget(struct shard *sh, struct conn *c)
+{
+    if (sh->busy_protect == c) {
+        sh->busy_protect = NULL;
+        rbuf_fini(&sh->busy_stash);
+        rbuf_init(&sh->busy_stash);
+    }
+}
+
 static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
 {
     uint64_t ud = cqe->user_data;
@@ -390,6 +450,10 @@ static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
         on_accept(sh, cqe);
         break;
     case TAG_RECV:
+        if (SH_UNLIKELY(ptr == sh->busy_protect)) {
+            busy_stash(sh, cqe);
+            break;
+        }
         sh->stats.reads_processed += cqe->res > 0;
         conn_on_recv(ptr, cqe->res, cqe->flags);
         break;
@@ -527,33 +591,192 @@ static void wait_for_work(struct shard *sh)
     mbox_sleep_end(&sh->sleeper);
 }
 
+/* Takes the next completion off the ring (a copy: the slot is given back
+ * before it is handled, so that a handler that serves the ring itself, as a
+ * busy script does, never sees it twice). */
+static bool next_cqe(struct shard *sh, struct io_uring_cqe *out)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head;
+
+    io_uring_for_each_cqe(&sh->ring, head, cqe)
+    {
+        *out = *cqe;
+        io_uring_cq_advance(&sh->ring, 1);
+        return true;
+    }
+    return false;
+}
+
+static void reap(struct shard *sh)
+{
+    struct io_uring_cqe cqe;
+
+    while (next_cqe(sh, &cqe)) {
+        handle_cqe(sh, &cqe);
+    }
+    if (sh->br_pending) {
+        io_uring_buf_ring_advance(sh->br, (int)sh->br_pending);
+        sh->br_pending = 0;
+    }
+}
+
+static void run_resume_list(struct shard *sh)
+{
+    struct conn *keep = NULL;
+
+    while (sh->resume_list) {
+        struct conn *c = sh->resume_list;
+
+        sh->resume_list = c->resume_next;
+        if (SH_UNLIKELY(c == sh->busy_protect)) {
+            keep = c; /* its turn comes after the script */
+            continue;
+        }
+        c->flags &= ~CONN_IN_RESUME_LIST;
+        conn_process_input(c);
+        conn_want_send(c); /* frees it there if it closed meanwhile */
+    }
+    if (keep) {
+        keep->resume_next = NULL;
+        sh->resume_list = keep;
+    }
+}
+
+void shard_busy_begin(struct shard *sh, bool fn, bool wrote, struct conn *protect, const void *info,
+                      size_t info_len)
+{
+    struct server *srv = (struct server *)sh->srv;
+    struct shard_busy *b = &srv->busy_at[sh->id];
+
+    SH_ASSERT(!sh->busy);
+    sh->busy = true;
+    sh->busy_protect = protect;
+    mbox_seqbuf_write(&b->info, info, info_len);
+    mbox_counter_set(&b->state,
+                     SHARD_BUSY_ON | (fn ? SHARD_BUSY_FN : 0) | (wrote ? SHARD_BUSY_WROTE : 0));
+    mbox_counter_add(&srv->busy, 1);
+    sh_log(LOG_WARNING,
+           "Slow script detected: still in execution after %lld milliseconds. You "
+           "can try killing the script using the %s command.",
+           sh->cfg.busy_reply_threshold, fn ? "FUNCTION KILL" : "SCRIPT KILL");
+}
+
+/* The mailboxes while busy: each one's messages in order, up to the first
+ * that must wait for the script's end (route_on_message_busy). */
+static void drain_mailboxes_busy(struct shard *sh)
+{
+    const char *err = shard_busy_error(sh->srv);
+
+    for (int from = 0; from < sh->srv->nshards && err; from++) {
+        struct mbox *m = &sh->in[from];
+        struct req *msg;
+        int n = 0;
+
+        if (from == sh->id) {
+            continue;
+        }
+        while ((msg = mbox_peek(m)) != NULL && route_on_message_busy(sh, msg, err)) {
+            /* answered: it is the producer's again, take it off */
+            (void)mbox_pop(m);
+            n++;
+        }
+        if (n) {
+            mbox_consumed(m);
+        }
+    }
+}
+
+bool shard_busy_poll(struct shard *sh)
+{
+    struct server *srv = (struct server *)sh->srv;
+
+    sh->mono_us = sh_mono_us();
+    sh->now_ms = sh_time_ms();
+    io_uring_submit_and_get_events(&sh->ring);
+    reap(sh);
+    drain_mailboxes_busy(sh);
+    run_resume_list(sh);
+    flush_mailboxes(sh);
+    conn_flush_all(sh);
+    log_buf_flush();
+    io_uring_submit(&sh->ring);
+    /* alive, for the watchdog, though no timer runs */
+    mbox_counter_add(&srv->heartbeat[sh->id], 1);
+    return (mbox_word_get(&srv->busy_at[sh->id].state) & SHARD_BUSY_KILL) || sh->stop_after_busy ||
+           mbox_counter_get(&srv->stopping) == 1;
+}
+
+bool shard_busy_write(struct shard *sh)
+{
+    struct server *srv = (struct server *)sh->srv;
+    struct mbox_counter *w = &srv->busy_at[sh->id].state;
+    long st = mbox_word_get(w);
+
+    for (;;) {
+        if (st & SHARD_BUSY_KILL) {
+            return false;
+        }
+        if ((st & SHARD_BUSY_WROTE) || mbox_word_cas(w, &st, st | SHARD_BUSY_WROTE)) {
+            return true;
+        }
+    }
+}
+
+void shard_busy_end(struct shard *sh)
+{
+    struct server *srv = (struct server *)sh->srv;
+
+    sh->busy = false;
+    mbox_counter_set(&srv->busy_at[sh->id].state, 0);
+    mbox_counter_add(&srv->busy, -1);
+    if (sh->busy_protect) {
+        /* its reply comes after the flushes that ran meanwhile */
+        conn_want_send(sh->busy_protect);
+    }
+    /* the protected connection's receives are replayed by the loop, once
+     * the command that ran the script has returned */
+}
+
+const char *shard_busy_error(const struct server *srv)
+{
+    struct server *s = (struct server *)srv;
+    const char *err = NULL;
+
+    if (mbox_counter_get(&s->busy) == 0) {
+        return NULL;
+    }
+    for (int i = 0; i < s->nshards; i++) {
+        long st = mbox_word_get(&s->busy_at[i].state);
+
+        if (st & SHARD_BUSY_ON) {
+            if (!(st & SHARD_BUSY_FN)) {
+                return "BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+                       "SHUTDOWN NOSAVE.";
+            }
+            err = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                  "SHUTDOWN NOSAVE.";
+        }
+    }
+    /* the count and the words are read apart: a script that just ended */
+    return err;
+}
+
 static void loop(struct shard *sh)
 {
     for (;;) {
-        struct io_uring_cqe *cqe;
-        unsigned head, n = 0;
-
         sh->mono_us = sh_mono_us();
         sh->now_ms = sh_time_ms();
-        io_uring_for_each_cqe(&sh->ring, head, cqe)
-        {
-            handle_cqe(sh, cqe);
-            n++;
+        reap(sh);
+        if (SH_UNLIKELY(sh->busy_protect != NULL)) {
+            busy_replay(sh);
         }
-        io_uring_cq_advance(&sh->ring, n);
-        if (sh->br_pending) {
-            io_uring_buf_ring_advance(sh->br, (int)sh->br_pending);
-            sh->br_pending = 0;
+        if (SH_UNLIKELY(sh->stop_after_busy)) {
+            sh->stop_after_busy = false;
+            begin_shutdown(sh);
         }
         drain_mailboxes(sh);
-        while (sh->resume_list) {
-            struct conn *c = sh->resume_list;
-
-            sh->resume_list = c->resume_next;
-            c->flags &= ~CONN_IN_RESUME_LIST;
-            conn_process_input(c);
-            conn_want_send(c); /* frees it there if it closed meanwhile */
-        }
+        run_resume_list(sh);
         if (!sh->stopping && sh->mono_us >= sh->next_cron_us) {
             cron(sh);
         }
@@ -815,6 +1038,7 @@ int shard_start_all(struct server *srv)
     srv->shards = sh_calloc((size_t)n, sizeof(*srv->shards));
     srv->heartbeat = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->heartbeat));
     srv->monitors_at = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->monitors_at));
+    srv->busy_at = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->busy_at));
     for (int i = 0; i < n; i++) {
         struct shard *sh = sh_aligned_calloc(SH_CACHELINE, 1, sizeof(*sh));
 
@@ -904,4 +1128,6 @@ void shard_join_all(struct server *srv)
     srv->heartbeat = NULL;
     sh_free(srv->monitors_at);
     srv->monitors_at = NULL;
+    sh_free(srv->busy_at);
+    srv->busy_at = NULL;
 }

@@ -77,6 +77,8 @@ static const struct directive directives[] = {
     { "slowlog-log-slower-than", DIR_INT, F(slowlog_log_slower_than), -1, LLONG_MAX, true },
     { "slowlog-max-len", DIR_INT, F(slowlog_max_len), 0, LLONG_MAX, true },
     { "latency-monitor-threshold", DIR_INT, F(latency_monitor_threshold), 0, LLONG_MAX, true },
+    /* milliseconds a script runs before other clients get -BUSY (0: never) */
+    { "busy-reply-threshold", DIR_INT, F(busy_reply_threshold), 0, LLONG_MAX, true },
     /* value encodings (kval.h): compact below these, scalable above */
     { "hash-max-listpack-entries", DIR_INT, F(limits.hash_max_listpack_entries), 0, LLONG_MAX,
       true },
@@ -96,8 +98,7 @@ static const struct directive directives[] = {
  * matches both lists both), CONFIG SET's errors name it, and setting a
  * directive under both names in one CONFIG SET is not a duplicate. Redis
  * 7.0's other aliases (slave-*, min-slaves-*, repl-ping-slave-period,
- * cluster-slave-*, lua-time-limit, slaveof) name directives shardis does not
- * have. */
+ * cluster-slave-*, slaveof) name directives shardis does not have. */
 static const struct {
     const char *alias, *name;
 } aliases[] = {
@@ -106,6 +107,7 @@ static const struct {
     { "list-max-ziplist-size", "list-max-listpack-size" },
     { "zset-max-ziplist-entries", "zset-max-listpack-entries" },
     { "zset-max-ziplist-value", "zset-max-listpack-value" },
+    { "lua-time-limit", "busy-reply-threshold" },
 };
 
 static const struct {
@@ -254,6 +256,7 @@ void config_init(struct config *c)
     c->cobl[CONFIG_COBL_REPLICA] = (struct config_cobl){ 256LL << 20, 64LL << 20, 60 };
     c->cobl[CONFIG_COBL_PUBSUB] = (struct config_cobl){ 32LL << 20, 8LL << 20, 60 };
     c->slowlog_log_slower_than = 10000;
+    c->busy_reply_threshold = 5000;
     c->slowlog_max_len = 128;
     c->latency_monitor_threshold = 0;
     c->limits = (struct kval_limits){

@@ -243,13 +243,14 @@ static int next_token(char *line, size_t len, size_t *i, size_t *begin, size_t *
     }
     *begin = *i;
     *end = *i;
-    if (line[*i] == '"' || line[*i] == '\'') {
-        return read_quoted(line, len, i, end) ? 1 : -1;
-    }
+    /* as sdssplitargs: a quote opens a quoted part anywhere in a token
+     * (name="q" is name=q), and the token ends with it */
     while (*i < len && !is_space(line[*i])) {
-        (*i)++;
+        if (line[*i] == '"' || line[*i] == '\'') {
+            return read_quoted(line, len, i, end) ? 1 : -1;
+        }
+        line[(*end)++] = line[(*i)++];
     }
-    *end = *i;
     return 1;
 }
 

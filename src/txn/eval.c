@@ -15,6 +15,7 @@
 #include "shardis/cmd.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
+#include "shardis/function.h"
 #include "shardis/reply.h"
 #include "shardis/route.h"
 #include "shardis/sched.h"
@@ -30,9 +31,11 @@
 
 /* The per-shard host state, behind sh->scripts. */
 struct eval_host {
-    struct script_vm *vm;
-    /* shas of scripts that reached undeclared keys: they run globally */
-    char learned[EVAL_MAX_LEARNED][SCRIPT_SHA_LEN];
+    struct script_vm *vm;  /* EVAL's scripts */
+    struct script_vm *fvm; /* functions (a Lua state of their own, as in Redis) */
+    /* scripts and functions that reached undeclared keys (target_hash):
+     * they run globally */
+    uint64_t learned[EVAL_MAX_LEARNED];
     int nlearned, next_learned;
     long long global_runs;
 };
@@ -43,9 +46,241 @@ static struct eval_host *host(struct shard *sh)
         struct eval_host *h = sh_calloc(1, sizeof(*h));
 
         h->vm = script_vm_create();
+        h->fvm = script_vm_create_functions();
         sh->scripts = h;
     }
     return sh->scripts;
+}
+
+struct script_vm *eval_functions_vm(struct shard *sh)
+{
+    return host(sh)->fvm;
+}
+
+/* What a run runs: a cached script (its sha) or a function (its name). */
+struct target {
+    bool fn;
+    struct sh_slice name;
+};
+
+static struct script_vm *target_vm(struct eval_host *h, struct target t)
+{
+    return t.fn ? h->fvm : h->vm;
+}
+
+static uint64_t target_hash(struct target t)
+{
+    uint64_t x = t.fn ? 0x9e3779b97f4a7c15ULL : 1469598103934665603ULL;
+
+    for (size_t i = 0; i < t.name.len; i++) {
+        char ch = t.name.ptr[i];
+
+        /* a sha in any case names the same script */
+        if (!t.fn && ch >= 'A' && ch <= 'F') {
+            ch = (char)(ch + 32);
+        }
+        x = (x ^ (uint8_t)ch) * 1099511628211ULL;
+    }
+    return x;
+}
+
+static int run_start(struct shard *sh, struct target t, int nkeys, const struct sh_slice *keys,
+                     int nargs, const struct sh_slice *args, struct reply *r)
+{
+    struct eval_host *h = host(sh);
+    struct script_run_opts opts = { .busy_ms = sh->cfg.busy_reply_threshold };
+
+    if (t.fn) {
+        return script_fn_run_start(h->fvm, t.name, nkeys, keys, nargs, args, &opts, r);
+    }
+    return script_run_start(h->vm, t.name, nkeys, keys, nargs, args, &opts, r);
+}
+
+#define BUSY_EVAL                                                                                  \
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+#define BUSY_FUNCTION                                                                              \
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+
+/* ---- busy scripts (shard.h: shard_busy_*) ---- */
+
+/* What a run needs to go busy: its target and the command that runs it, for
+ * FUNCTION STATS. */
+struct busy_watch {
+    bool on;
+    struct conn *protect; /* the client whose command runs it here, if any */
+    struct target t;
+    struct sh_slice cmdname; /* when argv is NULL: argv is [cmdname, name, numkeys, keys, args] */
+    int argc;
+    const struct sh_slice *argv;
+    int nkeys, nargs;
+    const struct sh_slice *keys, *args;
+};
+
+/* FUNCTION STATS' running_script, as shard_busy_begin publishes it: the
+ * start (monotonic ms), the name, then the command's arguments, each a
+ * 4-byte length and its bytes, cut where the buffer ends. */
+static size_t put_item(char *buf, size_t at, size_t cap, const void *p, size_t n)
+{
+    uint32_t len = (uint32_t)n;
+
+    if (at + 4 + n > cap) {
+        return cap + 1; /* full: nothing more goes in */
+    }
+    memcpy(buf + at, &len, 4);
+    memcpy(buf + at + 4, p, n);
+    return at + 4 + n;
+}
+
+static void go_busy(struct shard *sh, struct script_vm *vm, struct busy_watch *b, bool wrote)
+{
+    char buf[8 * MBOX_SEQBUF_WORDS], nk[16];
+    int64_t start = sh_mono_us() / 1000 - script_run_elapsed_ms(vm);
+    size_t at = 8, cap = sizeof(buf);
+
+    memcpy(buf, &start, 8);
+    at = put_item(buf, at, cap, b->t.name.ptr, b->t.name.len);
+    if (b->argv != NULL) {
+        for (int i = 0; i < b->argc && at <= cap; i++) {
+            at = put_item(buf, at, cap, b->argv[i].ptr, b->argv[i].len);
+        }
+    } else {
+        at = put_item(buf, at, cap, b->cmdname.ptr, b->cmdname.len);
+        at = put_item(buf, at, cap, b->t.name.ptr, b->t.name.len);
+        at = put_item(buf, at, cap, nk, (size_t)snprintf(nk, sizeof(nk), "%d", b->nkeys));
+        for (int i = 0; i < b->nkeys && at <= cap; i++) {
+            at = put_item(buf, at, cap, b->keys[i].ptr, b->keys[i].len);
+        }
+        for (int i = 0; i < b->nargs && at <= cap; i++) {
+            at = put_item(buf, at, cap, b->args[i].ptr, b->args[i].len);
+        }
+    }
+    b->on = true;
+    shard_busy_begin(sh, b->t.fn, wrote, b->protect, buf, at <= cap ? at : cap);
+}
+
+/* SCRIPT_BUSY: the shard goes busy (once) and serves its own clients for a
+ * moment; a kill (or a shutdown) kills the run. Returns the next step. */
+static int busy_step(struct shard *sh, struct script_vm *vm, struct busy_watch *b, bool wrote,
+                     struct reply *r)
+{
+    if (!b->on) {
+        go_busy(sh, vm, b, wrote);
+    }
+    if (shard_busy_poll(sh)) {
+        script_run_kill(vm);
+    }
+    return script_run_resume(vm, NULL, 0, r);
+}
+
+/* Before a busy run writes: false when a kill was granted first (the
+ * script is killed instead). */
+static bool busy_may_write(struct shard *sh, struct script_vm *vm, struct busy_watch *b)
+{
+    if (!b->on || shard_busy_write(sh)) {
+        return true;
+    }
+    script_run_kill(vm);
+    return false;
+}
+
+static void busy_done(struct shard *sh, struct busy_watch *b)
+{
+    if (b->on) {
+        b->on = false;
+        shard_busy_end(sh);
+    }
+}
+
+void eval_reply_running(struct shard *sh, struct reply *r)
+{
+    struct server *srv = (struct server *)sh->srv;
+    char buf[8 * MBOX_SEQBUF_WORDS];
+    struct sh_slice items[8 * MBOX_SEQBUF_WORDS / 4];
+    int n = 0;
+    size_t len = 0, at = 8;
+    int64_t start;
+
+    for (int i = 0; i < srv->nshards && len == 0; i++) {
+        if (mbox_word_get(&srv->busy_at[i].state) & SHARD_BUSY_ON) {
+            len = mbox_seqbuf_read(&srv->busy_at[i].info, buf);
+        }
+    }
+    if (len < 8) {
+        reply_null(r);
+        return;
+    }
+    memcpy(&start, buf, 8);
+    while (at + 4 <= len) {
+        uint32_t l;
+
+        memcpy(&l, buf + at, 4);
+        if (at + 4 + l > len) {
+            break;
+        }
+        items[n++] = (struct sh_slice){ buf + at + 4, l };
+        at += 4 + l;
+    }
+    if (n == 0) {
+        reply_null(r);
+        return;
+    }
+    reply_map(r, 3);
+    reply_bulk_cstr(r, "name");
+    reply_bulk(r, items[0].ptr, items[0].len);
+    reply_bulk_cstr(r, "command");
+    reply_array(r, n - 1);
+    for (int i = 1; i < n; i++) {
+        reply_bulk(r, items[i].ptr, items[i].len);
+    }
+    reply_bulk_cstr(r, "duration_ms");
+    reply_int(r, sh_mono_us() / 1000 - start);
+}
+
+void eval_kill(struct shard *sh, bool fn, struct reply *r)
+{
+    struct server *srv = (struct server *)sh->srv;
+    bool any = false;
+
+    for (int i = 0; i < srv->nshards; i++) {
+        struct mbox_counter *w = &srv->busy_at[i].state;
+        long st = mbox_word_get(w);
+
+        while (st & SHARD_BUSY_ON) {
+            /* Redis's scriptKill: the write check first, then the kind */
+            if (st & SHARD_BUSY_WROTE) {
+                reply_error(r, "UNKILLABLE Sorry the script already executed write commands "
+                               "against the dataset. You can either wait the script termination "
+                               "or kill the server in a hard way using the SHUTDOWN NOSAVE "
+                               "command.");
+                return;
+            }
+            if (fn != ((st & SHARD_BUSY_FN) != 0)) {
+                reply_error(r, fn ? BUSY_EVAL : BUSY_FUNCTION);
+                return;
+            }
+            if (mbox_word_cas(w, &st, st | SHARD_BUSY_KILL)) {
+                any = true;
+                break;
+            }
+        }
+    }
+    if (!any) {
+        reply_error(r, "NOTBUSY No scripts in execution right now.");
+        return;
+    }
+    reply_ok(r);
+}
+
+/* The reply of a run that could not start (run_start's error). */
+static void reply_not_started(struct reply *r, struct target t, int st)
+{
+    if (st == -ENOENT) {
+        reply_error(r, t.fn ? "ERR Function not found"
+                            : "NOSCRIPT No matching script. Please use "
+                              "EVAL.");
+    } else {
+        reply_error(r, t.fn ? BUSY_FUNCTION : BUSY_EVAL);
+    }
 }
 
 void eval_shard_exit(struct shard *sh)
@@ -54,6 +289,7 @@ void eval_shard_exit(struct shard *sh)
 
     if (h) {
         script_vm_destroy(h->vm);
+        script_vm_destroy(h->fvm);
         sh_free(h);
         sh->scripts = NULL;
     }
@@ -68,23 +304,26 @@ void eval_stats(struct shard *sh, long long *cached, long long *global_runs, lon
     *lua_mem = h ? (long long)script_lua_memory(h->vm) : 0;
 }
 
-static bool is_learned(const struct eval_host *h, struct sh_slice sha)
+static bool is_learned(const struct eval_host *h, struct target t)
 {
+    uint64_t x = target_hash(t);
+
     for (int i = 0; i < h->nlearned; i++) {
-        if (sha.len == SCRIPT_SHA_LEN && !strncasecmp(h->learned[i], sha.ptr, SCRIPT_SHA_LEN)) {
+        if (h->learned[i] == x) {
             return true;
         }
     }
     return false;
 }
 
-static void learn(struct eval_host *h, struct sh_slice sha)
+static void learn(struct eval_host *h, struct target t)
 {
-    if (sha.len != SCRIPT_SHA_LEN || is_learned(h, sha)) {
+    if (is_learned(h, t)) {
         return;
     }
-    /* a bounded ring: forgetting one only costs it a restart */
-    memcpy(h->learned[h->next_learned], sha.ptr, SCRIPT_SHA_LEN);
+    /* a bounded ring: forgetting one only costs it a restart (and a hash
+     * collision only an unneeded global run) */
+    h->learned[h->next_learned] = target_hash(t);
     h->next_learned = (h->next_learned + 1) % EVAL_MAX_LEARNED;
     if (h->nlearned < EVAL_MAX_LEARNED) {
         h->nlearned++;
@@ -167,23 +406,29 @@ enum local_result { LOCAL_DONE, LOCAL_GLOBAL };
  * LOCAL_GLOBAL: it reached for a key it may not touch here before writing
  * anything; it was abandoned without a reply, to be run globally.
  */
-static enum local_result run_local(struct shard *sh, struct conn *c, int dbid, struct sh_slice sha,
+static enum local_result run_local(struct shard *sh, struct conn *c, int dbid, struct target t,
                                    bool ro, int nkeys, const struct sh_slice *keys, int nargs,
-                                   const struct sh_slice *args, struct reply *r)
+                                   const struct sh_slice *args, struct sh_slice typed, int argc,
+                                   const struct sh_slice *argv, struct reply *r)
 {
     struct eval_host *h = host(sh);
-    struct script_run_opts opts = { .busy_ms = 0 };
+    struct script_vm *vm = target_vm(h, t);
+    struct busy_watch busy = { .protect = c,
+                               .t = t,
+                               .cmdname = typed,
+                               .argc = argc,
+                               .argv = argv,
+                               .nkeys = nkeys,
+                               .nargs = nargs,
+                               .keys = keys,
+                               .args = args };
+    enum local_result res = LOCAL_DONE;
     struct rbuf tmp;
     bool wrote = false;
-    int st = script_run_start(h->vm, sha, nkeys, keys, nargs, args, &opts, r);
+    int st = run_start(sh, t, nkeys, keys, nargs, args, r);
 
-    if (st == -ENOENT) {
-        reply_error(r, "NOSCRIPT No matching script. Please use EVAL.");
-        return LOCAL_DONE;
-    }
     if (st < 0) {
-        reply_error(r, "BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
-                       "SHUTDOWN NOSAVE.");
+        reply_not_started(r, t, st);
         return LOCAL_DONE;
     }
     rbuf_init(&tmp);
@@ -195,48 +440,52 @@ static enum local_result run_local(struct shard *sh, struct conn *c, int dbid, s
         enum call_where where;
 
         if (st == SCRIPT_BUSY) {
-            /* the loop cannot serve others in the middle of a local run */
-            st = script_run_resume(h->vm, NULL, 0, r);
+            st = busy_step(sh, vm, &busy, wrote, r);
             continue;
         }
-        call = script_run_call(h->vm);
+        call = script_run_call(vm);
         tmp.len = 0;
         if (call->kind == SCRIPT_CALL_ACL_CHECK) {
-            st = script_run_resume(h->vm, ":1\r\n", 4, r);
+            st = script_run_resume(vm, ":1\r\n", 4, r);
             continue;
         }
         where = classify(sh, call, ro, c != NULL, &cmd, &owner, &err);
         if (where == CALL_ERROR) {
-            st = script_run_resume(h->vm, err, strlen(err), r);
+            st = script_run_resume(vm, err, strlen(err), r);
             continue;
         }
         if (where == CALL_HERE && !sched_quiet(&sh->sched) &&
             !sched_admits(sh, cmd, dbid, call->argc, call->argv)) {
             /* a key a transaction holds: not from here, this time */
             if (!wrote) {
-                script_run_abort(h->vm);
-                rbuf_fini(&tmp);
-                return LOCAL_GLOBAL;
+                script_run_abort(vm);
+                res = LOCAL_GLOBAL;
+                break;
             }
         } else if (where != CALL_HERE) {
-            learn(h, sha);
+            learn(h, t);
             if (!wrote) {
-                script_run_abort(h->vm);
-                rbuf_fini(&tmp);
-                return LOCAL_GLOBAL;
+                script_run_abort(vm);
+                res = LOCAL_GLOBAL;
+                break;
             }
             err = "-ERR shardis: this script reached a key of another shard that it did not "
                   "declare in KEYS, after it wrote; from now on it runs with every shard "
                   "locked\r\n";
-            st = script_run_resume(h->vm, err, strlen(err), r);
+            st = script_run_resume(vm, err, strlen(err), r);
+            continue;
+        }
+        if ((cmd->flags & CMD_WRITE) && !busy_may_write(sh, vm, &busy)) {
+            st = script_run_resume(vm, NULL, 0, r); /* killed: it raises at once */
             continue;
         }
         wrote |= (cmd->flags & CMD_WRITE) != 0;
         call_here(sh, c, dbid, cmd, call, &tmp);
-        st = script_run_resume(h->vm, tmp.data, tmp.len, r);
+        st = script_run_resume(vm, tmp.data, tmp.len, r);
     }
+    busy_done(sh, &busy);
     rbuf_fini(&tmp);
-    return LOCAL_DONE;
+    return res;
 }
 
 /* ---- the coordinator: sent to the keys' owner, or a global run ---- */
@@ -247,10 +496,12 @@ struct eval_run {
     enum eval_phase phase;
     int part_owner;
     bool ro;
-    bool started; /* the global run's engine run began */
-    bool failed;  /* inside EXEC: the error is in final */
-    int awaiting; /* -1 nothing, -2 a nested coordinator, else a part's shard */
-    char sha[SCRIPT_SHA_LEN + 1];
+    bool started;          /* the global run's engine run began */
+    bool wrote;            /* the global run wrote */
+    bool failed;           /* inside EXEC: the error is in final */
+    int awaiting;          /* -1 nothing, -2 a nested coordinator, else a part's shard */
+    struct target t;       /* t.name in the allocation of keys */
+    struct sh_slice typed; /* the command's name as typed, there too */
     int nkeys, nargs;
     struct sh_slice *keys, *args; /* one allocation with the bytes */
     struct rbuf final;            /* the engine's reply */
@@ -274,17 +525,20 @@ static void eval_start(struct coord *co)
     struct eval_run *x = co->ext;
 
     if (x->phase == PH_PART) {
-        /* __evalrun ro sha numkeys keys... args... */
-        int argc = 4 + x->nkeys + x->nargs;
+        /* __evalrun mode name typed numkeys keys... args... (mode: 1
+         * read-only, 2 a function; typed: the command as the client typed
+         * it, for FUNCTION STATS) */
+        int argc = 5 + x->nkeys + x->nargs;
         struct sh_slice *argv = sh_malloc(sizeof(*argv) * (size_t)argc);
-        char nk[16];
+        char nk[16], mode = (char)('0' + (x->ro ? 1 : 0) + (x->t.fn ? 2 : 0));
 
         argv[0] = (struct sh_slice){ "__evalrun", 9 };
-        argv[1] = (struct sh_slice){ x->ro ? "1" : "0", 1 };
-        argv[2] = (struct sh_slice){ x->sha, SCRIPT_SHA_LEN };
-        argv[3] = (struct sh_slice){ nk, (size_t)snprintf(nk, sizeof(nk), "%d", x->nkeys) };
-        memcpy(argv + 4, x->keys, sizeof(*argv) * (size_t)x->nkeys);
-        memcpy(argv + 4 + x->nkeys, x->args, sizeof(*argv) * (size_t)x->nargs);
+        argv[1] = (struct sh_slice){ &mode, 1 };
+        argv[2] = x->t.name;
+        argv[3] = x->typed;
+        argv[4] = (struct sh_slice){ nk, (size_t)snprintf(nk, sizeof(nk), "%d", x->nkeys) };
+        memcpy(argv + 5, x->keys, sizeof(*argv) * (size_t)x->nkeys);
+        memcpy(argv + 5 + x->nkeys, x->args, sizeof(*argv) * (size_t)x->nargs);
         co->part_proto = (uint8_t)co->proto;
         coord_send(co, x->part_owner, &eval_spec_run, co->dbid, argc, argv);
         sh_free(argv);
@@ -298,23 +552,25 @@ static bool global_steps(struct coord *co, struct eval_run *x, struct reply *r)
     struct conn *c = co->conn;
     struct shard *sh = c->sh;
     struct eval_host *h = host(sh);
+    struct script_vm *vm = target_vm(h, x->t);
     struct reply fr = { .buf = &x->final, .proto = co->proto };
+    /* busy only within one slice: between hops the loop runs as usual (the
+     * run holds every shard's lock meanwhile) */
+    struct busy_watch busy = { .protect = c,
+                               .t = x->t,
+                               .cmdname = x->typed,
+                               .nkeys = x->nkeys,
+                               .nargs = x->nargs,
+                               .keys = x->keys,
+                               .args = x->args };
     int st;
 
     if (!x->started) {
-        struct script_run_opts opts = { .busy_ms = 0 };
-
         x->started = true;
         h->global_runs++;
-        st = script_run_start(h->vm, (struct sh_slice){ x->sha, SCRIPT_SHA_LEN }, x->nkeys, x->keys,
-                              x->nargs, x->args, &opts, &fr);
-        if (st == -ENOENT) {
-            reply_error(r, "NOSCRIPT No matching script. Please use EVAL.");
-            return true;
-        }
+        st = run_start(sh, x->t, x->nkeys, x->keys, x->nargs, x->args, &fr);
         if (st < 0) {
-            reply_error(r, "BUSY Redis is busy running a script. You can only call SCRIPT KILL "
-                           "or SHUTDOWN NOSAVE.");
+            reply_not_started(r, x->t, st);
             return true;
         }
     } else {
@@ -324,44 +580,56 @@ static bool global_steps(struct coord *co, struct eval_run *x, struct reply *r)
             rbuf_append(&x->call, p.ptr, p.len);
         }
         x->awaiting = -1;
-        st = script_run_resume(h->vm, x->call.data, x->call.len, &fr);
+        st = script_run_resume(vm, x->call.data, x->call.len, &fr);
     }
     while (st != SCRIPT_DONE) {
+        enum call_where where;
         const struct script_call *call;
         const struct cmd_spec *cmd = NULL;
         const char *err = NULL;
         int owner;
 
         if (st == SCRIPT_BUSY) {
-            st = script_run_resume(h->vm, NULL, 0, &fr);
+            st = busy_step(sh, vm, &busy, x->wrote, &fr);
             continue;
         }
-        call = script_run_call(h->vm);
+        call = script_run_call(vm);
         x->call.len = 0;
         if (call->kind == SCRIPT_CALL_ACL_CHECK) {
-            st = script_run_resume(h->vm, ":1\r\n", 4, &fr);
+            st = script_run_resume(vm, ":1\r\n", 4, &fr);
             continue;
         }
-        switch (classify(sh, call, x->ro, true, &cmd, &owner, &err)) {
+        where = classify(sh, call, x->ro, true, &cmd, &owner, &err);
+        if (where != CALL_ERROR && (cmd->flags & CMD_WRITE)) {
+            if (!busy_may_write(sh, vm, &busy)) {
+                st = script_run_resume(vm, NULL, 0, &fr); /* killed: it raises at once */
+                continue;
+            }
+            x->wrote = true;
+        }
+        switch (where) {
         case CALL_ERROR:
-            st = script_run_resume(h->vm, err, strlen(err), &fr);
+            st = script_run_resume(vm, err, strlen(err), &fr);
             continue;
         case CALL_HERE:
             call_here(sh, c, c->db, cmd, call, &x->call);
-            st = script_run_resume(h->vm, x->call.data, x->call.len, &fr);
+            st = script_run_resume(vm, x->call.data, x->call.len, &fr);
             continue;
         case CALL_PART:
             x->awaiting = owner;
             co->part_proto = (uint8_t)call->resp;
+            busy_done(sh, &busy);
             coord_send(co, owner, cmd, c->db, call->argc, call->argv);
             return false;
         case CALL_CHILD:
             x->awaiting = -2;
             co->part_proto = (uint8_t)call->resp;
+            busy_done(sh, &busy);
             coord_start_child(co, cmd, c->db, call->argc, call->argv, &x->call);
             return false;
         }
     }
+    busy_done(sh, &busy);
     reply_raw(r, x->final.data, x->final.len);
     return true;
 }
@@ -375,7 +643,7 @@ static bool eval_done(struct coord *co, struct reply *r)
 
         if (p.len == strlen(REPLY_GLOBAL) && !memcmp(p.ptr, REPLY_GLOBAL, p.len)) {
             /* it reached past its keys before writing: again, globally */
-            learn(host(co->conn->sh), (struct sh_slice){ x->sha, SCRIPT_SHA_LEN });
+            learn(host(co->conn->sh), x->t);
             x->phase = PH_GLOBAL;
             x->awaiting = -1;
             coord_retry_txn_all(co);
@@ -411,10 +679,12 @@ static void broadcast_load(struct shard *sh, struct sh_slice body)
     }
 }
 
-/* What EVAL* names: the script (compiled and cached when EVAL brings its
- * body), its flags and keys. False after writing an error to r. */
+/* What EVAL* or FCALL* names: the script (compiled and cached when EVAL
+ * brings its body) or function, its flags and keys. False after writing an
+ * error to r. */
 struct eval_req {
     char sha[SCRIPT_SHA_LEN + 1];
+    struct target t; /* t.name: sha, or argv[1] (a function) */
     bool ro;
     int nkeys;
     int owner; /* of every key: a shard, or -1 for several */
@@ -424,25 +694,41 @@ static bool eval_prepare(struct shard *sh, const struct cmd_spec *cmd, int argc,
                          const struct sh_slice *argv, struct eval_req *q, struct reply *r)
 {
     struct eval_host *h = host(sh);
+    bool fcall = !strncmp(cmd->fullname, "fcall", 5);
     bool by_sha = !strncmp(cmd->fullname, "evalsha", 7);
     bool ro_cmd = strstr(cmd->fullname, "_ro") != NULL;
     uint32_t flags = 0;
     long long n;
 
-    if (!util_str2ll(argv[2].ptr, argv[2].len, &n)) {
+    if (fcall) {
+        const struct script_function *f = script_fn_find(h->fvm, argv[1]);
+
+        /* Redis looks the function up first, then at numkeys */
+        if (f == NULL) {
+            reply_error(r, "ERR Function not found");
+            return false;
+        }
+        flags = f->flags;
+        if (!util_str2ll(argv[2].ptr, argv[2].len, &n)) {
+            reply_error(r, "ERR Bad number of keys provided");
+            return false;
+        }
+    } else if (!util_str2ll(argv[2].ptr, argv[2].len, &n)) {
         reply_err_notint(r);
-        return false;
-    }
-    if (n < 0) {
-        reply_error(r, "ERR Number of keys can't be negative");
         return false;
     }
     if (n > argc - 3) {
         reply_error(r, "ERR Number of keys can't be greater than number of args");
         return false;
     }
+    if (n < 0) {
+        reply_error(r, "ERR Number of keys can't be negative");
+        return false;
+    }
     q->nkeys = (int)n;
-    if (by_sha) {
+    if (fcall) {
+        q->t = (struct target){ .fn = true, .name = argv[1] };
+    } else if (by_sha) {
         struct sh_slice s = argv[1];
 
         if (s.len != SCRIPT_SHA_LEN || script_get_flags(h->vm, s, &flags) != 0) {
@@ -463,6 +749,15 @@ static bool eval_prepare(struct shard *sh, const struct cmd_spec *cmd, int argc,
             broadcast_load(sh, argv[1]);
         }
     }
+    if (!fcall) {
+        q->t = (struct target){ .fn = false, .name = { q->sha, SCRIPT_SHA_LEN } };
+    }
+    /* Redis's scriptPrepareForRun: a script with flags (a shebang, or a
+     * function) that may write cannot run from a read-only command */
+    if (ro_cmd && !(flags & (SCRIPT_FLAG_EVAL_COMPAT | SCRIPT_FLAG_NO_WRITES))) {
+        reply_error(r, "ERR Can not execute a script with write flag using *_ro command.");
+        return false;
+    }
     q->ro = ro_cmd || (flags & SCRIPT_FLAG_NO_WRITES);
     q->owner = -2;
     for (int i = 0; i < q->nkeys && q->owner != -1; i++) {
@@ -477,18 +772,17 @@ static bool eval_prepare(struct shard *sh, const struct cmd_spec *cmd, int argc,
     return true;
 }
 
-/* The run state of a coordinator, keys and args copied. */
+/* The run state of a coordinator: the target's name, keys and args copied. */
 static struct eval_run *eval_run_new(const struct eval_req *q, int argc,
                                      const struct sh_slice *argv)
 {
     struct eval_run *x = sh_calloc(1, sizeof(*x));
     int n = argc - 3;
-    size_t bytes = 0;
+    size_t bytes = q->t.name.len + argv[0].len;
     char *p;
 
     rbuf_init(&x->final);
     rbuf_init(&x->call);
-    memcpy(x->sha, q->sha, sizeof(x->sha));
     x->ro = q->ro;
     x->awaiting = -1;
     x->nkeys = q->nkeys;
@@ -497,12 +791,17 @@ static struct eval_run *eval_run_new(const struct eval_req *q, int argc,
         bytes += argv[i].len;
     }
     x->keys = sh_malloc(sizeof(struct sh_slice) * (size_t)(n ? n : 1) + bytes);
-    p = (char *)(x->keys + n);
+    p = (char *)(x->keys + (n ? n : 1));
     for (int i = 3; i < argc; i++) {
         memcpy(p, argv[i].ptr, argv[i].len);
         x->keys[i - 3] = (struct sh_slice){ p, argv[i].len };
         p += argv[i].len;
     }
+    memcpy(p, q->t.name.ptr, q->t.name.len);
+    x->t = (struct target){ .fn = q->t.fn, .name = { p, q->t.name.len } };
+    p += q->t.name.len;
+    memcpy(p, argv[0].ptr, argv[0].len);
+    x->typed = (struct sh_slice){ p, argv[0].len };
     x->args = x->keys + q->nkeys;
     return x;
 }
@@ -513,26 +812,25 @@ static void eval_generic(struct cmd_ctx *ctx)
     struct conn *c = ctx->conn;
     struct eval_host *h = host(sh);
     struct eval_req q;
-    struct sh_slice s;
     struct eval_run *x;
     int owner;
 
     if (!eval_prepare(sh, ctx->cmd, ctx->argc, ctx->argv, &q, &ctx->r)) {
         return;
     }
-    s = (struct sh_slice){ q.sha, SCRIPT_SHA_LEN };
     owner = q.owner;
     if (sh->srv->nshards == 1 ||
-        (owner == sh->id && sched_quiet(&sh->sched) && !is_learned(h, s))) {
-        if (run_local(sh, c, c->db, s, q.ro, q.nkeys, ctx->argv + 3, ctx->argc - 3 - q.nkeys,
-                      ctx->argv + 3 + q.nkeys, &ctx->r) == LOCAL_DONE) {
+        (owner == sh->id && sched_quiet(&sh->sched) && !is_learned(h, q.t))) {
+        if (run_local(sh, c, c->db, q.t, q.ro, q.nkeys, ctx->argv + 3, ctx->argc - 3 - q.nkeys,
+                      ctx->argv + 3 + q.nkeys, ctx->argv[0], ctx->argc, ctx->argv,
+                      &ctx->r) == LOCAL_DONE) {
             return;
         }
         owner = -1; /* it reached past what it may touch here: globally */
     }
     /* a coordinator: the owner's run, or a global one */
     x = eval_run_new(&q, ctx->argc, ctx->argv);
-    if (owner >= 0 && !is_learned(h, s)) {
+    if (owner >= 0 && !is_learned(h, q.t)) {
         x->phase = PH_PART;
         x->part_owner = owner;
         coord_start_txn(c, ctx->cmd, &gather_eval, x, c->db, 0, NULL, false);
@@ -585,20 +883,22 @@ static void cmd_eval(struct cmd_ctx *ctx)
     eval_generic(ctx);
 }
 
-/* __evalrun ro sha numkeys keys... args...: a run on the keys' owner. */
+/* __evalrun mode name typed numkeys keys... args...: a run on the keys'
+ * owner. */
 static void cmd_evalrun_internal(struct cmd_ctx *ctx)
 {
     long long nkeys;
-    int nargs;
+    int nargs, mode = ctx->argv[1].len == 1 ? ctx->argv[1].ptr[0] - '0' : -1;
+    struct target t = { .fn = (mode & 2) != 0, .name = ctx->argv[2] };
 
-    if (!util_str2ll(ctx->argv[3].ptr, ctx->argv[3].len, &nkeys) || nkeys < 0 ||
-        nkeys > ctx->argc - 4) {
+    if (!util_str2ll(ctx->argv[4].ptr, ctx->argv[4].len, &nkeys) || nkeys < 0 ||
+        nkeys > ctx->argc - 5 || mode < 0 || mode > 3) {
         reply_error(&ctx->r, "ERR internal: bad __evalrun");
         return;
     }
-    nargs = ctx->argc - 4 - (int)nkeys;
-    if (run_local(ctx->shard, NULL, ctx->dbid, ctx->argv[2], ctx->argv[1].ptr[0] == '1', (int)nkeys,
-                  ctx->argv + 4, nargs, ctx->argv + 4 + nkeys, &ctx->r) == LOCAL_GLOBAL) {
+    nargs = ctx->argc - 5 - (int)nkeys;
+    if (run_local(ctx->shard, NULL, ctx->dbid, t, (mode & 1) != 0, (int)nkeys, ctx->argv + 5, nargs,
+                  ctx->argv + 5 + nkeys, ctx->argv[3], 0, NULL, &ctx->r) == LOCAL_GLOBAL) {
         reply_raw(&ctx->r, REPLY_GLOBAL, strlen(REPLY_GLOBAL));
     }
 }
@@ -617,7 +917,7 @@ static void cmd_scriptload_internal(struct cmd_ctx *ctx)
 }
 
 const struct cmd_spec eval_spec_run = {
-    .name = "__evalrun", .fullname = "__evalrun", .arity = -4, .proc = cmd_evalrun_internal
+    .name = "__evalrun", .fullname = "__evalrun", .arity = -5, .proc = cmd_evalrun_internal
 };
 const struct cmd_spec eval_spec_load = {
     .name = "__scriptload", .fullname = "__scriptload", .arity = 2, .proc = cmd_scriptload_internal
@@ -645,9 +945,9 @@ static bool done_first_part(struct coord *co, struct reply *r)
     return true;
 }
 
-static const struct gather gather_script_load = { .start = coord_start_fanout,
-                                                  .done = done_first_part,
-                                                  .always = true };
+const struct gather eval_gather_first_part = { .start = coord_start_fanout,
+                                               .done = done_first_part,
+                                               .always = true };
 
 static void cmd_script_exists(struct cmd_ctx *ctx)
 {
@@ -675,15 +975,14 @@ static void cmd_script_flush(struct cmd_ctx *ctx)
                              "KILL or SHUTDOWN NOSAVE.");
         return;
     }
+    /* the functions' learned entries go too: they are only learned again */
     host(ctx->shard)->nlearned = 0;
     reply_ok(&ctx->r);
 }
 
 static void cmd_script_kill(struct cmd_ctx *ctx)
 {
-    /* a run in place holds its core until it ends, and a global run's
-     * steps never outlast one loop iteration: there is nothing to kill */
-    reply_error(&ctx->r, "NOTBUSY No scripts in execution right now.");
+    eval_kill(ctx->shard, false, &ctx->r);
 }
 
 static void cmd_script_help(struct cmd_ctx *ctx)
@@ -722,9 +1021,12 @@ void eval_bind(void)
     cmd_must_bind("evalsha", cmd_eval, CMD_ROUTE_CONN, &gather_eval_child);
     cmd_must_bind("eval_ro", cmd_eval, CMD_ROUTE_CONN, &gather_eval_child);
     cmd_must_bind("evalsha_ro", cmd_eval, CMD_ROUTE_CONN, &gather_eval_child);
-    cmd_must_bind("script|load", cmd_script_load, CMD_ROUTE_ALL, &gather_script_load);
+    cmd_must_bind("fcall", cmd_eval, CMD_ROUTE_CONN, &gather_eval_child);
+    cmd_must_bind("fcall_ro", cmd_eval, CMD_ROUTE_CONN, &gather_eval_child);
+    cmd_must_bind("script|load", cmd_script_load, CMD_ROUTE_ALL, &eval_gather_first_part);
     cmd_must_bind("script|exists", cmd_script_exists, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("script|flush", cmd_script_flush, CMD_ROUTE_ALL, &gather_ok_every);
     cmd_must_bind("script|kill", cmd_script_kill, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("script|help", cmd_script_help, CMD_ROUTE_CONN, NULL);
+    function_bind();
 }

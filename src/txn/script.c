@@ -90,15 +90,27 @@ static void open_state(struct script_vm *vm)
     vm->run.raise_ref = LUA_NOREF;
 }
 
-struct script_vm *script_vm_create(void)
+static struct script_vm *vm_new(bool functions)
 {
     struct script_vm *vm = sh_calloc(1, sizeof(*vm));
 
+    vm->functions = functions;
+    vm->libapi_ref = LUA_NOREF;
     vm->nbuckets = CACHE_MIN_BUCKETS;
     vm->buckets = sh_calloc(vm->nbuckets, sizeof(*vm->buckets));
     vm->rand48 = 0x1234abcd330eULL; /* lrand48's default seed */
     open_state(vm);
     return vm;
+}
+
+struct script_vm *script_vm_create(void)
+{
+    return vm_new(false);
+}
+
+struct script_vm *script_vm_create_functions(void)
+{
+    return vm_new(true);
 }
 
 static void cache_clear(struct script_vm *vm)
@@ -123,6 +135,7 @@ void script_vm_destroy(struct script_vm *vm)
     }
     script_run_abort(vm);
     cache_clear(vm);
+    script_fn_free_all(vm);
     lua_close(vm->L);
     sh_free(vm->buckets);
     sh_free(vm->argv);
@@ -438,16 +451,15 @@ static int64_t default_clock(void *arg)
     return sh_mono_us() / 1000;
 }
 
-/* Builds a table of slices and stores it as the global name (in the real
- * globals: scripts cannot, Redis can). */
-static void set_array_global(lua_State *L, int g, const char *name, int n, const struct sh_slice *v)
+/* Pushes a table of slices (KEYS and ARGV go in the real globals: scripts
+ * cannot write there, Redis can). */
+static void push_array(lua_State *L, int n, const struct sh_slice *v)
 {
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         lua_pushlstring(L, v[i].ptr, v[i].len);
         lua_rawseti(L, -2, i + 1);
     }
-    lua_setfield(L, g, name);
 }
 
 struct start_ctx {
@@ -482,10 +494,20 @@ static int start_fn(lua_State *L)
                                            .line = -1 };
     vm->nframes = 1;
     lua_sethook(run->co, script_lib_hook, LUA_MASKCOUNT, SCRIPT_HOOK_INSNS);
+    if (run->fn) {
+        /* a function: f(keys, args) */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref);
+        push_array(L, ctx->nkeys, ctx->keys);
+        push_array(L, ctx->nargs, ctx->args);
+        lua_xmove(L, run->co, 3);
+        return 0;
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->globals_ref);
-    set_array_global(L, 1, "KEYS", ctx->nkeys, ctx->keys);
-    set_array_global(L, 1, "ARGV", ctx->nargs, ctx->args);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, run->entry->ref);
+    push_array(L, ctx->nkeys, ctx->keys);
+    lua_setfield(L, 1, "KEYS");
+    push_array(L, ctx->nargs, ctx->args);
+    lua_setfield(L, 1, "ARGV");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref);
     lua_xmove(L, run->co, 1);
     return 0;
 }
@@ -506,6 +528,7 @@ static void end_run(struct script_vm *vm, bool reusable)
     }
     luaL_unref(vm->L, LUA_REGISTRYINDEX, run->raise_ref);
     script_co_reset(vm);
+    sh_free(run->name);
     memset(run, 0, sizeof(*run));
     run->wait = SCRIPT_WAIT_NONE;
     run->raise_ref = LUA_NOREF;
@@ -563,12 +586,12 @@ static void write_run_error(lua_State *L, struct script_vm *vm, struct reply *ou
     }
     if (is_deferred_error(L, run)) {
         if (run->raise_source[0] != '\0') {
-            lua_pushfstring(L, " script: %s, on %s:%d.", run->entry->sha, run->raise_source,
+            lua_pushfstring(L, " script: %s, on %s:%d.", run->name, run->raise_source,
                             run->raise_line);
             luaL_addvalue(&b);
         }
     } else if (script_lib_position(run->co, 0, &ar)) {
-        lua_pushfstring(L, " script: %s, on %s:%d.", run->entry->sha, ar.source, ar.currentline);
+        lua_pushfstring(L, " script: %s, on %s:%d.", run->name, ar.source, ar.currentline);
         luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
@@ -632,17 +655,27 @@ int script_run_start(struct script_vm *vm, struct sh_slice sha, int nkeys,
                      const struct sh_slice *keys, int nargs, const struct sh_slice *args,
                      const struct script_run_opts *opts, struct reply *out)
 {
-    struct script_run *run = &vm->run;
-    struct start_ctx ctx = { .vm = vm, .nkeys = nkeys, .nargs = nargs, .keys = keys, .args = args };
     const struct script_entry *e = lookup(vm, sha);
 
-    if (run->wait != SCRIPT_WAIT_NONE) {
+    if (vm->run.wait != SCRIPT_WAIT_NONE) {
         return -EBUSY;
     }
     if (e == NULL) {
         return -ENOENT;
     }
-    run->entry = e;
+    return script_run_begin(vm, e->ref, e->sha, false, nkeys, keys, nargs, args, opts, out);
+}
+
+int script_run_begin(struct script_vm *vm, int ref, const char *name, bool fn, int nkeys,
+                     const struct sh_slice *keys, int nargs, const struct sh_slice *args,
+                     const struct script_run_opts *opts, struct reply *out)
+{
+    struct script_run *run = &vm->run;
+    struct start_ctx ctx = { .vm = vm, .nkeys = nkeys, .nargs = nargs, .keys = keys, .args = args };
+
+    run->ref = ref;
+    run->name = sh_memdup(name, strlen(name) + 1);
+    run->fn = fn;
     run->raise_ref = LUA_NOREF;
     run->resp = 2;
     run->repl = SCRIPT_REPL_ALL;
@@ -657,7 +690,7 @@ int script_run_start(struct script_vm *vm, struct sh_slice sha, int nkeys,
         return SCRIPT_DONE;
     }
     run->wait = SCRIPT_WAIT_START;
-    return step(vm, 0, out);
+    return step(vm, fn ? 2 : 0, out);
 }
 
 struct resume_ctx {
@@ -755,6 +788,11 @@ bool script_run_active(const struct script_vm *vm)
 bool script_run_timed_out(const struct script_vm *vm)
 {
     return vm->run.wait != SCRIPT_WAIT_NONE && vm->run.timed_out;
+}
+
+const char *script_run_name(const struct script_vm *vm)
+{
+    return vm->run.wait != SCRIPT_WAIT_NONE ? vm->run.name : NULL;
 }
 
 int64_t script_run_elapsed_ms(const struct script_vm *vm)

@@ -75,9 +75,11 @@ struct script_run {
     enum script_wait wait;
     lua_State *co; /* the script's coroutine ("co_main") */
     int co_ref;
-    const struct script_entry *entry;
-    int resp; /* redis.setresp */
-    int repl; /* redis.set_repl */
+    int ref;    /* registry reference of the script's or function's Lua function */
+    char *name; /* the sha, or the function's name (errors, FUNCTION STATS) */
+    bool fn;    /* a function (FCALL): called with (keys, args), no KEYS/ARGV */
+    int resp;   /* redis.setresp */
+    int repl;   /* redis.set_repl */
     bool killed;
     bool timed_out;
     script_clock_fn *clock;
@@ -122,6 +124,17 @@ struct script_vm {
     char *numbuf; /* numbers formatted for argv, 32 bytes each */
 
     uint64_t rand48; /* math.random's state (Redis's redisLrand48) */
+
+    /* functions (script_fn.c): a vm made by script_vm_create_functions */
+    bool functions;
+    int libapi_ref;               /* the globals a library's code sees as it loads */
+    struct script_library **libs; /* in load order */
+    size_t nlibs, libs_cap;
+    struct script_function **fn_idx; /* open addressing on the name; NULL = empty */
+    size_t fn_idx_cap;               /* a power of two, >= 2 * functions */
+    size_t nfns;
+    struct script_library *loading; /* the library whose code runs now (register_function) */
+    int64_t load_start_ms;
     unsigned gc_runs;
 };
 
@@ -156,8 +169,26 @@ bool script_lib_position(lua_State *L, int level, lua_Debug *ar);
 int script_lib_call(lua_State *L);
 /* The instruction-count hook of a run. */
 void script_lib_hook(lua_State *L, lua_Debug *ar);
+/* Builds the globals a library's code sees while FUNCTION LOAD runs it (its
+ * redis table: register_function, log, the LOG_* and version constants) into
+ * vm->libapi_ref; runs inside script_lib_open. */
+void script_lib_open_libapi(struct script_vm *vm, lua_State *L, int ro_map, int ro_meta);
 /* The kill error, in the shape every path raises it. */
 #define SCRIPT_KILL_MSG "Script killed by user with SCRIPT KILL..."
+
+/* script.c: starts a run of the Lua function at registry ref: a script
+ * (KEYS and ARGV set) or a function (called with keys and args). */
+SH_MUST_CHECK int script_run_begin(struct script_vm *vm, int ref, const char *name, bool fn,
+                                   int nkeys, const struct sh_slice *keys, int nargs,
+                                   const struct sh_slice *args, const struct script_run_opts *opts,
+                                   struct reply *out);
+
+/* script_fn.c */
+
+/* redis.register_function. */
+int script_fn_register(lua_State *L);
+/* Frees every library (vm teardown). */
+void script_fn_free_all(struct script_vm *vm);
 
 /* script_co.c */
 

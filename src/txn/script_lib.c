@@ -861,6 +861,48 @@ static void open_redis_table(lua_State *L, int g)
     lua_setfield(L, g, "redis");
 }
 
+/* A table whose missing fields raise Redis's "nonexistent global" error. */
+static void set_missing_meta(lua_State *L, int t)
+{
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, lib_global_missing);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, t);
+}
+
+void script_lib_open_libapi(struct script_vm *vm, lua_State *L, int ro_map, int ro_meta)
+{
+    static const char *const logs[] = { "LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING" };
+    int api, redis;
+
+    lua_newtable(L);
+    api = lua_gettop(L);
+    lua_newtable(L);
+    redis = lua_gettop(L);
+    lua_pushcfunction(L, script_fn_register);
+    lua_setfield(L, redis, "register_function");
+    lua_pushcfunction(L, lib_log);
+    lua_setfield(L, redis, "log");
+    for (size_t i = 0; i < SH_ARRAY_LEN(logs); i++) {
+        for (size_t k = 0; k < SH_ARRAY_LEN(redis_consts); k++) {
+            if (!strcmp(redis_consts[k].name, logs[i])) {
+                lua_pushinteger(L, redis_consts[k].value);
+                lua_setfield(L, redis, logs[i]);
+            }
+        }
+    }
+    lua_pushinteger(L, SCRIPT_REDIS_VERSION_NUM);
+    lua_setfield(L, redis, "REDIS_VERSION_NUM");
+    lua_pushliteral(L, SCRIPT_REDIS_VERSION);
+    lua_setfield(L, redis, "REDIS_VERSION");
+    set_missing_meta(L, redis);
+    ro_proxy(L, ro_map, ro_meta, redis, 0);
+    lua_setfield(L, api, "redis");
+    lua_pop(L, 1); /* the real redis table */
+    set_missing_meta(L, api);
+    vm->libapi_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 /* Replaces the library tables by read-only proxies, the string metatable's
  * view of string too, and makes G read-only behind P = _G. Pushes P. */
 static void seal(lua_State *L, int g, int ro_map, int ro_meta)
@@ -936,6 +978,9 @@ int script_lib_open(lua_State *L)
     ro_meta = weak_table(L);
     install_raw_wrappers(L, g, ro_map, ro_meta);
     script_co_open(vm, L, g);
+    if (vm->functions) {
+        script_lib_open_libapi(vm, L, ro_map, ro_meta);
+    }
     seal(L, g, ro_map, ro_meta);
     lua_pushvalue(L, g);
     vm->globals_ref = luaL_ref(L, LUA_REGISTRYINDEX);

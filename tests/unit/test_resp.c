@@ -216,6 +216,24 @@ static void test_value_size_walks_every_resp3_type(void **state)
     assert_int_equal(resp_value_size("=7\r\ntxt:abc\r\n", 13), 13);
 }
 
+/* As Redis's sdssplitargs: a quote opens a quoted part in the middle of a
+ * token too (FUNCTION LOAD's "#!lua name=\"q\"", inline commands). */
+static void test_split_inline_quote_inside_a_token(void **state)
+{
+    char line[] = "#!lua name=\"q r\" a'b c'";
+    char bad[] = "name=\"q\"x";
+    struct sh_slice out[4];
+
+    (void)state;
+    assert_int_equal(resp_split_inline(line, strlen(line), out, 4), 3);
+    assert_int_equal(out[1].len, 8);
+    assert_memory_equal(out[1].ptr, "name=q r", 8);
+    assert_int_equal(out[2].len, 4);
+    assert_memory_equal(out[2].ptr, "ab c", 4);
+    /* the closing quote must end the token */
+    assert_int_equal(resp_split_inline(bad, strlen(bad), out, 4), -1);
+}
+
 static void test_split_inline_reports_more_than_max(void **state)
 {
     char line[] = "a b c d";
@@ -230,6 +248,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_multibulk_command_is_parsed),
+        cmocka_unit_test(test_split_inline_quote_inside_a_token),
         cmocka_unit_test(test_frames_split_at_every_byte_parse_the_same),
         cmocka_unit_test(test_binary_bulk_with_crlf_inside_is_kept),
         cmocka_unit_test(test_inline_escapes_are_unescaped),
