@@ -39,6 +39,7 @@ void kval_clear(struct kval *v)
     }
     v->type = KVAL_NONE;
     v->enc = 0;
+    v->grown = 0;
     v->u.p = NULL;
 }
 
@@ -64,6 +65,7 @@ int kval_set_string(struct kval *v, const void *p, size_t n)
         v->u.s->cap <= n * 2 + 64) {
         memcpy(v->u.s->data, p, n);
         v->u.s->len = n;
+        v->grown = 0;
         return 0;
     }
     s = sh_try_malloc(sizeof(*s) + n);
@@ -114,6 +116,7 @@ struct kstr *kval_make_raw(struct kval *v, size_t cap)
         s->cap = sh_alloc_size(s) - sizeof(*s);
         v->type = KVAL_STRING;
         v->enc = KVAL_ENC_RAW;
+        v->grown = 1;
         v->u.s = s;
         return s;
     }
@@ -129,10 +132,12 @@ struct kstr *kval_make_raw(struct kval *v, size_t cap)
         s->len = n;
         s->cap = sh_alloc_size(s) - sizeof(*s);
         v->enc = KVAL_ENC_RAW;
+        v->grown = 1;
         v->u.s = s;
         return s;
     }
     if (v->u.s->cap >= cap) {
+        v->grown = 1;
         return v->u.s;
     }
     size_t want = cap < v->u.s->cap * 2 ? v->u.s->cap * 2 : cap;
@@ -145,6 +150,7 @@ struct kstr *kval_make_raw(struct kval *v, size_t cap)
         }
     }
     s->cap = sh_alloc_size(s) - sizeof(*s);
+    v->grown = 1;
     v->u.s = s;
     return s;
 }
@@ -186,7 +192,7 @@ const char *kval_encoding_name(const struct kval *v)
     }
     /* Redis embeds strings of up to 44 bytes in the object ("embstr") */
     if (v->type == KVAL_STRING && v->enc == KVAL_ENC_RAW) {
-        return v->u.s->len <= 44 ? "embstr" : "raw";
+        return v->u.s->len <= 44 && !v->grown ? "embstr" : "raw";
     }
     return v->enc < SH_ARRAY_LEN(names) ? names[v->enc] : "unknown";
 }

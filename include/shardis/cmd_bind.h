@@ -22,3 +22,4 @@ void cmd_set_bind(void);
 void cmd_zset_bind(void);
 void cmd_list_bind(void);
 void cmd_object_bind(void);
+void cmd_bitmap_bind(void); /* SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD */

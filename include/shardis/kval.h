@@ -58,6 +58,10 @@ struct kstr {
 struct kval {
     uint8_t type; /* enum kval_type */
     uint8_t enc;  /* enum kval_enc */
+    /* a raw string written in place (kval_make_raw: APPEND SETRANGE SETBIT
+     * BITFIELD BITOP): OBJECT ENCODING says "raw" whatever its length, as
+     * for Redis's unshared objects; cleared when a new value is set */
+    uint8_t grown;
     /* unix seconds of the last access (OBJECT IDLETIME), stamped by kdb on
      * lookup and add; it sits in what would be padding */
     uint32_t lru;
@@ -82,8 +86,8 @@ const char *kval_string(const struct kval *v, char *buf, size_t *len);
 /* Length of a string value's bytes. */
 size_t kval_strlen(const struct kval *v);
 /* Makes v (a string, or an empty new value) a raw string of at least cap
- * bytes, keeping its bytes (an integer is converted). Returns the bytes (len
- * stays) or NULL when out of memory. */
+ * bytes, keeping its bytes (an integer is converted), and marks it grown.
+ * Returns the bytes (len stays) or NULL when out of memory (v unchanged). */
 SH_MUST_CHECK struct kstr *kval_make_raw(struct kval *v, size_t cap);
 /* Bytes the value holds in memory (for MEMORY USAGE and accounting). */
 size_t kval_memory(const struct kval *v);

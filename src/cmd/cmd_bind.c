@@ -22,6 +22,7 @@ void cmd_bind_all(void)
     cmd_zset_bind();
     cmd_list_bind();
     cmd_object_bind();
+    cmd_bitmap_bind();
     block_bind();
     monitor_bind();
     pubsub_bind();
