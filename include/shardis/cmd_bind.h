@@ -23,3 +23,4 @@ void cmd_zset_bind(void);
 void cmd_list_bind(void);
 void cmd_object_bind(void);
 void cmd_bitmap_bind(void); /* SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD */
+void cmd_hll_bind(void);    /* PFADD PFCOUNT PFMERGE PFDEBUG PFSELFTEST */

@@ -84,6 +84,7 @@ struct config {
     struct config_cobl cobl[CONFIG_COBL_CLASSES];
     long long slowlog_log_slower_than;   /* microseconds; -1 = off, 0 = every command */
     long long busy_reply_threshold;      /* ms a script runs before -BUSY; 0 = never */
+    long long hll_sparse_max_bytes;      /* sparse HLL -> dense past this (bytes) */
     long long slowlog_max_len;           /* entries kept */
     long long latency_monitor_threshold; /* milliseconds; 0 = off */
     struct kval_limits limits;           /* the *-max-listpack-* encoding thresholds */

@@ -23,6 +23,7 @@ void cmd_bind_all(void)
     cmd_list_bind();
     cmd_object_bind();
     cmd_bitmap_bind();
+    cmd_hll_bind();
     block_bind();
     monitor_bind();
     pubsub_bind();

@@ -411,6 +411,9 @@ static bool spec_keys(const struct cmd_keyspec *ks, const struct sh_slice *argv,
     } else {
         return false;
     }
+    if (ks->fk_type == CMD_FK_RANGE && ks->fk_lastkey < 0 && first == argc) {
+        return true; /* a variadic range with no argument: no key (PFMERGE dst) */
+    }
     if (last >= argc || last < first || first >= argc || step <= 0) {
         return false;
     }

@@ -79,6 +79,7 @@ static const struct directive directives[] = {
     { "latency-monitor-threshold", DIR_INT, F(latency_monitor_threshold), 0, LLONG_MAX, true },
     /* milliseconds a script runs before other clients get -BUSY (0: never) */
     { "busy-reply-threshold", DIR_INT, F(busy_reply_threshold), 0, LLONG_MAX, true },
+    { "hll-sparse-max-bytes", DIR_MEM, F(hll_sparse_max_bytes), 0, LLONG_MAX, true },
     /* value encodings (kval.h): compact below these, scalable above */
     { "hash-max-listpack-entries", DIR_INT, F(limits.hash_max_listpack_entries), 0, LLONG_MAX,
       true },
@@ -257,6 +258,7 @@ void config_init(struct config *c)
     c->cobl[CONFIG_COBL_PUBSUB] = (struct config_cobl){ 32LL << 20, 8LL << 20, 60 };
     c->slowlog_log_slower_than = 10000;
     c->busy_reply_threshold = 5000;
+    c->hll_sparse_max_bytes = 3000;
     c->slowlog_max_len = 128;
     c->latency_monitor_threshold = 0;
     c->limits = (struct kval_limits){

@@ -4,7 +4,8 @@
 # missing.
 #   tests/fuzz/run_fuzz.sh [seconds] [workdir] [target]
 # target: resp (the RESP parser, the default) or dispatch (the command table
-# and handlers over a one-shard keyspace, tests/fuzz/fuzz_dispatch.c).
+# and handlers over a one-shard keyspace, tests/fuzz/fuzz_dispatch.c) or hll
+# (the HyperLogLog decoders on arbitrary bytes, tests/fuzz/fuzz_hll.c).
 # Extra libFuzzer flags may be given in $FUZZ_FLAGS.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -86,6 +87,22 @@ dispatch)
           "${LUA_LIBS[@]}")
     MAXLEN=2048
     DICT=(-dict="$ROOT/tests/fuzz/dispatch.dict")
+    ;;
+hll)
+    # the HyperLogLog decoders (shards/hll.c) on arbitrary bytes
+    mkdir -p "$WORK/corpus_hll"
+    CORPUS=$WORK/corpus_hll
+    printf '\x00\x7f\xff' >"$CORPUS/empty"
+    printf '\x00\x60\xf3\x80\x50\xb1\x84\x4b\xfb\x80\x42\x5a' >"$CORPUS/abc"
+    printf '\x01HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x40\xfe\x7f' >"$CORPUS/cut"
+    printf '\x02\x41\x10\x04' >"$CORPUS/dense"
+    SRCS=("$ROOT/tests/fuzz/fuzz_hll.c")
+    for f in "$ROOT"/shards/*.c; do
+        [ "$(basename "$f")" = sh_alloc_jemalloc.c ] || SRCS+=("$f")
+    done
+    LIBS=(-lxxhash -lm -lpthread)
+    MAXLEN=4096
+    DICT=()
     ;;
 *)
     echo "unknown fuzz target '$TARGET'" >&2
