@@ -24,3 +24,4 @@ void cmd_list_bind(void);
 void cmd_object_bind(void);
 void cmd_bitmap_bind(void); /* SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD */
 void cmd_hll_bind(void);    /* PFADD PFCOUNT PFMERGE PFDEBUG PFSELFTEST */
+void cmd_geo_bind(void);    /* GEO* */

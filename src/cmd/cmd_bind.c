@@ -24,6 +24,7 @@ void cmd_bind_all(void)
     cmd_object_bind();
     cmd_bitmap_bind();
     cmd_hll_bind();
+    cmd_geo_bind();
     block_bind();
     monitor_bind();
     pubsub_bind();

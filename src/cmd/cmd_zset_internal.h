@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * cmd_zset_internal.h: what the three files of the sorted set family share
- * and nothing else should need: cmd_zset.c (single-key commands, pops,
+ * cmd_zset_internal.h: what the three files of the sorted set family share,
+ * and cmd_geo.c (geo sets are sorted sets) uses for lookups, keyspace events
+ * and its STORE forms: cmd_zset.c (single-key commands, pops,
  * ZRANDMEMBER, ZSCAN and the helpers below), cmd_zset_range.c (the ZRANGE
  * family, ZRANGESTORE) and cmd_zset_multi.c (ZUNION/ZINTER/ZDIFF and their
  * STORE forms, ZINTERCARD, the cross-shard gathers and internal commands).
