@@ -199,6 +199,8 @@ struct sh_slice coord_part(const struct coord *c, int from);
 long long coord_sum(const struct coord *c);
 /* The first error reply among the parts, or {NULL,0}. */
 struct sh_slice coord_first_error(const struct coord *c);
+/* The shard that owns key (for a gather's parts). */
+int coord_key_owner(const struct coord *c, struct sh_slice key);
 
 /* Reading a part (RESP2 bytes, as coord_part gives them): a header of
  * `type` ('*', ':', '$', ...) with its integer at *pos, moving *pos past it;

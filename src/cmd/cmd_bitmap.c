@@ -721,13 +721,6 @@ static const struct cmd_spec bstore_spec = {
 
 /* ---- gather: BITOP across shards (client's core) ---- */
 
-static int owner_of(const struct coord *c, int i)
-{
-    uint64_t h;
-
-    return shard_owner(c->nshards, c->argv[i].ptr, c->argv[i].len, &h);
-}
-
 /* Stage 0: __bdump of its sources to each owner; nothing when the
  * arguments are wrong (done replies the error). */
 static void bitop_start(struct coord *c)
@@ -742,7 +735,7 @@ static void bitop_start(struct coord *c)
         c->owner = sh_malloc(sizeof(*c->owner) * (size_t)c->argc);
     }
     for (int i = 0; i < c->argc; i++) {
-        c->owner[i] = i >= 3 ? owner_of(c, i) : -1;
+        c->owner[i] = i >= 3 ? coord_key_owner(c, c->argv[i]) : -1;
     }
     sub = sh_malloc(sizeof(*sub) * (size_t)c->argc);
     for (int s = 0; s < c->nshards; s++) {
@@ -810,7 +803,7 @@ static bool bitop_compute(struct coord *c, struct reply *r, enum bitops_op op)
     argv[0] = (struct sh_slice){ bstore_spec.name, strlen(bstore_spec.name) };
     argv[1] = c->argv[2];
     argv[2] = (struct sh_slice){ res ? res : "", b.maxlen };
-    coord_send(c, owner_of(c, 2), &bstore_spec, c->dbid, 3, argv);
+    coord_send(c, coord_key_owner(c, c->argv[2]), &bstore_spec, c->dbid, 3, argv);
     c->acc = (long long)b.maxlen;
     fin = false;
 out_fini:

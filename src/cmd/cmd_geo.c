@@ -742,13 +742,6 @@ static const struct cmd_spec geostore_spec = {
 
 /* ---- the store forms across shards (client's core) ---- */
 
-static int owner_of(const struct coord *c, struct sh_slice key)
-{
-    uint64_t h;
-
-    return shard_owner(c->nshards, key.ptr, key.len, &h);
-}
-
 static int coord_flags(const struct coord *c)
 {
     return search_flags((struct sh_slice){ c->cmd->fullname, strlen(c->cmd->fullname) });
@@ -762,7 +755,7 @@ static void geostore_start(struct coord *c)
     argv[0] = (struct sh_slice){ geoget_spec.name, strlen(geoget_spec.name) };
     argv[1] = (struct sh_slice){ c->cmd->fullname, strlen(c->cmd->fullname) };
     memcpy(argv + 2, c->argv, sizeof(*argv) * (size_t)c->argc);
-    coord_send(c, owner_of(c, c->argv[src]), &geoget_spec, c->dbid, c->argc + 2, argv);
+    coord_send(c, coord_key_owner(c, c->argv[src]), &geoget_spec, c->dbid, c->argc + 2, argv);
     sh_free(argv);
 }
 
@@ -804,7 +797,7 @@ static bool geostore_done(struct coord *c, struct reply *r)
         reply_raw(r, p.ptr, p.len);
         return true;
     }
-    p = coord_part(c, owner_of(c, c->argv[src]));
+    p = coord_part(c, coord_key_owner(c, c->argv[src]));
     if (p.len && p.ptr[0] == '-') {
         reply_raw(r, p.ptr, p.len);
         return true;
@@ -820,7 +813,7 @@ static bool geostore_done(struct coord *c, struct reply *r)
     argv[0] = (struct sh_slice){ geostore_spec.name, strlen(geostore_spec.name) };
     argv[1] = c->argv[dst];
     argv[3] = (struct sh_slice){ store_event(flags), strlen(store_event(flags)) };
-    c->acc = owner_of(c, c->argv[dst]);
+    c->acc = coord_key_owner(c, c->argv[dst]);
     coord_send(c, (int)c->acc, &geostore_spec, c->dbid, 4, argv);
     return false;
 }

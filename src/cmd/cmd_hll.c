@@ -406,13 +406,6 @@ static const struct cmd_spec pfstore_spec = {
  *            (or error) is the reply
  */
 
-static int owner_of(const struct coord *c, int i)
-{
-    uint64_t h;
-
-    return shard_owner(c->nshards, c->argv[i].ptr, c->argv[i].len, &h);
-}
-
 static void pf_gather_start(struct coord *c)
 {
     struct sh_slice *sub = sh_malloc(sizeof(*sub) * (size_t)c->argc);
@@ -422,7 +415,7 @@ static void pf_gather_start(struct coord *c)
     }
     c->owner[0] = -1;
     for (int i = 1; i < c->argc; i++) {
-        c->owner[i] = owner_of(c, i);
+        c->owner[i] = coord_key_owner(c, c->argv[i]);
     }
     for (int s = 0; s < c->nshards; s++) {
         int k = 0;
@@ -501,7 +494,7 @@ static bool pf_gather_done(struct coord *c, struct reply *r)
     struct sh_slice e = coord_first_error(c);
 
     if (c->stage == 1) {
-        struct sh_slice p = coord_part(c, owner_of(c, 1));
+        struct sh_slice p = coord_part(c, coord_key_owner(c, c->argv[1]));
 
         if (p.len && (p.ptr[0] == '+' || p.ptr[0] == '-')) {
             reply_raw(r, p.ptr, p.len);
@@ -527,7 +520,7 @@ static bool pf_gather_done(struct coord *c, struct reply *r)
         { (const char *)regs, sizeof(regs) },
         { dense ? "1" : "0", 1 },
     };
-    coord_send(c, owner_of(c, 1), &pfstore_spec, c->dbid, 4, argv);
+    coord_send(c, coord_key_owner(c, c->argv[1]), &pfstore_spec, c->dbid, 4, argv);
     return false;
 }
 

@@ -835,13 +835,6 @@ static bool part_bulk(struct sh_slice p, size_t pos, struct sh_slice *out)
     return true;
 }
 
-static int owner_of(const struct coord *c, int i)
-{
-    uint64_t h;
-
-    return shard_owner(c->nshards, c->argv[i].ptr, c->argv[i].len, &h);
-}
-
 /*
  * LMPOP across shards tries the keys in argument order, one owner at a
  * time: each stage sends LMPOP over the next run of consecutive keys that
@@ -852,11 +845,12 @@ static int owner_of(const struct coord *c, int i)
  */
 static void mpop_send_run(struct coord *c, const struct mpop_args *mp)
 {
-    int first = (int)c->acc, last = 2 + mp->numkeys, o = owner_of(c, first), j = first + 1, k = 0;
+    int first = (int)c->acc, last = 2 + mp->numkeys, o = coord_key_owner(c, c->argv[first]),
+        j = first + 1, k = 0;
     struct sh_slice *sub = sh_malloc(sizeof(*sub) * (size_t)(c->argc + 4));
     char num[24], cnt[24];
 
-    while (j < last && owner_of(c, j) == o) {
+    while (j < last && coord_key_owner(c, c->argv[j]) == o) {
         j++;
     }
     sub[k++] = c->argv[0];
@@ -931,9 +925,9 @@ static void move_start(struct coord *c)
     if (!parse_move(c->argc, c->argv, &from, &to)) {
         return;
     }
-    coord_send(c, owner_of(c, 1), &check_spec, c->dbid, 2, argv);
+    coord_send(c, coord_key_owner(c, c->argv[1]), &check_spec, c->dbid, 2, argv);
     argv[1] = c->argv[2];
-    coord_send(c, owner_of(c, 2), &check_spec, c->dbid, 2, argv);
+    coord_send(c, coord_key_owner(c, c->argv[2]), &check_spec, c->dbid, 2, argv);
 }
 
 /* Sends __lpush key end element to key argv[i]'s owner. */
@@ -943,13 +937,14 @@ static void move_push(struct coord *c, int i, enum tlist_end end, struct sh_slic
 
     argv[2] = end == TLIST_HEAD ? (struct sh_slice){ "LEFT", 4 } : (struct sh_slice){ "RIGHT", 5 };
     argv[3] = elem;
-    coord_send(c, owner_of(c, i), &push_spec, c->dbid, 4, argv);
+    coord_send(c, coord_key_owner(c, c->argv[i]), &push_spec, c->dbid, 4, argv);
 }
 
 /* Stage 0 is back: reply, or pop from the source. */
 static bool move_checked(struct coord *c, enum tlist_end from, struct reply *r)
 {
-    struct sh_slice src = coord_part(c, owner_of(c, 1)), dst = coord_part(c, owner_of(c, 2));
+    struct sh_slice src = coord_part(c, coord_key_owner(c, c->argv[1])),
+                    dst = coord_part(c, coord_key_owner(c, c->argv[2]));
     const char *name = from == TLIST_HEAD ? "lpop" : "rpop";
     const struct cmd_spec *pop = cmdtab_lookup(name, 4);
     struct sh_slice argv[2] = { { name, 4 }, c->argv[1] };
@@ -970,7 +965,7 @@ static bool move_checked(struct coord *c, enum tlist_end from, struct reply *r)
         reply_error(r, "ERR internal error: no LPOP/RPOP");
         return true;
     }
-    coord_send(c, owner_of(c, 1), pop, c->dbid, 2, argv);
+    coord_send(c, coord_key_owner(c, c->argv[1]), pop, c->dbid, 2, argv);
     return false;
 }
 

@@ -959,13 +959,6 @@ static bool forward_first_error(const struct coord *c, struct reply *r)
     return false;
 }
 
-static int owner_of(const struct coord *c, int i)
-{
-    uint64_t h;
-
-    return shard_owner(c->nshards, c->argv[i].ptr, c->argv[i].len, &h);
-}
-
 /* Sends cmd with argv[i] plus the extra arguments to the owner of argv[i]. */
 static void send_to_owner(struct coord *c, const struct cmd_spec *cmd, int i, struct sh_slice a,
                           struct sh_slice b)
@@ -973,7 +966,7 @@ static void send_to_owner(struct coord *c, const struct cmd_spec *cmd, int i, st
     struct sh_slice argv[4] = { { cmd->name, strlen(cmd->name) }, c->argv[i], a, b };
     int argc = b.ptr ? 4 : a.ptr ? 3 : 2;
 
-    coord_send(c, owner_of(c, i), cmd, c->dbid, argc, argv);
+    coord_send(c, coord_key_owner(c, c->argv[i]), cmd, c->dbid, argc, argv);
 }
 
 /*
@@ -1032,7 +1025,7 @@ static void setop_start(struct coord *c, const struct setop_form *f)
         c->owner = sh_malloc(sizeof(*c->owner) * (size_t)c->argc);
     }
     for (int i = 0; i < c->argc; i++) {
-        c->owner[i] = i >= first && i < first + n ? owner_of(c, i) : -1;
+        c->owner[i] = i >= first && i < first + n ? coord_key_owner(c, c->argv[i]) : -1;
     }
     for (int s = 0; s < c->nshards; s++) {
         int k = 0;
@@ -1149,8 +1142,8 @@ static bool setop_done(struct coord *c, struct reply *r, const struct setop_form
     if (c->stage == 1) {
         long long card;
 
-        if (!forward_part_error(c, owner_of(c, 1), r)) {
-            part_int(c, owner_of(c, 1), &card)
+        if (!forward_part_error(c, coord_key_owner(c, c->argv[1]), r)) {
+            part_int(c, coord_key_owner(c, c->argv[1]), &card)
                     ? reply_int(r, card)
                     : reply_error(r, "ERR internal error: no __sstore reply");
         }
@@ -1248,10 +1241,10 @@ static bool smove_check_src(struct coord *c, struct reply *r)
     const struct cmd_spec *srem = cmdtab_lookup("srem", 4);
     struct sh_slice none = { NULL, 0 };
 
-    if (forward_part_error(c, owner_of(c, 2), r)) {
+    if (forward_part_error(c, coord_key_owner(c, c->argv[2]), r)) {
         return true;
     }
-    if (!part_int(c, owner_of(c, 2), &c->acc) || !srem) {
+    if (!part_int(c, coord_key_owner(c, c->argv[2]), &c->acc) || !srem) {
         reply_error(r, "ERR internal error: bad __stype reply");
         return true;
     }
@@ -1269,10 +1262,10 @@ static bool smove_add(struct coord *c, struct reply *r)
     const struct cmd_spec *sadd = cmdtab_lookup("sadd", 4);
     long long v;
 
-    if (forward_part_error(c, owner_of(c, 1), r)) {
+    if (forward_part_error(c, coord_key_owner(c, c->argv[1]), r)) {
         return true;
     }
-    if (!part_int(c, owner_of(c, 1), &v) || !sadd) {
+    if (!part_int(c, coord_key_owner(c, c->argv[1]), &v) || !sadd) {
         reply_error(r, "ERR internal error: bad SMOVE part");
     } else if (c->acc == STYPE_OTHER) {
         v == STYPE_ABSENT ? reply_int(r, 0) : reply_err_wrongtype(r);
@@ -1290,7 +1283,7 @@ static bool smove_add(struct coord *c, struct reply *r)
 static bool smove_added(struct coord *c, struct reply *r)
 {
     const struct cmd_spec *sadd = cmdtab_lookup("sadd", 4);
-    struct sh_slice p = coord_part(c, owner_of(c, 2));
+    struct sh_slice p = coord_part(c, coord_key_owner(c, c->argv[2]));
 
     if (p.len && p.ptr[0] == ':') {
         reply_int(r, 1);

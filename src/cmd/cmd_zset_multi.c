@@ -747,13 +747,6 @@ const struct cmd_spec cmd_zset_multi_store_spec = {
 
 /* ---- across shards ---- */
 
-static int key_owner(const struct coord *c, int i)
-{
-    uint64_t h;
-
-    return shard_owner(c->nshards, c->argv[i].ptr, c->argv[i].len, &h);
-}
-
 /* Stage 0: each owner's keys, in argument order. A numkeys error sends
  * nothing; done() replies it. */
 static void zop_start(struct coord *c)
@@ -772,7 +765,7 @@ static void zop_start(struct coord *c)
 
         sub[k++] = (struct sh_slice){ zsrcs_spec.name, strlen(zsrcs_spec.name) };
         for (int i = o.first; i < o.first + (int)o.numkeys; i++) {
-            if (key_owner(c, i) == s) {
+            if (coord_key_owner(c, c->argv[i]) == s) {
                 sub[k++] = c->argv[i];
             }
         }
@@ -813,7 +806,7 @@ static bool gather_srcs(struct coord *c, struct zcalc *calc, const struct zop_op
         ok = !p.len || coord_read_header(p, &pos[s], '*', &n);
     }
     for (long long i = 0; i < o->numkeys && ok; i++) {
-        int s = key_owner(c, o->first + (int)i);
+        int s = coord_key_owner(c, c->argv[o->first + (int)i]);
 
         ok = part_src(coord_part(c, s), &pos[s], &calc->src[i]);
     }
@@ -854,7 +847,7 @@ static bool zop_compute(struct coord *c, struct reply *r, const struct zop_cmd *
     calc_fini(&calc);
     argv[2] = (struct sh_slice){ blob, len };
     argv[3] = (struct sh_slice){ zc->event, strlen(zc->event) };
-    coord_send(c, key_owner(c, 1), &cmd_zset_multi_store_spec, c->dbid, 4, argv);
+    coord_send(c, coord_key_owner(c, c->argv[1]), &cmd_zset_multi_store_spec, c->dbid, 4, argv);
     sh_free(blob);
     return false;
 }
@@ -869,7 +862,7 @@ static bool zop_done(struct coord *c, struct reply *r)
         return true;
     }
     if (c->stage > 0) {
-        e = coord_part(c, key_owner(c, 1));
+        e = coord_part(c, coord_key_owner(c, c->argv[1]));
         reply_raw(r, e.ptr, e.len);
         return true;
     }
@@ -894,12 +887,12 @@ static const struct gather gather_zopstore = {
  * owner, as a ZMPOP of its own; c->acc moves past it. */
 static void mpop_send_run(struct coord *c, long long numkeys)
 {
-    int first = 2 + (int)c->acc, end = first, owner = key_owner(c, first);
+    int first = 2 + (int)c->acc, end = first, owner = coord_key_owner(c, c->argv[first]);
     int where = 2 + (int)numkeys, k = 0;
     struct sh_slice *sub = sh_malloc(sizeof(*sub) * (size_t)c->argc);
     char nbuf[24];
 
-    while (end < 2 + numkeys && key_owner(c, end) == owner) {
+    while (end < 2 + numkeys && coord_key_owner(c, c->argv[end]) == owner) {
         end++;
     }
     sub[k++] = c->argv[0];
@@ -986,7 +979,7 @@ static bool mpop_done(struct coord *c, struct reply *r)
         reply_error(r, err);
         return true;
     }
-    p = coord_part(c, key_owner(c, 2 + (int)c->acc - 1));
+    p = coord_part(c, coord_key_owner(c, c->argv[2 + (int)c->acc - 1]));
     if (p.len == 5 && !memcmp(p.ptr, "*-1\r\n", 5)) {
         if (c->acc < numkeys) {
             mpop_send_run(c, numkeys);

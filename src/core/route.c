@@ -746,6 +746,13 @@ struct sh_slice coord_part(const struct coord *co, int from)
     return s;
 }
 
+int coord_key_owner(const struct coord *c, struct sh_slice key)
+{
+    uint64_t h;
+
+    return shard_owner(c->nshards, key.ptr, key.len, &h);
+}
+
 struct sh_slice coord_first_error(const struct coord *co)
 {
     for (int s = 0; s < co->nshards; s++) {
