@@ -30,39 +30,16 @@ import os
 import random
 import selectors
 import socket
-import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "bench", "load"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from harness import Client, encode_command, free_port, parse_reply, Incomplete  # noqa: E402
+from harness import Client, encode_command, parse_reply, Incomplete  # noqa: E402
+from txn import cpu_seconds, git_commit, start  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
 BITS = 1 << 27  # 16 MB
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def start(argv, cpu):
-    port = free_port()
-    log = open("/tmp/bitmapbench-%d.log" % port, "w")
-    proc = subprocess.Popen(["taskset", "-c", str(cpu)] + argv + ["--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            with Client(port) as c:
-                if c.cmd("PING") == "PONG":
-                    return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("server did not start: %r" % argv)
 
 
 def drive(port, commands, clients, depth):
@@ -111,14 +88,6 @@ def drive(port, commands, clients, depth):
     for st in conns:
         st["sock"].close()
     return sum(st["done"] for st in conns), secs, errors, last
-
-
-def git_commit():
-    try:
-        return subprocess.check_output(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                                       text=True).strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def workloads(ops, counts, clients, seed):

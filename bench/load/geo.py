@@ -33,42 +33,19 @@ import os
 import random
 import selectors
 import socket
-import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "bench", "load"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from harness import Client, encode_command, free_port, parse_reply, Incomplete  # noqa: E402
+from harness import Client, encode_command, parse_reply, Incomplete  # noqa: E402
+from txn import cpu_seconds, git_commit, start  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
 KEY = "geo"
 LON0, LON1, LAT0, LAT1 = 0.0, 10.0, 40.0, 50.0
 EARTH_RADIUS_KM = 6372.797560856
 COMPARE = 200
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def start(argv, cpu):
-    port = free_port()
-    log = open("/tmp/geobench-%d.log" % port, "w")
-    proc = subprocess.Popen(["taskset", "-c", str(cpu)] + argv + ["--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            with Client(port) as c:
-                if c.cmd("PING") == "PONG":
-                    return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("server did not start: %r" % argv)
 
 
 def radius_km(members, hits):
@@ -153,14 +130,6 @@ def drive(port, cmds, clients, depth, keep):
     for st in conns:
         st["sock"].close()
     return secs, errors, hits, [kept.get(i) for i in range(min(keep, len(cmds)))]
-
-
-def git_commit():
-    try:
-        return subprocess.check_output(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                                       text=True).strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def env_int(name, default):
