@@ -12,6 +12,7 @@
  */
 #include "shardis/eval.h"
 
+#include "shardis/acl.h"
 #include "shardis/cmd.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
@@ -346,16 +347,37 @@ static bool conn_cmd_ok_without_client(const struct cmd_spec *cmd)
            !strcmp(cmd->fullname, "time");
 }
 
-static enum call_where classify(struct shard *sh, const struct script_call *call, bool ro,
-                                bool have_client, const struct cmd_spec **out, int *owner,
-                                const char **err)
+/* The command a call names (with its subcommand), or NULL. */
+static const struct cmd_spec *call_command(const struct script_call *call)
 {
     const struct cmd_spec *cmd = cmdtab_lookup(call->argv[0].ptr, call->argv[0].len);
 
     if (cmd && cmd->nsubcmds && call->argc >= 2) {
         cmd = cmdtab_lookup_sub(cmd, call->argv[1].ptr, call->argv[1].len);
     }
-    if (!cmd || cmd->route == CMD_ROUTE_NONE) {
+    return cmd && cmd->route != CMD_ROUTE_NONE ? cmd : NULL;
+}
+
+/* redis.acl_check_cmd: whether the script's user may run the command (no
+ * arity check, as in Redis). user NULL: its user is gone, nothing is. */
+static const char *acl_check_reply(const struct script_call *call, const struct acl_user *user)
+{
+    const struct cmd_spec *cmd = call_command(call);
+
+    if (!cmd) {
+        return "-ERR Invalid command passed to redis.acl_check_cmd()\r\n";
+    }
+    return user && acl_check(user, cmd, call->argc, call->argv) == ACL_OK ? ":1\r\n" : ":0\r\n";
+}
+
+static enum call_where classify(struct shard *sh, const struct script_call *call, bool ro,
+                                bool have_client, const struct acl_user *user,
+                                const struct cmd_spec **out, int *owner, const char **err)
+{
+    const struct cmd_spec *cmd = call_command(call);
+    enum acl_verdict verdict;
+
+    if (!cmd) {
         *err = "-ERR Unknown Redis command called from script\r\n";
         return CALL_ERROR;
     }
@@ -365,6 +387,19 @@ static enum call_where classify(struct shard *sh, const struct script_call *call
     }
     if (cmd->flags & CMD_NOSCRIPT) {
         *err = "-ERR This Redis command is not allowed from script\r\n";
+        return CALL_ERROR;
+    }
+    /* Redis's scriptVerifyACL: the user of the client that runs the script */
+    verdict = user ? acl_check(user, cmd, call->argc, call->argv) : ACL_DENIED_CMD;
+    if (verdict != ACL_OK) {
+        *err = verdict == ACL_DENIED_KEY ? "-ERR The user executing the script can't access at "
+                                           "least one of the keys mentioned in the command "
+                                           "arguments\r\n"
+               : verdict == ACL_DENIED_CHANNEL
+                       ? "-ERR The user executing the script can't access at least one of the "
+                         "channels mentioned in the command arguments\r\n"
+                       : "-ERR The user executing the script can't run this command or "
+                         "subcommand\r\n";
         return CALL_ERROR;
     }
     if (ro && (cmd->flags & CMD_WRITE)) {
@@ -408,7 +443,8 @@ enum local_result { LOCAL_DONE, LOCAL_GLOBAL };
  */
 static enum local_result run_local(struct shard *sh, struct conn *c, int dbid, struct target t,
                                    bool ro, int nkeys, const struct sh_slice *keys, int nargs,
-                                   const struct sh_slice *args, struct sh_slice typed, int argc,
+                                   const struct sh_slice *args, struct sh_slice typed,
+                                   const struct acl_user *user, int argc,
                                    const struct sh_slice *argv, struct reply *r)
 {
     struct eval_host *h = host(sh);
@@ -446,10 +482,11 @@ static enum local_result run_local(struct shard *sh, struct conn *c, int dbid, s
         call = script_run_call(vm);
         tmp.len = 0;
         if (call->kind == SCRIPT_CALL_ACL_CHECK) {
-            st = script_run_resume(vm, ":1\r\n", 4, r);
+            err = acl_check_reply(call, user);
+            st = script_run_resume(vm, err, strlen(err), r);
             continue;
         }
-        where = classify(sh, call, ro, c != NULL, &cmd, &owner, &err);
+        where = classify(sh, call, ro, c != NULL, user, &cmd, &owner, &err);
         if (where == CALL_ERROR) {
             st = script_run_resume(vm, err, strlen(err), r);
             continue;
@@ -525,10 +562,11 @@ static void eval_start(struct coord *co)
     struct eval_run *x = co->ext;
 
     if (x->phase == PH_PART) {
-        /* __evalrun mode name typed numkeys keys... args... (mode: 1
+        /* __evalrun mode name typed user numkeys keys... args... (mode: 1
          * read-only, 2 a function; typed: the command as the client typed
-         * it, for FUNCTION STATS) */
-        int argc = 5 + x->nkeys + x->nargs;
+         * it, for FUNCTION STATS; user: whose ACL its commands pass) */
+        int argc = 6 + x->nkeys + x->nargs;
+        const char *user = co->conn->user ? acl_user_name(co->conn->user) : "";
         struct sh_slice *argv = sh_malloc(sizeof(*argv) * (size_t)argc);
         char nk[16], mode = (char)('0' + (x->ro ? 1 : 0) + (x->t.fn ? 2 : 0));
 
@@ -536,9 +574,10 @@ static void eval_start(struct coord *co)
         argv[1] = (struct sh_slice){ &mode, 1 };
         argv[2] = x->t.name;
         argv[3] = x->typed;
-        argv[4] = (struct sh_slice){ nk, (size_t)snprintf(nk, sizeof(nk), "%d", x->nkeys) };
-        memcpy(argv + 5, x->keys, sizeof(*argv) * (size_t)x->nkeys);
-        memcpy(argv + 5 + x->nkeys, x->args, sizeof(*argv) * (size_t)x->nargs);
+        argv[4] = (struct sh_slice){ user, strlen(user) };
+        argv[5] = (struct sh_slice){ nk, (size_t)snprintf(nk, sizeof(nk), "%d", x->nkeys) };
+        memcpy(argv + 6, x->keys, sizeof(*argv) * (size_t)x->nkeys);
+        memcpy(argv + 6 + x->nkeys, x->args, sizeof(*argv) * (size_t)x->nargs);
         co->part_proto = (uint8_t)co->proto;
         coord_send(co, x->part_owner, &eval_spec_run, co->dbid, argc, argv);
         sh_free(argv);
@@ -596,10 +635,11 @@ static bool global_steps(struct coord *co, struct eval_run *x, struct reply *r)
         call = script_run_call(vm);
         x->call.len = 0;
         if (call->kind == SCRIPT_CALL_ACL_CHECK) {
-            st = script_run_resume(vm, ":1\r\n", 4, &fr);
+            err = acl_check_reply(call, c->user);
+            st = script_run_resume(vm, err, strlen(err), &fr);
             continue;
         }
-        where = classify(sh, call, x->ro, true, &cmd, &owner, &err);
+        where = classify(sh, call, x->ro, true, c->user, &cmd, &owner, &err);
         if (where != CALL_ERROR && (cmd->flags & CMD_WRITE)) {
             if (!busy_may_write(sh, vm, &busy)) {
                 st = script_run_resume(vm, NULL, 0, &fr); /* killed: it raises at once */
@@ -822,7 +862,7 @@ static void eval_generic(struct cmd_ctx *ctx)
     if (sh->srv->nshards == 1 ||
         (owner == sh->id && sched_quiet(&sh->sched) && !is_learned(h, q.t))) {
         if (run_local(sh, c, c->db, q.t, q.ro, q.nkeys, ctx->argv + 3, ctx->argc - 3 - q.nkeys,
-                      ctx->argv + 3 + q.nkeys, ctx->argv[0], ctx->argc, ctx->argv,
+                      ctx->argv + 3 + q.nkeys, ctx->argv[0], c->user, ctx->argc, ctx->argv,
                       &ctx->r) == LOCAL_DONE) {
             return;
         }
@@ -883,22 +923,24 @@ static void cmd_eval(struct cmd_ctx *ctx)
     eval_generic(ctx);
 }
 
-/* __evalrun mode name typed numkeys keys... args...: a run on the keys'
- * owner. */
+/* __evalrun mode name typed user numkeys keys... args...: a run on the
+ * keys' owner, its commands checked against that user (this core's copy;
+ * a user deleted meanwhile may run nothing). */
 static void cmd_evalrun_internal(struct cmd_ctx *ctx)
 {
     long long nkeys;
     int nargs, mode = ctx->argv[1].len == 1 ? ctx->argv[1].ptr[0] - '0' : -1;
     struct target t = { .fn = (mode & 2) != 0, .name = ctx->argv[2] };
+    const struct acl_user *user = acl_find(ctx->shard->acl, ctx->argv[4].ptr, ctx->argv[4].len);
 
-    if (!util_str2ll(ctx->argv[4].ptr, ctx->argv[4].len, &nkeys) || nkeys < 0 ||
-        nkeys > ctx->argc - 5 || mode < 0 || mode > 3) {
+    if (!util_str2ll(ctx->argv[5].ptr, ctx->argv[5].len, &nkeys) || nkeys < 0 ||
+        nkeys > ctx->argc - 6 || mode < 0 || mode > 3) {
         reply_error(&ctx->r, "ERR internal: bad __evalrun");
         return;
     }
-    nargs = ctx->argc - 5 - (int)nkeys;
-    if (run_local(ctx->shard, NULL, ctx->dbid, t, (mode & 1) != 0, (int)nkeys, ctx->argv + 5, nargs,
-                  ctx->argv + 5 + nkeys, ctx->argv[3], 0, NULL, &ctx->r) == LOCAL_GLOBAL) {
+    nargs = ctx->argc - 6 - (int)nkeys;
+    if (run_local(ctx->shard, NULL, ctx->dbid, t, (mode & 1) != 0, (int)nkeys, ctx->argv + 6, nargs,
+                  ctx->argv + 6 + nkeys, ctx->argv[3], user, 0, NULL, &ctx->r) == LOCAL_GLOBAL) {
         reply_raw(&ctx->r, REPLY_GLOBAL, strlen(REPLY_GLOBAL));
     }
 }
@@ -917,7 +959,7 @@ static void cmd_scriptload_internal(struct cmd_ctx *ctx)
 }
 
 const struct cmd_spec eval_spec_run = {
-    .name = "__evalrun", .fullname = "__evalrun", .arity = -5, .proc = cmd_evalrun_internal
+    .name = "__evalrun", .fullname = "__evalrun", .arity = -6, .proc = cmd_evalrun_internal
 };
 const struct cmd_spec eval_spec_load = {
     .name = "__scriptload", .fullname = "__scriptload", .arity = 2, .proc = cmd_scriptload_internal

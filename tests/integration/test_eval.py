@@ -177,6 +177,46 @@ class TestEval(ServerTestCase):
                            "1", "h")
         self.assertEqual(dict(reply), {b"f": b"v"})
 
+    def test_commands_pass_the_callers_acl(self):
+        # the script's commands are checked against the user of the client
+        # that runs it, on whichever shard it runs (KEYS of every shard)
+        self.assertOK(self.r.cmd("ACL", "SETUSER", "nset", "on", "nopass", "+@all", "-set",
+                                 "~*"))
+        self.assertOK(self.r.cmd("ACL", "SETUSER", "akeys", "on", "nopass", "+@all", "~a*"))
+        c = self.client()
+        self.assertOK(c.cmd("AUTH", "nset", "x"))
+        for key in KEYS[:6]:
+            with self.subTest(key=key):
+                err = c.cmd("EVAL", "return redis.call('SET', KEYS[1], 'v')", "1", key)
+                self.assertIsInstance(err, Error)
+                self.assertTrue(str(err).startswith(
+                    "ERR The user executing the script can't run this command or subcommand "
+                    "script: "), err)
+                self.assertEqual(c.cmd("EVAL", "return redis.pcall('SET', KEYS[1], 'v')", "1",
+                                       key),
+                                 Error("ERR The user executing the script can't run this "
+                                       "command or subcommand"))
+                self.assertEqual(c.cmd("EVAL", "return redis.call('GET', KEYS[1])", "1", key),
+                                 None)
+        self.assertEqual(c.cmd("EVAL", "return redis.acl_check_cmd('set', 'a', 'b')", "0"),
+                         None)
+        self.assertEqual(c.cmd("EVAL", "return redis.acl_check_cmd('get', 'a')", "0"), 1)
+        err = c.cmd("EVAL", "return redis.acl_check_cmd('nosuch', 'a')", "0")
+        self.assertTrue(str(err).startswith(
+            "ERR Invalid command passed to redis.acl_check_cmd() script: "), err)
+        k = self.client()
+        self.assertOK(k.cmd("AUTH", "akeys", "x"))
+        for key in ["zz", "zy", "zx", "zw"]:
+            with self.subTest(key=key):
+                # (a declared key is refused before the script runs: NOPERM)
+                self.assertEqual(k.cmd("EVAL", "return redis.pcall('GET', ARGV[1])", "0", key),
+                                 Error("ERR The user executing the script can't access at "
+                                       "least one of the keys mentioned in the command "
+                                       "arguments"))
+        self.assertEqual(k.cmd("EVAL", "return redis.acl_check_cmd('get', 'zz')", "0"), None)
+        self.assertEqual(k.cmd("EVAL", "return redis.acl_check_cmd('get', 'ab')", "0"), 1)
+        self.assertEqual(self.r.cmd("GET", KEYS[0]), None)
+
     def test_script_inside_multi(self):
         self.r.cmd("MULTI")
         self.r.cmd("EVAL", "return redis.call('SET', KEYS[1], 'm')", "1", "inmulti")
