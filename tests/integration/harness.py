@@ -388,6 +388,11 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
                      "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
 
 
+def live_redis_binary():
+    """redis-server for tests that exchange values with a live one."""
+    return os.environ.get("SHARDIS_REDIS_BIN", "/usr/bin/redis-server")
+
+
 def check_clean_exit(srv, rc):
     """None when the server exited 0 with no sanitizer report, else why not."""
     log = srv.log_text()
@@ -427,7 +432,7 @@ class Server:
         return argv
 
     def start(self):
-        binary = server_binary()
+        binary = self.command_line(0)[0]
         if not os.access(binary, os.X_OK):
             raise RuntimeError(
                 "server binary %r not found or not executable "
@@ -525,6 +530,17 @@ class Server:
 # --------------------------------------------------------------------------
 # Test case base
 # --------------------------------------------------------------------------
+
+class LiveRedisServer(Server):
+    """A real redis-server, whatever SHARDIS_REFERENCE says: for tests that
+    move values (DUMP payloads, HLL and bitmap strings, geo scores) between
+    it and the server under test. Start it with .start(); .stop() and
+    .cleanup() when done."""
+
+    def command_line(self, port):
+        return [live_redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                "--appendonly", "no"]
+
 
 class ServerTestCase(unittest.TestCase):
     """One server per test class; FLUSHALL before each test.

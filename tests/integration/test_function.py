@@ -17,9 +17,10 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Client, Error, Map, RespSet, Server, ServerTestCase  # noqa: E402
+from harness import (Client, Error, LiveRedisServer, Map, RespSet, ServerTestCase,  # noqa: E402
+                     live_redis_binary)
 
-REDIS_BIN = os.environ.get("SHARDIS_INTEROP_REDIS_BIN", "/usr/bin/redis-server")
+REDIS_BIN = live_redis_binary()
 
 NAME_RULES = ("ERR Library names can only contain letters, numbers, or underscores(_) and "
               "must be at least one character long")
@@ -90,14 +91,6 @@ def libraries(reply):
             info["code"] = e[b"library_code"]
         out[e[b"library_name"]] = info
     return out
-
-
-class RedisServer(Server):
-    """A real redis-server (for payload interop), whatever SHARDIS_REFERENCE says."""
-
-    def command_line(self, port):
-        return [REDIS_BIN, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                "--appendonly", "no"]
 
 
 class FunctionTestCase(ServerTestCase):
@@ -848,7 +841,7 @@ class TestDumpRestore(FunctionTestCase):
 
     @unittest.skipUnless(os.access(REDIS_BIN, os.X_OK), "no redis-server to exchange with")
     def test_payloads_move_between_this_server_and_redis(self):
-        redis = RedisServer().start()
+        redis = LiveRedisServer().start()
         try:
             with Client(redis.port) as rc:
                 # redis-server -> here

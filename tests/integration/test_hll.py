@@ -13,14 +13,13 @@ between a live redis-server and the server under test with GET and SET
 
 import hashlib
 import os
-import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Client, Error, ServerTestCase, collect_messages,  # noqa: E402
-                     free_port, reference_mode, shard_count)
+from harness import (Client, Error, LiveRedisServer, ServerTestCase,  # noqa: E402
+                     collect_messages, live_redis_binary, reference_mode)
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 NOT_HLL = "WRONGTYPE Key is not a valid HyperLogLog string value."
@@ -373,10 +372,6 @@ class HllWatchTests(ServerTestCase):
         self.assertEqual(w.cmd("EXEC"), ["PONG"])
 
 
-def redis_bin():
-    return os.environ.get("SHARDIS_REDIS_BIN", "/usr/bin/redis-server")
-
-
 class HllRedisInteropTests(ServerTestCase):
     """Values move between a live redis-server and this server."""
 
@@ -384,32 +379,16 @@ class HllRedisInteropTests(ServerTestCase):
     def setUpClass(cls):
         if reference_mode():
             raise unittest.SkipTest("the server under test is redis-server")
-        if not os.access(redis_bin(), os.X_OK):
-            raise unittest.SkipTest("%s not found" % redis_bin())
+        if not os.access(live_redis_binary(), os.X_OK):
+            raise unittest.SkipTest("%s not found" % live_redis_binary())
         super().setUpClass()
-        cls.redis_port = free_port()
-        cls.redis = subprocess.Popen(
-            [redis_bin(), "--port", str(cls.redis_port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with Client(cls.redis_port, timeout=1.0) as c:
-                    if c.cmd("PING") == "PONG":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or cls.redis.poll() is not None:
-                cls.redis.kill()
-                cls.redis.wait()
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
+        cls.redis = LiveRedisServer().start()
+        cls.redis_port = cls.redis.port
 
     @classmethod
     def tearDownClass(cls):
-        cls.redis.terminate()
-        cls.redis.wait(10)
+        cls.redis.stop()
+        cls.redis.cleanup()
         super().tearDownClass()
 
     def setUp(self):
