@@ -44,7 +44,7 @@ dispatch)
     mkdir -p "$WORK/corpus_dispatch"
     CORPUS=$WORK/corpus_dispatch
     # byte 0: bit 0 RESP3, bit 1 (+ bits 4-7) database, bit 2 notifications
-    for f in string keys server pubsub; do printf '\x00' >"$CORPUS/$f"; done
+    for f in string keys server pubsub values; do printf '\x00' >"$CORPUS/$f"; done
     printf '\x07' >"$CORPUS/resp3"
     S=$CORPUS/string
     seed "$S" SET k v; seed "$S" GET k; seed "$S" SET n 10 EX 100 NX; seed "$S" INCR n
@@ -54,6 +54,14 @@ dispatch)
     seed "$S" MGET a b c; seed "$S" MSETNX c 3 d 4; seed "$S" GETSET k w; seed "$S" GETDEL a
     seed "$S" GETEX b PX 50; seed "$S" SETNX e 5; seed "$S" SETEX f 10 x
     seed "$S" PSETEX g 100 y; seed "$S" SET k v KEEPTTL GET; seed "$S" LCS k b
+    B=$CORPUS/values
+    seed "$B" SETBIT bm 77 1; seed "$B" BITCOUNT bm 0 -1 BIT; seed "$B" BITPOS bm 1 0 -1 BYTE
+    seed "$B" BITFIELD bm SET i17 '#3' -100 OVERFLOW SAT INCRBY u5 9 40 GET u63 1
+    seed "$B" BITFIELD_RO bm GET i64 0; seed "$B" BITOP XOR d bm k
+    seed "$B" PFADD h a b c; seed "$B" PFCOUNT h; seed "$B" PFMERGE h2 h; seed "$B" PFDEBUG GETREG h
+    seed "$B" GEOADD g 13.361389 38.115556 p 15.087269 37.502669 c
+    seed "$B" GEOSEARCH g FROMMEMBER p BYRADIUS 200 km ASC WITHDIST WITHCOORD COUNT 1 ANY
+    seed "$B" GEORADIUS g 15 37 300 km STORE g2; seed "$B" GEODIST g p c mi; seed "$B" GEOHASH g p
     K=$CORPUS/keys
     seed "$K" SET a 1; seed "$K" SET b 2; seed "$K" EXPIRE a 100; seed "$K" TTL a
     seed "$K" PEXPIRE b 5 NX; seed "$K" PTTL b; seed "$K" EXPIREAT a 1800000000 GT
