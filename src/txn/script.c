@@ -135,7 +135,7 @@ void script_vm_destroy(struct script_vm *vm)
     }
     script_run_abort(vm);
     cache_clear(vm);
-    script_fn_free_all(vm);
+    script_fn_flush(vm); /* the libraries and their arrays */
     lua_close(vm->L);
     sh_free(vm->buckets);
     sh_free(vm->argv);

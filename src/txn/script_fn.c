@@ -573,7 +573,7 @@ int script_fn_delete(struct script_vm *vm, struct sh_slice name)
     return 0;
 }
 
-void script_fn_free_all(struct script_vm *vm)
+static void free_all(struct script_vm *vm)
 {
     for (size_t i = 0; i < vm->nlibs; i++) {
         lib_free(vm, vm->libs[i]);
@@ -587,7 +587,7 @@ void script_fn_free_all(struct script_vm *vm)
 
 void script_fn_flush(struct script_vm *vm)
 {
-    script_fn_free_all(vm);
+    free_all(vm);
     sh_free(vm->libs);
     vm->libs = NULL;
     vm->libs_cap = 0;

@@ -187,8 +187,6 @@ SH_MUST_CHECK int script_run_begin(struct script_vm *vm, int ref, const char *na
 
 /* redis.register_function. */
 int script_fn_register(lua_State *L);
-/* Frees every library (vm teardown). */
-void script_fn_free_all(struct script_vm *vm);
 
 /* script_co.c */
 
