@@ -25,3 +25,5 @@ void cmd_object_bind(void);
 void cmd_bitmap_bind(void); /* SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD */
 void cmd_hll_bind(void);    /* PFADD PFCOUNT PFMERGE PFDEBUG PFSELFTEST */
 void cmd_geo_bind(void);    /* GEO* */
+void cmd_sort_bind(void);   /* SORT SORT_RO */
+void cmd_lcs_bind(void);    /* LCS */

@@ -25,6 +25,8 @@ void cmd_bind_all(void)
     cmd_bitmap_bind();
     cmd_hll_bind();
     cmd_geo_bind();
+    cmd_sort_bind();
+    cmd_lcs_bind();
     block_bind();
     monitor_bind();
     pubsub_bind();

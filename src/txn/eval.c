@@ -407,7 +407,10 @@ static enum call_where classify(struct shard *sh, const struct script_call *call
         return CALL_ERROR;
     }
     *out = cmd;
-    if (cmd->route == CMD_ROUTE_CONN && !have_client && !conn_cmd_ok_without_client(cmd)) {
+    /* a CONN command with a gather (SORT, a script) is a coordinator of its
+     * own: a run without its client goes global for it (CALL_CHILD) */
+    if (cmd->route == CMD_ROUTE_CONN && !cmd->gather && !have_client &&
+        !conn_cmd_ok_without_client(cmd)) {
         *err = "-ERR This Redis command is not allowed from script\r\n";
         return CALL_ERROR;
     }
