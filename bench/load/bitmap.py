@@ -37,7 +37,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "bench", "load"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import Client, encode_command, parse_reply, Incomplete  # noqa: E402
-from txn import cpu_seconds, git_commit, start  # noqa: E402
+from txn import (cpu_seconds, git_commit, start, server_list, ratio_table, write_results)  # noqa: E402
 
 BITS = 1 << 27  # 16 MB
 
@@ -115,11 +115,7 @@ def main():
     results_dir = os.environ.get("RESULTS_DIR", os.path.join(ROOT, "bench", "results"))
     os.sched_setaffinity(0, {client_cpu})
 
-    servers = [("redis-server", [redis_bin, "--save", "", "--appendonly", "no",
-                                 "--bind", "127.0.0.1"])]
-    for n in shard_counts:
-        servers.append(("shardis %d shard%s" % (n, "" if n == 1 else "s"),
-                        [shardis, "--bind", "127.0.0.1", "--shards", str(n)]))
+    servers = server_list(shardis, redis_bin, shard_counts)
     loads = workloads(ops, counts, clients, seed)
     rows, answers = [], {}
     for name, argv in servers:
@@ -157,18 +153,9 @@ def main():
              " flight each; bitcount: %d BITCOUNTs of the whole 16 MB, one connection,"
              " %d in flight (every server answered %s)" %
              (ops, seed, clients, depth, counts, depth, next(iter(answers.values()))),
-             "- CPU/op: the server's utime+stime over the run divided by operations", "",
-             "| server | workload | ops/s | server CPU per op (us) | ratio to redis-server |",
-             "| --- | --- | --- | --- | --- |"]
-    base = {kind: cpu for name, kind, _, cpu, _ in rows if name == "redis-server" and cpu}
-    for name, kind, tps, cpu, errors in rows:
-        ratio = "%.2fx" % (cpu / base[kind]) if base.get(kind) else "-"
-        lines.append("| %s | %s | %.0f | %.2f | %s |" % (name, kind, tps, cpu, ratio))
-    os.makedirs(results_dir, exist_ok=True)
-    path = os.path.join(results_dir, "%s-%s-bitmap.md" % (date, commit))
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("wrote", path)
+             "- CPU/op: the server's utime+stime over the run divided by operations", ""]
+    lines += ratio_table(rows, "ops/s", "op")
+    write_results(results_dir, "%s-%s-bitmap.md" % (date, commit), lines)
 
 
 if __name__ == "__main__":

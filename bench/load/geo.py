@@ -40,7 +40,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "bench", "load"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import Client, encode_command, parse_reply, Incomplete  # noqa: E402
-from txn import cpu_seconds, git_commit, start  # noqa: E402
+from txn import (cpu_seconds, git_commit, start, server_list)  # noqa: E402
 
 KEY = "geo"
 LON0, LON1, LAT0, LAT1 = 0.0, 10.0, 40.0, 50.0
@@ -150,11 +150,7 @@ def main():
     r = radius_km(members, hits_wanted)
     loads = load_commands(members, batch)
     searches = query_commands(queries, r)
-    servers = [("redis-server", [redis_bin, "--save", "", "--appendonly", "no",
-                                 "--bind", "127.0.0.1"])]
-    for n in shard_counts:
-        servers.append(("shardis %d shard%s" % (n, "" if n == 1 else "s"),
-                        [shardis, "--bind", "127.0.0.1", "--shards", str(n)]))
+    servers = server_list(shardis, redis_bin, shard_counts)
     rows, first = [], None
     for name, argv in servers:
         proc, port = start(argv, server_cpu)

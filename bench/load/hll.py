@@ -39,7 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "bench", "load"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import Client, encode_command, parse_reply, Incomplete  # noqa: E402
-from txn import cpu_seconds, git_commit, start  # noqa: E402
+from txn import (cpu_seconds, git_commit, start, server_list, ratio_table, write_results)  # noqa: E402
 
 
 def one_op(kind, rnd, nkeys, elems):
@@ -136,11 +136,7 @@ def main():
     results_dir = os.environ.get("RESULTS_DIR", os.path.join(ROOT, "bench", "results"))
     os.sched_setaffinity(0, {client_cpu})
 
-    servers = [("redis-server", [redis_bin, "--save", "", "--appendonly", "no",
-                                 "--bind", "127.0.0.1"])]
-    for n in shard_counts:
-        servers.append(("shardis %d shard%s" % (n, "" if n == 1 else "s"),
-                        [shardis, "--bind", "127.0.0.1", "--shards", str(n)]))
+    servers = server_list(shardis, redis_bin, shard_counts)
     rows = []
     for name, argv in servers:
         proc, port = start(argv, server_cpu)
@@ -178,18 +174,9 @@ def main():
              "- workloads run in order on one server: pfadd, then pfcount (cached counts),"
              " then mixed (PFADD + PFCOUNT: counts recomputed)",
              "- CPU/cmd: the server's utime+stime over the run divided by commands"
-             " (mixed counts PFADD and PFCOUNT each as one)", "",
-             "| server | workload | cmd/s | server CPU per cmd (us) | ratio to redis-server |",
-             "| --- | --- | --- | --- | --- |"]
-    base = {kind: cpu for name, kind, _, cpu, _ in rows if name == "redis-server" and cpu}
-    for name, kind, tps, cpu, errors in rows:
-        ratio = "%.2fx" % (cpu / base[kind]) if base.get(kind) else "-"
-        lines.append("| %s | %s | %.0f | %.2f | %s |" % (name, kind, tps, cpu, ratio))
-    os.makedirs(results_dir, exist_ok=True)
-    path = os.path.join(results_dir, "%s-%s-hll.md" % (date, commit))
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("wrote", path)
+             " (mixed counts PFADD and PFCOUNT each as one)", ""]
+    lines += ratio_table(rows, "cmd/s", "cmd")
+    write_results(results_dir, "%s-%s-hll.md" % (date, commit), lines)
 
 
 if __name__ == "__main__":

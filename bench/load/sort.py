@@ -33,7 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "bench", "load"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import Client, encode_command  # noqa: E402
-from txn import cpu_seconds, git_commit, start  # noqa: E402
+from txn import (cpu_seconds, git_commit, start, server_list, ratio_table, write_results)  # noqa: E402
 
 COMMANDS = {
     "numeric": ("SORT", "nums"),
@@ -99,11 +99,7 @@ def main():
     results_dir = os.environ.get("RESULTS_DIR", os.path.join(ROOT, "bench", "results"))
     os.sched_setaffinity(0, {client_cpu})
 
-    servers = [("redis-server", [redis_bin, "--save", "", "--appendonly", "no",
-                                 "--bind", "127.0.0.1"])]
-    for k in shard_counts:
-        servers.append(("shardis %d shard%s" % (k, "" if k == 1 else "s"),
-                        [shardis, "--bind", "127.0.0.1", "--shards", str(k)]))
+    servers = server_list(shardis, redis_bin, shard_counts)
     rows = []
     for name, argv in servers:
         proc, port = start(argv, server_cpu)
@@ -144,18 +140,9 @@ def main():
              "- workloads: " + "; ".join("%s `%s`" % (k, " ".join(COMMANDS[k]))
                                          for k in workloads),
              "- CPU/SORT: the server's utime+stime over the run divided by SORTs "
-             "(10 ms clock ticks: use OPS >= 20)", "",
-             "| server | workload | SORT/s | server CPU per SORT (ms) | ratio to redis-server |",
-             "| --- | --- | --- | --- | --- |"]
-    base = {kind: cpu for name, kind, _, cpu in rows if name == "redis-server" and cpu}
-    for name, kind, rate, cpu in rows:
-        ratio = "%.2fx" % (cpu / base[kind]) if base.get(kind) else "-"
-        lines.append("| %s | %s | %.1f | %.2f | %s |" % (name, kind, rate, cpu, ratio))
-    os.makedirs(results_dir, exist_ok=True)
-    path = os.path.join(results_dir, "%s-%s-sort.md" % (date, commit))
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("wrote", path)
+             "(10 ms clock ticks: use OPS >= 20)", ""]
+    lines += ratio_table(rows, "SORT/s", "SORT", unit="ms", rate_fmt="%.1f")
+    write_results(results_dir, "%s-%s-sort.md" % (date, commit), lines)
 
 
 if __name__ == "__main__":

@@ -144,6 +144,42 @@ def git_commit():
         return "unknown"
 
 
+def server_list(shardis, redis_bin, shard_counts):
+    """(name, argv) of redis-server, then shardis with each shard count."""
+    servers = [("redis-server", [redis_bin, "--save", "", "--appendonly", "no",
+                                 "--bind", "127.0.0.1"])]
+    for n in shard_counts:
+        servers.append(("shardis %d shard%s" % (n, "" if n == 1 else "s"),
+                        [shardis, "--bind", "127.0.0.1", "--shards", str(n)]))
+    return servers
+
+
+def ratio_table(rows, rate, per, unit="us", rate_fmt="%.0f"):
+    """Markdown lines for rows of (server, workload, rate, cpu, ...): each
+    workload's CPU as a ratio to redis-server's."""
+    lines = ["| server | workload | %s | server CPU per %s (%s) | ratio to redis-server |"
+             % (rate, per, unit), "| --- | --- | --- | --- | --- |"]
+    base = {r[1]: r[3] for r in rows if r[0] == "redis-server" and r[3]}
+    for r in rows:
+        name, kind, tps, cpu = r[:4]
+        if tps is None:
+            lines.append("| %s | %s | - | - | - |" % (name, kind))
+            continue
+        ratio = "%.2fx" % (cpu / base[kind]) if base.get(kind) else "-"
+        lines.append(("| %s | %s | " + rate_fmt + " | %.2f | %s |") % (name, kind, tps, cpu, ratio))
+    return lines
+
+
+def write_results(results_dir, name, lines):
+    """Writes lines to results_dir/name and says where."""
+    os.makedirs(results_dir, exist_ok=True)
+    path = os.path.join(results_dir, name)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("wrote", path)
+    return path
+
+
 def main():
     shardis = os.environ.get("SHARDIS_BIN") or os.path.join(ROOT, "build/src/shardis-server")
     redis_bin = os.environ.get("REDIS_BIN", "redis-server")
@@ -157,11 +193,7 @@ def main():
     results_dir = os.environ.get("RESULTS_DIR", os.path.join(ROOT, "bench", "results"))
     os.sched_setaffinity(0, {client_cpu})
 
-    servers = [("redis-server", [redis_bin, "--save", "", "--appendonly", "no",
-                                 "--bind", "127.0.0.1"])]
-    for n in shard_counts:
-        servers.append(("shardis %d shard%s" % (n, "" if n == 1 else "s"),
-                        [shardis, "--bind", "127.0.0.1", "--shards", str(n)]))
+    servers = server_list(shardis, redis_bin, shard_counts)
     rows = []
     for name, argv in servers:
         proc, port = start(argv, server_cpu)
@@ -196,21 +228,9 @@ def main():
              "- server pinned to CPU %d, driver (Python, raw RESP) to CPU %d; %d connections,"
              " %d transactions in flight each, %d transactions per workload" %
              (server_cpu, client_cpu, clients, depth, ops),
-             "- CPU/txn: the server's utime+stime over the run divided by transactions", "",
-             "| server | workload | txn/s | server CPU per txn (us) | ratio to redis-server |",
-             "| --- | --- | --- | --- | --- |"]
-    base = {kind: cpu for name, kind, _, cpu, _ in rows if name == "redis-server" and cpu}
-    for name, kind, tps, cpu, errors in rows:
-        if tps is None:
-            lines.append("| %s | %s | - | - | - |" % (name, kind))
-            continue
-        ratio = "%.2fx" % (cpu / base[kind]) if base.get(kind) else "-"
-        lines.append("| %s | %s | %.0f | %.2f | %s |" % (name, kind, tps, cpu, ratio))
-    os.makedirs(results_dir, exist_ok=True)
-    path = os.path.join(results_dir, "%s-%s-txn.md" % (date, commit))
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("wrote", path)
+             "- CPU/txn: the server's utime+stime over the run divided by transactions", ""]
+    lines += ratio_table(rows, "txn/s", "txn")
+    write_results(results_dir, "%s-%s-txn.md" % (date, commit), lines)
 
 
 if __name__ == "__main__":
