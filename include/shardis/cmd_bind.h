@@ -27,3 +27,4 @@ void cmd_hll_bind(void);    /* PFADD PFCOUNT PFMERGE PFDEBUG PFSELFTEST */
 void cmd_geo_bind(void);    /* GEO* */
 void cmd_sort_bind(void);   /* SORT SORT_RO */
 void cmd_lcs_bind(void);    /* LCS */
+void cmd_debug_bind(void);   /* DEBUG */

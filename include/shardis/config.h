@@ -71,6 +71,9 @@ struct config {
     long long hz;
     int loglevel;             /* enum config_loglevel */
     long long protected_mode; /* 1: no password -> loopback clients only */
+    /* enable-debug-command: 0 no, 1 yes, 2 local (loopback and unix-socket
+     * clients only); shardis's default is local, Redis's no */
+    long long enable_debug_command;
     char *logfile;
     char *pidfile;
     char *requirepass; /* "" = none */

@@ -195,6 +195,7 @@ struct shard {
     uint64_t rnd;
     bool stopping;
     bool drained;
+    bool active_expire_off; /* DEBUG SET-ACTIVE-EXPIRE 0: cron expires nothing */
     /* a busy script runs here (shard_busy_begin); the connection whose
      * command runs it reads nothing until the script ends: its receives are
      * kept in busy_stash, replayed in order after */

@@ -27,6 +27,7 @@ void cmd_bind_all(void)
     cmd_geo_bind();
     cmd_sort_bind();
     cmd_lcs_bind();
+    cmd_debug_bind();
     block_bind();
     monitor_bind();
     pubsub_bind();

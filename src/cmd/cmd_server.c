@@ -237,29 +237,6 @@ static void cmd_time(struct cmd_ctx *ctx)
     reply_bulk_ll(&ctx->r, us % 1000000);
 }
 
-static void cmd_debug(struct cmd_ctx *ctx)
-{
-    double secs;
-
-    if (arg_is(ctx, 1, "SLEEP") && ctx->argc == 3) {
-        if (!util_str2d(ctx->argv[2].ptr, ctx->argv[2].len, &secs) || secs < 0) {
-            reply_error(&ctx->r, "ERR value is not a valid float");
-            return;
-        }
-        struct timespec ts = { .tv_sec = (time_t)secs,
-                               .tv_nsec = (long)((secs - (double)(time_t)secs) * 1e9) };
-
-        /* like Redis, DEBUG SLEEP blocks the (shard's) event loop */
-        nanosleep(&ts, NULL);
-        reply_ok(&ctx->r);
-        return;
-    }
-    reply_errorf(&ctx->r,
-                 "ERR Unknown subcommand or wrong number of arguments for '%.*s'. "
-                 "Try DEBUG HELP.",
-                 (int)ctx->argv[1].len, ctx->argv[1].ptr);
-}
-
 static void cmd_shutdown(struct cmd_ctx *ctx)
 {
     for (int i = 1; i < ctx->argc; i++) {
@@ -658,7 +635,6 @@ void cmd_server_bind(void)
     cmd_must_bind("auth", cmd_auth, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("select", cmd_select, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("time", cmd_time, CMD_ROUTE_CONN, NULL);
-    cmd_must_bind("debug", cmd_debug, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("shutdown", cmd_shutdown, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("client|id", cmd_client_id, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("client|setname", cmd_client_setname, CMD_ROUTE_CONN, NULL);

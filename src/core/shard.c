@@ -516,7 +516,7 @@ static void cron(struct shard *sh)
     for (int i = 0; i < sh->cfg.databases; i++) {
         struct kdb *db = sh->db[i];
 
-        if (kdb_expires(db)) {
+        if (kdb_expires(db) && !sh->active_expire_off) {
             kdb_active_expire(db, sh->now_ms, deadline, &sh->rnd);
         }
         kdb_rehash(db, deadline);

@@ -32,10 +32,11 @@ enum dir_kind {
     DIR_STR,
     DIR_LOGLEVEL,
     DIR_BIND,
-    DIR_WORDS,  /* any number of words, kept joined by spaces */
-    DIR_NOTIFY, /* notify-keyspace-events flags */
-    DIR_COBL,   /* client-output-buffer-limit <class> <hard> <soft> <seconds> ... */
-    DIR_BOOL,   /* yes | no, kept as 1 | 0 in a long long */
+    DIR_WORDS,     /* any number of words, kept joined by spaces */
+    DIR_NOTIFY,    /* notify-keyspace-events flags */
+    DIR_COBL,      /* client-output-buffer-limit <class> <hard> <soft> <seconds> ... */
+    DIR_BOOL,      /* yes | no, kept as 1 | 0 in a long long */
+    DIR_PROTECTED, /* no | yes | local, kept as 0 | 1 | 2 in a long long */
 };
 
 struct directive {
@@ -60,6 +61,7 @@ static const struct directive directives[] = {
     { "hz", DIR_INT, F(hz), 1, 500, true },
     { "loglevel", DIR_LOGLEVEL, F(loglevel), 0, 0, true },
     { "protected-mode", DIR_BOOL, F(protected_mode), 0, 1, true },
+    { "enable-debug-command", DIR_PROTECTED, F(enable_debug_command), 0, 2, false },
     { "logfile", DIR_STR, F(logfile), 0, 0, false },
     { "pidfile", DIR_STR, F(pidfile), 0, 0, false },
     { "requirepass", DIR_STR, F(requirepass), 0, 0, true },
@@ -221,6 +223,8 @@ static void *field_of(struct config *c, const struct directive *d)
     return (char *)c + d->off;
 }
 
+static const char *const protected_names[] = { "no", "yes", "local" };
+
 static const char *const loglevels[] = { "debug", "verbose", "notice", "warning", "nothing" };
 
 const char *config_loglevel_name(int level)
@@ -243,6 +247,7 @@ void config_init(struct config *c)
     c->hz = 10;
     c->loglevel = LOG_NOTICE;
     c->protected_mode = 1;
+    c->enable_debug_command = 2; /* local (Redis: no); tests and tools use DEBUG SLEEP */
     c->logfile = sh_strdup("");
     c->pidfile = sh_strdup("");
     c->requirepass = sh_strdup("");
@@ -392,6 +397,15 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
         }
         return "argument(s) must be one of the following: debug, verbose, notice, warning, "
                "nothing";
+    case DIR_PROTECTED:
+        for (int i = 0; i < (int)SH_ARRAY_LEN(protected_names); i++) {
+            if (strlen(protected_names[i]) == vlen &&
+                strncasecmp(protected_names[i], v, vlen) == 0) {
+                *(long long *)field = i;
+                return NULL;
+            }
+        }
+        return "argument(s) must be one of the following: no, yes, local";
     case DIR_BOOL:
         if (vlen == 3 && strncasecmp(v, "yes", 3) == 0) {
             *(long long *)field = 1;
@@ -620,6 +634,9 @@ static void format_value(const struct config *c, const struct directive *d, char
         break;
     case DIR_BOOL:
         snprintf(buf, len, "%s", *(const long long *)field ? "yes" : "no");
+        break;
+    case DIR_PROTECTED:
+        snprintf(buf, len, "%s", protected_names[*(const long long *)field]);
         break;
     case DIR_COBL:
         buf[0] = '\0';
@@ -973,6 +990,7 @@ static void rewrite_value(const struct config *c, const struct directive *d, str
     case DIR_INT:
     case DIR_LOGLEVEL:
     case DIR_BOOL:
+    case DIR_PROTECTED:
     case DIR_COBL:
         break;
     }
