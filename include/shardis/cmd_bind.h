@@ -28,3 +28,5 @@ void cmd_geo_bind(void);    /* GEO* */
 void cmd_sort_bind(void);   /* SORT SORT_RO */
 void cmd_lcs_bind(void);    /* LCS */
 void cmd_debug_bind(void);   /* DEBUG */
+void cmd_lolwut_bind(void);  /* LOLWUT */
+void cmd_command_bind(void); /* COMMAND GETKEYSANDFLAGS HELP (cmd_command.c) */

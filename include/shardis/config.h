@@ -89,6 +89,7 @@ struct config {
     long long busy_reply_threshold;      /* ms a script runs before -BUSY; 0 = never */
     long long hll_sparse_max_bytes;      /* sparse HLL -> dense past this (bytes) */
     long long slowlog_max_len;           /* entries kept */
+    long long acllog_max_len;            /* ACL LOG entries kept (per shard and merged) */
     long long latency_monitor_threshold; /* milliseconds; 0 = off */
     struct kval_limits limits;           /* the *-max-listpack-* encoding thresholds */
 };

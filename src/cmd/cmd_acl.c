@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * cmd_acl.c: the ACL command: SETUSER, DELUSER, GETUSER, LIST, USERS,
- * WHOAMI, CAT, GENPASS, DRYRUN, LOAD, SAVE, HELP.
+ * WHOAMI, CAT, GENPASS, DRYRUN, LOAD, SAVE, LOG, HELP.
  *
  * Every shard holds its own copy of the users (acl.h). Commands that change
  * users (SETUSER, DELUSER, LOAD) fan out to every shard, which applies the
@@ -16,10 +16,14 @@
  * time.
  */
 #include "shardis/acl.h"
+#include "shardis/acl_log.h"
 #include "shardis/cmd.h"
 #include "shardis/cmd_bind.h"
+#include "shardis/cmd_server.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
+#include "shardis/multi.h"
+#include "shardis/pubsub.h"
 #include "shardis/reply.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
@@ -345,6 +349,193 @@ static void cmd_acl_save(struct cmd_ctx *ctx)
     reply_ok(&ctx->r);
 }
 
+/* ---- ACL LOG ---- */
+
+/*
+ * Each core logs the denials of its own clients (acl_log.h). ACL LOG fans
+ * out: every core answers its whole log (at most acllog-max-len entries,
+ * newest first) as an array of
+ *   [ctime-ns, count, reason, context, object, username, client-info]
+ * and the coordinator merges them by time, newest first, keeping count,
+ * then writes Redis's maps in the client's protocol. RESET empties every
+ * core's log.
+ */
+
+static const char *const log_reasons[] = { "command", "key", "channel", "auth" };
+static const char *const log_contexts[] = { "toplevel", "multi", "lua" };
+
+/* The log's client-info: a CLIENT LIST line without its newline. */
+static void log_client_line(struct rbuf *b, const struct conn *c, int64_t now_ms)
+{
+    cmd_client_line(b, c, now_ms, false);
+}
+
+static bool log_in_multi(const struct conn *c)
+{
+    return multi_queued(c) >= 0;
+}
+
+/* ACL LOG [count|RESET]: the count (default 10, negative means 0), or -1
+ * for RESET; false after writing the error. */
+static bool log_args(struct cmd_ctx *ctx, const struct sh_slice *argv, int argc, long long *count)
+{
+    *count = 10;
+    if (argc > 3) {
+        if (ctx) {
+            reply_subcommand_arity(ctx);
+        }
+        return false;
+    }
+    if (argc == 3) {
+        if (sh_slice_eq_nocase(argv[2], "reset")) {
+            *count = -1;
+            return true;
+        }
+        if (!util_str2ll(argv[2].ptr, argv[2].len, count)) {
+            if (ctx) {
+                reply_err_notint(&ctx->r);
+            }
+            return false;
+        }
+        if (*count < 0) {
+            *count = 0;
+        }
+    }
+    return true;
+}
+
+/* This core's part (see above). */
+static void cmd_acl_log(struct cmd_ctx *ctx)
+{
+    long long count;
+    size_t at;
+    long long n = 0;
+
+    if (!log_args(ctx, ctx->argv, ctx->argc, &count)) {
+        return;
+    }
+    if (count < 0) {
+        acl_log_reset();
+        reply_ok(&ctx->r);
+        return;
+    }
+    at = reply_array_begin(&ctx->r);
+    for (const struct acl_log_entry *e = acl_log_first(); e && n < count; e = e->next, n++) {
+        reply_array(&ctx->r, 7);
+        reply_int(&ctx->r, e->ctime_ns);
+        reply_int(&ctx->r, e->count);
+        reply_int(&ctx->r, e->reason);
+        reply_int(&ctx->r, e->context);
+        reply_bulk(&ctx->r, e->object, e->object_len);
+        reply_bulk(&ctx->r, e->username, e->username_len);
+        reply_bulk(&ctx->r, e->cinfo, e->cinfo_len);
+    }
+    reply_array_end(&ctx->r, at, n);
+}
+
+struct log_cursor {
+    struct sh_slice p;
+    size_t pos;
+    long long left;
+};
+
+/* The ctime of the cursor's next entry, without moving it. */
+static bool log_peek(const struct log_cursor *cu, long long *ctime)
+{
+    size_t pos = cu->pos;
+    long long n;
+
+    return cu->left > 0 && coord_read_header(cu->p, &pos, '*', &n) && n == 7 &&
+           coord_read_header(cu->p, &pos, ':', ctime);
+}
+
+/* Writes the cursor's next entry as Redis's map, age from now. */
+static bool log_take(struct log_cursor *cu, struct reply *r, int64_t now)
+{
+    long long n, ctime, count, reason, context;
+    struct sh_slice object, user, cinfo;
+
+    if (!coord_read_header(cu->p, &cu->pos, '*', &n) ||
+        !coord_read_header(cu->p, &cu->pos, ':', &ctime) ||
+        !coord_read_header(cu->p, &cu->pos, ':', &count) ||
+        !coord_read_header(cu->p, &cu->pos, ':', &reason) ||
+        !coord_read_header(cu->p, &cu->pos, ':', &context) ||
+        !coord_read_bulk(cu->p, &cu->pos, &object) || !coord_read_bulk(cu->p, &cu->pos, &user) ||
+        !coord_read_bulk(cu->p, &cu->pos, &cinfo) || reason < 0 || reason > 3 || context < 0 ||
+        context > 2) {
+        return false;
+    }
+    cu->left--;
+    reply_map(r, 7);
+    reply_bulk_cstr(r, "count");
+    reply_int(r, count);
+    reply_bulk_cstr(r, "reason");
+    reply_bulk_cstr(r, log_reasons[reason]);
+    reply_bulk_cstr(r, "context");
+    reply_bulk_cstr(r, log_contexts[context]);
+    reply_bulk_cstr(r, "object");
+    reply_bulk(r, object.ptr, object.len);
+    reply_bulk_cstr(r, "username");
+    reply_bulk(r, user.ptr, user.len);
+    reply_bulk_cstr(r, "age-seconds");
+    /* in ms, as Redis's mstime() */
+    reply_double(r, (double)(now / 1000000 - ctime / 1000000) / 1000);
+    reply_bulk_cstr(r, "client-info");
+    reply_bulk(r, cinfo.ptr, cinfo.len);
+    return true;
+}
+
+/* Merges every core's log, newest first (ties: the lower core first). */
+static bool done_acl_log(struct coord *co, struct reply *r)
+{
+    struct sh_slice err = coord_first_error(co);
+    struct log_cursor *cu;
+    long long count, total = 0;
+    int64_t now;
+
+    if (err.len) {
+        reply_raw(r, err.ptr, err.len);
+        return true;
+    }
+    SH_ASSERT(log_args(NULL, co->argv, co->argc, &count));
+    if (count < 0) {
+        reply_ok(r);
+        return true;
+    }
+    now = acl_log_now_ns();
+    cu = sh_malloc(sizeof(*cu) * (size_t)co->nshards);
+    for (int s = 0; s < co->nshards; s++) {
+        cu[s] = (struct log_cursor){ .p = coord_part(co, s) };
+        if (!coord_read_header(cu[s].p, &cu[s].pos, '*', &cu[s].left)) {
+            cu[s].left = 0;
+        }
+        total += cu[s].left;
+    }
+    /* each core keeps its newest acllog-max-len: the newest of all are here */
+    total = total < count ? total : count;
+    total = total < co->conn->sh->cfg.acllog_max_len ? total : co->conn->sh->cfg.acllog_max_len;
+    reply_array(r, total);
+    for (long long k = 0; k < total; k++) {
+        long long best_t = 0, t;
+        int best = -1;
+
+        for (int s = 0; s < co->nshards; s++) {
+            if (log_peek(&cu[s], &t) && (best < 0 || t > best_t)) {
+                best = s;
+                best_t = t;
+            }
+        }
+        bool ok = best >= 0 && log_take(&cu[best], r, now);
+        SH_ASSERT(ok); /* the parts are this file's own replies */
+    }
+    sh_free(cu);
+    return true;
+}
+
+static const struct gather gather_acl_log = { .start = coord_start_fanout,
+                                              .done = done_acl_log,
+                                              .always = true };
+
 static void cmd_acl_help(struct cmd_ctx *ctx)
 {
     /* clang-format off: one literal per line (clang warns on concatenation) */
@@ -366,6 +557,8 @@ static void cmd_acl_help(struct cmd_ctx *ctx)
         "    Show users details in config file format.",
         "LOAD",
         "    Reload users from the ACL file.",
+        "LOG [<count> | RESET]",
+        "    Show the ACL log entries.",
         "SAVE",
         "    Save the current config to the ACL file.",
         "SETUSER <username> <attribute> [<attribute> ...]",
@@ -399,4 +592,7 @@ void cmd_acl_bind(void)
     cmd_must_bind("acl|dryrun", cmd_acl_dryrun, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("acl|save", cmd_acl_save, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("acl|help", cmd_acl_help, CMD_ROUTE_CONN, NULL);
+    cmd_must_bind("acl|log", cmd_acl_log, CMD_ROUTE_ALL, &gather_acl_log);
+    acl_log_hooks.describe = log_client_line;
+    acl_log_hooks.in_multi = log_in_multi;
 }

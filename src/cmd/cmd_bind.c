@@ -28,6 +28,8 @@ void cmd_bind_all(void)
     cmd_sort_bind();
     cmd_lcs_bind();
     cmd_debug_bind();
+    cmd_lolwut_bind();
+    cmd_command_bind();
     block_bind();
     monitor_bind();
     pubsub_bind();

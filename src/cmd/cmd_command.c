@@ -3,7 +3,7 @@
  * cmd_command.c: COMMAND, COMMAND COUNT, LIST, INFO, DOCS and GETKEYS, with
  * the reply shapes of Redis 7.0 (commandCommand, addReplyCommandInfo,
  * addReplyCommandDocs ... in its server.c), over the visible (bound) part of
- * the command table.
+ * the command table. GETKEYSANDFLAGS and HELP are bound here too.
  *
  * Differences from Redis, all in order only: Redis walks its command dicts in
  * hash order, here commands and subcommands come sorted by name. Replies
@@ -14,9 +14,11 @@
  * table, which is immutable once the shards run.
  */
 #include "shardis/cmd.h"
+#include "shardis/cmd_bind.h"
 #include "shardis/cmdtab_internal.h"
 #include "shardis/glob.h"
 #include "shardis/reply.h"
+#include "shardis/util.h"
 
 #include <string.h>
 
@@ -503,15 +505,95 @@ static void reply_keys(struct reply *r, const struct sh_slice *argv, const int *
     }
 }
 
-void cmd_command_getkeys(struct cmd_ctx *ctx)
+/* Redis's bitfieldGetKeys: read-only unless a SET or INCRBY (or a syntax
+ * error) comes first. */
+static bool bitfield_is_readonly(const struct sh_slice *argv, int argc)
+{
+    for (int i = 2; i < argc; i++) {
+        int remargs = argc - i - 1;
+        if (sh_slice_eq_nocase(argv[i], "get") && remargs >= 2) {
+            i += 2;
+        } else if (sh_slice_eq_nocase(argv[i], "overflow") && remargs >= 1) {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Where is numkeys for the commands whose getkeys proc is genericGetKeys? */
+static int numkeys_index(const struct cmd_spec *c)
+{
+    switch (c->getkeys) {
+    case CMD_GETKEYS_NUMKEYS1:
+        return 1;
+    case CMD_GETKEYS_NUMKEYS2:
+    case CMD_GETKEYS_NUMKEYS_STORE:
+        return 2;
+    default:
+        return 0;
+    }
+}
+
+/* The flags Redis 7.0 reports for the key at argv[pos]: cmdtab gives the
+ * key spec's flags, or the union of the specs where Redis falls back to a
+ * getkeys proc; the procs set flags of their own, written here. */
+static uint32_t key_flags(const struct cmd_spec *c, const struct sh_slice *argv, int argc, int pos,
+                          uint32_t spec_flags)
+{
+    long long num;
+    int ni;
+
+    switch (c->getkeys) {
+    case CMD_GETKEYS_SORT:
+    case CMD_GETKEYS_GEORADIUS:
+        return pos == 1 ? CMD_KEY_RO | CMD_KEY_ACCESS : CMD_KEY_OW | CMD_KEY_UPDATE;
+    case CMD_GETKEYS_MIGRATE:
+        return CMD_KEY_RW | CMD_KEY_ACCESS | CMD_KEY_DELETE;
+    case CMD_GETKEYS_KEY1:
+        if (!strcmp(c->fullname, "bitfield")) {
+            return bitfield_is_readonly(argv, argc) ? CMD_KEY_RO | CMD_KEY_ACCESS
+                                                    : CMD_KEY_RW | CMD_KEY_ACCESS | CMD_KEY_UPDATE;
+        }
+        return spec_flags;
+    default:
+        /* the key specs fail on a numkeys string2ll rejects, and
+         * genericGetKeys (atoi) gives its keys no flags */
+        ni = numkeys_index(c);
+        if (ni && ni < argc && !util_str2ll(argv[ni].ptr, argv[ni].len, &num)) {
+            return 0;
+        }
+        return spec_flags;
+    }
+}
+
+static void reply_keys_flags(struct reply *r, const struct cmd_spec *c, const struct sh_slice *argv,
+                             int argc, const int *pos, const uint32_t *kflags, int n)
+{
+    reply_array(r, n);
+    for (int i = 0; i < n; i++) {
+        uint32_t f = key_flags(c, argv, argc, pos[i], kflags[i]);
+        reply_array(r, 2);
+        reply_bulk(r, argv[pos[i]].ptr, argv[pos[i]].len);
+        reply_flag_set(r, f, key_flag_names, SH_ARRAY_LEN(key_flag_names));
+    }
+}
+
+/* getKeysSubcommandImpl: the keys of argv[2..], with their flags when
+ * with_flags. */
+static void getkeys_impl(struct cmd_ctx *ctx, bool with_flags)
 {
     struct reply *r = &ctx->r;
     const struct sh_slice *argv = ctx->argv + 2;
     int argc = ctx->argc - 2;
     int stack_pos[64];
+    uint32_t stack_flags[64];
+    int *pos = stack_pos;
+    uint32_t *kflags = stack_flags;
 
     if (argc < 2) { /* the dispatcher checks arity -4 already */
-        reply_err_arity(r, "command|getkeys");
+        reply_err_arity(r, with_flags ? "command|getkeysandflags" : "command|getkeys");
         return;
     }
     const struct cmd_spec *c = lookup_argv(argv, argc);
@@ -527,7 +609,7 @@ void cmd_command_getkeys(struct cmd_ctx *ctx)
         reply_error(r, "ERR Invalid number of arguments specified for command");
         return;
     }
-    int n = cmdtab_get_keys(c, argv, argc, 0, stack_pos, (int)SH_ARRAY_LEN(stack_pos));
+    int n = cmdtab_get_keys_flags(c, argv, argc, 0, pos, kflags, (int)SH_ARRAY_LEN(stack_pos));
     if (n == 0) {
         if (c->flags & CMD_NO_MANDATORY_KEYS) {
             reply_array(r, 0);
@@ -536,18 +618,76 @@ void cmd_command_getkeys(struct cmd_ctx *ctx)
         }
         return;
     }
-    if (n <= (int)SH_ARRAY_LEN(stack_pos)) {
-        reply_keys(r, argv, stack_pos, n);
-        return;
+    if (n > (int)SH_ARRAY_LEN(stack_pos)) {
+        /* More keys than the stack holds: sized by the client, so it may fail. */
+        pos = sh_try_malloc((size_t)n * sizeof(*pos));
+        kflags = sh_try_malloc((size_t)n * sizeof(*kflags));
+        if (!pos || !kflags) {
+            reply_error(r, "OOM command not allowed when out of memory");
+            goto out_free;
+        }
+        int again = cmdtab_get_keys_flags(c, argv, argc, 0, pos, kflags, n);
+        SH_ASSERT(again == n);
     }
-    /* More keys than the stack holds: sized by the client, so it may fail. */
-    int *pos = sh_try_malloc((size_t)n * sizeof(*pos));
-    if (!pos) {
-        reply_error(r, "OOM command not allowed when out of memory");
-        return;
+    if (with_flags) {
+        reply_keys_flags(r, c, argv, argc, pos, kflags, n);
+    } else {
+        reply_keys(r, argv, pos, n);
     }
-    int again = cmdtab_get_keys(c, argv, argc, 0, pos, n);
-    SH_ASSERT(again == n);
-    reply_keys(r, argv, pos, n);
-    sh_free(pos);
+out_free:
+    if (pos != stack_pos) {
+        sh_free(pos);
+        sh_free(kflags);
+    }
+}
+
+void cmd_command_getkeys(struct cmd_ctx *ctx)
+{
+    getkeys_impl(ctx, false);
+}
+
+static void cmd_command_getkeysandflags(struct cmd_ctx *ctx)
+{
+    getkeys_impl(ctx, true);
+}
+
+static void cmd_command_help(struct cmd_ctx *ctx)
+{
+    /* clang-format off: one literal per line */
+    static const char *const lines[] = {
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
+        "HELP",
+        "    Prints this help.",
+    };
+    /* clang-format on */
+
+    reply_array(&ctx->r, (long long)SH_ARRAY_LEN(lines));
+    for (size_t i = 0; i < SH_ARRAY_LEN(lines); i++) {
+        reply_status(&ctx->r, lines[i]);
+    }
+}
+
+/* The COMMAND subcommands bound here (the others: cmd_server.c). */
+void cmd_command_bind(void)
+{
+    cmd_must_bind("command|getkeysandflags", cmd_command_getkeysandflags, CMD_ROUTE_CONN, NULL);
+    cmd_must_bind("command|help", cmd_command_help, CMD_ROUTE_CONN, NULL);
 }

@@ -10,7 +10,10 @@
  * config copy, and the client's core merges. That keeps the rule that a
  * shard's state is only touched by its own thread.
  */
+#include "shardis/cmd_server.h"
+
 #include "shardis/acl.h"
+#include "shardis/acl_log.h"
 #include "shardis/cmd.h"
 #include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
@@ -76,6 +79,8 @@ static bool try_auth(struct cmd_ctx *ctx, const struct sh_slice *user, struct sh
     struct acl_user *u = user ? acl_find(a, user->ptr, user->len) : acl_default(a);
 
     if (!u || !acl_user_auth(u, pass.ptr, pass.len)) {
+        acl_log_auth_failed(ctx->conn, ctx->argv[0],
+                            user ? *user : (struct sh_slice){ .ptr = "default", .len = 7 });
         return false;
     }
     ctx->conn->user = u;
@@ -283,8 +288,7 @@ static void cmd_client_getname(struct cmd_ctx *ctx)
     }
 }
 
-/* One line of CLIENT LIST / CLIENT INFO, Redis 7.0's fields. */
-static void client_line(struct rbuf *b, const struct conn *c, int64_t now_ms)
+void cmd_client_line(struct rbuf *b, const struct conn *c, int64_t now_ms, bool nl)
 {
     char line[1024], flags[8];
     size_t nf = 0;
@@ -311,12 +315,13 @@ static void client_line(struct rbuf *b, const struct conn *c, int64_t now_ms)
                  "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
                  "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
                  "multi-mem=0 rbs=%zu rbp=0 obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
-                 "cmd=%s user=%s redir=-1 resp=%d\n",
+                 "cmd=%s user=%s redir=-1 resp=%d%s",
                  (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                  (long long)(now_ms - c->ctime_ms) / 1000, (long long)(now_ms - c->last_ms) / 1000,
                  flags, c->db, multi_queued(c), c->q.len, c->q.cap - c->q.len, c->q.cap, c->out.len,
                  c->out.cap + c->sending.cap, sizeof(*c) + c->q.cap + c->out.cap + c->sending.cap,
-                 c->last_cmd[0] ? c->last_cmd : "NULL", acl_user_name(c->user), c->proto);
+                 c->last_cmd[0] ? c->last_cmd : "NULL", acl_user_name(c->user), c->proto,
+                 nl ? "\n" : "");
 
     rbuf_append(b, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1));
 }
@@ -326,7 +331,7 @@ static void cmd_client_info(struct cmd_ctx *ctx)
     struct rbuf b;
 
     rbuf_init(&b);
-    client_line(&b, ctx->conn, ctx->shard->now_ms);
+    cmd_client_line(&b, ctx->conn, ctx->shard->now_ms, true);
     reply_verbatim(&ctx->r, b.data, b.len, "txt");
     rbuf_fini(&b);
 }
@@ -368,7 +373,7 @@ static void cmd_client_list(struct cmd_ctx *ctx)
             }
         }
         if (match) {
-            client_line(&b, c, ctx->shard->now_ms);
+            cmd_client_line(&b, c, ctx->shard->now_ms, true);
         }
     }
     reply_bulk(&ctx->r, b.data ? b.data : "", b.len);

@@ -893,6 +893,33 @@ static void cmd_pubsub_numpat(struct cmd_ctx *ctx)
     reply_int(&ctx->r, (long long)kdict_size(ctx->shard->ps->pat_reg));
 }
 
+static void cmd_pubsub_help(struct cmd_ctx *ctx)
+{
+    /* clang-format off: one literal per line */
+    static const char *const lines[] = {
+        "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CHANNELS [<pattern>]",
+        "    Return the currently active channels matching a <pattern> (default: '*').",
+        "NUMPAT",
+        "    Return number of subscriptions to patterns.",
+        "NUMSUB [<channel> ...]",
+        "    Return the number of subscribers for the specified channels, excluding",
+        "    pattern subscriptions(default: no channels).",
+        "SHARDCHANNELS [<pattern>]",
+        "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+        "SHARDNUMSUB [<shardchannel> ...]",
+        "    Return the number of subscribers for the specified shard level channel(s)",
+        "HELP",
+        "    Prints this help.",
+    };
+    /* clang-format on */
+
+    reply_array(&ctx->r, (long long)SH_ARRAY_LEN(lines));
+    for (size_t i = 0; i < SH_ARRAY_LEN(lines); i++) {
+        reply_status(&ctx->r, lines[i]);
+    }
+}
+
 void pubsub_bind(void)
 {
     cmd_must_bind("subscribe", cmd_sub_unused, CMD_ROUTE_ALL, &gather_subscribe);
@@ -909,4 +936,5 @@ void pubsub_bind(void)
     cmd_must_bind("pubsub|numsub", cmd_pubsub_numsub, CMD_ROUTE_ALL, &gather_numsub);
     cmd_must_bind("pubsub|shardnumsub", cmd_pubsub_shardnumsub, CMD_ROUTE_ALL, &gather_numsub);
     cmd_must_bind("pubsub|numpat", cmd_pubsub_numpat, CMD_ROUTE_CONN, NULL);
+    cmd_must_bind("pubsub|help", cmd_pubsub_help, CMD_ROUTE_CONN, NULL);
 }

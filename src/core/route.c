@@ -16,6 +16,7 @@
 #include "shardis/route.h"
 
 #include "shardis/acl.h"
+#include "shardis/acl_log.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
 #include "shardis/diag.h"
@@ -1049,6 +1050,7 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
     const struct cmd_spec *cmd = cmdtab_lookup(argv[0].ptr, argv[0].len);
     enum acl_verdict verdict;
     struct reply r;
+    int bad = 0;
 
     if (!cmd) {
         r = conn_reply(c);
@@ -1088,10 +1090,11 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
         shard_count_error(c->sh, "-NOAUTH", 7);
         return rejected(c, cmd);
     }
-    verdict = acl_check(c->user, cmd, argc, argv);
+    verdict = acl_check_at(c->user, cmd, argc, argv, &bad);
     if (verdict != ACL_OK) {
         char msg[160];
 
+        acl_log_denied(c, verdict, cmd, argv, bad, acl_log_context_of(c));
         acl_denied_message(verdict, cmd, msg, sizeof(msg));
         r = conn_reply(c);
         reply_error(&r, msg);

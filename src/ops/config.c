@@ -78,6 +78,7 @@ static const struct directive directives[] = {
     { "client-output-buffer-limit", DIR_COBL, F(cobl), 0, 0, true },
     { "slowlog-log-slower-than", DIR_INT, F(slowlog_log_slower_than), -1, LLONG_MAX, true },
     { "slowlog-max-len", DIR_INT, F(slowlog_max_len), 0, LLONG_MAX, true },
+    { "acllog-max-len", DIR_INT, F(acllog_max_len), 0, LLONG_MAX, true },
     { "latency-monitor-threshold", DIR_INT, F(latency_monitor_threshold), 0, LLONG_MAX, true },
     /* milliseconds a script runs before other clients get -BUSY (0: never) */
     { "busy-reply-threshold", DIR_INT, F(busy_reply_threshold), 0, LLONG_MAX, true },
@@ -265,6 +266,7 @@ void config_init(struct config *c)
     c->busy_reply_threshold = 5000;
     c->hll_sparse_max_bytes = 3000;
     c->slowlog_max_len = 128;
+    c->acllog_max_len = 128;
     c->latency_monitor_threshold = 0;
     c->limits = (struct kval_limits){
         .hash_max_listpack_entries = 512,

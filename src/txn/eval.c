@@ -13,6 +13,7 @@
 #include "shardis/eval.h"
 
 #include "shardis/acl.h"
+#include "shardis/acl_log.h"
 #include "shardis/cmd.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
@@ -371,11 +372,13 @@ static const char *acl_check_reply(const struct script_call *call, const struct 
 }
 
 static enum call_where classify(struct shard *sh, const struct script_call *call, bool ro,
-                                bool have_client, const struct acl_user *user,
+                                struct conn *conn, const struct acl_user *user,
                                 const struct cmd_spec **out, int *owner, const char **err)
 {
     const struct cmd_spec *cmd = call_command(call);
+    bool have_client = conn != NULL;
     enum acl_verdict verdict;
+    int bad = 0;
 
     if (!cmd) {
         *err = "-ERR Unknown Redis command called from script\r\n";
@@ -390,8 +393,13 @@ static enum call_where classify(struct shard *sh, const struct script_call *call
         return CALL_ERROR;
     }
     /* Redis's scriptVerifyACL: the user of the client that runs the script */
-    verdict = user ? acl_check(user, cmd, call->argc, call->argv) : ACL_DENIED_CMD;
+    verdict = user ? acl_check_at(user, cmd, call->argc, call->argv, &bad) : ACL_DENIED_CMD;
     if (verdict != ACL_OK) {
+        if (conn) {
+            /* ACL LOG, context "lua" (a run on another owner has no client
+             * there: not logged) */
+            acl_log_denied(conn, verdict, cmd, call->argv, bad, ACL_LOG_CTX_LUA);
+        }
         *err = verdict == ACL_DENIED_KEY ? "-ERR The user executing the script can't access at "
                                            "least one of the keys mentioned in the command "
                                            "arguments\r\n"
@@ -489,7 +497,7 @@ static enum local_result run_local(struct shard *sh, struct conn *c, int dbid, s
             st = script_run_resume(vm, err, strlen(err), r);
             continue;
         }
-        where = classify(sh, call, ro, c != NULL, user, &cmd, &owner, &err);
+        where = classify(sh, call, ro, c, user, &cmd, &owner, &err);
         if (where == CALL_ERROR) {
             st = script_run_resume(vm, err, strlen(err), r);
             continue;
@@ -642,7 +650,7 @@ static bool global_steps(struct coord *co, struct eval_run *x, struct reply *r)
             st = script_run_resume(vm, err, strlen(err), &fr);
             continue;
         }
-        where = classify(sh, call, x->ro, true, c->user, &cmd, &owner, &err);
+        where = classify(sh, call, x->ro, c, c->user, &cmd, &owner, &err);
         if (where != CALL_ERROR && (cmd->flags & CMD_WRITE)) {
             if (!busy_may_write(sh, vm, &busy)) {
                 st = script_run_resume(vm, NULL, 0, &fr); /* killed: it raises at once */

@@ -1,4 +1,4 @@
-"""ACL (Redis 7.0 without selectors and ACL LOG): AUTH and HELLO AUTH with
+"""ACL (Redis 7.0 without selectors; ACL LOG: test_acl_log.py): AUTH and HELLO AUTH with
 users, the permission matrix (commands, subcommands, categories, key patterns
 with read/write permissions, channels) and its -NOPERM errors, ACL
 SETUSER/GETUSER/DELUSER/LIST/USERS/WHOAMI/CAT/GENPASS/DRYRUN/LOAD/SAVE,
