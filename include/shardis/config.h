@@ -91,7 +91,10 @@ struct config {
     long long slowlog_max_len;           /* entries kept */
     long long acllog_max_len;            /* ACL LOG entries kept (per shard and merged) */
     long long latency_monitor_threshold; /* milliseconds; 0 = off */
+    long long latency_tracking;          /* 1: per-command latency histograms */
     struct kval_limits limits;           /* the *-max-listpack-* encoding thresholds */
+    /* "50 99 99.9": the percentiles INFO latencystats shows */
+    char *latency_tracking_info_percentiles;
 };
 
 /* Built-in defaults (they match deploy/shardis.conf). */

@@ -54,3 +54,59 @@ bool latency_latest(const struct latency *l, int ev, struct latency_sample *late
 /* Copies event ev's samples, oldest first, into out (LATENCY_TS_LEN of room)
  * and returns how many there are (0 when none, NULL included). */
 int latency_history(const struct latency *l, int ev, struct latency_sample *out);
+
+/* ---- per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats)
+ *
+ * Redis 7.0's HdrHistogram of each command's call durations, rebuilt with
+ * the same layout: values in nanoseconds from 1 to 1e9 (a duration of us
+ * microseconds is recorded as us * 1000, clamped), 2 significant digits, so
+ * 23 buckets of 128 sub-buckets: LATENCY_HIST_LEN counters, each value
+ * within 1/128 of its counter's range. Recording is a few shifts and one
+ * increment; two histograms merge by adding their counters, exactly. */
+
+#define LATENCY_HIST_LEN    3072
+#define LATENCY_HIST_MAX_NS 1000000000LL
+
+struct latency_hist {
+    uint64_t total;
+    uint64_t counts[LATENCY_HIST_LEN];
+};
+
+/* The counter of a value in nanoseconds (1 .. LATENCY_HIST_MAX_NS). */
+static inline int latency_hist_index(int64_t ns)
+{
+    int pow2ceiling = 64 - __builtin_clzll((uint64_t)ns | 255u);
+    int bucket = pow2ceiling - 8;
+    int sub = (int)(ns >> bucket);
+
+    return ((bucket + 1) << 7) + sub - 128;
+}
+
+static inline void latency_hist_record(struct latency_hist *h, int64_t us)
+{
+    int64_t ns = us < LATENCY_HIST_MAX_NS / 1000 ? us * 1000 : LATENCY_HIST_MAX_NS;
+
+    h->counts[latency_hist_index(ns < 1 ? 1 : ns)]++;
+    h->total++;
+}
+
+/* HdrHistogram's value of counter idx, and the lowest and highest values
+ * that share v's counter. */
+int64_t latency_hist_value_at(int idx);
+int64_t latency_hist_lowest(int64_t v);
+int64_t latency_hist_highest(int64_t v);
+/* hdr_value_at_percentile (p in 0 .. 100), in nanoseconds; 0 when empty. */
+int64_t latency_hist_percentile(const struct latency_hist *h, double p);
+/* LATENCY HISTOGRAM's histogram_usec: the cumulative count at each
+ * power-of-two level from 1024 ns (hdr_iter_log_init(1024, 2)), labelled by
+ * the level's highest equivalent value in microseconds, only where the
+ * count grew. Writes up to max pairs; returns how many. */
+int latency_hist_cdf(const struct latency_hist *h, int64_t *usec, uint64_t *cum, int max);
+
+/* Records us microseconds for command id (1 .. nids - 1), allocating the
+ * command's histogram at its first call. l must not be NULL. */
+void latency_track(struct latency *l, int id, int nids, int64_t us);
+/* Command id's histogram, NULL when it has none (NULL l included). */
+const struct latency_hist *latency_hist_of(const struct latency *l, int id);
+/* Drops every command's histogram (CONFIG RESETSTAT). NULL: no-op. */
+void latency_hist_reset(struct latency *l);

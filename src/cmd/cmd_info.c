@@ -35,16 +35,19 @@
  *
  * What shardis has no mechanism for (persistence, replication, Lua and
  * functions, client tracking, eviction, defrag, I/O threads, cluster) shows
- * the values of a Redis 7.0.15 with it idle or off. Not written: the
- * # Latencystats section (no per-command latency histograms).
+ * the values of a Redis 7.0.15 with it idle or off. # Latencystats: each
+ * part carries its shard's per-command histograms (diag_hist_part) and the
+ * client's core sums them.
  */
 #include "shardis/block.h"
 #include "shardis/cmd.h"
 #include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
+#include "shardis/diag.h"
 #include "shardis/eval.h"
 #include "shardis/kdb.h"
+#include "shardis/latency.h"
 #include "shardis/pubsub.h"
 #include "shardis/resp.h"
 #include "shardis/route.h"
@@ -182,6 +185,10 @@ static long long info_part_tail(struct cmd_ctx *ctx)
             e++;
         }
         reply_array_end(&ctx->r, at, 2 * e);
+        n++;
+    }
+    if (info_wanted(ctx->argc, ctx->argv, "latencystats", false)) {
+        diag_hist_part(sh, &ctx->r);
         n++;
     }
     return n;
@@ -898,6 +905,53 @@ static void info_errorstats(struct rbuf *b, struct info_sum *s)
     }
 }
 
+/* "# Latencystats": the percentiles of latency-tracking-info-percentiles
+ * of each command's histogram, summed over the parts, as Redis 7.0's
+ * fillPercentileDistributionLatencies writes them. */
+static void info_latencystats(struct rbuf *b, struct info_sum *s)
+{
+    int nids = cmdtab_nids();
+    struct latency_hist **m = sh_calloc((size_t)nids, sizeof(*m));
+    const char *pcts = s->sh->cfg.latency_tracking_info_percentiles;
+
+    for (int p = 0; p < s->co->nshards; p++) {
+        (void)diag_hist_merge(&s->tails[p], m, nids);
+    }
+    info_section(b, "Latencystats");
+    for (int id = 1; id < nids; id++) {
+        struct rbuf line;
+        const char *w = pcts;
+
+        if (!m[id]) {
+            continue;
+        }
+        rbuf_init(&line);
+        while (*w) {
+            char num[160];
+            double pct;
+            size_t wl;
+            int k;
+
+            for (; *w == ' '; w++) {
+            }
+            wl = strcspn(w, " ");
+            if (!wl) {
+                break;
+            }
+            pct = strtod(w, NULL);
+            k = snprintf(num, sizeof(num), "%sp%.*s=%.3f", line.len ? "," : "",
+                         (int)(wl < 64 ? wl : 64), w,
+                         (double)latency_hist_percentile(m[id], pct) / 1000.0);
+            rbuf_append(&line, num, (size_t)k < sizeof(num) ? (size_t)k : sizeof(num) - 1);
+            w += wl;
+        }
+        info_line(b, "latency_percentiles_usec_%s:%.*s", cmdtab_by_id(id)->fullname, (int)line.len,
+                  line.data ? line.data : "");
+        rbuf_fini(&line);
+    }
+    diag_hist_free(m, nids);
+}
+
 static void info_cluster(struct rbuf *b, struct info_sum *s)
 {
     (void)s;
@@ -942,7 +996,8 @@ static void info_shards(struct rbuf *b, struct info_sum *s)
 
 /* The sections in Redis's order: name, another name asking for it, whether
  * INFO without arguments (or "default") shows it. commandstats must come
- * before errorstats: both read the parts' tails in that order. */
+ * before errorstats, and errorstats before latencystats: they read the parts'
+ * tails in that order. */
 static const struct info_section_def {
     const char *name;
     const char *alias;
@@ -959,6 +1014,7 @@ static const struct info_section_def {
     { "modules", "module_list", true, info_modules },
     { "commandstats", NULL, false, info_commandstats },
     { "errorstats", NULL, true, info_errorstats },
+    { "latencystats", NULL, false, info_latencystats },
     { "cluster", NULL, true, info_cluster },
     { "keyspace", NULL, true, info_keyspace },
     { "shards", NULL, false, info_shards },

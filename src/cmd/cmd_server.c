@@ -21,6 +21,7 @@
 #include "shardis/diag.h"
 #include "shardis/glob.h"
 #include "shardis/kdb.h"
+#include "shardis/latency.h"
 #include "shardis/log.h"
 #include "shardis/monitor.h"
 #include "shardis/multi.h"
@@ -604,6 +605,7 @@ static void cmd_config_set(struct cmd_ctx *ctx)
 static void cmd_config_resetstat(struct cmd_ctx *ctx)
 {
     memset(&ctx->shard->stats, 0, sizeof(ctx->shard->stats));
+    latency_hist_reset(ctx->shard->latency);
     memset(ctx->shard->cmdstats, 0, sizeof(*ctx->shard->cmdstats) * (size_t)cmdtab_nids());
     memset(ctx->shard->errstats, 0, sizeof(ctx->shard->errstats));
     for (int i = 0; i < ctx->shard->cfg.databases; i++) {

@@ -26,6 +26,7 @@
 #include "shardis/conn.h"
 #include "shardis/latency.h"
 #include "shardis/log.h"
+#include "shardis/reply.h"
 #include "shardis/shard.h"
 #include "shardis/slowlog.h"
 #include "shardis/util.h"
@@ -145,4 +146,120 @@ void diag_slowlog(struct shard *sh, const struct cmd_spec *cmd, int64_t us, cons
         sh_log(LOG_WARNING, "slowlog: out of memory, entry %llu dropped",
                (unsigned long long)rec.id);
     }
+}
+
+long long diag_anon_huge_pages(void)
+{
+    FILE *fp = fopen("/proc/self/smaps_rollup", "r");
+    char line[256];
+    long long sum = 0, kb;
+
+    if (!fp) {
+        return 0;
+    }
+    while (fgets(line, sizeof(line), fp)) {
+        if (sscanf(line, "AnonHugePages: %lld kB", &kb) == 1) {
+            sum += kb * 1024;
+        }
+    }
+    fclose(fp);
+    return sum;
+}
+
+void diag_track(struct shard *sh, int id, int64_t us)
+{
+    if (!sh->cfg.latency_tracking) {
+        return;
+    }
+    if (SH_UNLIKELY(!sh->latency)) {
+        sh->latency = latency_create();
+    }
+    latency_track(sh->latency, id, cmdtab_nids(), us);
+}
+
+void diag_hist_part(const struct shard *sh, struct reply *r)
+{
+    int nids = cmdtab_nids();
+    long long k = 0;
+
+    for (int id = 1; id < nids; id++) {
+        k += latency_hist_of(sh->latency, id) != NULL;
+    }
+    reply_array(r, k);
+    for (int id = 1; id < nids; id++) {
+        const struct latency_hist *h = latency_hist_of(sh->latency, id);
+        long long m = 0;
+
+        if (!h) {
+            continue;
+        }
+        for (int i = 0; i < LATENCY_HIST_LEN; i++) {
+            m += h->counts[i] != 0;
+        }
+        reply_array(r, 2 + 2 * m);
+        reply_int(r, id);
+        reply_int(r, (long long)h->total);
+        for (int i = 0; i < LATENCY_HIST_LEN; i++) {
+            if (h->counts[i]) {
+                reply_int(r, i);
+                reply_int(r, (long long)h->counts[i]);
+            }
+        }
+    }
+}
+
+/* "<type><n>\r\n" at the start of *t, moved past. */
+static bool take_num(struct sh_slice *t, char type, long long *n)
+{
+    const char *cr = t->len > 1 ? memchr(t->ptr, '\r', t->len) : NULL;
+    size_t hdr;
+
+    if (!cr || t->ptr[0] != type) {
+        return false;
+    }
+    hdr = (size_t)(cr - t->ptr) + 2;
+    if (hdr > t->len || !util_str2ll(t->ptr + 1, hdr - 3, n)) {
+        return false;
+    }
+    t->ptr += hdr;
+    t->len -= hdr;
+    return true;
+}
+
+bool diag_hist_merge(struct sh_slice *t, struct latency_hist **merged, int nids)
+{
+    long long k, len, id, total, idx, count;
+
+    if (!take_num(t, '*', &k)) {
+        return false;
+    }
+    while (k-- > 0) {
+        struct latency_hist *h;
+
+        if (!take_num(t, '*', &len) || len < 2 || !take_num(t, ':', &id) ||
+            !take_num(t, ':', &total) || id <= 0 || id >= nids) {
+            return false;
+        }
+        h = merged[id];
+        if (!h) {
+            h = merged[id] = sh_calloc(1, sizeof(*h));
+        }
+        h->total += (uint64_t)total;
+        for (len -= 2; len >= 2; len -= 2) {
+            if (!take_num(t, ':', &idx) || !take_num(t, ':', &count) || idx < 0 ||
+                idx >= LATENCY_HIST_LEN) {
+                return false;
+            }
+            h->counts[idx] += (uint64_t)count;
+        }
+    }
+    return true;
+}
+
+void diag_hist_free(struct latency_hist **merged, int nids)
+{
+    for (int id = 0; id < nids; id++) {
+        sh_free(merged[id]);
+    }
+    sh_free(merged);
 }

@@ -111,6 +111,7 @@ int64_t shard_count_call(struct shard *sh, const struct cmd_spec *cmd, int64_t t
     /* one clock read per command: it also starts the next one's time */
     sh->clock_us = sh_mono_us();
     st->usec += (uint64_t)(sh->clock_us - t0_us);
+    diag_track(sh, cmd->id, sh->clock_us - t0_us); /* LATENCY HISTOGRAM */
     if (len && reply[0] == '-') {
         st->failed++;
         shard_count_error(sh, reply, len);

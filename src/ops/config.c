@@ -80,6 +80,10 @@ static const struct directive directives[] = {
     { "slowlog-max-len", DIR_INT, F(slowlog_max_len), 0, LLONG_MAX, true },
     { "acllog-max-len", DIR_INT, F(acllog_max_len), 0, LLONG_MAX, true },
     { "latency-monitor-threshold", DIR_INT, F(latency_monitor_threshold), 0, LLONG_MAX, true },
+    { "latency-tracking", DIR_BOOL, F(latency_tracking), 0, 1, true },
+    /* words, each a percentile (checked and written as Redis writes them) */
+    { "latency-tracking-info-percentiles", DIR_WORDS, F(latency_tracking_info_percentiles), 0, 0,
+      true },
     /* milliseconds a script runs before other clients get -BUSY (0: never) */
     { "busy-reply-threshold", DIR_INT, F(busy_reply_threshold), 0, LLONG_MAX, true },
     { "hll-sparse-max-bytes", DIR_MEM, F(hll_sparse_max_bytes), 0, LLONG_MAX, true },
@@ -268,6 +272,8 @@ void config_init(struct config *c)
     c->slowlog_max_len = 128;
     c->acllog_max_len = 128;
     c->latency_monitor_threshold = 0;
+    c->latency_tracking = 1;
+    c->latency_tracking_info_percentiles = sh_strdup("50 99 99.9");
     c->limits = (struct kval_limits){
         .hash_max_listpack_entries = 512,
         .hash_max_listpack_value = 64,
@@ -291,6 +297,7 @@ void config_fini(struct config *c)
     sh_free(c->aclfile);
     sh_free(c->config_file);
     sh_free(c->save);
+    sh_free(c->latency_tracking_info_percentiles);
     sh_free(c->appendonly);
     memset(c, 0, sizeof(*c));
 }
@@ -307,6 +314,7 @@ void config_copy(struct config *dst, const struct config *src)
     dst->aclfile = sh_strdup(src->aclfile);
     dst->config_file = sh_strdup(src->config_file);
     dst->save = sh_strdup(src->save);
+    dst->latency_tracking_info_percentiles = sh_strdup(src->latency_tracking_info_percentiles);
     dst->appendonly = sh_strdup(src->appendonly);
 }
 
@@ -434,6 +442,47 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
     return "unsupported";
 }
 
+/* latency-tracking-info-percentiles: every word of words[0..len) a number
+ * in 0 .. 100, written back as Redis writes them ("%f" without trailing
+ * zeros) into out (of cap bytes), joined by spaces. NULL, or Redis's reason. */
+static const char *percentiles_words(const char *words, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0, e; i < len; i = e) {
+        char num[128];
+        double d;
+        int k;
+
+        for (; i < len && words[i] == ' '; i++) {
+        }
+        for (e = i; e < len && words[e] != ' '; e++) {
+        }
+        if (e == i) {
+            break;
+        }
+        if (!util_str2d(words + i, e - i, &d)) {
+            return "Invalid latency-tracking-info-percentiles parameters";
+        }
+        if (d > 100.0 || d < 0.0) {
+            return "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]";
+        }
+        k = snprintf(num, sizeof(num), "%f", d);
+        if (k > 0 && (size_t)k < sizeof(num) && strchr(num, '.')) {
+            while (num[k - 1] == '0') {
+                k--;
+            }
+            k -= num[k - 1] == '.';
+        }
+        if (k <= 0 || n + (size_t)k + 2 > cap) {
+            return "Invalid latency-tracking-info-percentiles parameters";
+        }
+        n += (size_t)snprintf(out + n, cap - n, "%s%.*s", n ? " " : "", k, num);
+    }
+    return NULL;
+}
+
 int config_apply(struct config *c, const char *name, int nval, const struct sh_slice *val,
                  char *err, size_t errlen)
 {
@@ -496,6 +545,17 @@ int config_apply(struct config *c, const char *name, int nval, const struct sh_s
         }
         if (w.n >= sizeof(w.buf)) {
             w.n = sizeof(w.buf) - 1;
+        }
+        if (d->off == F(latency_tracking_info_percentiles)) {
+            char pct[1024];
+
+            why = percentiles_words(w.buf, w.n, pct, sizeof(pct));
+            if (why) {
+                snprintf(err, errlen, "%s", why);
+                return -1;
+            }
+            w.n = strlen(pct);
+            memcpy(w.buf, pct, w.n + 1);
         }
         char **field = field_of(c, d);
 
@@ -736,6 +796,17 @@ static int set_one(struct config *c, const struct directive *d, const char *cano
         why = n < 0 || n > (int)SH_ARRAY_LEN(v) - 1
                       ? "Wrong number of arguments in buffer limit configuration."
                       : cobl_parse(c, n, v);
+    } else if (d->kind == DIR_WORDS && d->off == F(latency_tracking_info_percentiles)) {
+        char pct[1024];
+
+        why = percentiles_words(value.ptr, value.len, pct, sizeof(pct));
+        if (!why) {
+            char **field = field_of(c, d);
+
+            sh_free(*field);
+            *field = sh_strdup(pct);
+            return 0;
+        }
     } else if (d->kind == DIR_WORDS) {
         char **field = field_of(c, d);
 

@@ -30,6 +30,8 @@ struct latency_series {
 
 struct latency {
     struct latency_series ev[LATENCY_NEVENTS];
+    struct latency_hist **hists; /* by command id, NULL until its first call */
+    int nhists;
 };
 
 static const char *const event_names[LATENCY_NEVENTS] = {
@@ -44,6 +46,10 @@ struct latency *latency_create(void)
 
 void latency_destroy(struct latency *l)
 {
+    if (l) {
+        latency_hist_reset(l);
+        sh_free(l->hists);
+    }
     sh_free(l);
 }
 
@@ -125,4 +131,119 @@ int latency_history(const struct latency *l, int ev, struct latency_sample *out)
         out[i] = s->samples[(s->idx - s->n + i + LATENCY_TS_LEN) % LATENCY_TS_LEN];
     }
     return s->n;
+}
+
+/* ---- per-command histograms: HdrHistogram's arithmetic for lowest 1,
+ * highest 1e9, 2 significant digits (sub_bucket_count 256, half 128,
+ * unit_magnitude 0) ---- */
+
+int64_t latency_hist_value_at(int idx)
+{
+    int bucket = (idx >> 7) - 1;
+    int sub = (idx & 127) + 128;
+
+    if (bucket < 0) {
+        sub -= 128;
+        bucket = 0;
+    }
+    return (int64_t)sub << bucket;
+}
+
+int64_t latency_hist_lowest(int64_t v)
+{
+    int bucket = 64 - __builtin_clzll((uint64_t)v | 255u) - 8;
+
+    return (v >> bucket) << bucket;
+}
+
+int64_t latency_hist_highest(int64_t v)
+{
+    int bucket = 64 - __builtin_clzll((uint64_t)v | 255u) - 8;
+    int64_t sub = v >> bucket;
+
+    /* size_of_equivalent_value_range: the next bucket past the last sub */
+    return latency_hist_lowest(v) + (INT64_C(1) << (sub >= 256 ? bucket + 1 : bucket)) - 1;
+}
+
+int64_t latency_hist_percentile(const struct latency_hist *h, double p)
+{
+    double req = p < 100.0 ? p : 100.0;
+    int64_t want = (int64_t)(req / 100 * (double)h->total + 0.5);
+    uint64_t seen = 0;
+    int64_t v = 0;
+
+    want = want > 0 ? want : 1;
+    for (int i = 0; i < LATENCY_HIST_LEN; i++) {
+        seen += h->counts[i];
+        if (seen >= (uint64_t)want) {
+            v = latency_hist_value_at(i);
+            break;
+        }
+    }
+    return p == 0.0 ? latency_hist_lowest(v) : latency_hist_highest(v);
+}
+
+int latency_hist_cdf(const struct latency_hist *h, int64_t *usec, uint64_t *cum, int max)
+{
+    uint64_t seen = 0, prev = 0;
+    int n = 0, i = 0;
+
+    for (int64_t level = 1024; n < max && prev < h->total; level *= 2) {
+        int at = latency_hist_index(level);
+        int64_t label = latency_hist_highest(level);
+
+        if (at >= LATENCY_HIST_LEN) {
+            /* past the counters (above 541 ms): hdr's iterator reports
+             * its last counter, 1073741 us, and ends */
+            at = LATENCY_HIST_LEN - 1;
+            label = latency_hist_highest(latency_hist_value_at(at));
+        }
+        for (; i <= at; i++) {
+            seen += h->counts[i];
+        }
+        if (seen > prev) {
+            usec[n] = label / 1000;
+            cum[n++] = seen;
+        }
+        if (at == LATENCY_HIST_LEN - 1) {
+            break;
+        }
+        prev = seen;
+    }
+    return n;
+}
+
+void latency_track(struct latency *l, int id, int nids, int64_t us)
+{
+    struct latency_hist *h;
+
+    if (SH_UNLIKELY(id >= l->nhists)) {
+        if (id >= nids) {
+            return;
+        }
+        l->hists = sh_realloc(l->hists, sizeof(*l->hists) * (size_t)nids);
+        memset(l->hists + l->nhists, 0, sizeof(*l->hists) * (size_t)(nids - l->nhists));
+        l->nhists = nids;
+    }
+    h = l->hists[id];
+    if (SH_UNLIKELY(!h)) {
+        h = l->hists[id] = sh_calloc(1, sizeof(*h));
+    }
+    latency_hist_record(h, us);
+}
+
+const struct latency_hist *latency_hist_of(const struct latency *l, int id)
+{
+    return l && id >= 0 && id < l->nhists ? l->hists[id] : NULL;
+}
+
+void latency_hist_reset(struct latency *l)
+{
+    if (!l) {
+        return;
+    }
+    for (int i = 0; i < l->nhists; i++) {
+        sh_free(l->hists[i]);
+        l->hists[i] = NULL;
+    }
 }

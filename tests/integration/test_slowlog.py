@@ -473,10 +473,6 @@ class TestShardisOwn(SlowlogCase):
         self.assertEqual(len(got), 3)
         self.assertEqual([e["addr"] for e in got[1:]], [peer_id(clients[-1])] * 2)
 
-    def test_unimplemented_latency_subcommands_are_unknown(self):
-        for sub in ("DOCTOR", "GRAPH", "HISTOGRAM"):
-            reply = self.r.cmd("LATENCY", sub, "command")
-            self.assertIsInstance(reply, Error)
 
 
 if __name__ == "__main__":
