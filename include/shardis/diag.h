@@ -46,3 +46,7 @@ void diag_hist_part(const struct shard *sh, struct reply *r);
  * does not start with such a value. Free with diag_hist_free. */
 bool diag_hist_merge(struct sh_slice *t, struct latency_hist **merged, int nids);
 void diag_hist_free(struct latency_hist **merged, int nids);
+
+/* Reads a RESP2 header "<type><n>\r\n" at the start of *t (a fan-out's
+ * part) into *n and moves *t past it; false when it is not one. */
+bool diag_take_header(struct sh_slice *t, char type, long long *n);

@@ -50,29 +50,11 @@
 
 /* ---- reading the parts of a fan-out (RESP2, written by this file) ---- */
 
-/* Reads "<type><n>\r\n" at the start of *t and moves past it. */
-static bool take_header(struct sh_slice *t, char type, long long *n)
-{
-    const char *cr = t->len > 1 ? memchr(t->ptr, '\r', t->len) : NULL;
-    size_t hdr;
-
-    if (!cr || t->ptr[0] != type) {
-        return false;
-    }
-    hdr = (size_t)(cr - t->ptr) + 2;
-    if (hdr > t->len || !util_str2ll(t->ptr + 1, hdr - 3, n)) {
-        return false;
-    }
-    t->ptr += hdr;
-    t->len -= hdr;
-    return true;
-}
-
 static bool take_bulk(struct sh_slice *t, struct sh_slice *out)
 {
     long long n;
 
-    if (!take_header(t, '$', &n) || n < 0 || (size_t)n + 2 > t->len) {
+    if (!diag_take_header(t, '$', &n) || n < 0 || (size_t)n + 2 > t->len) {
         return false;
     }
     out->ptr = t->ptr;
@@ -147,7 +129,7 @@ static long long entry_id(struct sh_slice t)
 {
     long long n, id;
 
-    return take_header(&t, '*', &n) && take_header(&t, ':', &id) ? id : -1;
+    return diag_take_header(&t, '*', &n) && diag_take_header(&t, ':', &id) ? id : -1;
 }
 
 /* Merges the parts' entries (each part newest first) by decreasing id. */
@@ -164,7 +146,7 @@ static bool done_slowlog_get(struct coord *co, struct reply *r)
     left = sh_malloc(sizeof(*left) * (size_t)co->nshards);
     for (int s = 0; s < co->nshards; s++) {
         rest[s] = coord_part(co, s);
-        if (!take_header(&rest[s], '*', &left[s])) {
+        if (!diag_take_header(&rest[s], '*', &left[s])) {
             left[s] = 0;
         }
         total += left[s];
@@ -285,8 +267,9 @@ static bool fold_latest(struct sh_slice *t, struct latest_acc *acc)
     struct latest_acc *a;
     int ev;
 
-    if (!take_header(t, '*', &n) || n != 4 || !take_bulk(t, &name) || !take_header(t, ':', &when) ||
-        !take_header(t, ':', &ms) || !take_header(t, ':', &max)) {
+    if (!diag_take_header(t, '*', &n) || n != 4 || !take_bulk(t, &name) ||
+        !diag_take_header(t, ':', &when) || !diag_take_header(t, ':', &ms) ||
+        !diag_take_header(t, ':', &max)) {
         return false;
     }
     ev = latency_event_find(name.ptr, name.len, false);
@@ -320,7 +303,7 @@ static bool done_latency_latest(struct coord *co, struct reply *r)
         struct sh_slice t = coord_part(co, s);
         long long k;
 
-        if (!take_header(&t, '*', &k)) {
+        if (!diag_take_header(&t, '*', &k)) {
             continue;
         }
         for (long long i = 0; i < k; i++) {
@@ -376,11 +359,11 @@ static int read_samples(struct sh_slice t, struct latency_sample *out)
     long long k, pair, when, ms;
     int n = 0;
 
-    if (!take_header(&t, '*', &k)) {
+    if (!diag_take_header(&t, '*', &k)) {
         return 0;
     }
-    while (k-- > 0 && n < LATENCY_TS_LEN && take_header(&t, '*', &pair) && pair == 2 &&
-           take_header(&t, ':', &when) && take_header(&t, ':', &ms)) {
+    while (k-- > 0 && n < LATENCY_TS_LEN && diag_take_header(&t, '*', &pair) && pair == 2 &&
+           diag_take_header(&t, ':', &when) && diag_take_header(&t, ':', &ms)) {
         out[n++] = (struct latency_sample){ when, ms };
     }
     return n;
@@ -472,11 +455,11 @@ static void merged_read(const struct coord *co, struct merged_series *m)
         long long k, three, max;
         int ev;
 
-        if (!take_header(&t, '*', &k)) {
+        if (!diag_take_header(&t, '*', &k)) {
             continue;
         }
-        while (k-- > 0 && take_header(&t, '*', &three) && three == 3 && take_bulk(&t, &name) &&
-               take_header(&t, ':', &max) && take_value(&t, &samples)) {
+        while (k-- > 0 && diag_take_header(&t, '*', &three) && three == 3 && take_bulk(&t, &name) &&
+               diag_take_header(&t, ':', &max) && take_value(&t, &samples)) {
             ev = latency_event_find(name.ptr, name.len, false);
             if (ev < 0) {
                 continue;
@@ -874,7 +857,7 @@ static bool done_latency_reset(struct coord *co, struct reply *r)
         long long k;
         int ev;
 
-        if (!take_header(&t, '*', &k)) {
+        if (!diag_take_header(&t, '*', &k)) {
             continue;
         }
         while (k-- > 0 && take_bulk(&t, &name)) {

@@ -208,8 +208,7 @@ void diag_hist_part(const struct shard *sh, struct reply *r)
     }
 }
 
-/* "<type><n>\r\n" at the start of *t, moved past. */
-static bool take_num(struct sh_slice *t, char type, long long *n)
+bool diag_take_header(struct sh_slice *t, char type, long long *n)
 {
     const char *cr = t->len > 1 ? memchr(t->ptr, '\r', t->len) : NULL;
     size_t hdr;
@@ -230,14 +229,14 @@ bool diag_hist_merge(struct sh_slice *t, struct latency_hist **merged, int nids)
 {
     long long k, len, id, total, idx, count;
 
-    if (!take_num(t, '*', &k)) {
+    if (!diag_take_header(t, '*', &k)) {
         return false;
     }
     while (k-- > 0) {
         struct latency_hist *h;
 
-        if (!take_num(t, '*', &len) || len < 2 || !take_num(t, ':', &id) ||
-            !take_num(t, ':', &total) || id <= 0 || id >= nids) {
+        if (!diag_take_header(t, '*', &len) || len < 2 || !diag_take_header(t, ':', &id) ||
+            !diag_take_header(t, ':', &total) || id <= 0 || id >= nids) {
             return false;
         }
         h = merged[id];
@@ -246,7 +245,7 @@ bool diag_hist_merge(struct sh_slice *t, struct latency_hist **merged, int nids)
         }
         h->total += (uint64_t)total;
         for (len -= 2; len >= 2; len -= 2) {
-            if (!take_num(t, ':', &idx) || !take_num(t, ':', &count) || idx < 0 ||
+            if (!diag_take_header(t, ':', &idx) || !diag_take_header(t, ':', &count) || idx < 0 ||
                 idx >= LATENCY_HIST_LEN) {
                 return false;
             }
