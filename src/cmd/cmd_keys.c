@@ -436,6 +436,62 @@ static void cmd_copy(struct cmd_ctx *ctx)
     reply_int(&ctx->r, 1);
 }
 
+/* MOVE key db: the key's owner moves it between two of its databases
+ * (a key's owner is the same in every database), with its TTL, as Redis's
+ * moveCommand: "move_from" in the source database, "move_to" in the
+ * destination, both marked for WATCH; a client blocked on the key in the
+ * destination is served (the new key wakes it, as any write does). */
+static void cmd_move(struct cmd_ctx *ctx)
+{
+    long long v;
+    int dbid;
+    struct kdb *dstdb;
+    struct kentry *src, *dst;
+    uint64_t hash = cmd_key_hash(ctx, 1);
+    int64_t expire;
+
+    if (!util_str2ll(ctx->argv[2].ptr, ctx->argv[2].len, &v)) {
+        copy_reply_err(&ctx->r, COPY_ERR_NOTINT);
+        return;
+    }
+    if (v < INT_MIN || v > INT_MAX) {
+        copy_reply_err(&ctx->r, COPY_ERR_INT_RANGE);
+        return;
+    }
+    if (v < 0 || v >= ctx->shard->cfg.databases) {
+        reply_error(&ctx->r, ERR_DB_RANGE);
+        return;
+    }
+    dbid = (int)v;
+    if (dbid == ctx->dbid) {
+        reply_error(&ctx->r, ERR_SAME_OBJECT);
+        return;
+    }
+    dstdb = shard_db(ctx->shard, dbid);
+    src = cmd_lookup(ctx, 1);
+    if (!src || find_key(dstdb, ctx->argv[1], hash, ctx->shard->now_ms)) {
+        reply_int(&ctx->r, 0);
+        return;
+    }
+    /* the value moves: src keeps an empty one so deleting it frees nothing */
+    dst = kdb_add(dstdb, ctx->argv[1].ptr, ctx->argv[1].len, hash);
+    dst->val = src->val;
+    memset(&src->val, 0, sizeof(src->val));
+    expire = src->expire;
+    kdb_delete(ctx->db, src);
+    if (expire >= 0) {
+        kdb_set_expire(dstdb, dst, expire);
+    }
+    /* the source database's watchers are marked after the handler, as for
+     * every write; the destination's here */
+    if (ctx->shard->nwatched) {
+        route_note_write(ctx->shard, ctx->cmd, dbid, ctx->argc, ctx->argv);
+    }
+    notify_key(ctx->shard, ctx->dbid, ctx->argv[1], "move_from");
+    notify_key(ctx->shard, dbid, ctx->argv[1], "move_to");
+    reply_int(&ctx->r, 1);
+}
+
 /* ---- the internal commands of cross-shard RENAME/COPY ---- */
 
 /* __dump key [READ] -> [value or nil, pexpireat or -1]. READ: the lookup is
@@ -1283,6 +1339,7 @@ void cmd_keys_bind(void)
     cmd_must_bind("rename", cmd_rename, CMD_ROUTE_MULTI, &gather_rename);
     cmd_must_bind("renamenx", cmd_renamenx, CMD_ROUTE_MULTI, &gather_renamenx);
     cmd_must_bind("copy", cmd_copy, CMD_ROUTE_MULTI, &gather_copy);
+    cmd_must_bind("move", cmd_move, CMD_ROUTE_KEY, NULL);
     cmd_must_bind("expire", cmd_expire, CMD_ROUTE_KEY, NULL);
     cmd_must_bind("pexpire", cmd_pexpire, CMD_ROUTE_KEY, NULL);
     cmd_must_bind("expireat", cmd_expireat, CMD_ROUTE_KEY, NULL);

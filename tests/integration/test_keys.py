@@ -6,7 +6,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase  # noqa: E402
+from harness import Error, ServerTestCase, collect_messages  # noqa: E402
 
 NOT_INTEGER = "ERR value is not an integer or out of range"
 SYNTAX = "ERR syntax error"
@@ -393,6 +393,70 @@ class TestKeysAndScan(ServerTestCase):
         self.r.cmd("MSET", "a", "1", "b", "2", "c", "3")
         for _ in range(20):
             self.assertIn(self.r.cmd("RANDOMKEY"), (b"a", b"b", b"c"))
+
+
+class TestMove(ServerTestCase):
+    KEYS = ["mv:%d" % i for i in range(8)]  # keys of every shard
+
+    def test_move_to_another_database_with_its_ttl(self):
+        for k in self.KEYS:
+            self.r.cmd("SET", k, "v" + k)
+            self.r.cmd("PEXPIRE", k, "100000")
+            self.assertEqual(self.r.cmd("MOVE", k, "3"), 1, k)
+            self.assertIsNone(self.r.cmd("GET", k))
+        self.r.cmd("SELECT", "3")
+        for k in self.KEYS:
+            self.assertEqual(self.r.cmd("GET", k), ("v" + k).encode())
+            self.assertGreater(self.r.cmd("PTTL", k), 90000)
+        self.r.cmd("RPUSH", "mvlist", "a", "b")
+        self.assertEqual(self.r.cmd("MOVE", "mvlist", "0"), 1)
+        self.assertEqual(self.r.cmd("PTTL", "mvlist"), -2)
+        self.r.cmd("SELECT", "0")
+        self.assertEqual(self.r.cmd("LRANGE", "mvlist", "0", "-1"), [b"a", b"b"])
+        self.assertEqual(self.r.cmd("PTTL", "mvlist"), -1)
+
+    def test_move_refusals(self):
+        self.r.cmd("SET", "mv", "a")
+        self.r.cmd("SELECT", "2")
+        self.r.cmd("SET", "mv", "b")
+        self.r.cmd("SELECT", "0")
+        self.assertEqual(self.r.cmd("MOVE", "mv", "2"), 0)  # there already
+        self.assertEqual(self.r.cmd("MOVE", "nosuch", "2"), 0)
+        self.assertEqual(self.r.cmd("GET", "mv"), b"a")
+        self.assertEqual(self.r.cmd("MOVE", "mv", "0"),
+                         Error("ERR source and destination objects are the same"))
+        self.assertEqual(self.r.cmd("MOVE", "mv", "16"), Error("ERR DB index is out of range"))
+        self.assertEqual(self.r.cmd("MOVE", "mv", "-1"), Error("ERR DB index is out of range"))
+        self.assertEqual(self.r.cmd("MOVE", "mv", "x"),
+                         Error("ERR value is not an integer or out of range"))
+        self.assertEqual(self.r.cmd("MOVE", "mv", "99999999999"),
+                         Error("ERR value is out of range, value must between -2147483648 and "
+                               "2147483647"))
+
+    def test_move_events_watch_and_blocked_clients(self):
+        self.r.cmd("CONFIG", "SET", "notify-keyspace-events", "Eg")
+        sub = self.client()
+        sub.cmd("PSUBSCRIBE", "__keyevent@*")
+        self.r.cmd("SET", "mvw", "1")
+        # a client watching the key in the destination database
+        w = self.client()
+        w.cmd("SELECT", "4")
+        self.assertOK(w.cmd("WATCH", "mvw"))
+        self.assertEqual(self.r.cmd("MOVE", "mvw", "4"), 1)
+        self.assertOK(w.cmd("MULTI"))
+        w.cmd("PING")
+        self.assertIsNone(w.cmd("EXEC"))
+        self.assertEqual(collect_messages(sub, 2),
+                         [("__keyevent@0__:move_from", "mvw"), ("__keyevent@4__:move_to", "mvw")])
+        # a client blocked on the key in the destination gets the list
+        b = self.client()
+        b.cmd("SELECT", "5")
+        b.send_command("BLPOP", "mvq", "5")
+        time.sleep(0.1)
+        self.r.cmd("RPUSH", "mvq", "x")
+        self.assertEqual(self.r.cmd("MOVE", "mvq", "5"), 1)
+        self.assertEqual(b.read_reply(), [b"mvq", b"x"])
+        self.r.cmd("CONFIG", "SET", "notify-keyspace-events", "")
 
 
 class TestDatabases(ServerTestCase):
