@@ -22,11 +22,11 @@ void cmd_set_bind(void);
 void cmd_zset_bind(void);
 void cmd_list_bind(void);
 void cmd_object_bind(void);
-void cmd_bitmap_bind(void); /* SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD */
-void cmd_hll_bind(void);    /* PFADD PFCOUNT PFMERGE PFDEBUG PFSELFTEST */
-void cmd_geo_bind(void);    /* GEO* */
-void cmd_sort_bind(void);   /* SORT SORT_RO */
-void cmd_lcs_bind(void);    /* LCS */
+void cmd_bitmap_bind(void);  /* SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD */
+void cmd_hll_bind(void);     /* PFADD PFCOUNT PFMERGE PFDEBUG PFSELFTEST */
+void cmd_geo_bind(void);     /* GEO* */
+void cmd_sort_bind(void);    /* SORT SORT_RO */
+void cmd_lcs_bind(void);     /* LCS */
 void cmd_debug_bind(void);   /* DEBUG */
 void cmd_lolwut_bind(void);  /* LOLWUT */
 void cmd_command_bind(void); /* COMMAND GETKEYSANDFLAGS HELP (cmd_command.c) */
