@@ -206,6 +206,12 @@ int coord_key_owner(const struct coord *c, struct sh_slice key);
  * `type` ('*', ':', '$', ...) with its integer at *pos, moving *pos past it;
  * false when the bytes there are something else. */
 bool coord_read_header(struct sh_slice p, size_t *pos, char type, long long *v);
+/* For parts that are each an array (one element per key, as the family
+ * gathers' dump commands answer): every part's read position past its
+ * array header, in a new array of c->nshards the caller frees with sh_free;
+ * NULL when a part is something else. An empty part (no keys there) is at
+ * 0. */
+size_t *coord_part_cursors(const struct coord *c);
 /* A bulk string at *pos (borrowed from p); a nil bulk gives {NULL, 0}. */
 bool coord_read_bulk(struct sh_slice p, size_t *pos, struct sh_slice *out);
 

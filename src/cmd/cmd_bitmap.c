@@ -757,15 +757,9 @@ static void bitop_start(struct coord *c)
 /* Reads the sources back from stage 0's parts, in argument order. */
 static bool gather_sources(const struct coord *c, struct bitop_srcs *b)
 {
-    size_t *pos = sh_calloc((size_t)c->nshards, sizeof(*pos));
-    bool ok = true;
-    long long n;
+    size_t *pos = coord_part_cursors(c);
+    bool ok = pos != NULL;
 
-    for (int s = 0; s < c->nshards && ok; s++) {
-        struct sh_slice p = coord_part(c, s);
-
-        ok = !p.len || coord_read_header(p, &pos[s], '*', &n);
-    }
     for (size_t i = 0; i < b->n && ok; i++) {
         int o = c->owner[3 + i];
         struct sh_slice v;

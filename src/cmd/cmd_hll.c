@@ -460,15 +460,9 @@ static bool read_elem(const struct coord *c, int o, size_t *pos, enum hll_kind *
  * an error. */
 static bool gather_regs(struct coord *c, struct reply *r, uint8_t *regs, bool *dense)
 {
-    size_t *pos = sh_calloc((size_t)c->nshards, sizeof(*pos));
-    bool ok = true;
-    long long n;
+    size_t *pos = coord_part_cursors(c);
+    bool ok = pos != NULL;
 
-    for (int s = 0; s < c->nshards && ok; s++) {
-        struct sh_slice p = coord_part(c, s);
-
-        ok = !p.len || coord_read_header(p, &pos[s], '*', &n);
-    }
     for (int i = 1; i < c->argc && ok; i++) {
         enum hll_kind k;
         struct sh_slice b;

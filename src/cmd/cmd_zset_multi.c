@@ -796,15 +796,9 @@ static bool part_src(struct sh_slice p, size_t *pos, struct zsrc *s)
 /* Fills the inputs from stage 0's parts; false when a part is corrupt. */
 static bool gather_srcs(struct coord *c, struct zcalc *calc, const struct zop_opts *o)
 {
-    size_t *pos = sh_calloc((size_t)c->nshards, sizeof(*pos));
-    bool ok = true;
-    long long n;
+    size_t *pos = coord_part_cursors(c);
+    bool ok = pos != NULL;
 
-    for (int s = 0; s < c->nshards && ok; s++) {
-        struct sh_slice p = coord_part(c, s);
-
-        ok = !p.len || coord_read_header(p, &pos[s], '*', &n);
-    }
     for (long long i = 0; i < o->numkeys && ok; i++) {
         int s = coord_key_owner(c, c->argv[o->first + (int)i]);
 

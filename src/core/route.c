@@ -747,6 +747,22 @@ struct sh_slice coord_part(const struct coord *co, int from)
     return s;
 }
 
+size_t *coord_part_cursors(const struct coord *c)
+{
+    size_t *pos = sh_calloc((size_t)c->nshards, sizeof(*pos));
+    long long n;
+
+    for (int s = 0; s < c->nshards; s++) {
+        struct sh_slice p = coord_part(c, s);
+
+        if (p.len && !coord_read_header(p, &pos[s], '*', &n)) {
+            sh_free(pos);
+            return NULL;
+        }
+    }
+    return pos;
+}
+
 int coord_key_owner(const struct coord *c, struct sh_slice key)
 {
     uint64_t h;
