@@ -37,7 +37,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "bench", "load"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import Client, encode_command, parse_reply, Incomplete  # noqa: E402
-from txn import (cpu_seconds, git_commit, start, server_list, ratio_table, write_results)  # noqa: E402
+from txn import (bench_env, cpu_seconds, git_commit, ratio_table, server_list,  # noqa: E402
+                 start, write_results)
 
 BITS = 1 << 27  # 16 MB
 
@@ -102,18 +103,12 @@ def workloads(ops, counts, clients, seed):
 
 
 def main():
-    shardis = os.environ.get("SHARDIS_BIN") or os.path.join(ROOT, "build/src/shardis-server")
-    redis_bin = os.environ.get("REDIS_BIN", "redis-server")
-    server_cpu = int(os.environ.get("SERVER_CPU", "1"))
-    client_cpu = int(os.environ.get("CLIENT_CPU", "0"))
+    shardis, redis_bin, server_cpu, client_cpu, shard_counts, results_dir = bench_env("1")
     clients = int(os.environ.get("CLIENTS", "4"))
     depth = int(os.environ.get("DEPTH", "16"))
     ops = int(os.environ.get("OPS", "200000"))
     counts = int(os.environ.get("COUNTS", "1000"))
     seed = int(os.environ.get("SEED", "1"))
-    shard_counts = [int(x) for x in os.environ.get("SHARDS", "1").split()]
-    results_dir = os.environ.get("RESULTS_DIR", os.path.join(ROOT, "bench", "results"))
-    os.sched_setaffinity(0, {client_cpu})
 
     servers = server_list(shardis, redis_bin, shard_counts)
     loads = workloads(ops, counts, clients, seed)

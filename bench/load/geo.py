@@ -40,7 +40,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "bench", "load"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import Client, encode_command, parse_reply, Incomplete  # noqa: E402
-from txn import (cpu_seconds, git_commit, start, server_list)  # noqa: E402
+from txn import (bench_env, cpu_seconds, git_commit, start, server_list)  # noqa: E402
 
 KEY = "geo"
 LON0, LON1, LAT0, LAT1 = 0.0, 10.0, 40.0, 50.0
@@ -137,15 +137,10 @@ def env_int(name, default):
 
 
 def main():
-    shardis = os.environ.get("SHARDIS_BIN") or os.path.join(ROOT, "build/src/shardis-server")
-    redis_bin = os.environ.get("REDIS_BIN", "redis-server")
-    server_cpu, client_cpu = env_int("SERVER_CPU", 1), env_int("CLIENT_CPU", 0)
+    shardis, redis_bin, server_cpu, client_cpu, shard_counts, results_dir = bench_env("1")
     members, batch = env_int("MEMBERS", 1000000), env_int("BATCH", 1000)
     queries, hits_wanted = env_int("QUERIES", 20000), env_int("HITS", 100)
     clients, depth = env_int("CLIENTS", 8), env_int("DEPTH", 4)
-    shard_counts = [int(x) for x in os.environ.get("SHARDS", "1").split()]
-    results_dir = os.environ.get("RESULTS_DIR", os.path.join(ROOT, "bench", "results"))
-    os.sched_setaffinity(0, {client_cpu})
 
     r = radius_km(members, hits_wanted)
     loads = load_commands(members, batch)

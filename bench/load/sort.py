@@ -33,7 +33,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "bench", "load"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import Client, encode_command  # noqa: E402
-from txn import (cpu_seconds, git_commit, start, server_list, ratio_table, write_results)  # noqa: E402
+from txn import (bench_env, cpu_seconds, git_commit, ratio_table, server_list,  # noqa: E402
+                 start, write_results)
 
 COMMANDS = {
     "numeric": ("SORT", "nums"),
@@ -88,16 +89,10 @@ def load(c, n):
 
 
 def main():
-    shardis = os.environ.get("SHARDIS_BIN") or os.path.join(ROOT, "build/src/shardis-server")
-    redis_bin = os.environ.get("REDIS_BIN", "redis-server")
-    server_cpu = int(os.environ.get("SERVER_CPU", "1"))
-    client_cpu = int(os.environ.get("CLIENT_CPU", "0"))
+    shardis, redis_bin, server_cpu, client_cpu, shard_counts, results_dir = bench_env("1")
     n = int(os.environ.get("N", "100000"))
     ops = int(os.environ.get("OPS", "20"))
-    shard_counts = [int(x) for x in os.environ.get("SHARDS", "1").split()]
     workloads = os.environ.get("WORKLOADS", "numeric alpha by").split()
-    results_dir = os.environ.get("RESULTS_DIR", os.path.join(ROOT, "bench", "results"))
-    os.sched_setaffinity(0, {client_cpu})
 
     servers = server_list(shardis, redis_bin, shard_counts)
     rows = []

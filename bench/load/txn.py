@@ -144,6 +144,21 @@ def git_commit():
         return "unknown"
 
 
+def bench_env(default_shards):
+    """The knobs every load script shares (SHARDIS_BIN, REDIS_BIN,
+    SERVER_CPU, CLIENT_CPU, SHARDS, RESULTS_DIR); pins the driver to
+    CLIENT_CPU. Returns (shardis, redis_bin, server_cpu, client_cpu,
+    shard_counts, results_dir)."""
+    shardis = os.environ.get("SHARDIS_BIN") or os.path.join(ROOT, "build/src/shardis-server")
+    redis_bin = os.environ.get("REDIS_BIN", "redis-server")
+    server_cpu = int(os.environ.get("SERVER_CPU", "1"))
+    client_cpu = int(os.environ.get("CLIENT_CPU", "0"))
+    shard_counts = [int(x) for x in os.environ.get("SHARDS", default_shards).split()]
+    results_dir = os.environ.get("RESULTS_DIR", os.path.join(ROOT, "bench", "results"))
+    os.sched_setaffinity(0, {client_cpu})
+    return shardis, redis_bin, server_cpu, client_cpu, shard_counts, results_dir
+
+
 def server_list(shardis, redis_bin, shard_counts):
     """(name, argv) of redis-server, then shardis with each shard count."""
     servers = [("redis-server", [redis_bin, "--save", "", "--appendonly", "no",
@@ -181,17 +196,11 @@ def write_results(results_dir, name, lines):
 
 
 def main():
-    shardis = os.environ.get("SHARDIS_BIN") or os.path.join(ROOT, "build/src/shardis-server")
-    redis_bin = os.environ.get("REDIS_BIN", "redis-server")
-    server_cpu = int(os.environ.get("SERVER_CPU", "1"))
-    client_cpu = int(os.environ.get("CLIENT_CPU", "0"))
+    shardis, redis_bin, server_cpu, client_cpu, shard_counts, results_dir = bench_env("1 4")
     clients = int(os.environ.get("CLIENTS", "8"))
     depth = int(os.environ.get("DEPTH", "4"))
     ops = int(os.environ.get("OPS", "20000"))
-    shard_counts = [int(x) for x in os.environ.get("SHARDS", "1 4").split()]
     workloads = os.environ.get("WORKLOADS", "multi2 evalsha2 transfer").split()
-    results_dir = os.environ.get("RESULTS_DIR", os.path.join(ROOT, "bench", "results"))
-    os.sched_setaffinity(0, {client_cpu})
 
     servers = server_list(shardis, redis_bin, shard_counts)
     rows = []
