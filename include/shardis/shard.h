@@ -128,6 +128,11 @@ enum {
     SHARD_BUSY_WROTE = 4, /* it wrote: UNKILLABLE */
     SHARD_BUSY_KILL = 8,  /* SCRIPT KILL / FUNCTION KILL asked */
 };
+/* Redis's -BUSY errors (without '-'): an EVAL script, a function. */
+#define SHARD_BUSY_EVAL_ERR                                                                        \
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+#define SHARD_BUSY_FUNCTION_ERR                                                                    \
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
 struct shard_busy {
     struct mbox_counter state; /* SHARD_BUSY_*: written by its shard, KILL by any */
     struct mbox_seqbuf info;   /* FUNCTION STATS' running_script (eval.c's encoding) */

@@ -752,11 +752,9 @@ const char *shard_busy_error(const struct server *srv)
 
         if (st & SHARD_BUSY_ON) {
             if (!(st & SHARD_BUSY_FN)) {
-                return "BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
-                       "SHUTDOWN NOSAVE.";
+                return SHARD_BUSY_EVAL_ERR;
             }
-            err = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
-                  "SHUTDOWN NOSAVE.";
+            err = SHARD_BUSY_FUNCTION_ERR;
         }
     }
     /* the count and the words are read apart: a script that just ended */

@@ -98,11 +98,6 @@ static int run_start(struct shard *sh, struct target t, int nkeys, const struct 
     return script_run_start(h->vm, t.name, nkeys, keys, nargs, args, &opts, r);
 }
 
-#define BUSY_EVAL                                                                                  \
-    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
-#define BUSY_FUNCTION                                                                              \
-    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
-
 /* ---- busy scripts (shard.h: shard_busy_*) ---- */
 
 /* What a run needs to go busy: its target and the command that runs it, for
@@ -257,7 +252,7 @@ void eval_kill(struct shard *sh, bool fn, struct reply *r)
                 return;
             }
             if (fn != ((st & SHARD_BUSY_FN) != 0)) {
-                reply_error(r, fn ? BUSY_EVAL : BUSY_FUNCTION);
+                reply_error(r, fn ? SHARD_BUSY_EVAL_ERR : SHARD_BUSY_FUNCTION_ERR);
                 return;
             }
             if (mbox_word_cas(w, &st, st | SHARD_BUSY_KILL)) {
@@ -281,7 +276,7 @@ static void reply_not_started(struct reply *r, struct target t, int st)
                             : "NOSCRIPT No matching script. Please use "
                               "EVAL.");
     } else {
-        reply_error(r, t.fn ? BUSY_FUNCTION : BUSY_EVAL);
+        reply_error(r, t.fn ? SHARD_BUSY_FUNCTION_ERR : SHARD_BUSY_EVAL_ERR);
     }
 }
 
@@ -1024,8 +1019,7 @@ static void cmd_script_flush(struct cmd_ctx *ctx)
         return;
     }
     if (script_flush(host(ctx->shard)->vm) != 0) {
-        reply_error(&ctx->r, "BUSY Redis is busy running a script. You can only call SCRIPT "
-                             "KILL or SHUTDOWN NOSAVE.");
+        reply_error(&ctx->r, SHARD_BUSY_EVAL_ERR);
         return;
     }
     /* the functions' learned entries go too: they are only learned again */
