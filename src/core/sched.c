@@ -22,17 +22,25 @@
 
 #define SCHED_MIN_BUCKETS 64
 
+struct sched_key;
+
 struct sched_lock {
     struct sched_lock *next;
     uint64_t hash;
     int dbid;
     uint32_t shared, excl; /* queued transactions holding it, by mode */
+    /* its holders in queue order (arrival order: a transaction is queued
+     * at the tail), so a conflict is found by looking at the earlier
+     * holders of each key, never by comparing two transactions' keys */
+    struct sched_key *first, *last;
     size_t klen;
     char key[];
 };
 
 struct sched_key {
     struct sched_lock *lock;
+    struct sched_txn *txn;
+    struct sched_key *lprev, *lnext; /* the lock's holders */
     bool excl;
 };
 
@@ -134,6 +142,7 @@ static struct sched_lock *lock_take(struct sched *s, int dbid, struct sh_slice k
     l->hash = h;
     l->dbid = dbid;
     l->shared = l->excl = 0;
+    l->first = l->last = NULL;
     l->klen = key.len;
     memcpy(l->key, key.ptr, key.len);
     l->next = s->buckets[h & (s->nbuckets - 1)];
@@ -142,10 +151,21 @@ static struct sched_lock *lock_take(struct sched *s, int dbid, struct sh_slice k
     return l;
 }
 
-static void lock_drop(struct sched *s, struct sched_lock *l, bool excl)
+static void lock_drop(struct sched *s, struct sched_key *k)
 {
-    struct sched_lock **pp;
+    struct sched_lock *l = k->lock, **pp;
+    bool excl = k->excl;
 
+    if (k->lprev) {
+        k->lprev->lnext = k->lnext;
+    } else {
+        l->first = k->lnext;
+    }
+    if (k->lnext) {
+        k->lnext->lprev = k->lprev;
+    } else {
+        l->last = k->lprev;
+    }
     if (excl) {
         l->excl--;
     } else {
@@ -163,29 +183,41 @@ static void lock_drop(struct sched *s, struct sched_lock *l, bool excl)
 
 /* ---- the queue ---- */
 
-static bool txn_conflict(const struct sched_txn *a, const struct sched_txn *b)
+/* Is there a transaction before t in the queue that locks the whole
+ * shard? */
+static bool earlier_all(const struct sched_txn *t)
 {
-    if (a->all || b->all) {
-        return true;
-    }
-    for (int i = 0; i < a->nkeys; i++) {
-        for (int j = 0; j < b->nkeys; j++) {
-            if (a->keys[i].lock == b->keys[j].lock && (a->keys[i].excl || b->keys[j].excl)) {
-                return true;
-            }
+    for (const struct sched_txn *e = t->prev; e; e = e->prev) {
+        if (e->all) {
+            return true;
         }
     }
     return false;
 }
 
-/* Does plain command m (keys from its spec) conflict with transaction t? */
-static bool op_conflict(const struct sched *s, const struct req *m, const struct sched_txn *t)
+/* Does a holder of k's lock queued before k's transaction conflict with
+ * it? */
+static bool key_blocked(const struct sched_key *k)
+{
+    for (const struct sched_key *h = k->lock->first; h != k; h = h->lnext) {
+        if (h->excl || k->excl) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Does plain command m (keys from its spec) conflict with a transaction
+ * that arrived before it? */
+static bool op_blocked(const struct sched *s, const struct req *m)
 {
     struct cmd_keys k;
     bool hit = false;
 
-    if (t->all) {
-        return true;
+    for (const struct sched_txn *t = s->head; t && t->ticket < m->wait_ticket; t = t->next) {
+        if (t->all) {
+            return true;
+        }
     }
     cmd_keys_get(&k, m->cmd, m->argc, m->argv);
     for (int i = 0; !hit && i < k.n; i++) {
@@ -193,8 +225,9 @@ static bool op_conflict(const struct sched *s, const struct req *m, const struct
         const struct sched_lock *l =
                 lock_find(s, m->dbid, key->ptr, key->len, lock_hash(m->dbid, key->ptr, key->len));
 
-        for (int j = 0; l && j < t->nkeys && !hit; j++) {
-            hit = t->keys[j].lock == l && (t->keys[j].excl || !(k.flags[i] & CMD_KEY_RO));
+        for (const struct sched_key *h = l ? l->first : NULL;
+             h && h->txn->ticket < m->wait_ticket && !hit; h = h->lnext) {
+            hit = h->excl || !(k.flags[i] & CMD_KEY_RO);
         }
     }
     cmd_keys_free(&k);
@@ -208,8 +241,11 @@ static bool op_conflict(const struct sched *s, const struct req *m, const struct
  * waits never form a cycle. */
 static bool txn_runnable(const struct sched *s, const struct sched_txn *t)
 {
-    for (const struct sched_txn *e = t->prev; e; e = e->prev) {
-        if (txn_conflict(e, t)) {
+    if (t->all ? t->prev != NULL : earlier_all(t)) {
+        return false;
+    }
+    for (int i = 0; i < t->nkeys; i++) {
+        if (key_blocked(&t->keys[i])) {
             return false;
         }
     }
@@ -223,12 +259,7 @@ static bool txn_runnable(const struct sched *s, const struct sched_txn *t)
  * count; it is at the head of the wait list, so no command is before it. */
 static bool op_runnable(const struct sched *s, const struct req *m)
 {
-    for (const struct sched_txn *t = s->head; t && t->ticket < m->wait_ticket; t = t->next) {
-        if (op_conflict(s, m, t)) {
-            return false;
-        }
-    }
-    return true;
+    return !op_blocked(s, m);
 }
 
 static void txn_insert(struct sched *s, struct sched_txn *t)
@@ -301,16 +332,16 @@ bool sched_enqueue(struct shard *sh, struct req *m)
     for (int i = 0; i < npairs; i++) {
         bool excl = m->argv[2 * i].len == 1 && m->argv[2 * i].ptr[0] == 'w';
         struct sched_lock *l = lock_take(s, m->dbid, m->argv[2 * i + 1]);
-        int k;
+        struct sched_key *k;
 
-        /* a key named twice is locked once, in the stronger mode */
-        for (k = 0; k < t->nkeys && t->keys[k].lock != l; k++) {
-        }
-        if (k < t->nkeys) {
-            if (excl && !t->keys[k].excl) {
+        /* a key named twice is locked once, in the stronger mode: t is the
+         * newest holder of its locks, so its entry is the lock's last */
+        if (l->last && l->last->txn == t) {
+            k = l->last;
+            if (excl && !k->excl) {
                 l->shared--;
                 l->excl++;
-                t->keys[k].excl = true;
+                k->excl = true;
             }
             continue;
         }
@@ -319,9 +350,18 @@ bool sched_enqueue(struct shard *sh, struct req *m)
         } else {
             l->shared++;
         }
-        t->keys[t->nkeys].lock = l;
-        t->keys[t->nkeys].excl = excl;
-        t->nkeys++;
+        k = &t->keys[t->nkeys++];
+        k->lock = l;
+        k->txn = t;
+        k->excl = excl;
+        k->lnext = NULL;
+        k->lprev = l->last;
+        if (l->last) {
+            l->last->lnext = k;
+        } else {
+            l->first = k;
+        }
+        l->last = k;
     }
     txn_insert(s, t);
     if (txn_runnable(s, t)) {
@@ -442,7 +482,7 @@ void sched_conclude(struct shard *sh, uint64_t seq)
     SH_ASSERT(!t->pending);
     txn_unlink(s, t);
     for (int i = 0; i < t->nkeys; i++) {
-        lock_drop(s, t->keys[i].lock, t->keys[i].excl);
+        lock_drop(s, &t->keys[i]);
     }
     s->nall -= t->all;
     sh_free(t);
