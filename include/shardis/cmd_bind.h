@@ -30,3 +30,4 @@ void cmd_lcs_bind(void);     /* LCS */
 void cmd_debug_bind(void);   /* DEBUG */
 void cmd_lolwut_bind(void);  /* LOLWUT */
 void cmd_command_bind(void); /* COMMAND GETKEYSANDFLAGS HELP (cmd_command.c) */
+void cmd_dump_bind(void);    /* DUMP RESTORE */

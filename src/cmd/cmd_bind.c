@@ -30,6 +30,7 @@ void cmd_bind_all(void)
     cmd_debug_bind();
     cmd_lolwut_bind();
     cmd_command_bind();
+    cmd_dump_bind();
     block_bind();
     monitor_bind();
     pubsub_bind();

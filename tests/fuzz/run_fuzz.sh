@@ -5,7 +5,8 @@
 #   tests/fuzz/run_fuzz.sh [seconds] [workdir] [target]
 # target: resp (the RESP parser, the default) or dispatch (the command table
 # and handlers over a one-shard keyspace, tests/fuzz/fuzz_dispatch.c) or hll
-# (the HyperLogLog decoders on arbitrary bytes, tests/fuzz/fuzz_hll.c).
+# (the HyperLogLog decoders on arbitrary bytes, tests/fuzz/fuzz_hll.c) or rdb
+# (RESTORE's payload decoder, tests/fuzz/fuzz_rdb.c).
 # Extra libFuzzer flags may be given in $FUZZ_FLAGS.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -105,6 +106,31 @@ hll)
     printf '\x01HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x40\xfe\x7f' >"$CORPUS/cut"
     printf '\x02\x41\x10\x04' >"$CORPUS/dense"
     SRCS=("$ROOT/tests/fuzz/fuzz_hll.c")
+    for f in "$ROOT"/shards/*.c; do
+        [ "$(basename "$f")" = sh_alloc_jemalloc.c ] || SRCS+=("$f")
+    done
+    LIBS=(-lxxhash -lm -lpthread)
+    MAXLEN=4096
+    DICT=()
+    ;;
+rdb)
+    # RESTORE's decoder (shards/rdb.c): byte 0 is the shape (fuzz_rdb.c),
+    # then a type byte and a payload; seeds are Redis 7.0 DUMP payloads
+    # without their footer, and hand-made older forms
+    mkdir -p "$WORK/corpus_rdb"
+    CORPUS=$WORK/corpus_rdb
+    printf '\x00\x00\xc3\x0b\x3c\x03\x61\x62\x63\x61\xe0\x2d\x02\x01\x62\x63' >"$CORPUS/lzf"
+    printf '\x00\x12\x01\x02\x1c\x1c\x00\x00\x00\x04\x00\x81\x61\x02\x01\x01\xde\xd4\x02\x8b\x68\x65\x6c\x6c\x6f\x20\x77\x6f\x72\x6c\x64\x0c\xff' >"$CORPUS/list"
+    printf '\x02\x0b\x14\x04\x00\x00\x00\x03\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x70\x11\x01\x00' >"$CORPUS/intset"
+    printf '\x00\x02\x02\x01\x79\x01\x78' >"$CORPUS/set"
+    printf '\x00\x11\x1c\x1c\x00\x00\x00\x06\x00\x81\x62\x02\x83\x30\x2e\x35\x04\x81\x61\x02\x01\x01\x81\x63\x02\x83\x69\x6e\x66\x04\xff' >"$CORPUS/zlp"
+    printf '\x00\x05\x02\x01\x62\x00\x00\x00\x00\x00\x00\x00\x40\xc3\x09\x40\x46\x01\x61\x61\xe0\x39\x00\x01\x61\x61\x00\x00\x00\x00\x00\x00\xf0\x3f' >"$CORPUS/zset2"
+    printf '\x02\x10\x12\x12\x00\x00\x00\x04\x00\x81\x66\x02\x81\x76\x02\x81\x6e\x02\x0c\x01\xff' >"$CORPUS/hash"
+    printf '\x02\x0d\x15\x15\x00\x00\x00\x12\x00\x00\x00\x04\x00\x00\x01\x66\x03\x01\x76\x03\xf2\x02\xf3\xff' >"$CORPUS/zlhash"
+    printf '\x00\x09\x0c\x02\x01\x66\x01\x00\x76\x01\x67\x01\x00\x77\xff' >"$CORPUS/zipmap"
+    printf '\x00\x03\x02\x01\x61\x03\x31\x2e\x35\x01\x62\xfe' >"$CORPUS/zset"
+    printf '\x00\x12\x02\x01\x05\x70\x6c\x61\x69\x6e\x02\x07\x07\x00\x00\x00\x00\x00\xff' >"$CORPUS/plain"
+    SRCS=("$ROOT/tests/fuzz/fuzz_rdb.c")
     for f in "$ROOT"/shards/*.c; do
         [ "$(basename "$f")" = sh_alloc_jemalloc.c ] || SRCS+=("$f")
     done

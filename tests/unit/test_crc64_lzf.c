@@ -4,7 +4,9 @@
  * bit-at-a-time model; LZF decompression of hand-made streams (literals,
  * overlapping back references, the long form) and of every truncation and
  * corruption of them, which must fail without reading or writing out of
- * bounds (run under ASan).
+ * bounds (run under ASan). crc64_combine against the CRC of the
+ * concatenation; LZF compression round trips of repetitive, random and
+ * edge-length inputs, and its refusal when the output does not fit.
  */
 #include "shardis/crc64.h"
 #include "shardis/lzf.h"
@@ -105,12 +107,104 @@ static void test_lzf_bad_streams_fail_in_bounds(void **state)
     }
 }
 
+static void test_crc64_combine_matches_concatenation(void **state)
+{
+    static const size_t lens[] = { 0, 1, 7, 8, 63, 64, 1000, 65536, 65537 };
+    size_t max = 65537 * 2;
+    uint8_t *buf = malloc(max);
+
+    (void)state;
+    srand(11);
+    for (size_t i = 0; i < max; i++) {
+        buf[i] = (uint8_t)rand();
+    }
+    for (size_t a = 0; a < sizeof(lens) / sizeof(lens[0]); a++) {
+        for (size_t b = 0; b < sizeof(lens) / sizeof(lens[0]); b++) {
+            size_t la = lens[a], lb = lens[b];
+            uint64_t ca = crc64(0, buf, la), cb = crc64(0, buf + la, lb);
+
+            assert_true(crc64_combine(ca, cb, lb) == crc64(0, buf, la + lb));
+        }
+    }
+    for (int k = 0; k < 50; k++) {
+        size_t la = (size_t)rand() % 70000, lb = (size_t)rand() % 60000;
+
+        assert_true(crc64_combine(crc64(0, buf, la), crc64(0, buf + la, lb), lb) ==
+                    crc64(0, buf, la + lb));
+    }
+    free(buf);
+}
+
+/* Compresses in, checks it decompresses to in; returns the compressed size
+ * (0: did not fit out_len). */
+static size_t lzf_round(const uint8_t *in, size_t n, size_t out_len)
+{
+    uint8_t *c = malloc(out_len + 1), *d = malloc(n + 1);
+    size_t cn = lzf_compress(in, n, c, out_len);
+
+    if (cn > 0) {
+        assert_true(cn <= out_len);
+        assert_int_equal(lzf_decompress(c, cn, d, n), n);
+        assert_memory_equal(d, in, n);
+        /* one byte less room fails cleanly */
+        if (n > 1) {
+            assert_int_equal(lzf_decompress(c, cn, d, n - 1), 0);
+        }
+    }
+    free(c);
+    free(d);
+    return cn;
+}
+
+static void test_lzf_compress_round_trips(void **state)
+{
+    static const size_t lens[] = { 1, 2, 3, 4, 31, 32, 33, 264, 265, 8191, 8192, 8193, 100000 };
+    uint8_t *buf = malloc(200000);
+
+    (void)state;
+    srand(5);
+    assert_int_equal(lzf_compress("", 0, (char[8]){ 0 }, 8), 0);
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        size_t n = lens[i];
+
+        /* one byte repeated: long back references */
+        memset(buf, 'z', n);
+        assert_true(lzf_round(buf, n, n + n / 16 + 64) > 0);
+        if (n > 300) {
+            assert_true(lzf_round(buf, n, n) < n / 50);
+        }
+        /* random bytes: literal runs, a little bigger than the input */
+        for (size_t k = 0; k < n; k++) {
+            buf[k] = (uint8_t)rand();
+        }
+        assert_true(lzf_round(buf, n, n + n / 16 + 64) > 0);
+        /* and no room for them fails */
+        assert_int_equal(lzf_round(buf, n, n > 4 ? n - 4 : 0), 0);
+        /* text with repeats at every distance up to 8 KiB and beyond */
+        for (size_t k = 0; k < n; k++) {
+            buf[k] = (uint8_t)("abcdefgh"[rand() % 8]);
+            if (k > 9000 && rand() % 3) {
+                buf[k] = buf[k - 8193 - (size_t)rand() % 3];
+            }
+        }
+        assert_true(lzf_round(buf, n, n + n / 16 + 64) > 0);
+    }
+    /* Redis's own case: 60 bytes of "abc" */
+    for (int k = 0; k < 60; k++) {
+        buf[k] = (uint8_t) "abc"[k % 3];
+    }
+    assert_true(lzf_round(buf, 60, 56) > 0);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc64_check_value_and_model),
         cmocka_unit_test(test_lzf_decompresses_references),
         cmocka_unit_test(test_lzf_bad_streams_fail_in_bounds),
+        cmocka_unit_test(test_crc64_combine_matches_concatenation),
+        cmocka_unit_test(test_lzf_compress_round_trips),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,175 @@
+"""DUMP payloads move between a live redis-server and this server.
+
+Every type in every encoding Redis 7.0 writes (int, embstr and raw strings,
+compressed strings; lists of one listpack node and of many, with a plain
+node for a large element; intsets, hashtable sets; listpack and skiplist
+sorted sets with integral, fractional and infinite scores; listpack and
+hashtable hashes) is built on one server, DUMPed, RESTOREd on the other and
+read back there: the values must be equal, both ways. Skipped in reference
+mode and when /usr/bin/redis-server (SHARDIS_REDIS_BIN) is missing.
+"""
+
+import os
+import random
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Client, Error, LiveRedisServer, ServerTestCase,  # noqa: E402
+                     live_redis_binary, reference_mode)
+
+
+class DebugRedisServer(LiveRedisServer):
+    """A live redis-server with DEBUG enabled (for the packed threshold)."""
+
+    def command_line(self, port):
+        return super().command_line(port) + ["--enable-debug-command", "yes"]
+
+
+def build_values(c, rnd):
+    """Writes one key of each shape on client c; returns their names."""
+    keys = []
+
+    def key(name):
+        keys.append(name)
+        return name
+
+    c.cmd("SET", key("s:int"), "12345")
+    c.cmd("SET", key("s:int8"), "-7")
+    c.cmd("SET", key("s:int32"), "-2147483648")
+    c.cmd("SET", key("s:big"), "123456789012345678")
+    c.cmd("SET", key("s:notint"), "007")
+    c.cmd("SET", key("s:empty"), "")
+    c.cmd("SET", key("s:short"), "hello world")
+    c.cmd("SET", key("s:zip"), "ab" * 300)
+    c.cmd("SET", key("s:rand"), bytes(rnd.getrandbits(8) for _ in range(300)))
+    c.cmd("RPUSH", key("l:small"), "a", "1", "-300", "70000", "b" * 40, "")
+    c.cmd("RPUSH", key("l:big"), *[str(i) if i % 3 else "v%d" % i * 3 for i in range(3000)])
+    c.cmd("RPUSH", key("l:fat"), *["x" * 5000 + str(i) for i in range(7)])
+    c.cmd("SADD", key("set:int"), *[str(i * 7 - 100) for i in range(50)])
+    c.cmd("SADD", key("set:int64"), "1", "9223372036854775807", "-9223372036854775808")
+    c.cmd("SADD", key("set:bigint"), *[str(i) for i in range(700)])
+    c.cmd("SADD", key("set:str"), "a", "b", "c", "1")
+    c.cmd("SADD", key("set:big"), *["m%d" % i for i in range(300)])
+    c.cmd("ZADD", key("z:small"), "1", "a", "2.5", "b", "-inf", "c", "inf", "d", "0.1", "e",
+          "-0", "f", "1e300", "g")
+    c.cmd("ZADD", key("z:big"), *sum([[repr(rnd.random() * 1000), "m%d" % i]
+                                     for i in range(300)], []))
+    c.cmd("ZADD", key("z:long"), "1", "x" * 100, "2", "y")
+    c.cmd("HSET", key("h:small"), "f1", "v1", "f2", "2", "3", "-4", "e", "")
+    c.cmd("HSET", key("h:big"), *sum([["f%d" % i, "v%d" % i] for i in range(700)], []))
+    c.cmd("HSET", key("h:long"), "f", "v" * 100, "g", "1")
+    return keys
+
+
+def read_value(c, key):
+    t = c.cmd("TYPE", key)
+    if t == "string":
+        v = c.cmd("GET", key)
+    elif t == "list":
+        v = c.cmd("LRANGE", key, "0", "-1")
+    elif t == "set":
+        v = sorted(c.cmd("SMEMBERS", key))
+    elif t == "zset":
+        flat = c.cmd("ZRANGE", key, "0", "-1", "WITHSCORES")
+        v = [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
+    else:
+        flat = c.cmd("HGETALL", key)
+        v = sorted((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
+    return t, v
+
+
+class DumpInterop(ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        if reference_mode():
+            raise unittest.SkipTest("the server under test is redis-server")
+        if not os.access(live_redis_binary(), os.X_OK):
+            raise unittest.SkipTest("%s not found" % live_redis_binary())
+        super().setUpClass()
+        cls.redis = DebugRedisServer().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.redis.stop()
+        cls.redis.cleanup()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.ref = Client(self.redis.port)
+        self.ref.cmd("FLUSHALL")
+
+    def tearDown(self):
+        self.ref.close()
+        super().tearDown()
+
+    def move_all(self, src, dst, keys):
+        for k in keys:
+            payload = src.cmd("DUMP", k)
+            self.assertIsInstance(payload, bytes, k)
+            self.assertOK(dst.cmd("RESTORE", k, "0", payload, "REPLACE"))
+            self.assertEqual(read_value(dst, k), read_value(src, k), k)
+
+    def test_redis_to_here(self):
+        keys = build_values(self.ref, random.Random(5))
+        self.move_all(self.ref, self.r, keys)
+        for k, enc in (("s:int", "int"), ("set:int", "intset"), ("set:bigint", "hashtable"),
+                       ("z:small", "listpack"), ("z:big", "skiplist"), ("z:long", "skiplist"),
+                       ("h:small", "listpack"), ("h:big", "hashtable"),
+                       ("h:long", "hashtable")):
+            self.assertEqual(self.r.cmd("OBJECT", "ENCODING", k), enc.encode(), k)
+
+    def test_here_to_redis(self):
+        keys = build_values(self.r, random.Random(6))
+        self.move_all(self.r, self.ref, keys)
+        # and back again: what Redis writes of them reads here too
+        self.r.cmd("FLUSHALL")
+        self.move_all(self.ref, self.r, keys)
+
+    def test_compressed_strings_are_lzf_both_ways(self):
+        self.ref.cmd("SET", "k", "z" * 1000)
+        self.r.cmd("SET", "k", "z" * 1000)
+        a = self.ref.cmd("DUMP", "k")
+        b = self.r.cmd("DUMP", "k")
+        self.assertLess(len(a), 100)
+        self.assertLess(len(b), 100)
+        self.assertEqual(a[0], 0)
+        self.assertEqual(a[1], 0xC3)
+        self.assertEqual(b[1], 0xC3)
+        self.assertOK(self.r.cmd("RESTORE", "k2", "0", a))
+        self.assertOK(self.ref.cmd("RESTORE", "k2", "0", b))
+        self.assertEqual(self.r.cmd("GET", "k2"), b"z" * 1000)
+        self.assertEqual(self.ref.cmd("GET", "k2"), b"z" * 1000)
+
+    def test_plain_quicklist_node(self):
+        # Redis stores elements past the packed threshold in plain nodes
+        self.assertOK(self.ref.cmd("DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1000"))
+        try:
+            self.ref.cmd("RPUSH", "l", "a", "p" * 3000, "b", "q" * 1500)
+            payload = self.ref.cmd("DUMP", "l")
+        finally:
+            self.ref.cmd("DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1073741824")
+        self.assertOK(self.r.cmd("RESTORE", "l", "0", payload))
+        self.assertEqual(self.r.cmd("LRANGE", "l", "0", "-1"),
+                         [b"a", b"p" * 3000, b"b", b"q" * 1500])
+
+    def test_ttl_and_idletime_travel(self):
+        self.ref.cmd("RPUSH", "l", "1", "2")
+        payload = self.ref.cmd("DUMP", "l")
+        self.assertOK(self.r.cmd("RESTORE", "l", "100000", payload, "IDLETIME", "500"))
+        self.assertGreaterEqual(self.r.cmd("OBJECT", "IDLETIME", "l"), 499)
+        self.assertGreater(self.r.cmd("PTTL", "l"), 90000)
+
+    def test_corrupt_redis_payloads_are_refused(self):
+        self.ref.cmd("HSET", "h", "a", "1", "b", "2")
+        payload = bytearray(self.ref.cmd("DUMP", "h"))
+        payload[5] ^= 0x40
+        self.assertError(self.r.cmd("RESTORE", "h", "0", bytes(payload)),
+                         "ERR DUMP payload version or checksum are wrong")
+        self.assertIsInstance(self.r.cmd("PING"), str)
+
+
+if __name__ == "__main__":
+    unittest.main()
