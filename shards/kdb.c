@@ -25,7 +25,57 @@ struct kdb {
     void *hook_arg;
     int id;
     int64_t now_ms; /* of the last lookup: when kdb_add's keys were made */
+    /* a snapshot runs: entries whose mark differs from snap_phase are not
+     * reached yet (kdb_snap_begin) */
+    bool snap_on;
+    uint8_t snap_phase;
+    kdb_snap_fn *snap_fn;
+    void *snap_arg;
 };
+
+static inline void snap_check(struct kdb *db, struct kentry *e)
+{
+    if (SH_UNLIKELY(db->snap_on) && e->snap != db->snap_phase) {
+        db->snap_fn(db->snap_arg, db->id, e);
+        e->snap = db->snap_phase;
+    }
+}
+
+void kdb_snap_begin(struct kdb *db, kdb_snap_fn *fn, void *arg)
+{
+    SH_ASSERT(!db->snap_on);
+    db->snap_phase ^= 1;
+    db->snap_fn = fn;
+    db->snap_arg = arg;
+    db->snap_on = true;
+}
+
+static void mark_one(void *arg, struct kentry *e)
+{
+    e->snap = ((struct kdb *)arg)->snap_phase;
+}
+
+void kdb_snap_end(struct kdb *db, bool mark_rest)
+{
+    if (mark_rest) {
+        uint64_t cursor = 0;
+
+        do {
+            cursor = kdict_scan(db->dict, cursor, mark_one, db);
+        } while (cursor);
+    }
+    db->snap_on = false;
+}
+
+bool kdb_snap_reached(const struct kdb *db, const struct kentry *e)
+{
+    return e->snap == db->snap_phase;
+}
+
+void kdb_snap_mark(struct kdb *db, struct kentry *e)
+{
+    e->snap = db->snap_phase;
+}
 
 struct kdb *kdb_create(void)
 {
@@ -67,6 +117,7 @@ void kdb_set_expire(struct kdb *db, struct kentry *e, int64_t when)
             db->capvol = db->capvol ? db->capvol * 2 : 64;
             db->vol = sh_realloc(db->vol, db->capvol * sizeof(*db->vol));
         }
+        SH_ASSERT(db->nvol < (1u << 31)); /* vol_idx has 31 bits */
         e->vol_idx = (uint32_t)db->nvol;
         db->vol[db->nvol++] = e;
     }
@@ -123,6 +174,7 @@ struct kentry *kdb_find(struct kdb *db, const void *key, size_t len, uint64_t ha
         return NULL;
     }
     if (e) {
+        snap_check(db, e);
         e->val.lru = (uint32_t)(now / 1000);
     }
     return e;
@@ -136,6 +188,9 @@ struct kentry *kdb_peek(struct kdb *db, const void *key, size_t len, uint64_t ha
         expire_entry(db, e);
         return NULL;
     }
+    if (e) {
+        snap_check(db, e);
+    }
     return e;
 }
 
@@ -144,6 +199,7 @@ struct kentry *kdb_add(struct kdb *db, const void *key, size_t len, uint64_t has
     struct kentry *e = kdict_add(db->dict, key, len, hash);
 
     e->val.lru = (uint32_t)(db->now_ms / 1000);
+    e->snap = db->snap_phase;
     if (db->on_new) {
         db->on_new(db->hook_arg, db->id, e);
     }

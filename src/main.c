@@ -14,6 +14,7 @@
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
 #include "shardis/log.h"
+#include "shardis/persist.h"
 #include "shardis/route.h"
 #include "shardis/sdnotify.h"
 #include "shardis/shard.h"
@@ -105,10 +106,11 @@ static void adjust_open_files(struct server *srv)
     }
 }
 
-/* Waits until every shard listens (0) or one failed (-1). */
+/* Waits until every shard listens (0) or one failed (-1). Loading a big
+ * RDB file comes first, so there is no time limit while they live. */
 static int wait_ready(struct server *srv)
 {
-    for (int i = 0; i < 10000; i++) {
+    for (;;) {
         if (mbox_counter_get(&srv->ready) == srv->nshards) {
             return 0;
         }
@@ -117,7 +119,6 @@ static int wait_ready(struct server *srv)
         }
         usleep(1000);
     }
-    return -1;
 }
 
 /* WATCHDOG=1 only when every shard's timer ran since the last ping: a
@@ -309,10 +310,13 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &block, NULL);
     sh_log(LOG_NOTICE, "shardis %s starting, pid=%d, %d shards, port %lld", SHARDIS_VERSION,
            (int)getpid(), srv.nshards, srv.cfg.port);
+    persist_init(&srv);
     if (shard_start_all(&srv) != 0 || wait_ready(&srv) != 0) {
         sh_log(LOG_WARNING, "start-up failed");
+        shard_hooks.stop = NULL; /* every shard stops now, nothing saved */
         shard_request_shutdown(&srv);
         shard_join_all(&srv);
+        persist_fini(&srv);
         goto out_pidfile;
     }
     sh_log(LOG_NOTICE, "Ready to accept connections tcp");
@@ -327,6 +331,7 @@ int main(int argc, char **argv)
     /* a SHUTDOWN command ends the shards without main's signal path */
     sdnotify_send("STOPPING=1\nSTATUS=Shutting down");
     shard_join_all(&srv);
+    persist_fini(&srv);
     sh_log(LOG_NOTICE, "shardis is now ready to exit, bye bye...");
     rc = 0;
 out_pidfile:

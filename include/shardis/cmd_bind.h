@@ -7,6 +7,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 /* Binds every family, the runtime's own commands (blocking, pub/sub,
  * MONITOR) included. Panics if the table and the code disagree. */
 void cmd_bind_all(void);
@@ -31,3 +33,9 @@ void cmd_debug_bind(void);   /* DEBUG */
 void cmd_lolwut_bind(void);  /* LOLWUT */
 void cmd_command_bind(void); /* COMMAND GETKEYSANDFLAGS HELP (cmd_command.c) */
 void cmd_dump_bind(void);    /* DUMP RESTORE */
+void cmd_persist_bind(void); /* SAVE BGSAVE LASTSAVE (cmd_persist.c) */
+struct cmd_ctx;
+/* DEBUG RELOAD [NOSAVE] (save: not NOSAVE), and SHUTDOWN's save: snapshot
+ * coordinators of cmd_persist.c for ctx's client. */
+void cmd_persist_reload(struct cmd_ctx *ctx, bool save);
+void cmd_persist_shutdown(struct cmd_ctx *ctx, bool force);

@@ -74,16 +74,26 @@ struct config {
     /* enable-debug-command: 0 no, 1 yes, 2 local (loopback and unix-socket
      * clients only); shardis's default is local, Redis's no */
     long long enable_debug_command;
+    /* enable-protected-configs: 0 no (Redis's default), 1 yes, 2 local
+     * (taken as yes by CONFIG SET); dir and dbfilename are protected */
+    long long enable_protected_configs;
     char *logfile;
     char *pidfile;
     char *requirepass; /* "" = none */
     char *aclfile;     /* "" = none: users come from ACL SETUSER only */
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
-    char *config_file;          /* absolute path or "" */
-    char *save;                 /* accepted and reported; no persistence yet */
-    char *appendonly;           /* "no" only */
-    int notify_keyspace_events; /* NOTIFY_* bits */
+    char *config_file;        /* absolute path or "" */
+    char *save;               /* save points: "<seconds> <changes> ...", "" = none */
+    bool save_from_file;      /* a save line was read: the next appends */
+    char *dir;                /* the working directory (chdir'd), absolute */
+    char *dbfilename;         /* the RDB file's name in dir */
+    long long rdbcompression; /* LZF for strings in snapshots */
+    long long rdbchecksum;    /* CRC-64 at the end of snapshots */
+    long long stop_writes_on_bgsave_error;
+    long long rdb_key_save_delay; /* us after each key the walk writes (tests), 0 = none */
+    char *appendonly;             /* "no" only */
+    int notify_keyspace_events;   /* NOTIFY_* bits */
     struct config_cobl cobl[CONFIG_COBL_CLASSES];
     long long slowlog_log_slower_than;   /* microseconds; -1 = off, 0 = every command */
     long long busy_reply_threshold;      /* ms a script runs before -BUSY; 0 = never */

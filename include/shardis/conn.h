@@ -53,6 +53,7 @@ enum {
     CONN_READ_STOPPED = 1u << 9, /* recv cancelled by back-pressure */
     CONN_BARRIER = 1u << 10,     /* a multi-stage command is running */
     CONN_MONITOR = 1u << 11,     /* receives every command (MONITOR) */
+    CONN_INTERNAL = 1u << 12,    /* the server's own client (conn_internal) */
 };
 
 struct conn {
@@ -95,6 +96,13 @@ struct conn {
 /* Takes a freshly accepted socket. Returns the connection (owned by the
  * shard) or NULL if it was refused (and closed). */
 struct conn *conn_accept(struct shard *sh, int fd);
+/* The server's own client on this core (made at the first call, freed with
+ * the shard): no socket, every permission, not in CLIENT LIST; its replies
+ * are dropped. The server runs commands as it (save points, the save of a
+ * SIGTERM's shutdown) with conn_run_internal. */
+struct conn *conn_internal(struct shard *sh);
+/* Runs one command (args borrowed for the call) as the internal client. */
+void conn_run_internal(struct shard *sh, int argc, const struct sh_slice *argv);
 /* A multishot recv completion for c. */
 void conn_on_recv(struct conn *c, int res, uint32_t flags);
 /* The same with the received bytes at hand (NULL: none), for a receive that

@@ -67,5 +67,24 @@ struct kentry *kdb_random(struct kdb *db, uint64_t rnd, int64_t now);
 size_t kdb_active_expire(struct kdb *db, int64_t now, int64_t deadline_us, uint64_t *rnd);
 /* Moves the key table's resize forward, until deadline_us. */
 void kdb_rehash(struct kdb *db, int64_t deadline_us);
+/*
+ * Point-in-time snapshots (persist/). kdb_snap_begin starts one: from then
+ * on every entry that existed at that moment is "unreached" until the
+ * snapshot marks it (kdb_snap_mark); keys added afterwards are reached at
+ * once (they are not part of it). kdb_find and kdb_peek hand an unreached
+ * entry to fn before they return it, so the snapshot serializes it before
+ * anyone can change or delete it; the snapshot's own walk marks the rest.
+ * The mark is one bit that flips meaning at each begin, so when a snapshot
+ * ends every live entry must be marked (kdb_snap_end walks what is left
+ * when it is abandoned half-way).
+ */
+typedef void kdb_snap_fn(void *arg, int dbid, struct kentry *e);
+void kdb_snap_begin(struct kdb *db, kdb_snap_fn *fn, void *arg);
+/* Ends it; with mark_rest, marks every entry not reached yet (an
+ * abandoned snapshot). */
+void kdb_snap_end(struct kdb *db, bool mark_rest);
+bool kdb_snap_reached(const struct kdb *db, const struct kentry *e);
+void kdb_snap_mark(struct kdb *db, struct kentry *e);
+
 /* The key table (for iteration by the keyspace commands). */
 struct kdict *kdb_dict(struct kdb *db);

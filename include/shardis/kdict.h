@@ -17,13 +17,14 @@
 #include "shardis/sh.h"
 
 struct kentry {
-    struct kentry *next; /* private: bucket chain */
-    uint64_t hash;       /* public, read-only: kdict_hash of the key */
-    int64_t expire;      /* public, read-only: unix ms, -1 = none */
-    uint32_t vol_idx;    /* private to kdb: slot in the volatile array */
-    uint32_t klen;       /* public, read-only */
-    struct kval val;     /* public: the value, owned by the entry */
-    char key[];          /* public, read-only: klen bytes (not terminated) */
+    struct kentry *next;   /* private: bucket chain */
+    uint64_t hash;         /* public, read-only: kdict_hash of the key */
+    int64_t expire;        /* public, read-only: unix ms, -1 = none */
+    uint32_t vol_idx : 31; /* private to kdb: slot in the volatile array */
+    uint32_t snap : 1;     /* private to kdb: the snapshot mark (kdb_snap_*) */
+    uint32_t klen;         /* public, read-only */
+    struct kval val;       /* public: the value, owned by the entry */
+    char key[];            /* public, read-only: klen bytes (not terminated) */
 };
 
 struct kdict;

@@ -37,6 +37,14 @@ struct coord;
 struct shard;
 struct slot;
 
+/* stop-writes-on-bgsave-error's refusal (Redis's text, without "-"). */
+#define ROUTE_MISCONF_ERR                                                                          \
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to "  \
+    "disk. Commands that may modify the data set are disabled, because this instance is "          \
+    "configured to report errors during writes if RDB snapshotting fails "                         \
+    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the "     \
+    "RDB error."
+
 enum req_kind {
     REQ_EXEC = 1,
     REQ_REPLY,
@@ -169,6 +177,11 @@ void coord_park(struct coord *c);
 /* An outside event for a parked coordinator: runs done() again, which may
  * send parts, park again or finish. */
 void coord_wake(struct coord *c);
+/* coord_park for a transaction that keeps its locks while it waits: only
+ * for a wait that no command has to end (a snapshot's end: SAVE, DEBUG
+ * RELOAD); the connection stays until coord_wake_locked, even closed. */
+void coord_park_locked(struct coord *c);
+void coord_wake_locked(struct coord *c);
 /* Frees a parked coordinator whose connection is going away without a reply
  * (the slot goes with the connection); the gather frees its ext first. */
 void coord_abandon(struct coord *c);

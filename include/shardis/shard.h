@@ -51,6 +51,9 @@ struct server {
     struct mbox_counter monitors;     /* MONITOR clients, all shards */
     struct mbox_counter *monitors_at; /* [shard]: MONITOR clients there */
     struct mbox_counter busy;         /* shards running a busy script (shard_busy_*) */
+    struct mbox_counter *dirty;       /* [shard]: its stats.dirty, stored by it */
+    struct persist *persist;          /* persistence's server-wide state (persist.h) */
+    struct mbox_counter save_failed;  /* 1: the last snapshot failed (MISCONF) */
     struct shard_busy *busy_at;       /* [shard] */
     int64_t start_ms;
     char run_id[41];
@@ -72,6 +75,7 @@ struct shard_stats {
     uint64_t error_replies;
     uint64_t reads_processed;  /* recv completions with data */
     uint64_t writes_processed; /* send completions */
+    uint64_t dirty;            /* write commands that did not fail (save points) */
 };
 
 /*
@@ -209,6 +213,12 @@ struct shard {
     struct conn *busy_protect;
     struct rbuf busy_stash;
 
+    /* the layers above have work for the loop (shard_hooks.iter): it must
+     * not sleep */
+    bool bg_work;
+    void *persist;         /* this core's persistence state (persist/) */
+    struct conn *internal; /* the server's own client here (conn_internal) */
+
     struct rbuf scratch; /* per-core scratch for replies */
     struct shard_stats stats;
     struct shard_metrics metrics;
@@ -222,6 +232,43 @@ struct shard {
     struct err_stat errstats[SHARD_ERRSTATS];
 };
 
+/*
+ * Work of the layers above that the loop runs (persist/), set once by main
+ * before the shards start; NULL when unset.
+ *   load    at start, on each shard's thread before it listens: fills its
+ *           databases; a negative return stops the start-up
+ *   iter    every loop iteration while sh->bg_work
+ *   cron    every timer run
+ *   stop    a signal asked for a shutdown (on shard 0 only): true when the
+ *           layer takes it over (it calls shard_shutdown_from when done)
+ *   exit    at the shard's teardown, after its ring is gone
+ */
+struct shard_hooks {
+    int (*load)(struct shard *sh);
+    void (*iter)(struct shard *sh);
+    void (*cron)(struct shard *sh);
+    bool (*stop)(struct shard *sh);
+    void (*exit)(struct shard *sh); /* the shard is going: free what it keeps */
+};
+extern struct shard_hooks shard_hooks;
+
+/* An io_uring operation of a layer above: submitted with shard_io_data as
+ * its user_data, its completion calls done on the shard's thread. The
+ * object must be 8-byte aligned (any allocation is). */
+struct shard_io {
+    void (*done)(struct shard *sh, struct shard_io *io, int res);
+};
+static inline uint64_t shard_io_data(struct shard_io *io)
+{
+    return (uint64_t)(uintptr_t)io; /* tag 0 */
+}
+/* Posts a completion of io (res) into shard `to`'s ring, from sh's: io->done
+ * runs there, on its thread. A doorbell between cores that needs no
+ * mailbox (and so waits for no lock). */
+void shard_ring_io(struct shard *sh, int to, struct shard_io *io, int res);
+/* An SQE of this shard's ring (submitting to make room when it is full). */
+struct io_uring_sqe *shard_get_sqe(struct shard *sh);
+
 /* Counts one executed command: its time since t0_us (take it from
  * sh->clock_us, which this call moves on), and whether its reply (starting at
  * reply[0]) was an error. Returns that time in microseconds, or -1 for an
@@ -231,6 +278,16 @@ int64_t shard_count_call(struct shard *sh, const struct cmd_spec *cmd, int64_t t
 /* Counts an error reply (errorstats) without a call (rejected commands,
  * protocol errors). */
 void shard_count_error(struct shard *sh, const char *reply, size_t len);
+
+/* A write command ran here with this reply: unless it failed, one more
+ * change for the save points (published for the other cores). */
+static inline void shard_note_dirty(struct shard *sh, const char *reply, size_t len)
+{
+    if (len == 0 || reply[0] != '-') {
+        sh->stats.dirty++;
+        mbox_counter_set(&((struct server *)sh->srv)->dirty[sh->id], (long)sh->stats.dirty);
+    }
+}
 
 /* Busy scripts (see struct shard_busy). shard_busy_begin: the script run by
  * protect's command (NULL: by a forwarded request) passed the threshold;

@@ -920,12 +920,35 @@ static const struct gather gather_debug = {
     .done = debug_done,
 };
 
+/* DEBUG RELOAD [NOSAVE] [NOFLUSH] [MERGE]: save (unless NOSAVE), empty every
+ * shard, load dbfilename (cmd_persist.c). NOFLUSH and MERGE (loading on top
+ * of the data) are refused: a duplicated key stops a load here. */
+static void debug_reload(struct cmd_ctx *ctx)
+{
+    bool save = true;
+
+    for (int i = 2; i < ctx->argc; i++) {
+        if (ctx->argv[i].len == 6 && strncasecmp(ctx->argv[i].ptr, "nosave", 6) == 0) {
+            save = false;
+        } else {
+            reply_errorf(&ctx->r, "ERR DEBUG RELOAD only supports the NOSAVE option here");
+            return;
+        }
+    }
+    cmd_persist_reload(ctx, save);
+}
+
 static void cmd_debug(struct cmd_ctx *ctx)
 {
     struct debug_job *j;
 
     if (ctx->conn && !debug_allowed(ctx->shard, ctx->conn)) {
         reply_error(&ctx->r, debug_not_allowed);
+        return;
+    }
+    if (ctx->conn && ctx->argc >= 2 && ctx->argv[1].len == 6 &&
+        strncasecmp(ctx->argv[1].ptr, "reload", 6) == 0) {
+        debug_reload(ctx);
         return;
     }
     if (debug_local(&ctx->r, ctx->argc, ctx->argv)) {

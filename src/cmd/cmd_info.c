@@ -48,6 +48,7 @@
 #include "shardis/eval.h"
 #include "shardis/kdb.h"
 #include "shardis/latency.h"
+#include "shardis/persist.h"
 #include "shardis/pubsub.h"
 #include "shardis/resp.h"
 #include "shardis/route.h"
@@ -655,28 +656,33 @@ static void info_memory(struct rbuf *b, struct info_sum *s)
     info_line(b, "used_memory_shards:%lld", s->f[INFO_MEMORY]);
 }
 
-/* No persistence yet: what Redis shows with save "" and appendonly no, the
- * last save being the start. */
+/* Persistence: the snapshots' fields from persist.h (no fork, so no
+ * copy-on-write to show), and no AOF yet. */
 static void info_persistence(struct rbuf *b, struct info_sum *s)
 {
-    static const char *const head[] = { "loading", "async_loading", "current_cow_peak",
-                                        "current_cow_size", "current_cow_size_age" };
-    static const char *const middle[] = { "current_save_keys_processed", "current_save_keys_total",
-                                          "rdb_changes_since_last_save", "rdb_bgsave_in_progress" };
+    static const char *const head[] = { "async_loading", "current_cow_peak", "current_cow_size",
+                                        "current_cow_size_age" };
+    static const char *const middle[] = { "current_save_keys_processed",
+                                          "current_save_keys_total" };
     static const char *const tail[] = { "aof_rewrites", "aof_rewrites_consecutive_failures" };
+    struct persist_status st;
 
+    persist_status(s->sh, &st);
     info_section(b, "Persistence");
+    info_line(b, "loading:0");
     info_zeros(b, head, SH_ARRAY_LEN(head));
     info_line(b, "current_fork_perc:0.00");
     info_zeros(b, middle, SH_ARRAY_LEN(middle));
-    info_line(b, "rdb_last_save_time:%lld", (long long)s->sh->srv->start_ms / 1000);
-    info_line(b, "rdb_last_bgsave_status:ok");
-    info_line(b, "rdb_last_bgsave_time_sec:-1");
-    info_line(b, "rdb_current_bgsave_time_sec:-1");
-    info_line(b, "rdb_saves:0");
+    info_line(b, "rdb_changes_since_last_save:%lld", st.changes_since_save);
+    info_line(b, "rdb_bgsave_in_progress:%d", st.bgsave_in_progress);
+    info_line(b, "rdb_last_save_time:%lld", st.last_save_time);
+    info_line(b, "rdb_last_bgsave_status:%s", st.last_bgsave_ok ? "ok" : "err");
+    info_line(b, "rdb_last_bgsave_time_sec:%lld", st.last_bgsave_time_sec);
+    info_line(b, "rdb_current_bgsave_time_sec:%lld", st.current_bgsave_time_sec);
+    info_line(b, "rdb_saves:%lld", st.saves);
     info_line(b, "rdb_last_cow_size:0");
-    info_line(b, "rdb_last_load_keys_expired:0");
-    info_line(b, "rdb_last_load_keys_loaded:0");
+    info_line(b, "rdb_last_load_keys_expired:%lld", st.keys_expired);
+    info_line(b, "rdb_last_load_keys_loaded:%lld", st.keys_loaded);
     info_line(b, "aof_enabled:0");
     info_line(b, "aof_rewrite_in_progress:0");
     info_line(b, "aof_rewrite_scheduled:0");

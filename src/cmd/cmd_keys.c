@@ -60,6 +60,7 @@
 #include "shardis/conn.h"
 #include "shardis/glob.h"
 #include "shardis/kdb.h"
+#include "shardis/persist.h"
 #include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
@@ -1312,6 +1313,7 @@ static bool flush_args_ok(struct cmd_ctx *ctx)
 static void cmd_flushdb(struct cmd_ctx *ctx)
 {
     if (flush_args_ok(ctx)) {
+        persist_before_flush(ctx->shard, ctx->dbid); /* a snapshot keeps what it had */
         kdb_flush(ctx->db);
         reply_ok(&ctx->r);
     }
@@ -1320,6 +1322,7 @@ static void cmd_flushdb(struct cmd_ctx *ctx)
 static void cmd_flushall(struct cmd_ctx *ctx)
 {
     if (flush_args_ok(ctx)) {
+        persist_snap_abort(ctx->shard); /* as Redis kills its saving child */
         for (long long i = 0; i < ctx->shard->cfg.databases; i++) {
             kdb_flush(shard_db(ctx->shard, (int)i));
         }

@@ -25,6 +25,7 @@
 #include "shardis/log.h"
 #include "shardis/monitor.h"
 #include "shardis/multi.h"
+#include "shardis/persist.h"
 #include "shardis/pubsub.h"
 #include "shardis/resp.h"
 #include "shardis/route.h"
@@ -243,23 +244,46 @@ static void cmd_time(struct cmd_ctx *ctx)
     reply_bulk_ll(&ctx->r, us % 1000000);
 }
 
+/* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: with SAVE, or with save
+ * points and not NOSAVE, a snapshot first (cmd_persist.c); a failed one
+ * keeps the server running unless FORCE. */
 static void cmd_shutdown(struct cmd_ctx *ctx)
 {
+    bool nosave = false, save = false, force = false, abort_ = false;
+
     for (int i = 1; i < ctx->argc; i++) {
         if (arg_is(ctx, i, "ABORT")) {
-            reply_error(&ctx->r, "ERR No shutdown in progress.");
-            return;
-        }
-        if (!arg_is(ctx, i, "NOSAVE") && !arg_is(ctx, i, "SAVE") && !arg_is(ctx, i, "NOW") &&
-            !arg_is(ctx, i, "FORCE")) {
+            abort_ = true;
+        } else if (arg_is(ctx, i, "NOSAVE")) {
+            nosave = true;
+        } else if (arg_is(ctx, i, "SAVE")) {
+            save = true;
+        } else if (arg_is(ctx, i, "FORCE")) {
+            force = true;
+        } else if (!arg_is(ctx, i, "NOW")) {
             reply_err_syntax(&ctx->r);
             return;
         }
     }
+    if ((nosave && save) || (abort_ && ctx->argc > 2)) {
+        reply_err_syntax(&ctx->r);
+        return;
+    }
+    if (abort_) {
+        reply_error(&ctx->r, "ERR No shutdown in progress.");
+        return;
+    }
     sh_log(LOG_WARNING, "User requested shutdown...");
+    if (save || (!nosave && persist_has_save_points(ctx->shard))) {
+        sh_log(LOG_NOTICE, "Saving the final RDB snapshot before exiting.");
+        cmd_persist_shutdown(ctx, force);
+        return;
+    }
     shard_shutdown_from(ctx->shard);
     /* like Redis: no reply, the connection just closes */
-    conn_close(ctx->conn);
+    if (!(ctx->conn->flags & CONN_INTERNAL)) {
+        conn_close(ctx->conn);
+    }
 }
 
 /* ---- CLIENT ---- */

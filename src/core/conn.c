@@ -178,6 +178,40 @@ struct conn *conn_accept(struct shard *sh, int fd)
     return c;
 }
 
+struct conn *conn_internal(struct shard *sh)
+{
+    struct server *srv = (struct server *)sh->srv;
+    struct conn *c = sh->internal;
+
+    if (c) {
+        return c;
+    }
+    c = sh_calloc(1, sizeof(*c));
+    c->sh = sh;
+    c->fd = -1;
+    c->flags = CONN_AUTHED | CONN_INTERNAL | CONN_FD_CLOSED;
+    c->id = sh->next_conn_seq++ * (uint64_t)srv->nshards + (uint64_t)sh->id + 1;
+    c->proto = 2;
+    c->ctime_ms = sh->now_ms;
+    c->last_ms = sh->now_ms;
+    resp_parser_init(&c->parser, sh->cfg.proto_max_bulk_len);
+    c->user = acl_default(sh->acl);
+    snprintf(c->addr, sizeof(c->addr), "internal");
+    rbuf_init(&c->q);
+    rbuf_init(&c->out);
+    rbuf_init(&c->sending);
+    sh->internal = c;
+    return c;
+}
+
+void conn_run_internal(struct shard *sh, int argc, const struct sh_slice *argv)
+{
+    struct conn *c = conn_internal(sh);
+
+    route_dispatch(c, argc, argv);
+    conn_want_send(c); /* drops the reply */
+}
+
 static bool conn_is_busy(const struct conn *c)
 {
     return (c->flags & (CONN_RECV_ARMED | CONN_SENDING)) || c->inflight;
@@ -219,15 +253,19 @@ static void conn_free(struct conn *c)
         c->slot_head = s->next;
         release_slot(sh, s);
     }
-    if (c->prev) {
-        c->prev->next = c->next;
+    if (c->flags & CONN_INTERNAL) {
+        sh->internal = NULL; /* never in the list */
     } else {
-        sh->conns = c->next;
+        if (c->prev) {
+            c->prev->next = c->next;
+        } else {
+            sh->conns = c->next;
+        }
+        if (c->next) {
+            c->next->prev = c->prev;
+        }
+        sh->nconns--;
     }
-    if (c->next) {
-        c->next->prev = c->prev;
-    }
-    sh->nconns--;
     rbuf_fini(&c->q);
     rbuf_fini(&c->out);
     rbuf_fini(&c->sending);
@@ -591,6 +629,10 @@ void conn_push_end(struct conn *c)
 
 static void flush_one(struct conn *c)
 {
+    if (c->flags & CONN_INTERNAL) {
+        c->out.len = 0;
+        return;
+    }
     if ((c->flags & CONN_CLOSING) || over_output_limit(c)) {
         return;
     }
@@ -678,6 +720,9 @@ void conn_free_all(struct shard *sh)
             mbox_counter_add((struct mbox_counter *)&sh->srv->clients, -1);
         }
         conn_free(c);
+    }
+    if (sh->internal) {
+        conn_free(sh->internal);
     }
     sh->send_list = NULL;
     sh->resume_list = NULL;

@@ -114,8 +114,11 @@ static void exec_req(struct shard *sh, struct req *m)
     /* total_commands_processed counts client commands once, where they
      * were read (conn.c), not each part a shard runs for them */
     m->cmd->proc(&ctx);
-    if (SH_UNLIKELY(sh->nwatched) && (m->cmd->flags & CMD_WRITE)) {
-        route_note_write(sh, m->cmd, m->dbid, m->argc, m->argv);
+    if (m->cmd->flags & CMD_WRITE) {
+        shard_note_dirty(sh, m->reply.data + at, m->reply.len - at);
+        if (SH_UNLIKELY(sh->nwatched)) {
+            route_note_write(sh, m->cmd, m->dbid, m->argc, m->argv);
+        }
     }
     /* a coordinator's parts are one call, counted where it ends */
     if (!m->coord) {
@@ -162,8 +165,11 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
     int64_t us;
 
     cmd->proc(&ctx);
-    if (SH_UNLIKELY(sh->nwatched) && (cmd->flags & CMD_WRITE)) {
-        route_note_write(sh, cmd, c->db, argc, argv);
+    if (cmd->flags & CMD_WRITE) {
+        shard_note_dirty(sh, ctx.r.buf->data + at, ctx.r.buf->len - at);
+        if (SH_UNLIKELY(sh->nwatched)) {
+            route_note_write(sh, cmd, c->db, argc, argv);
+        }
     }
     us = shard_count_call(sh, cmd, t0, ctx.r.buf->data + at, ctx.r.buf->len - at);
     if (SH_UNLIKELY(us >= sh->diag_min_us)) {
@@ -357,6 +363,18 @@ void coord_park(struct coord *co)
 {
     SH_ASSERT(co->txn_state == COORD_TXN_NONE); /* a transaction never waits holding locks */
     co->parked = true;
+}
+
+void coord_park_locked(struct coord *co)
+{
+    co->parked = true;
+    co->conn->inflight++; /* the connection stays until coord_wake */
+}
+
+void coord_wake_locked(struct coord *co)
+{
+    co->conn->inflight--;
+    coord_wake(co);
 }
 
 void coord_wake(struct coord *co)
@@ -1106,7 +1124,8 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
         shard_count_error(c->sh, "-NOAUTH", 7);
         return rejected(c, cmd);
     }
-    verdict = acl_check_at(c->user, cmd, argc, argv, &bad);
+    /* the server's own client may run anything */
+    verdict = (c->flags & CONN_INTERNAL) ? ACL_OK : acl_check_at(c->user, cmd, argc, argv, &bad);
     if (verdict != ACL_OK) {
         char msg[160];
 
@@ -1115,6 +1134,15 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
         r = conn_reply(c);
         reply_error(&r, msg);
         shard_count_error(c->sh, "-NOPERM", 7);
+        return rejected(c, cmd);
+    }
+    if (SH_UNLIKELY(mbox_counter_get((struct mbox_counter *)&c->sh->srv->save_failed)) &&
+        ((cmd->flags & CMD_WRITE) || !strcmp(cmd->fullname, "ping")) &&
+        c->sh->cfg.stop_writes_on_bgsave_error && c->sh->cfg.save[0]) {
+        /* stop-writes-on-bgsave-error, as Redis (PING too) */
+        r = conn_reply(c);
+        reply_error(&r, ROUTE_MISCONF_ERR);
+        shard_count_error(c->sh, "-MISCONF", 8);
         return rejected(c, cmd);
     }
     if (c->proto == 2 && c->ps && !allowed_when_subscribed(cmd) && pubsub_conn_count(c)) {
@@ -1209,8 +1237,11 @@ void route_exec_into(struct shard *sh, struct conn *c, const struct cmd_spec *cm
     size_t at = out->len;
 
     cmd->proc(&ctx);
-    if (SH_UNLIKELY(sh->nwatched) && (cmd->flags & CMD_WRITE)) {
-        route_note_write(sh, cmd, dbid, argc, argv);
+    if (cmd->flags & CMD_WRITE) {
+        shard_note_dirty(sh, out->data + at, out->len - at);
+        if (SH_UNLIKELY(sh->nwatched)) {
+            route_note_write(sh, cmd, dbid, argc, argv);
+        }
     }
     shard_count_call(sh, cmd, t0, out->data + at, out->len - at);
 }

@@ -60,6 +60,7 @@
 #define LOG_HALF          (64 * 1024)
 
 enum tag {
+    TAG_IO = 0,     /* pointer part: a struct shard_io of a layer above */
     TAG_ACCEPT = 1, /* pointer part: listener index */
     TAG_RECV = 2,
     TAG_SEND = 3,
@@ -151,6 +152,8 @@ int shard_owner(int nshards, const char *key, size_t len, uint64_t *hash)
     return (int)(((h >> 32) * (uint64_t)nshards) >> 32);
 }
 
+struct shard_hooks shard_hooks;
+
 static struct io_uring_sqe *get_sqe(struct shard *sh)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&sh->ring);
@@ -162,6 +165,11 @@ static struct io_uring_sqe *get_sqe(struct shard *sh)
         SH_ASSERT(sqe);
     }
     return sqe;
+}
+
+struct io_uring_sqe *shard_get_sqe(struct shard *sh)
+{
+    return get_sqe(sh);
 }
 
 static void arm_accept(struct shard *sh, int idx)
@@ -218,6 +226,20 @@ static void wake(struct shard *sh, int to, uint64_t tag)
 
     io_uring_prep_msg_ring(sqe, sh->srv->shards[to]->ring_fd, 0, tag, 0);
     /* no CQE for us when it works; a failure shows up as TAG_IGNORE */
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+}
+
+void shard_ring_io(struct shard *sh, int to, struct shard_io *io, int res)
+{
+    struct io_uring_sqe *sqe;
+
+    if (to == sh->id) {
+        io->done(sh, io, res);
+        return;
+    }
+    sqe = get_sqe(sh);
+    io_uring_prep_msg_ring(sqe, sh->srv->shards[to]->ring_fd, (unsigned)res, shard_io_data(io), 0);
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
     io_uring_sqe_set_data64(sqe, TAG_IGNORE);
 }
@@ -447,6 +469,11 @@ static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
     void *ptr = (void *)(uintptr_t)(ud & ~TAG_MASK);
 
     switch (ud & TAG_MASK) {
+    case TAG_IO:
+        if (ptr) {
+            ((struct shard_io *)ptr)->done(sh, ptr, cqe->res);
+        }
+        break;
     case TAG_ACCEPT:
         on_accept(sh, cqe);
         break;
@@ -463,6 +490,11 @@ static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
         conn_on_send(ptr, cqe->res);
         break;
     case TAG_SHUTDOWN:
+        /* pointer part 1: a signal, which the layers above may take over
+         * (a save before the exit) */
+        if ((ud >> TAG_BITS) == 1 && shard_hooks.stop && shard_hooks.stop(sh)) {
+            break;
+        }
         begin_shutdown(sh);
         break;
     case TAG_LOG:
@@ -530,6 +562,9 @@ static void cron(struct shard *sh)
             arm_accept(sh, i);
         }
     }
+    if (shard_hooks.cron) {
+        shard_hooks.cron(sh);
+    }
     /* proof of a live loop, for the systemd watchdog (main reads it) */
     mbox_counter_add(&((struct server *)sh->srv)->heartbeat[sh->id], 1);
     /* a lost shutdown message must not keep this shard running */
@@ -568,7 +603,7 @@ static void wait_for_work(struct shard *sh)
     struct io_uring_cqe *cqe;
     int64_t wait_us;
 
-    if (sh->resume_list || has_overflow(sh) || io_uring_cq_ready(&sh->ring)) {
+    if (sh->resume_list || has_overflow(sh) || io_uring_cq_ready(&sh->ring) || sh->bg_work) {
         io_uring_submit_and_get_events(&sh->ring);
         return;
     }
@@ -780,6 +815,9 @@ static void loop(struct shard *sh)
             cron(sh);
         }
         block_run(sh);
+        if (SH_UNLIKELY(sh->bg_work)) {
+            shard_hooks.iter(sh);
+        }
         flush_mailboxes(sh);
         conn_flush_all(sh);
         log_buf_flush(); /* this iteration's log lines, in the submit below */
@@ -912,6 +950,9 @@ static void shard_teardown(struct shard *sh)
     if (route_hooks.shard_exit) {
         route_hooks.shard_exit(sh);
     }
+    if (shard_hooks.exit) {
+        shard_hooks.exit(sh);
+    }
     sched_fini(&sh->sched);
     sh_free(sh->monitors);
     sh_free(sh->cmdstats);
@@ -980,7 +1021,9 @@ static void *shard_main(void *arg)
     sh->cmdstats = sh_calloc((size_t)cmdtab_nids(), sizeof(*sh->cmdstats));
     diag_configure(sh);
     sh->rnd = (uint64_t)sh_mono_us() ^ ((uint64_t)sh->id << 40) ^ 0x9E3779B97F4A7C15ULL;
-    if (shard_setup(sh) < 0) {
+    sh->now_ms = sh_time_ms();
+    /* the data first (from the files of persist/), then the listener */
+    if ((shard_hooks.load && shard_hooks.load(sh) < 0) || shard_setup(sh) < 0) {
         mbox_counter_add(&srv->exited, 1);
         mbox_counter_set(&srv->stopping, 2); /* start-up failed */
         shard_teardown(sh);
@@ -1036,6 +1079,7 @@ int shard_start_all(struct server *srv)
 
     srv->shards = sh_calloc((size_t)n, sizeof(*srv->shards));
     srv->heartbeat = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->heartbeat));
+    srv->dirty = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->dirty));
     srv->monitors_at = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->monitors_at));
     srv->busy_at = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->busy_at));
     for (int i = 0; i < n; i++) {
@@ -1076,18 +1120,25 @@ int shard_start_all(struct server *srv)
 void shard_request_shutdown(struct server *srv)
 {
     struct io_uring ring;
+    /* with a layer that may take the shutdown over, shard 0 alone is told,
+     * as a signal; it spreads the shutdown itself */
+    bool taken = shard_hooks.stop != NULL;
+    int n = taken ? 1 : srv->nshards;
 
-    mbox_counter_set(&srv->stopping, 1);
+    if (!taken) {
+        mbox_counter_set(&srv->stopping, 1);
+    }
     if (io_uring_queue_init(8, &ring, 0) < 0) {
         return;
     }
-    for (int i = 0; i < srv->nshards; i++) {
+    for (int i = 0; i < n; i++) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
 
         if (srv->shards[i]->ring_fd < 0) {
             continue;
         }
-        io_uring_prep_msg_ring(sqe, srv->shards[i]->ring_fd, 0, TAG_SHUTDOWN, 0);
+        io_uring_prep_msg_ring(sqe, srv->shards[i]->ring_fd, 0,
+                               taken ? ((1u << TAG_BITS) | TAG_SHUTDOWN) : TAG_SHUTDOWN, 0);
         io_uring_sqe_set_data64(sqe, 0);
         io_uring_submit(&ring);
     }
@@ -1125,6 +1176,8 @@ void shard_join_all(struct server *srv)
     srv->shards = NULL;
     sh_free(srv->heartbeat);
     srv->heartbeat = NULL;
+    sh_free(srv->dirty);
+    srv->dirty = NULL;
     sh_free(srv->monitors_at);
     srv->monitors_at = NULL;
     sh_free(srv->busy_at);

@@ -62,6 +62,7 @@ static const struct directive directives[] = {
     { "loglevel", DIR_LOGLEVEL, F(loglevel), 0, 0, true },
     { "protected-mode", DIR_BOOL, F(protected_mode), 0, 1, true },
     { "enable-debug-command", DIR_PROTECTED, F(enable_debug_command), 0, 2, false },
+    { "enable-protected-configs", DIR_PROTECTED, F(enable_protected_configs), 0, 2, false },
     { "logfile", DIR_STR, F(logfile), 0, 0, false },
     { "pidfile", DIR_STR, F(pidfile), 0, 0, false },
     { "requirepass", DIR_STR, F(requirepass), 0, 0, true },
@@ -70,9 +71,15 @@ static const struct directive directives[] = {
     { "proto-max-bulk-len", DIR_MEM, F(proto_max_bulk_len), 1024 * 1024, 1LL << 40, true },
     { "client-query-buffer-limit", DIR_MEM, F(client_query_buffer_limit), 1024 * 1024, LLONG_MAX,
       true },
-    /* persistence does not exist yet: these are read by tools
-     * (redis-benchmark asks for both) and accepted from redis.conf files */
+    /* persistence (persist/) */
     { "save", DIR_WORDS, F(save), 0, 0, true },
+    { "dir", DIR_STR, F(dir), 0, 0, true },
+    { "dbfilename", DIR_STR, F(dbfilename), 0, 0, true },
+    { "rdbcompression", DIR_BOOL, F(rdbcompression), 0, 1, true },
+    { "rdbchecksum", DIR_BOOL, F(rdbchecksum), 0, 1, true },
+    { "stop-writes-on-bgsave-error", DIR_BOOL, F(stop_writes_on_bgsave_error), 0, 1, true },
+    /* microseconds the snapshot's walk waits after each key (tests) */
+    { "rdb-key-save-delay", DIR_INT, F(rdb_key_save_delay), 0, INT_MAX, true },
     { "appendonly", DIR_STR, F(appendonly), 0, 0, false },
     { "notify-keyspace-events", DIR_NOTIFY, F(notify_keyspace_events), 0, 0, true },
     { "client-output-buffer-limit", DIR_COBL, F(cobl), 0, 0, true },
@@ -260,7 +267,16 @@ void config_init(struct config *c)
     c->proto_max_bulk_len = 512LL * 1024 * 1024;
     c->client_query_buffer_limit = 1024LL * 1024 * 1024;
     c->config_file = sh_strdup("");
-    c->save = sh_strdup("");
+    c->save = sh_strdup("3600 1 300 100 60 10000"); /* Redis 7.0's built-in */
+    {
+        char cwd[4096];
+
+        c->dir = sh_strdup(getcwd(cwd, sizeof(cwd)) ? cwd : ".");
+    }
+    c->dbfilename = sh_strdup("dump.rdb");
+    c->rdbcompression = 1;
+    c->rdbchecksum = 1;
+    c->stop_writes_on_bgsave_error = 1;
     c->appendonly = sh_strdup("no");
     c->notify_keyspace_events = 0;
     c->cobl[CONFIG_COBL_NORMAL] = (struct config_cobl){ 0, 0, 0 };
@@ -297,6 +313,8 @@ void config_fini(struct config *c)
     sh_free(c->aclfile);
     sh_free(c->config_file);
     sh_free(c->save);
+    sh_free(c->dir);
+    sh_free(c->dbfilename);
     sh_free(c->latency_tracking_info_percentiles);
     sh_free(c->appendonly);
     memset(c, 0, sizeof(*c));
@@ -314,6 +332,8 @@ void config_copy(struct config *dst, const struct config *src)
     dst->aclfile = sh_strdup(src->aclfile);
     dst->config_file = sh_strdup(src->config_file);
     dst->save = sh_strdup(src->save);
+    dst->dir = sh_strdup(src->dir);
+    dst->dbfilename = sh_strdup(src->dbfilename);
     dst->latency_tracking_info_percentiles = sh_strdup(src->latency_tracking_info_percentiles);
     dst->appendonly = sh_strdup(src->appendonly);
 }
@@ -394,6 +414,28 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
         if (d->off == F(appendonly) && !(vlen == 2 && strncasecmp(v, "no", 2) == 0)) {
             return "appendonly yes is not supported: shardis has no persistence yet";
         }
+        if (d->off == F(dbfilename) && (memchr(v, '/', vlen) || vlen == 0)) {
+            return vlen ? "dbfilename can't be a path, just a filename"
+                        : "dbfilename can't be empty";
+        }
+        if (d->off == F(dir)) {
+            /* as Redis: the process moves there now; the value is where it
+             * is (absolute) */
+            char path[4096], cwd[4096];
+
+            if (vlen >= sizeof(path)) {
+                return "File name too long";
+            }
+            memcpy(path, v, vlen);
+            path[vlen] = '\0';
+            if (chdir(path) != 0 || !getcwd(cwd, sizeof(cwd))) {
+                snprintf(why, sizeof(why), "%s", strerror(errno));
+                return why;
+            }
+            sh_free(*(char **)field);
+            *(char **)field = sh_strdup(cwd);
+            return NULL;
+        }
         sh_free(*(char **)field);
         *(char **)field = sh_memdup(v, vlen + 1);
         (*(char **)field)[vlen] = '\0';
@@ -440,6 +482,34 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
         break;
     }
     return "unsupported";
+}
+
+/* save: pairs of non-negative integers (seconds, changes) in words[0..len),
+ * written back joined by single spaces into out (of cap bytes). NULL, or
+ * Redis's reason. */
+static const char *save_words(const char *words, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+    int count = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0, e; i < len; i = e) {
+        long long x;
+
+        for (; i < len && words[i] == ' '; i++) {
+        }
+        for (e = i; e < len && words[e] != ' '; e++) {
+        }
+        if (e == i) {
+            break;
+        }
+        if (!util_str2ll(words + i, e - i, &x) || x < 0 || n + (e - i) + 2 > cap) {
+            return "Invalid save parameters";
+        }
+        n += (size_t)snprintf(out + n, cap - n, "%s%.*s", n ? " " : "", (int)(e - i), words + i);
+        count++;
+    }
+    return count % 2 ? "Invalid save parameters" : NULL;
 }
 
 /* latency-tracking-info-percentiles: every word of words[0..len) a number
@@ -556,6 +626,24 @@ int config_apply(struct config *c, const char *name, int nval, const struct sh_s
             }
             w.n = strlen(pct);
             memcpy(w.buf, pct, w.n + 1);
+        }
+        if (d->off == F(save)) {
+            /* redis.conf: each save line adds points, the first one
+             * replaces the built-in ones, and save "" clears them */
+            char pts[1024];
+
+            why = save_words(w.buf, w.n, pts, sizeof(pts));
+            if (why) {
+                snprintf(err, errlen, "%s", why);
+                return -1;
+            }
+            if (pts[0] && c->save_from_file && c->save[0]) {
+                w.n = (size_t)snprintf(w.buf, sizeof(w.buf), "%s %s", c->save, pts);
+            } else {
+                w.n = strlen(pts);
+                memcpy(w.buf, pts, w.n + 1);
+            }
+            c->save_from_file = pts[0] != '\0';
         }
         char **field = field_of(c, d);
 
@@ -807,6 +895,17 @@ static int set_one(struct config *c, const struct directive *d, const char *cano
             *field = sh_strdup(pct);
             return 0;
         }
+    } else if (d->kind == DIR_WORDS && d->off == F(save)) {
+        char pts[1024];
+
+        why = save_words(value.ptr, value.len, pts, sizeof(pts));
+        if (!why) {
+            char **field = field_of(c, d);
+
+            sh_free(*field);
+            *field = sh_strdup(pts);
+            return 0;
+        }
     } else if (d->kind == DIR_WORDS) {
         char **field = field_of(c, d);
 
@@ -847,6 +946,10 @@ int config_set(struct config *c, int npairs, const struct sh_slice *args, char *
         }
         if (!d->tunable) {
             why = "can't set immutable config";
+        } else if ((d->off == F(dir) || d->off == F(dbfilename)) && !c->enable_protected_configs) {
+            /* Redis's PROTECTED_CONFIG: CONFIG SET only with
+             * enable-protected-configs */
+            why = "can't set protected config";
         }
         for (size_t k = 0; k < nseen && !why; k++) {
             if (seen[k] == canon) {

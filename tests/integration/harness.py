@@ -15,7 +15,9 @@ Environment:
                      (default /usr/bin/redis-server)
 """
 
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -415,6 +417,9 @@ class Server:
         self.port = None
         self.log = None
         self.returncode = None
+        # the server's working directory (its dump.rdb lands there): one of
+        # its own, so that servers never load each other's files
+        self.dir = None
 
     def command_line(self, port):
         binary = server_binary()
@@ -427,7 +432,9 @@ class Server:
             argv += ["--save", "", "--appendonly", "no",
                      "--enable-debug-command", "local"]
         else:
-            argv += ["--shards", str(self.shards)]
+            # no save points unless a test asks (Redis's built-in ones would
+            # save at every stop)
+            argv += ["--shards", str(self.shards), "--save", ""]
         argv += self.extra_args
         return argv
 
@@ -438,13 +445,16 @@ class Server:
                 "server binary %r not found or not executable "
                 "(set SHARDIS_BIN, or SHARDIS_REFERENCE=redis)" % binary)
         last_error = None
+        if self.dir is None:
+            self.dir = tempfile.mkdtemp(prefix="shardis-dir-")
+            atexit.register(shutil.rmtree, self.dir, True)
         for _attempt in range(3):
             port = free_port()
             self.log = tempfile.NamedTemporaryFile(
                 prefix="shardis-test-", suffix=".log", delete=False)
             self.proc = subprocess.Popen(
                 self.command_line(port), stdin=subprocess.DEVNULL,
-                stdout=self.log, stderr=subprocess.STDOUT, cwd=tempfile.gettempdir())
+                stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
             self.port = port
             self.returncode = None
             try:

@@ -875,6 +875,7 @@ class TestShippedConfig(unittest.TestCase):
         conf = dict(zip(flat[0::2], flat[1::2]))
         conf.pop(b"port")  # the harness picks one
         conf.pop(b"shards")  # and sets this
+        conf.pop(b"dir")  # and a working directory of each server's own
         return conf
 
     def test_shipped_config_matches_the_built_in_defaults(self):
