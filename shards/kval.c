@@ -8,6 +8,7 @@
 #include "shardis/thash.h"
 #include "shardis/tlist.h"
 #include "shardis/tset.h"
+#include "shardis/tstream.h"
 #include "shardis/tzset.h"
 #include "shardis/util.h"
 
@@ -33,6 +34,9 @@ void kval_clear(struct kval *v)
         break;
     case KVAL_HASH:
         thash_free(v);
+        break;
+    case KVAL_STREAM:
+        tstream_free(v);
         break;
     default:
         break;
@@ -168,6 +172,8 @@ size_t kval_memory(const struct kval *v)
         return tzset_memory(v);
     case KVAL_HASH:
         return thash_memory(v);
+    case KVAL_STREAM:
+        return tstream_memory(v);
     default:
         return 0;
     }
@@ -175,7 +181,9 @@ size_t kval_memory(const struct kval *v)
 
 const char *kval_type_name(const struct kval *v)
 {
-    static const char *const names[] = { "none", "string", "list", "set", "zset", "hash" };
+    static const char *const names[] = {
+        "none", "string", "list", "set", "zset", "hash", "stream"
+    };
 
     return v->type < SH_ARRAY_LEN(names) ? names[v->type] : "unknown";
 }
@@ -183,7 +191,7 @@ const char *kval_type_name(const struct kval *v)
 const char *kval_encoding_name(const struct kval *v)
 {
     static const char *const names[] = { "raw",    "int",       "listpack", "quicklist",
-                                         "intset", "hashtable", "skiplist" };
+                                         "intset", "hashtable", "skiplist", "stream" };
 
     /* Redis 7.0 keeps every list a quicklist and says so; a small list here
      * is one listpack (7.2's rule), reported as 7.0 clients expect */

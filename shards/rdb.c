@@ -36,6 +36,7 @@
  */
 #include "shardis/rdb.h"
 
+#include "rdb_stream.h"
 #include "shardis/crc64.h"
 #include "shardis/intset.h"
 #include "shardis/lpack.h"
@@ -43,6 +44,7 @@
 #include "shardis/thash.h"
 #include "shardis/tlist.h"
 #include "shardis/tset.h"
+#include "shardis/tstream.h"
 #include "shardis/tzset.h"
 #include "shardis/util.h"
 
@@ -240,8 +242,9 @@ int rdb_value_type(const struct kval *v)
         return v->enc == KVAL_ENC_INTSET ? RDB_TYPE_SET_INTSET : RDB_TYPE_SET;
     case KVAL_ZSET:
         return v->enc == KVAL_ENC_LISTPACK ? RDB_TYPE_ZSET_LISTPACK : RDB_TYPE_ZSET_2;
+    case KVAL_STREAM:
+        return RDB_TYPE_STREAM_LISTPACKS_2;
     default:
-        /* TODO(rdb): streams (RDB_TYPE_STREAM_LISTPACKS_2) once tstream.h exists */
         SH_ASSERT(v->type == KVAL_HASH);
         return v->enc == KVAL_ENC_LISTPACK ? RDB_TYPE_HASH_LISTPACK : RDB_TYPE_HASH;
     }
@@ -363,6 +366,9 @@ void rdb_put_value_payload(struct rdb_out *o, const struct kval *v)
         break;
     case KVAL_ZSET:
         put_zset(o, v);
+        break;
+    case KVAL_STREAM:
+        rdb_put_stream(o, tstream_of(v));
         break;
     default:
         SH_ASSERT(v->type == KVAL_HASH);
@@ -1329,8 +1335,7 @@ bool rdb_get_value(struct rdb_in *in, int type, struct kval *out, const struct k
         return rdb_fail(in, "module values are not supported");
     case RDB_TYPE_STREAM_LISTPACKS:
     case RDB_TYPE_STREAM_LISTPACKS_2:
-        /* TODO(rdb): streams (tstream.h) once the type exists */
-        return rdb_fail(in, "stream values are not supported yet");
+        return rdb_get_stream(in, type, out);
     default:
         return rdb_fail(in, "unknown value type %d", type);
     }
@@ -1396,6 +1401,9 @@ bool rdb_skip_value(struct rdb_in *in, int type)
             }
         }
         return true;
+    case RDB_TYPE_STREAM_LISTPACKS:
+    case RDB_TYPE_STREAM_LISTPACKS_2:
+        return rdb_skip_stream(in, type == RDB_TYPE_STREAM_LISTPACKS_2);
     default:
         return rdb_fail(in, "cannot skip a value of type %d", type);
     }

@@ -33,6 +33,7 @@ void cmd_debug_bind(void);   /* DEBUG */
 void cmd_lolwut_bind(void);  /* LOLWUT */
 void cmd_command_bind(void); /* COMMAND GETKEYSANDFLAGS HELP (cmd_command.c) */
 void cmd_dump_bind(void);    /* DUMP RESTORE */
+void cmd_stream_bind(void);  /* X* (cmd_stream.c) */
 void cmd_persist_bind(void); /* SAVE BGSAVE LASTSAVE (cmd_persist.c) */
 struct cmd_ctx;
 /* DEBUG RELOAD [NOSAVE] (save: not NOSAVE), and SHUTDOWN's save: snapshot

@@ -23,6 +23,7 @@ enum kval_type {
     KVAL_SET = 3,
     KVAL_ZSET = 4,
     KVAL_HASH = 5,
+    KVAL_STREAM = 6,
 };
 
 enum kval_enc {
@@ -33,6 +34,7 @@ enum kval_enc {
     KVAL_ENC_INTSET = 4,    /* set of integers: an intset (intset.h) */
     KVAL_ENC_HASHTABLE = 5, /* set, hash: an fdict (fdict.h) */
     KVAL_ENC_SKIPLIST = 6,  /* zset: an fdict plus a zsl (zsl.h) */
+    KVAL_ENC_STREAM = 7,    /* stream: a struct tstream (tstream.h) */
 };
 
 /* Redis's encoding thresholds (the *-max-listpack-* directives); a shard

@@ -9,7 +9,8 @@
  * when it is one, LZF-compressed when asked and it pays), a list as
  * QUICKLIST_2 (its listpack nodes as they are), a set as INTSET, LISTPACK-free
  * SET, a sorted set as ZSET_LISTPACK or ZSET_2, a hash as HASH_LISTPACK or
- * HASH. Reading takes every form Redis 7.0 reads (ziplists, zipmaps, old
+ * HASH, a stream as STREAM_LISTPACKS_2 (its listpack nodes as they are, its
+ * groups, PELs and consumers). Reading takes every form Redis 7.0 reads (ziplists, zipmaps, old
  * linked lists, quicklist v1, listpack sets of 7.2 too), validates every
  * blob before it is used (a corrupt payload is an error, never a crash), and
  * converts to the encoding the limits call for.
@@ -133,8 +134,12 @@ bool rdb_skip_string(struct rdb_in *in);
 /* Reads a payload of type `type` into out (which must be KVAL_NONE) in the
  * encoding lim calls for; hash tables and skiplists are seeded from *rnd.
  * False (in->err set, out left KVAL_NONE) on corrupt bytes, an unknown or
- * unsupported type (modules, streams while there are none), or an empty
- * collection (Redis refuses those too). */
+ * unsupported type (modules), or an empty collection (Redis refuses those
+ * too; an empty stream is a value, as in Redis). A stream (STREAM_LISTPACKS
+ * or _2) is checked deeply: every node (tstream_node_validate), nodes and
+ * live entries in order, length and last_id against the entries, and each
+ * group's PEL against its consumers' (every pending entry owned by exactly
+ * one consumer). */
 bool rdb_get_value(struct rdb_in *in, int type, struct kval *out, const struct kval_limits *lim,
                    uint64_t *rnd);
 /* Moves past a payload of type `type` without building it (only lengths are

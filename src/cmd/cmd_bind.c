@@ -31,6 +31,7 @@ void cmd_bind_all(void)
     cmd_lolwut_bind();
     cmd_command_bind();
     cmd_dump_bind();
+    cmd_stream_bind();
     cmd_persist_bind();
     block_bind();
     monitor_bind();

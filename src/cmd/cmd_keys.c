@@ -62,6 +62,7 @@
 #include "shardis/kdb.h"
 #include "shardis/persist.h"
 #include "shardis/pubsub.h"
+#include "shardis/rdb.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
 #include "shardis/thash.h"
@@ -113,11 +114,41 @@ static const char *type_name(const struct kentry *e)
 
 /*
  * A value between shards (COPY, RENAME, MOVE across owners) is one byte of
- * type tag and then the string's bytes, or the type's kval_dump form.
+ * type tag and then the string's bytes, or the type's kval_dump form; a
+ * stream's is its RDB payload (STREAM_LISTPACKS_2: nodes as they are,
+ * groups, PELs and consumers), read back with rdb_get_value's checks.
  */
 static const char blob_tags[] = {
-    [KVAL_STRING] = 's', [KVAL_LIST] = 'l', [KVAL_SET] = 'S', [KVAL_ZSET] = 'z', [KVAL_HASH] = 'h'
+    [KVAL_STRING] = 's', [KVAL_LIST] = 'l', [KVAL_SET] = 'S',
+    [KVAL_ZSET] = 'z',   [KVAL_HASH] = 'h', [KVAL_STREAM] = 'x',
 };
+
+/* A stream's RDB payload (sh_malloc'd). */
+static char *stream_blob(const struct kval *v, size_t *n)
+{
+    struct rdb_out o;
+
+    rdb_out_init(&o, false);
+    rdb_put_value_payload(&o, v);
+    *n = o.len;
+    return o.data;
+}
+
+/* *v (KVAL_NONE) from a stream's RDB payload: 0 or -EINVAL. */
+static int stream_from_blob(struct kval *v, const char *p, size_t n, struct shard *sh)
+{
+    struct rdb_in in;
+
+    rdb_in_init(&in, p, n);
+    if (!rdb_get_value(&in, RDB_TYPE_STREAM_LISTPACKS_2, v, &sh->cfg.limits, &sh->rnd)) {
+        return -EINVAL;
+    }
+    if (in.pos != n) {
+        kval_clear(v);
+        return -EINVAL;
+    }
+    return 0;
+}
 
 /* The tagged bytes of a value (sh_malloc'd, the caller frees). O(n). */
 static char *value_blob(const struct kval *v, size_t *len)
@@ -138,6 +169,9 @@ static char *value_blob(const struct kval *v, size_t *len)
         break;
     case KVAL_ZSET:
         p = dump = tzset_dump(v, &n);
+        break;
+    case KVAL_STREAM:
+        p = dump = stream_blob(v, &n);
         break;
     default:
         SH_ASSERT(v->type == KVAL_HASH);
@@ -172,6 +206,8 @@ static int value_from_blob(struct kval *v, struct sh_slice b, struct shard *sh)
         return tzset_restore_seeded(v, b.ptr + 1, b.len - 1, lim, shard_rand(sh));
     case 'h':
         return thash_restore(v, b.ptr + 1, b.len - 1, lim);
+    case 'x':
+        return stream_from_blob(v, b.ptr + 1, b.len - 1, sh);
     default:
         return -EINVAL;
     }

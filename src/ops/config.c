@@ -94,6 +94,9 @@ static const struct directive directives[] = {
     /* milliseconds a script runs before other clients get -BUSY (0: never) */
     { "busy-reply-threshold", DIR_INT, F(busy_reply_threshold), 0, LLONG_MAX, true },
     { "hll-sparse-max-bytes", DIR_MEM, F(hll_sparse_max_bytes), 0, LLONG_MAX, true },
+    /* a stream's listpack node is closed past either (0: no limit) */
+    { "stream-node-max-bytes", DIR_MEM, F(stream_node_max_bytes), 0, LLONG_MAX, true },
+    { "stream-node-max-entries", DIR_INT, F(stream_node_max_entries), 0, LLONG_MAX, true },
     /* value encodings (kval.h): compact below these, scalable above */
     { "hash-max-listpack-entries", DIR_INT, F(limits.hash_max_listpack_entries), 0, LLONG_MAX,
       true },
@@ -285,6 +288,8 @@ void config_init(struct config *c)
     c->slowlog_log_slower_than = 10000;
     c->busy_reply_threshold = 5000;
     c->hll_sparse_max_bytes = 3000;
+    c->stream_node_max_bytes = 4096;
+    c->stream_node_max_entries = 100;
     c->slowlog_max_len = 128;
     c->acllog_max_len = 128;
     c->latency_monitor_threshold = 0;

@@ -46,6 +46,17 @@ def fill(c):
     for i in range(1000):
         args += ["f%d" % i, "v%d" % i]
     c.cmd("HSET", "h:big", *args)
+    # streams: several nodes, a deleted entry, groups with pending entries
+    # and consumers; an empty stream with a group
+    for i in range(1, 251):
+        c.cmd("XADD", "x:s", "%d-1" % i, "f", "v%d" % i)
+    c.cmd("XDEL", "x:s", "2-1")
+    c.cmd("XGROUP", "CREATE", "x:s", "g", "0")
+    c.cmd("XREADGROUP", "GROUP", "g", "alice", "COUNT", "3", "STREAMS", "x:s", ">")
+    c.cmd("XGROUP", "CREATECONSUMER", "x:s", "g", "bob")
+    c.cmd("XADD", "x:empty", "5-5", "f", "v")
+    c.cmd("XDEL", "x:empty", "5-5")
+    c.cmd("XGROUP", "CREATE", "x:empty", "g", "$")
     c.cmd("SET", "ttl:a", "v", "EX", "1000")
     c.cmd("HSET", "ttl:h", "f", "v")
     c.cmd("PEXPIRE", "ttl:h", "2000000")
@@ -76,6 +87,10 @@ def state(c, dbs=(0, 1, 9)):
             elif t == "hash":
                 flat = c.cmd("HGETALL", k)
                 v = sorted(zip(flat[0::2], flat[1::2]))
+            elif t == "stream":
+                info = c.cmd("XINFO", "STREAM", k, "FULL")
+                v = [(info[i], info[i + 1]) for i in range(0, len(info), 2)
+                     if info[i] != b"radix-tree-nodes"]
             else:
                 v = t
             out[(db, k)] = (t, v, c.cmd("PTTL", k) > 0)

@@ -7,7 +7,12 @@
  * (ziplists, zipmaps, old LIST and ZSET, quicklist v1, plain nodes) decode
  * to known values; every truncation of a valid payload and random byte
  * flips fail cleanly (run under ASan to see that nothing reads out of
- * bounds); the primitives' forms are checked byte for byte.
+ * bounds); the primitives' forms are checked byte for byte. Streams: a
+ * stream with deletions, groups, PELs and consumers comes back equal
+ * through STREAM_LISTPACKS_2 and through the v1 form (whose missing fields
+ * are computed), Redis 7.0's DUMP of one decodes and is written back byte
+ * for byte, and hand-made inconsistent ones (node keys, order, length,
+ * PEL owners) are refused.
  */
 #include "shardis/crc64.h"
 #include "shardis/intset.h"
@@ -17,6 +22,7 @@
 #include "shardis/thash.h"
 #include "shardis/tlist.h"
 #include "shardis/tset.h"
+#include "shardis/tstream.h"
 #include "shardis/tzset.h"
 
 #include <math.h>
@@ -78,6 +84,24 @@ static const unsigned char redis_hlp[] = { 0x10, 0x12, 0x12, 0x00, 0x00, 0x00, 0
 static const unsigned char redis_hht[] = { 0x04, 0x01, 0x01, 0x66, 0xc3, 0x09, 0x40, 0x46, 0x01,
                                            0x76, 0x76, 0xe0, 0x39, 0x00, 0x01, 0x76, 0x76, 0x0a,
                                            0x00, 0xf2, 0x1b, 0xfa, 0x0a, 0x02, 0xf2, 0x74, 0x9c };
+
+/* XADD s 1-1 f v; XADD s 2-2 f w g 7; XADD s 3-0 f x; XDEL s 2-2;
+ * XGROUP CREATE s grp 0; XREADGROUP GROUP grp alice COUNT 1 STREAMS s >;
+ * XGROUP CREATECONSUMER s grp bob */
+static const unsigned char redis_stream[] = {
+    0x13, 0x01, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x01, 0x3e, 0x3e, 0x00, 0x00, 0x00, 0x18, 0x00, 0x02, 0x01, 0x01, 0x01, 0x01, 0x01,
+    0x81, 0x66, 0x02, 0x00, 0x01, 0x02, 0x01, 0x00, 0x01, 0x00, 0x01, 0x81, 0x76, 0x02, 0x04, 0x01,
+    0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x02, 0x01, 0x81, 0x66, 0x02, 0x81, 0x77, 0x02, 0x81, 0x67,
+    0x02, 0x07, 0x01, 0x08, 0x01, 0x02, 0x01, 0x02, 0x01, 0xdf, 0xff, 0x02, 0x81, 0x78, 0x02, 0x04,
+    0x01, 0xff, 0x02, 0x03, 0x00, 0x01, 0x01, 0x02, 0x02, 0x03, 0x01, 0x03, 0x67, 0x72, 0x70, 0x01,
+    0x01, 0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x57, 0xc2, 0x01, 0x4b, 0xa2,
+    0x01, 0x00, 0x00, 0x01, 0x02, 0x05, 0x61, 0x6c, 0x69, 0x63, 0x65, 0x57, 0xc2, 0x01, 0x4b, 0xa2,
+    0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x01, 0x03, 0x62, 0x6f, 0x62, 0x5c, 0xc2, 0x01, 0x4b, 0xa2, 0x01, 0x00, 0x00,
+    0x00, 0x0a, 0x00, 0x3f, 0xb7, 0xe9, 0x34, 0x15, 0xb4, 0x3d, 0xac,
+};
 
 /* ---- hand-made payloads (type byte and payload) in older forms ---- */
 
@@ -704,7 +728,7 @@ static void test_refused_payloads(void **state)
         { RDB_TYPE_ZSET, 1, 1, 'm', 253 },    /* NaN score */
         { RDB_TYPE_ZSET, 1, 1, 'm', 1, 'x' }, /* not a number */
         { RDB_TYPE_MODULE_2, 0 },
-        { RDB_TYPE_STREAM_LISTPACKS, 0 },
+        { RDB_TYPE_STREAM_LISTPACKS, 1, 1, 'k' }, /* node key not an ID */
         { 8, 0 },
         { RDB_TYPE_LIST_QUICKLIST_2, 1, 3, 1, 'a' },                    /* container 3 */
         { RDB_TYPE_LIST_QUICKLIST_2, 1, 2, 7, 7, 0, 0, 0, 0, 0, 0xff }, /* empty node only */
@@ -898,6 +922,521 @@ static void test_listpack_blobs(void **state)
     rdb_out_free(&o);
 }
 
+/* ---- streams ---- */
+
+static const struct tstream_limits SLIM = { .node_max_bytes = 4096, .node_max_entries = 4 };
+
+static size_t cat(char *out, size_t cap, size_t at, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(out + at, cap - at, fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0 && (size_t)n < cap - at);
+    return at + (size_t)n;
+}
+
+static size_t cat_id(char *out, size_t cap, size_t at, const struct tstream_id *id)
+{
+    char b[TSTREAM_ID_BUF];
+
+    tstream_id_fmt(b, id);
+    return cat(out, cap, at, "%s", b);
+}
+
+static size_t cat_pel(char *out, size_t cap, size_t at, const struct tstream_map *pel, bool nacks)
+{
+    struct tstream_map_pos pos;
+    bool more = tstream_map_seek(pel, NULL, true, &pos);
+
+    at = cat(out, cap, at, "[");
+    while (more) {
+        const struct tstream_nack *n = tstream_map_val(pel, pos);
+
+        at = cat_id(out, cap, at, tstream_map_key(pel, pos));
+        if (nacks) {
+            at = cat(out, cap, at, " %.*s %lld %llu", (int)n->consumer->nlen, n->consumer->name,
+                     (long long)n->delivery_time, (unsigned long long)n->delivery_count);
+        }
+        at = cat(out, cap, at, ";");
+        more = tstream_map_next(pel, &pos);
+    }
+    return cat(out, cap, at, "]");
+}
+
+/* Everything a stream holds, as one string. */
+static const char *sdesc(const struct kval *v)
+{
+    static char out[1 << 16];
+    const struct tstream *s = tstream_of(v);
+    struct tstream_iter it;
+    struct tstream_id id;
+    long long nf;
+    size_t at = 0;
+
+    assert_int_equal(v->type, KVAL_STREAM);
+    at = cat(out, sizeof(out), at, "len=%llu last=", (unsigned long long)s->length);
+    at = cat_id(out, sizeof(out), at, &s->last_id);
+    at = cat(out, sizeof(out), at, " first=");
+    at = cat_id(out, sizeof(out), at, &s->first_id);
+    at = cat(out, sizeof(out), at, " maxdel=");
+    at = cat_id(out, sizeof(out), at, &s->max_deleted_id);
+    at = cat(out, sizeof(out), at, " added=%llu |", (unsigned long long)s->entries_added);
+    tstream_iter_start(&it, s, NULL, NULL, false);
+    while (tstream_iter_next(&it, &id, &nf)) {
+        at = cat(out, sizeof(out), at, " ");
+        at = cat_id(out, sizeof(out), at, &id);
+        for (long long i = 0; i < nf; i++) {
+            struct sh_slice f, val;
+
+            tstream_iter_field(&it, &f, &val);
+            at = cat(out, sizeof(out), at, " %.*s=%.*s", (int)f.len, f.ptr, (int)val.len, val.ptr);
+        }
+    }
+    for (size_t g = 0; g < s->ngroups; g++) {
+        const struct tstream_group *gr = s->groups[g];
+
+        at = cat(out, sizeof(out), at, " | %.*s ", (int)gr->nlen, gr->name);
+        at = cat_id(out, sizeof(out), at, &gr->last_id);
+        at = cat(out, sizeof(out), at, " er=%lld ", gr->entries_read);
+        at = cat_pel(out, sizeof(out), at, &gr->pel, true);
+        for (size_t c = 0; c < gr->nconsumers; c++) {
+            const struct tstream_consumer *co = gr->consumers[c];
+
+            at = cat(out, sizeof(out), at, " %.*s@%lld", (int)co->nlen, co->name,
+                     (long long)co->seen_time);
+            at = cat_pel(out, sizeof(out), at, &co->pel, false);
+        }
+    }
+    return out;
+}
+
+static void sadd(struct tstream *s, uint64_t ms, uint64_t seq, bool other)
+{
+    struct tstream_id id = { ms, seq };
+    char v[32];
+    struct sh_slice fv[4] = { { "f", 1 }, { v, 0 }, { "g", 1 }, { "12345", 5 } };
+
+    fv[1].len = (size_t)snprintf(v, sizeof(v), "v%llu", (unsigned long long)ms);
+    if (other) {
+        fv[0] = (struct sh_slice){ "other-field", 11 };
+    }
+    tstream_append(s, &id, fv, other ? 1 : 2, &SLIM);
+}
+
+/* XDEL of id, as the command layer keeps first_id and max_deleted_id. */
+static void sdel(struct tstream *s, uint64_t ms, uint64_t seq)
+{
+    struct tstream_id id = { ms, seq };
+
+    assert_true(tstream_delete(s, &id));
+    if (tstream_id_cmp(&id, &s->max_deleted_id) > 0) {
+        s->max_deleted_id = id;
+    }
+    tstream_edge_id(s, true, &s->first_id);
+}
+
+/* A stream of several nodes, deletions, a trim, two groups with PELs and
+ * consumers (one consumer without pending entries). */
+static void build_stream(struct kval *v)
+{
+    struct tstream *s;
+    struct tstream_group *g;
+    struct tstream_consumer *c[3];
+
+    tstream_init(v);
+    s = tstream_of(v);
+    for (uint64_t i = 1; i <= 40; i++) {
+        sadd(s, i * 1000, i % 3, i % 5 == 0);
+    }
+    sdel(s, 7000, 1);
+    sdel(s, 9000, 0);
+    sdel(s, 10000, 1);
+    sdel(s, 11000, 2);
+    sdel(s, 12000, 0);
+    (void)tstream_trim(s, TSTREAM_TRIM_MAXLEN, 30, NULL, false, 0);
+    g = tstream_group_create(s, "workers", 7, &(struct tstream_id){ 20000, 2 }, 14);
+    c[0] = tstream_consumer_create(g, "alice", 5, 1700000000123LL);
+    c[1] = tstream_consumer_create(g, "bob", 3, 1700000000456LL);
+    c[2] = tstream_consumer_create(g, "carol", 5, -5);
+    for (uint64_t i = 5; i <= 20; i++) {
+        (void)tstream_pel_add(g, c[i % 2], &(struct tstream_id){ i * 1000, i % 3 },
+                              1700000000000LL + (int64_t)i, i);
+    }
+    g = tstream_group_create(s, "audit", 5, &(struct tstream_id){ 0, 0 }, TSTREAM_ENTRIES_UNKNOWN);
+    (void)tstream_consumer_create(g, "1234", 4, 99);
+}
+
+static void test_streams_round_trip(void **state)
+{
+    struct kval v, out, empty;
+    char *want;
+    char *d1, *d2;
+    size_t n1, n2;
+
+    (void)state;
+    build_stream(&v);
+    assert_true(tstream_nodes(tstream_of(&v)) > 5);
+    want = strdup(sdesc(&v));
+    for (int compress = 0; compress < 2; compress++) {
+        round_trip(&v, &out, compress);
+        assert_string_equal(sdesc(&out), want);
+        /* written again, the bytes are the same */
+        d1 = rdb_dump(&v, &n1);
+        d2 = rdb_dump(&out, &n2);
+        assert_int_equal(n1, n2);
+        assert_memory_equal(d1, d2, n1);
+        free(d1);
+        free(d2);
+        /* and it still works as a stream: appends go to the loaded tail */
+        sadd(tstream_of(&out), 99000, 0, false);
+        assert_int_equal(tstream_of(&out)->length, tstream_of(&v)->length + 1);
+        kval_clear(&out);
+    }
+    free(want);
+    kval_clear(&v);
+    /* an empty stream with a group is a value (Redis keeps those) */
+    tstream_init(&empty);
+    tstream_of(&empty)->last_id = (struct tstream_id){ 5, 5 };
+    tstream_of(&empty)->max_deleted_id = (struct tstream_id){ 5, 5 };
+    tstream_of(&empty)->entries_added = 3;
+    (void)tstream_group_create(tstream_of(&empty), "g", 1, &(struct tstream_id){ 5, 5 }, 3);
+    want = strdup(sdesc(&empty));
+    round_trip(&empty, &out, false);
+    assert_string_equal(sdesc(&out), want);
+    free(want);
+    kval_clear(&out);
+    kval_clear(&empty);
+}
+
+static void put_raw_id(struct rdb_out *o, uint64_t ms, uint64_t seq)
+{
+    unsigned char b[16];
+
+    for (int i = 0; i < 8; i++) {
+        b[i] = (unsigned char)(ms >> (56 - 8 * i));
+        b[8 + i] = (unsigned char)(seq >> (56 - 8 * i));
+    }
+    rdb_put_raw(o, b, 16);
+}
+
+static void put_id(struct rdb_out *o, uint64_t ms, uint64_t seq)
+{
+    rdb_put_len(o, ms);
+    rdb_put_len(o, seq);
+}
+
+/* The v1 form (Redis 6.x) of a stream built here: no first_id,
+ * max_deleted_entry_id, entries_added or entries_read. */
+static void put_stream_v1(struct rdb_out *o, const struct tstream *s)
+{
+    struct tstream_node_iter it = { .started = false };
+    struct tstream_id master;
+    const unsigned char *lp;
+
+    rdb_put_byte(o, RDB_TYPE_STREAM_LISTPACKS);
+    rdb_put_len(o, tstream_nodes(s));
+    while (tstream_node_next(s, &it, &master, &lp)) {
+        rdb_put_len(o, 16);
+        put_raw_id(o, master.ms, master.seq);
+        rdb_put_string(o, lp, lpack_bytes(lp));
+    }
+    rdb_put_len(o, s->length);
+    put_id(o, s->last_id.ms, s->last_id.seq);
+    rdb_put_len(o, s->ngroups);
+    for (size_t i = 0; i < s->ngroups; i++) {
+        const struct tstream_group *g = s->groups[i];
+        struct tstream_map_pos pos;
+        bool more = tstream_map_seek(&g->pel, NULL, true, &pos);
+
+        rdb_put_string(o, g->name, g->nlen);
+        put_id(o, g->last_id.ms, g->last_id.seq);
+        rdb_put_len(o, g->pel.count);
+        for (; more; more = tstream_map_next(&g->pel, &pos)) {
+            const struct tstream_id *id = tstream_map_key(&g->pel, pos);
+            const struct tstream_nack *n = tstream_map_val(&g->pel, pos);
+
+            put_raw_id(o, id->ms, id->seq);
+            rdb_put_ms(o, n->delivery_time);
+            rdb_put_len(o, n->delivery_count);
+        }
+        rdb_put_len(o, g->nconsumers);
+        for (size_t j = 0; j < g->nconsumers; j++) {
+            const struct tstream_consumer *c = g->consumers[j];
+
+            rdb_put_string(o, c->name, c->nlen);
+            rdb_put_ms(o, c->seen_time);
+            rdb_put_len(o, c->pel.count);
+            more = tstream_map_seek(&c->pel, NULL, true, &pos);
+            for (; more; more = tstream_map_next(&c->pel, &pos)) {
+                put_raw_id(o, tstream_map_key(&c->pel, pos)->ms,
+                           tstream_map_key(&c->pel, pos)->seq);
+            }
+        }
+    }
+}
+
+static void test_stream_v1_form(void **state)
+{
+    struct kval v, out;
+    struct rdb_out o;
+    struct rdb_in in;
+    const struct tstream *s;
+    struct tstream_id first;
+
+    (void)state;
+    build_stream(&v);
+    rdb_out_init(&o, false);
+    put_stream_v1(&o, tstream_of(&v));
+    assert_true(decode((unsigned char *)o.data, o.len, &out));
+    s = tstream_of(&out);
+    /* computed as Redis's loader does */
+    assert_int_equal(s->entries_added, tstream_of(&v)->length);
+    assert_int_equal(s->max_deleted_id.ms, 0);
+    assert_int_equal(s->max_deleted_id.seq, 0);
+    tstream_edge_id(tstream_of(&v), true, &first);
+    assert_int_equal(tstream_id_cmp(&s->first_id, &first), 0);
+    assert_int_equal(s->groups[0]->nlen, 5); /* "audit" at 0-0: distance 0 */
+    assert_int_equal(s->groups[0]->entries_read, 0);
+    assert_int_equal(s->groups[1]->entries_read,
+                     tstream_estimate_distance(s, &s->groups[1]->last_id));
+    assert_int_equal(s->groups[1]->pel.count, 16);
+    assert_int_equal(s->groups[1]->consumers[0]->pel.count, 8);
+    assert_int_equal(s->groups[1]->consumers[2]->pel.count, 0);
+    /* skipping moves past exactly the payload; every cut fails */
+    rdb_in_init(&in, o.data + 1, o.len - 1);
+    assert_true(rdb_skip_value(&in, RDB_TYPE_STREAM_LISTPACKS));
+    assert_int_equal(in.pos, o.len - 1);
+    for (size_t cut = 1; cut < o.len; cut++) {
+        struct kval t;
+
+        assert_false(decode((unsigned char *)o.data, cut, &t));
+    }
+    kval_clear(&out);
+    kval_clear(&v);
+    rdb_out_free(&o);
+}
+
+static void test_redis_stream_decodes(void **state)
+{
+    const size_t body = sizeof(redis_stream) - 10;
+    unsigned char *copy = malloc(sizeof(redis_stream));
+    struct kval v;
+    char *d;
+    size_t n;
+
+    (void)state;
+    v = restore(redis_stream, sizeof(redis_stream));
+    assert_string_equal(sdesc(&v), "len=2 last=3-0 first=1-1 maxdel=2-2 added=3 | 1-1 f=v 3-0 f=x"
+                                   " | grp 1-1 er=-1 [1-1 alice 1796554736215 1;]"
+                                   " alice@1796554736215[1-1;] bob@1796554736220[]");
+    d = rdb_dump(&v, &n);
+    assert_int_equal(n, sizeof(redis_stream));
+    assert_memory_equal(d, redis_stream, n);
+    free(d);
+    kval_clear(&v);
+    for (size_t cut = 1; cut < body; cut++) {
+        assert_false(decode(redis_stream, cut, &v));
+    }
+    /* any single byte changed (the CRC aside): refused, or a sound stream
+     * that writes and reads back the same */
+    for (size_t i = 1; i < body; i++) {
+        for (unsigned x = 1; x < 256; x += 17) {
+            memcpy(copy, redis_stream, sizeof(redis_stream));
+            copy[i] ^= (unsigned char)x;
+            if (decode(copy, body, &v)) {
+                struct kval w;
+                char *want = strdup(sdesc(&v));
+
+                round_trip(&v, &w, false);
+                assert_string_equal(sdesc(&w), want);
+                free(want);
+                kval_clear(&w);
+                kval_clear(&v);
+            }
+        }
+    }
+    free(copy);
+}
+
+/* One node holding entries 1-1 and 2-1 (field f) with master 1-1. */
+static void put_good_node(struct rdb_out *o)
+{
+    struct kval v;
+    struct tstream_node_iter it = { .started = false };
+    struct tstream_id master;
+    const unsigned char *lp;
+
+    tstream_init(&v);
+    sadd(tstream_of(&v), 1, 1, false);
+    sadd(tstream_of(&v), 2, 1, false);
+    assert_true(tstream_node_next(tstream_of(&v), &it, &master, &lp));
+    rdb_put_len(o, 16);
+    put_raw_id(o, 1, 1);
+    rdb_put_string(o, lp, lpack_bytes(lp));
+    kval_clear(&v);
+}
+
+/* A v2 stream of that node (length, last_id as given), then ngroups. */
+static void put_base(struct rdb_out *o, uint64_t length, uint64_t last_ms, uint64_t added,
+                     uint64_t ngroups)
+{
+    rdb_out_reset(o);
+    rdb_put_byte(o, RDB_TYPE_STREAM_LISTPACKS_2);
+    rdb_put_len(o, 1);
+    put_good_node(o);
+    rdb_put_len(o, length);
+    put_id(o, last_ms, 1);
+    put_id(o, 1, 1);
+    put_id(o, 0, 0);
+    rdb_put_len(o, added);
+    rdb_put_len(o, ngroups);
+}
+
+/* A group "g" with a global PEL of n IDs (k-0 for k in ids) and then the
+ * consumers section (count nc), left to the caller. */
+static void put_group(struct rdb_out *o, const char *name, const uint64_t *ids, size_t n,
+                      uint64_t nc)
+{
+    rdb_put_string(o, name, strlen(name));
+    put_id(o, 0, 0);
+    rdb_put_len(o, 0);
+    rdb_put_len(o, n);
+    for (size_t i = 0; i < n; i++) {
+        put_raw_id(o, ids[i], 0);
+        rdb_put_ms(o, 1000);
+        rdb_put_len(o, 1);
+    }
+    rdb_put_len(o, nc);
+}
+
+static void put_consumer(struct rdb_out *o, const char *name, const uint64_t *ids, size_t n)
+{
+    rdb_put_string(o, name, strlen(name));
+    rdb_put_ms(o, 1000);
+    rdb_put_len(o, n);
+    for (size_t i = 0; i < n; i++) {
+        put_raw_id(o, ids[i], 0);
+    }
+}
+
+/* A node from raw items: integers, or strings when s[i] is set. */
+static void put_node_items(struct rdb_out *o, uint64_t master_ms, const long long *items, size_t n)
+{
+    unsigned char *lp = lpack_create();
+
+    for (size_t i = 0; i < n; i++) {
+        lp = items[i] == -999 ? lpack_append(lp, "f", 1) : lpack_append_int(lp, items[i]);
+    }
+    rdb_put_len(o, 16);
+    put_raw_id(o, master_ms, 0);
+    rdb_put_string(o, lp, lpack_bytes(lp));
+    lpack_destroy(lp);
+}
+
+static void test_stream_refused(void **state)
+{
+    static const uint64_t one[] = { 5 }, two[] = { 5, 6 }, down[] = { 6, 5 };
+    /* master: count deleted nfields "f" 0; entry: flags ms seq value lp-count */
+#define F (-999)
+    static const long long good[] = { 1, 0, 1, F, 0, 2, 0, 0, F, 4 };
+    static const long long bad_nodes[][16] = {
+        { 0, 0, 1, F, 0 },                               /* no live entry */
+        { 1, 0, 1, F, 0, 2, 0, 0, F, 5 },                /* lp-count off */
+        { 1, 0, 1, F, 1, 2, 0, 0, F, 4 },                /* terminator not 0 */
+        { 1, 0, 1, F, 0, 2, 0, 0, F, 4, 0 },             /* an item too many */
+        { 1, 0, 1, F, 0, 6, 0, 0, F, 4 },                /* unknown flag */
+        { 1, 1, 1, F, 0, 2, 0, 0, F, 4 },                /* deleted count off */
+        { 1, 0, 1, F, 0, 2, -1, 0, F, 4 },               /* below the master */
+        { 1, 0, 1, F, 0, 0, 0, 0, -1, 4 },               /* negative field count */
+        { 2, 0, 1, F, 0, 2, 1, 0, F, 4, 2, 0, 0, F, 4 }, /* out of order */
+    };
+    static const size_t bad_len[] = { 5, 10, 10, 11, 10, 10, 10, 10, 15 };
+#undef F
+    struct rdb_out o;
+    struct kval v;
+
+    (void)state;
+    rdb_out_init(&o, false);
+    /* the base is sound */
+    put_base(&o, 2, 2, 2, 0);
+    assert_true(decode((unsigned char *)o.data, o.len, &v));
+    kval_clear(&v);
+    put_base(&o, 2, 2, 2, 1);
+    put_group(&o, "g", two, 2, 2);
+    put_consumer(&o, "a", one, 1);
+    put_consumer(&o, "b", two + 1, 1);
+    assert_true(decode((unsigned char *)o.data, o.len, &v));
+    assert_string_equal(sdesc(&v), "len=2 last=2-1 first=1-1 maxdel=0-0 added=2 | 1-1 f=v1 "
+                                   "g=12345 2-1 f=v2 g=12345 | g 0-0 er=0 [5-0 a 1000 1;6-0 b "
+                                   "1000 1;] a@1000[5-0;] b@1000[6-0;]");
+    kval_clear(&v);
+    /* length, last_id, entries_added against the entries */
+    put_base(&o, 3, 2, 3, 0);
+    assert_false(decode((unsigned char *)o.data, o.len, &v));
+    put_base(&o, 2, 1, 2, 0);
+    assert_false(decode((unsigned char *)o.data, o.len, &v));
+    put_base(&o, 2, 2, 1, 0);
+    assert_false(decode((unsigned char *)o.data, o.len, &v));
+    /* PEL owners: none, two, unknown; PEL out of order; repeated names */
+    put_base(&o, 2, 2, 2, 1);
+    put_group(&o, "g", two, 2, 1);
+    put_consumer(&o, "a", one, 1);
+    assert_false(decode((unsigned char *)o.data, o.len, &v));
+    put_base(&o, 2, 2, 2, 1);
+    put_group(&o, "g", one, 1, 2);
+    put_consumer(&o, "a", one, 1);
+    put_consumer(&o, "b", one, 1);
+    assert_false(decode((unsigned char *)o.data, o.len, &v));
+    put_base(&o, 2, 2, 2, 1);
+    put_group(&o, "g", one, 1, 1);
+    put_consumer(&o, "a", two + 1, 1);
+    assert_false(decode((unsigned char *)o.data, o.len, &v));
+    put_base(&o, 2, 2, 2, 1);
+    put_group(&o, "g", down, 2, 1);
+    put_consumer(&o, "a", down, 2);
+    assert_false(decode((unsigned char *)o.data, o.len, &v));
+    put_base(&o, 2, 2, 2, 1);
+    put_group(&o, "g", NULL, 0, 2);
+    put_consumer(&o, "a", NULL, 0);
+    put_consumer(&o, "a", NULL, 0);
+    assert_false(decode((unsigned char *)o.data, o.len, &v));
+    put_base(&o, 2, 2, 2, 2);
+    put_group(&o, "g", NULL, 0, 0);
+    put_group(&o, "g", NULL, 0, 0);
+    assert_false(decode((unsigned char *)o.data, o.len, &v));
+    /* hand-made nodes: the good one loads, each bad one is refused */
+    for (size_t k = 0; k <= sizeof(bad_len) / sizeof(bad_len[0]); k++) {
+        bool ok = k == sizeof(bad_len) / sizeof(bad_len[0]);
+
+        rdb_out_reset(&o);
+        rdb_put_byte(&o, RDB_TYPE_STREAM_LISTPACKS);
+        rdb_put_len(&o, 1);
+        put_node_items(&o, 7, ok ? good : bad_nodes[k], ok ? 10 : bad_len[k]);
+        rdb_put_len(&o, 1);
+        put_id(&o, 9, 0);
+        rdb_put_len(&o, 0);
+        assert_int_equal(decode((unsigned char *)o.data, o.len, &v), ok);
+        if (ok) {
+            assert_string_equal(sdesc(&v), "len=1 last=9-0 first=7-0 maxdel=0-0 added=1 | 7-0 f=f");
+            kval_clear(&v);
+        }
+    }
+    /* two nodes out of order */
+    rdb_out_reset(&o);
+    rdb_put_byte(&o, RDB_TYPE_STREAM_LISTPACKS);
+    rdb_put_len(&o, 2);
+    put_node_items(&o, 7, good, 10);
+    put_node_items(&o, 3, good, 10);
+    rdb_put_len(&o, 2);
+    put_id(&o, 9, 0);
+    rdb_put_len(&o, 0);
+    assert_false(decode((unsigned char *)o.data, o.len, &v));
+    rdb_out_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -906,7 +1445,9 @@ int main(void)
         cmocka_unit_test(test_hashes_round_trip),  cmocka_unit_test(test_redis_payloads_decode),
         cmocka_unit_test(test_old_forms_decode),   cmocka_unit_test(test_refused_payloads),
         cmocka_unit_test(test_primitives_forms),   cmocka_unit_test(test_restore_footer),
-        cmocka_unit_test(test_listpack_blobs),
+        cmocka_unit_test(test_listpack_blobs),     cmocka_unit_test(test_streams_round_trip),
+        cmocka_unit_test(test_stream_v1_form),     cmocka_unit_test(test_redis_stream_decodes),
+        cmocka_unit_test(test_stream_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
