@@ -36,7 +36,11 @@ void cmd_dump_bind(void);    /* DUMP RESTORE */
 void cmd_stream_bind(void);  /* X* (cmd_stream.c) */
 void cmd_persist_bind(void); /* SAVE BGSAVE LASTSAVE (cmd_persist.c) */
 struct cmd_ctx;
+struct gather;
 /* DEBUG RELOAD [NOSAVE] (save: not NOSAVE), and SHUTDOWN's save: snapshot
  * coordinators of cmd_persist.c for ctx's client. */
 void cmd_persist_reload(struct cmd_ctx *ctx, bool save);
 void cmd_persist_shutdown(struct cmd_ctx *ctx, bool force);
+/* FLUSHALL's gather: the flush on every shard, then the save when save
+ * points are set (Redis's flushAllDataAndResetRDB). */
+extern const struct gather cmd_persist_gather_flushall;

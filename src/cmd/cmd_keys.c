@@ -1393,5 +1393,5 @@ void cmd_keys_bind(void)
     cmd_must_bind("randomkey", cmd_randomkey, CMD_ROUTE_ALL, &gather_randomkey);
     cmd_must_bind("dbsize", cmd_dbsize, CMD_ROUTE_ALL, &gather_sum_all);
     cmd_must_bind("flushdb", cmd_flushdb, CMD_ROUTE_ALL, &gather_ok_all_txn);
-    cmd_must_bind("flushall", cmd_flushall, CMD_ROUTE_ALL, &gather_ok_all_txn);
+    cmd_must_bind("flushall", cmd_flushall, CMD_ROUTE_ALL, &cmd_persist_gather_flushall);
 }

@@ -30,7 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum save_op { OP_BGSAVE, OP_SAVE, OP_RELOAD, OP_SHUTDOWN };
+enum save_op { OP_BGSAVE, OP_SAVE, OP_RELOAD, OP_SHUTDOWN, OP_FLUSHALL };
 enum save_phase {
     PH_NONE,
     PH_PREPARED,
@@ -38,7 +38,8 @@ enum save_phase {
     PH_WAIT_OTHER,
     PH_BEGUN,
     PH_SAVING,
-    PH_LOADING
+    PH_LOADING,
+    PH_FLUSHING,
 };
 
 struct save_job {
@@ -133,6 +134,16 @@ static void save_start(struct coord *co)
 {
     struct save_job *j = co->ext;
 
+    if (!j) {
+        /* FLUSHALL (routed to every shard with this gather): the flush on
+         * every shard, then, with save points, the save of the empty data
+         * under the same locks, as Redis's flushAllDataAndResetRDB */
+        j = co->ext = sh_calloc(1, sizeof(*j));
+        j->op = OP_FLUSHALL;
+        j->phase = PH_FLUSHING;
+        coord_fanout(co, co->cmd);
+        return;
+    }
     if (j->op == OP_RELOAD && !j->save) {
         send_all(co, &spec_rdbload);
         j->phase = PH_LOADING;
@@ -190,6 +201,9 @@ static bool job_end(struct coord *co, struct reply *r, bool ok)
     case OP_SHUTDOWN:
         shutdown_now(co, r, ok);
         break;
+    case OP_FLUSHALL:
+        reply_ok(r); /* whatever the save did, as Redis */
+        break;
     }
     sh_free(j);
     co->ext = NULL;
@@ -204,7 +218,8 @@ static bool save_done(struct coord *co, struct reply *r)
 
     switch (j->phase) {
     case PH_REFUSED:
-        if (j->op == OP_SHUTDOWN && persist_snap_wait(sh, on_snap_end, co)) {
+        if ((j->op == OP_SHUTDOWN || j->op == OP_FLUSHALL) &&
+            persist_snap_wait(sh, on_snap_end, co)) {
             j->phase = PH_WAIT_OTHER; /* the running one ends first */
             j->ended = false;
             return park(co, j);
@@ -231,6 +246,28 @@ static bool save_done(struct coord *co, struct reply *r)
     case PH_NONE:
     case PH_PREPARED:
         break;
+    case PH_FLUSHING:
+        e = coord_first_error(co);
+        if (e.len || co->parent || !persist_has_save_points(sh)) {
+            /* no save points (or inside EXEC): the flush is all */
+            if (e.len) {
+                reply_raw(r, e.ptr, e.len);
+            } else {
+                reply_ok(r);
+            }
+            sh_free(j);
+            co->ext = NULL;
+            return true;
+        }
+        if (try_begin(co, j)) {
+            return false;
+        }
+        /* a snapshot the flush stopped is still winding down: after it */
+        if (persist_snap_wait(sh, on_snap_end, co)) {
+            j->phase = PH_WAIT_OTHER;
+            return park(co, j);
+        }
+        return job_end(co, r, false);
     case PH_LOADING:
         e = coord_first_error(co);
         if (e.len) {
@@ -248,6 +285,15 @@ static bool save_done(struct coord *co, struct reply *r)
 static const struct gather gather_save = {
     .start = save_start,
     .done = save_done,
+    .barrier = true,
+    .txn_all = true,
+};
+
+/* FLUSHALL's: every shard even with one (the save stage needs the gather). */
+const struct gather cmd_persist_gather_flushall = {
+    .start = save_start,
+    .done = save_done,
+    .always = true,
     .barrier = true,
     .txn_all = true,
 };

@@ -269,6 +269,21 @@ class Snapshots(PersistBase):
             self.assertIsNone(c.cmd("GET", "lost"))
             self.assertEqual(c.cmd("SHUTDOWN", "ABORT").message, "ERR No shutdown in progress.")
 
+    def test_flushall_saves_with_save_points(self):
+        srv = self.start("--save", "3600 1")
+        with Client(srv.port) as c:
+            fill(c)
+            self.assertEqual(c.cmd("SAVE"), "OK")
+            self.assertEqual(c.cmd("FLUSHALL"), "OK")
+            c.cmd("SET", "after", "1")
+        srv.proc.kill()  # no save at the exit: what FLUSHALL saved is what loads
+        srv.proc.wait()
+        srv.start()
+        with Client(srv.port) as c:
+            self.assertEqual(c.cmd("DBSIZE"), 0)
+            c.cmd("SELECT", "9")
+            self.assertEqual(c.cmd("DBSIZE"), 0)
+
     def test_sigterm_saves_with_save_points(self):
         srv = self.start("--save", "3600 100")
         with Client(srv.port) as c:
