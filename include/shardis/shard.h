@@ -339,6 +339,9 @@ void shard_recycle_buffer(struct shard *sh, unsigned bid);
  * ownership until the message comes back. */
 void shard_send(struct shard *sh, int to, struct req *msg);
 
+/* SWAPDB here: databases a and b trade places (their key hooks follow). */
+void shard_swap_db(struct shard *sh, int a, int b);
+
 /* The database dbid of this shard. */
 static inline struct kdb *shard_db(struct shard *sh, int dbid)
 {

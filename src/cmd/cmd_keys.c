@@ -53,6 +53,7 @@
  * Threading: handlers run on the core that owns their keys; gathers run on
  * the client's core. Nothing here keeps state between commands.
  */
+#include "shardis/block.h"
 #include "shardis/cmd.h"
 #include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
@@ -1355,6 +1356,60 @@ static void cmd_flushdb(struct cmd_ctx *ctx)
     }
 }
 
+/* SWAPDB index1 index2, on every shard at once (an all-shard transaction):
+ * each swaps its two databases. A running snapshot first writes what it has
+ * not reached of both (it holds the state at its begin). WATCHed keys are
+ * touched by the router as for FLUSHALL (Redis touches only those of the two
+ * databases that exist in either: a few more EXECs fail here), and blocked
+ * clients are told of every key the swap brought in. */
+static bool db_index(struct cmd_ctx *ctx, int i, const char *which, int *out)
+{
+    long long v;
+
+    if (!util_str2ll(ctx->argv[i].ptr, ctx->argv[i].len, &v)) {
+        reply_errorf(&ctx->r, "ERR invalid %s DB index", which);
+        return false;
+    }
+    if (v < 0 || v >= ctx->shard->cfg.databases) {
+        reply_error(&ctx->r, ERR_DB_RANGE);
+        return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
+static void tell_blocked(void *arg, struct kentry *e)
+{
+    struct cmd_ctx *ctx = arg;
+
+    block_key_added(ctx->shard, ctx->dbid, e);
+}
+
+static void cmd_swapdb(struct cmd_ctx *ctx)
+{
+    struct shard *sh = ctx->shard;
+    int a, b;
+
+    if (!db_index(ctx, 1, "first", &a) || !db_index(ctx, 2, "second", &b)) {
+        return;
+    }
+    if (a != b) {
+        persist_before_flush(sh, a);
+        persist_before_flush(sh, b);
+        shard_swap_db(sh, a, b);
+        for (int k = 0; k < 2; k++) {
+            struct cmd_ctx w = *ctx;
+            uint64_t cursor = 0;
+
+            w.dbid = k ? b : a;
+            do {
+                cursor = kdict_scan(kdb_dict(shard_db(sh, w.dbid)), cursor, tell_blocked, &w);
+            } while (cursor);
+        }
+    }
+    reply_ok(&ctx->r);
+}
+
 static void cmd_flushall(struct cmd_ctx *ctx)
 {
     if (flush_args_ok(ctx)) {
@@ -1394,4 +1449,5 @@ void cmd_keys_bind(void)
     cmd_must_bind("dbsize", cmd_dbsize, CMD_ROUTE_ALL, &gather_sum_all);
     cmd_must_bind("flushdb", cmd_flushdb, CMD_ROUTE_ALL, &gather_ok_all_txn);
     cmd_must_bind("flushall", cmd_flushall, CMD_ROUTE_ALL, &cmd_persist_gather_flushall);
+    cmd_must_bind("swapdb", cmd_swapdb, CMD_ROUTE_ALL, &gather_ok_all_txn);
 }

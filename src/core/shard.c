@@ -992,6 +992,16 @@ static void on_key_new(void *arg, int dbid, const struct kentry *e)
     block_key_added(arg, dbid, e);
 }
 
+void shard_swap_db(struct shard *sh, int a, int b)
+{
+    struct kdb *t = sh->db[a];
+
+    sh->db[a] = sh->db[b];
+    sh->db[b] = t;
+    kdb_set_hooks(sh->db[a], on_key_expired, on_key_new, sh, a);
+    kdb_set_hooks(sh->db[b], on_key_expired, on_key_new, sh, b);
+}
+
 static void *shard_main(void *arg)
 {
     struct shard *sh = arg;
