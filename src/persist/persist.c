@@ -321,7 +321,8 @@ void persist_before_flush(struct shard *sh, int dbid)
 {
     struct pshard *ps = pshard_of(sh);
 
-    if (!ps->active || ps->walk_done) {
+    /* no state: a shard that never ran its loop (the dispatch fuzzer) */
+    if (!ps || !ps->active || ps->walk_done) {
         return;
     }
     if (dbid < ps->dbi) {
@@ -346,13 +347,17 @@ void persist_before_flush(struct shard *sh, int dbid)
 void persist_snap_abort(struct shard *sh)
 {
     struct persist *g = persist_of(sh->srv);
+    struct pshard *ps = pshard_of(sh);
     long zero = 0;
 
+    if (!g || !ps) {
+        return; /* no persistence set up (the dispatch fuzzer) */
+    }
     if (persist_snap_running(sh->srv)) {
         mbox_word_cas(&g->failed, &zero, ECANCELED);
     }
     /* this shard stops at once (FLUSHALL empties it right after) */
-    if (pshard_of(sh)->active && !pshard_of(sh)->walk_done) {
+    if (ps->active && !ps->walk_done) {
         snap_iter(sh);
     }
 }

@@ -15,6 +15,7 @@
  * reproduces from its input alone.
  */
 #include "shardis/cmd.h"
+#include "shardis/block.h"
 #include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
@@ -77,6 +78,7 @@ static void setup(void)
         kdb_set_hooks(sh.db[i], on_key_expired, on_key_new, &sh, i);
     }
     sh.ps = pubsub_create();
+    sh.blk = block_create(); /* SWAPDB re-points the key hooks to shard.c's */
     rbuf_init(&sh.scratch);
     ready = true;
 }
