@@ -500,8 +500,10 @@ static bool combine_crc(struct persist *g, int nshards, uint64_t end, uint64_t *
     }
     all = sh_malloc((n ? n : 1) * sizeof(*all));
     for (int i = 0; i < nshards; i++) {
-        memcpy(all + k, g->res[i].chunks, g->res[i].nchunks * sizeof(*all));
-        k += g->res[i].nchunks;
+        if (g->res[i].nchunks) { /* an empty shard has no array at all */
+            memcpy(all + k, g->res[i].chunks, g->res[i].nchunks * sizeof(*all));
+            k += g->res[i].nchunks;
+        }
     }
     qsort(all, n, sizeof(*all), cmp_chunk);
     for (size_t i = 0; i < n && ok; i++) {
