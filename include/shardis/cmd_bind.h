@@ -35,6 +35,7 @@ void cmd_command_bind(void); /* COMMAND GETKEYSANDFLAGS HELP (cmd_command.c) */
 void cmd_dump_bind(void);    /* DUMP RESTORE */
 void cmd_stream_bind(void);  /* X* (cmd_stream.c) */
 void cmd_persist_bind(void); /* SAVE BGSAVE LASTSAVE (cmd_persist.c) */
+void cmd_migrate_bind(void); /* MIGRATE (cmd_migrate.c) */
 struct cmd_ctx;
 struct gather;
 /* DEBUG RELOAD [NOSAVE] (save: not NOSAVE), and SHUTDOWN's save: snapshot

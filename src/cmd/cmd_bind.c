@@ -33,6 +33,7 @@ void cmd_bind_all(void)
     cmd_dump_bind();
     cmd_stream_bind();
     cmd_persist_bind();
+    cmd_migrate_bind();
     block_bind();
     monitor_bind();
     pubsub_bind();

@@ -15,7 +15,8 @@
  * otherwise ignored: there is no LFU policy.
  *
  * Both are single-key commands run on the key's owner; WATCH marks come
- * from routing (RESTORE is a write command).
+ * from routing (RESTORE is a write command). RESTORE-ASKING (what MIGRATE
+ * sends from a cluster node) is RESTORE, as in Redis.
  */
 #include "shardis/cmd.h"
 #include "shardis/cmd_bind.h"
@@ -166,4 +167,6 @@ void cmd_dump_bind(void)
 {
     cmd_must_bind("dump", cmd_dump, CMD_ROUTE_KEY, NULL);
     cmd_must_bind("restore", cmd_restore, CMD_ROUTE_KEY, NULL);
+    /* Redis's restoreCommand too: what a cluster's MIGRATE sends */
+    cmd_must_bind("restore-asking", cmd_restore, CMD_ROUTE_KEY, NULL);
 }
