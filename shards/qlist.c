@@ -6,12 +6,14 @@
  *    |                                                          |
  *   [node] <-> [node] <-> [node] <-> ... <-> [node] <-> [node]
  *     |          |          |                  |          |
- *   lpack      lpack      lpack              lpack      lpack
+ *   lpack      lpack       LZF                lpack      lpack
+ *   \____ depth ____/  \__ inner __/        \____ depth ____/
  *
  * Invariants: no node is empty (a node whose last entry goes is freed);
  * the list's count is the sum of the packs' counts; a node of more than one
  * entry respects the fill (fill_allows). Positions are kept as (node, byte
- * offset in its pack), which survive a pack's reallocation.
+ * offset in its pack), which survive a pack's reallocation and its
+ * compression (the bytes come back the same).
  *
  * Fill, as Redis 7.0 checks it: an entry may join a node when the node's
  * bytes plus the entry's length plus 8 (a bound on its encoding and
@@ -29,20 +31,58 @@
  * time; after a merge the node must fill up by half its cap before a merge
  * can happen there again, so the copying stays O(1) per element.
  *
- * Left out: compression of inner nodes (list-compress-depth, LZF) and the
- * plain nodes Redis 7 uses for elements of 1 GB and more (ours go in a pack
- * of their own, which holds up to 4 GB).
+ * Compression (list-compress-depth, Redis's rules): with depth d > 0, the
+ * d nodes at each end stay plain packs and every inner node is kept as LZF,
+ * when its pack is at least 48 bytes and LZF saves at least 8 of them (a
+ * node where it did not pay is marked `failed` and left plain until it
+ * changes). A node's entry count and pack size are kept beside its LZF
+ * form, so that walking to an index and the fill checks need no
+ * decompression. A node is decompressed only for an access:
+ *
+ *   node_read   unpacks a compressed node and keeps its LZF form (a read
+ *               does not change it, so settling it just frees the pack);
+ *   node_write  unpacks it and drops the LZF form (it must be packed anew).
+ *
+ * Either puts the node in the list's `touched` set (at most TOUCH_MAX: an
+ * operation touches a handful of nodes around one place). settle()
+ * compresses again every touched inner node and leaves touched end nodes
+ * plain; fix_ends() then walks d nodes in from each end, unpacking what
+ * moved into the ends, and `added` more, packing what moved out (a node can
+ * move out only past nodes linked in the same call). Every change ends with
+ * both, so between calls the invariant above holds except for nodes a read
+ * opened: qlist_index and qlist_iter_next return values borrowed from the
+ * pack, so their node is settled lazily, by the next call on the list (and
+ * an iterator keeps the node it reads from open until it moves on). At most
+ * one or two nodes per list are therefore unpacked between calls, and
+ * walking a whole list holds one node at a time.
+ *
+ * Left out: the plain nodes Redis 7 uses for elements of 1 GB and more
+ * (ours go in a pack of their own, which holds up to 4 GB).
  *
  * Threading: none; a list belongs to one shard.
  */
 #include "shardis/qlist.h"
 
-#include <errno.h>
+#include "shardis/lzf.h"
 
-#define FILL_MAX       (1 << 15)
-#define FILL_MIN       (-5)
-#define SAFETY_LIMIT   8192
-#define ENTRY_OVERHEAD 8
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#define FILL_MAX             (1 << 15)
+#define FILL_MIN             (-5)
+#define SAFETY_LIMIT         8192
+#define ENTRY_OVERHEAD       8
+/* Redis's quicklist.c: smaller packs are not compressed, and LZF must save
+ * at least this much. */
+#define MIN_COMPRESS_BYTES   48
+#define MIN_COMPRESS_IMPROVE 8
+/* Nodes one call may hold open: a split and its merges, plus a read left
+ * open by the call before. */
+#define TOUCH_MAX            8
+/* An iterator's offset that stands for the entry at the start of its node
+ * in its direction (the node may still be compressed); no entry is at 0. */
+#define OFF_EDGE             0
 
 /* The node caps of fills -1 .. -5. */
 static const size_t size_limits[] = { 4096, 8192, 16384, 32768, 65536 };
@@ -50,7 +90,13 @@ static const size_t size_limits[] = { 4096, 8192, 16384, 32768, 65536 };
 struct qlist_node {
     struct qlist_node *prev;
     struct qlist_node *next;
-    unsigned char *lp;
+    unsigned char *lp;  /* the pack, or NULL while only the LZF form is kept */
+    unsigned char *lzf; /* the pack compressed, or NULL */
+    uint32_t lzf_len;
+    uint32_t sz;    /* the pack's bytes and entries while lp is NULL */
+    uint32_t count; /* (set when the LZF form is made) */
+    bool touched;   /* in ql->touched */
+    bool failed;    /* LZF did not pay for this content */
 };
 
 struct qlist {
@@ -58,7 +104,12 @@ struct qlist {
     struct qlist_node *tail;
     size_t count;
     size_t nodes;
+    size_t packed; /* nodes with an LZF form */
     int fill;
+    int depth;      /* list-compress-depth; 0: no compression */
+    unsigned added; /* nodes linked since the last fix_ends */
+    unsigned ntouched;
+    struct qlist_node *touched[TOUCH_MAX];
 };
 
 /* What a merge must update when it frees a node: an iterator's positions,
@@ -79,18 +130,23 @@ static bool fill_allows(const struct qlist *ql, size_t bytes, size_t count)
 
 static size_t node_count(const struct qlist_node *n)
 {
-    return lpack_count(n->lp);
+    return n->lp ? lpack_count(n->lp) : n->count;
+}
+
+static size_t node_bytes(const struct qlist_node *n)
+{
+    return n->lp ? lpack_bytes(n->lp) : n->sz;
 }
 
 static bool node_allows_insert(const struct qlist *ql, const struct qlist_node *n, size_t len)
 {
-    return fill_allows(ql, lpack_bytes(n->lp) + len + ENTRY_OVERHEAD, node_count(n) + 1);
+    return fill_allows(ql, node_bytes(n) + len + ENTRY_OVERHEAD, node_count(n) + 1);
 }
 
 static bool node_allows_merge(const struct qlist *ql, const struct qlist_node *a,
                               const struct qlist_node *b)
 {
-    size_t bytes = lpack_bytes(a->lp) + lpack_bytes(b->lp) - LPACK_EMPTY_BYTES;
+    size_t bytes = node_bytes(a) + node_bytes(b) - LPACK_EMPTY_BYTES;
 
     return fill_allows(ql, bytes, node_count(a) + node_count(b));
 }
@@ -98,8 +154,191 @@ static bool node_allows_merge(const struct qlist *ql, const struct qlist_node *a
 /* At most half full: it would still respect the fill at twice its size. */
 static bool node_is_small(const struct qlist *ql, const struct qlist_node *n)
 {
-    return fill_allows(ql, 2 * lpack_bytes(n->lp), 2 * node_count(n));
+    return fill_allows(ql, 2 * node_bytes(n), 2 * node_count(n));
 }
+
+/* ---- compression ---- */
+
+static void touch(struct qlist *ql, struct qlist_node *n)
+{
+    if (n->touched) {
+        return;
+    }
+    SH_ASSERT(ql->ntouched < TOUCH_MAX);
+    n->touched = true;
+    ql->touched[ql->ntouched++] = n;
+}
+
+static void untouch(struct qlist *ql, struct qlist_node *n)
+{
+    if (!n->touched) {
+        return;
+    }
+    for (unsigned i = 0; i < ql->ntouched; i++) {
+        if (ql->touched[i] == n) {
+            ql->touched[i] = ql->touched[--ql->ntouched];
+            break;
+        }
+    }
+    n->touched = false;
+}
+
+static void drop_lzf(struct qlist *ql, struct qlist_node *n)
+{
+    if (n->lzf) {
+        sh_free(n->lzf);
+        n->lzf = NULL;
+        ql->packed--;
+    }
+}
+
+/* Makes n's pack from its LZF form when it has none (the LZF form stays). */
+static void node_unpack(struct qlist_node *n)
+{
+    size_t got;
+
+    if (n->lp) {
+        return;
+    }
+    n->lp = sh_malloc(n->sz);
+    got = lzf_decompress(n->lzf, n->lzf_len, n->lp, n->sz);
+    SH_ASSERT(got == n->sz);
+}
+
+/* Keeps n as LZF only, when that pays (Redis's __quicklistCompressNode). */
+static void node_pack(struct qlist *ql, struct qlist_node *n)
+{
+    size_t sz, cap, clen;
+    unsigned char *buf;
+
+    if (!n->lp || n->failed) {
+        return;
+    }
+    if (!n->lzf) {
+        sz = lpack_bytes(n->lp);
+        if (sz < MIN_COMPRESS_BYTES) {
+            n->failed = true;
+            return;
+        }
+        cap = sz - MIN_COMPRESS_IMPROVE - 1; /* LZF must save more than 8 */
+        buf = sh_malloc(cap);
+        clen = lzf_compress(n->lp, sz, buf, cap);
+        if (clen == 0) {
+            sh_free(buf);
+            n->failed = true;
+            return;
+        }
+        n->lzf = sh_realloc(buf, clen);
+        n->lzf_len = (uint32_t)clen;
+        n->sz = (uint32_t)sz;
+        n->count = (uint32_t)lpack_count(n->lp);
+        ql->packed++;
+    }
+    lpack_destroy(n->lp);
+    n->lp = NULL;
+}
+
+/* Keeps n as a plain pack only. */
+static void node_plain(struct qlist *ql, struct qlist_node *n)
+{
+    node_unpack(n);
+    drop_lzf(ql, n);
+}
+
+/* n's pack, for reading: valid until the node is settled. */
+static const unsigned char *node_read(struct qlist *ql, struct qlist_node *n)
+{
+    if (!n->lp) {
+        node_unpack(n);
+        touch(ql, n);
+    }
+    return n->lp;
+}
+
+/* n's pack, to be changed (the caller stores the pack it gets back). */
+static unsigned char *node_write(struct qlist *ql, struct qlist_node *n)
+{
+    node_plain(ql, n);
+    n->failed = false;
+    if (ql->depth > 0) {
+        touch(ql, n);
+    }
+    return n->lp;
+}
+
+/* Whether n is more than depth nodes away from both ends. O(depth). */
+static bool is_inner(const struct qlist *ql, const struct qlist_node *n)
+{
+    const struct qlist_node *a = n, *b = n;
+
+    if (ql->depth == 0 || ql->nodes <= 2 * (size_t)ql->depth) {
+        return false;
+    }
+    for (int i = 0; i < ql->depth; i++) {
+        a = a->prev;
+        b = b->next;
+        if (!a || !b) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void node_settle(struct qlist *ql, struct qlist_node *n, bool inner)
+{
+    if (inner) {
+        node_pack(ql, n);
+    } else {
+        node_plain(ql, n);
+    }
+}
+
+/* Settles every touched node but keep (NULL: all). O(touched * depth). */
+static void settle(struct qlist *ql, const struct qlist_node *keep)
+{
+    unsigned k = 0;
+
+    for (unsigned i = 0; i < ql->ntouched; i++) {
+        struct qlist_node *n = ql->touched[i];
+
+        if (n == keep) {
+            ql->touched[k++] = n;
+            continue;
+        }
+        n->touched = false;
+        node_settle(ql, n, is_inner(ql, n));
+    }
+    ql->ntouched = k;
+}
+
+/* Unpacks the nodes within depth of each end and packs those that links
+ * made in this call may have pushed out of there. O(depth). */
+static void fix_ends(struct qlist *ql)
+{
+    size_t depth = (size_t)ql->depth, reach = depth + ql->added;
+    struct qlist_node *h = ql->head, *t = ql->tail;
+
+    ql->added = 0;
+    if (depth == 0 || (ql->nodes <= 2 * depth && ql->packed == 0)) {
+        return;
+    }
+    for (size_t i = 0; h && i < reach; i++, h = h->next, t = t->prev) {
+        bool inner = i >= depth && ql->nodes - 1 - i >= depth;
+
+        node_settle(ql, h, inner);
+        node_settle(ql, t, inner);
+    }
+}
+
+/* The end of every change: the compression invariant holds again, but for
+ * keep (an iterator's next node), which stays open. */
+static void finish(struct qlist *ql, const struct qlist_node *keep)
+{
+    settle(ql, keep);
+    fix_ends(ql);
+}
+
+/* ---- nodes ---- */
 
 static struct qlist_node *node_create(unsigned char *lp)
 {
@@ -126,6 +365,7 @@ static void link_between(struct qlist *ql, struct qlist_node *prev, struct qlist
         ql->tail = n;
     }
     ql->nodes++;
+    ql->added++;
 }
 
 /* Unlinks and frees n (and its pack); n is dead afterwards. */
@@ -142,17 +382,36 @@ static void unlink_node(struct qlist *ql, struct qlist_node *n)
         ql->tail = n->prev;
     }
     ql->nodes--;
+    untouch(ql, n);
+    drop_lzf(ql, n);
     lpack_destroy(n->lp);
     sh_free(n);
+}
+
+/* Points an iterator's OFF_EDGE at the entry it stands for; its node must
+ * be unpacked. */
+static void iter_resolve(struct qlist_iter *it)
+{
+    const unsigned char *lp = it->node->lp;
+
+    if (it->off == OFF_EDGE) {
+        it->off = it->dir == QLIST_FORWARD ? LPACK_HDR_BYTES : (size_t)(lpack_last(lp) - lp);
+    }
 }
 
 /* Moves b's entries to the end of a (b follows a) and frees b. */
 static struct qlist_node *merge_pair(struct qlist *ql, struct qlist_node *a, struct qlist_node *b,
                                      const struct fixup *fix)
 {
-    size_t shift = lpack_bytes(a->lp) - LPACK_EMPTY_BYTES;
+    size_t shift = node_bytes(a) - LPACK_EMPTY_BYTES;
+    unsigned char *first = node_write(ql, a);
 
-    a->lp = lpack_merge(a->lp, b->lp);
+    node_read(ql, b);
+    if (fix && fix->it && (fix->it->node == a || fix->it->node == b)) {
+        iter_resolve(fix->it);
+    }
+    /* b's pack, whether or not b also has an LZF form, goes to the merge */
+    a->lp = lpack_merge(first, b->lp);
     b->lp = NULL;
     if (fix && fix->it && fix->it->node == b) {
         fix->it->node = a;
@@ -182,11 +441,12 @@ static struct qlist_node *merge_small(struct qlist *ql, struct qlist_node *n,
     return n;
 }
 
-struct qlist *qlist_create(int fill)
+struct qlist *qlist_create(int fill, int compress_depth)
 {
     struct qlist *ql = sh_calloc(1, sizeof(*ql));
 
     ql->fill = fill > FILL_MAX ? FILL_MAX : fill < FILL_MIN ? FILL_MIN : fill;
+    ql->depth = compress_depth > 0 ? compress_depth : 0;
     return ql;
 }
 
@@ -211,12 +471,17 @@ size_t qlist_nodes(const struct qlist *ql)
     return ql->nodes;
 }
 
+size_t qlist_compressed_nodes(const struct qlist *ql)
+{
+    return ql->packed;
+}
+
 size_t qlist_bytes(const struct qlist *ql)
 {
     size_t bytes = sizeof(*ql);
 
     for (const struct qlist_node *n = ql->head; n; n = n->next) {
-        bytes += sizeof(*n) + lpack_bytes(n->lp);
+        bytes += sizeof(*n) + (n->lzf ? n->lzf_len : lpack_bytes(n->lp));
     }
     return bytes;
 }
@@ -225,6 +490,7 @@ void qlist_push(struct qlist *ql, enum qlist_end end, const void *s, size_t len)
 {
     struct qlist_node *n = end == QLIST_HEAD ? ql->head : ql->tail;
 
+    settle(ql, NULL);
     if (!n || !node_allows_insert(ql, n, len)) {
         n = node_create(NULL);
         if (end == QLIST_HEAD) {
@@ -234,11 +500,12 @@ void qlist_push(struct qlist *ql, enum qlist_end end, const void *s, size_t len)
         }
     }
     if (end == QLIST_HEAD) {
-        n->lp = lpack_prepend(n->lp, s, len);
+        n->lp = lpack_prepend(node_write(ql, n), s, len);
     } else {
-        n->lp = lpack_append(n->lp, s, len);
+        n->lp = lpack_append(node_write(ql, n), s, len);
     }
     ql->count++;
+    finish(ql, NULL);
 }
 
 /* Frees n when a delete emptied it, else merges it when it is small. */
@@ -254,13 +521,17 @@ static void after_delete(struct qlist *ql, struct qlist_node *n, const struct fi
 bool qlist_pop(struct qlist *ql, enum qlist_end end)
 {
     struct qlist_node *n = end == QLIST_HEAD ? ql->head : ql->tail;
+    unsigned char *lp;
 
+    settle(ql, NULL);
     if (!n) {
         return false;
     }
-    n->lp = lpack_delete(n->lp, end == QLIST_HEAD ? lpack_first(n->lp) : lpack_last(n->lp), NULL);
+    lp = node_write(ql, n);
+    n->lp = lpack_delete(lp, end == QLIST_HEAD ? lpack_first(lp) : lpack_last(lp), NULL);
     ql->count--;
     after_delete(ql, n, NULL);
+    finish(ql, NULL);
     return true;
 }
 
@@ -282,7 +553,7 @@ static bool norm_index(long index, size_t n, size_t *out)
 }
 
 /* Finds the node holding element index and the element's index in it,
- * walking from the nearer end. */
+ * walking from the nearer end (on the counts: nothing is unpacked). */
 static bool locate(const struct qlist *ql, long index, struct qlist_node **np, size_t *ip)
 {
     struct qlist_node *n;
@@ -308,15 +579,16 @@ static bool locate(const struct qlist *ql, long index, struct qlist_node **np, s
     return true;
 }
 
-bool qlist_index(const struct qlist *ql, long index, struct lpack_val *v)
+bool qlist_index(struct qlist *ql, long index, struct lpack_val *v)
 {
     struct qlist_node *n;
     size_t i;
 
+    settle(ql, NULL);
     if (!locate(ql, index, &n, &i)) {
         return false;
     }
-    *v = lpack_get(lpack_seek(n->lp, (long)i));
+    *v = lpack_get(lpack_seek(node_read(ql, n), (long)i));
     return true;
 }
 
@@ -329,9 +601,9 @@ static void push_beside(struct qlist *ql, struct qlist_node *n, enum lpack_where
 
     if (nb && node_allows_insert(ql, nb, len)) {
         if (where == LPACK_AFTER) {
-            nb->lp = lpack_prepend(nb->lp, s, len);
+            nb->lp = lpack_prepend(node_write(ql, nb), s, len);
         } else {
-            nb->lp = lpack_append(nb->lp, s, len);
+            nb->lp = lpack_append(node_write(ql, nb), s, len);
         }
         return;
     }
@@ -341,7 +613,7 @@ static void push_beside(struct qlist *ql, struct qlist_node *n, enum lpack_where
     } else {
         link_between(ql, n->prev, n, nb);
     }
-    nb->lp = lpack_append(nb->lp, s, len);
+    nb->lp = lpack_append(node_write(ql, nb), s, len);
 }
 
 /* Index in its pack of the entry at byte offset off. O(node). */
@@ -360,11 +632,12 @@ static size_t index_of(const unsigned char *lp, size_t off)
 static void split_insert(struct qlist *ql, struct qlist_node *n, size_t k, const void *s,
                          size_t len)
 {
-    void *copy = sh_memdup(n->lp, lpack_bytes(n->lp));
+    unsigned char *lp = node_write(ql, n);
+    void *copy = sh_memdup(lp, lpack_bytes(lp));
     struct qlist_node *right = node_create(copy);
 
-    right->lp = lpack_delete_range(right->lp, 0, k);
-    n->lp = lpack_delete_range(n->lp, (long)k, SIZE_MAX);
+    right->lp = lpack_delete_range(node_write(ql, right), 0, k);
+    n->lp = lpack_delete_range(lp, (long)k, SIZE_MAX);
     link_between(ql, n, n->next, right);
     if (node_allows_insert(ql, n, len)) {
         n->lp = lpack_append(n->lp, s, len);
@@ -379,7 +652,8 @@ static void split_insert(struct qlist *ql, struct qlist_node *n, size_t k, const
     }
 }
 
-/* Inserts s before or after the entry at byte offset off of node n. */
+/* Inserts s before or after the entry at byte offset off of node n, which
+ * is unpacked. */
 static void insert_at(struct qlist *ql, struct qlist_node *n, size_t off, enum lpack_where where,
                       const void *s, size_t len)
 {
@@ -387,7 +661,7 @@ static void insert_at(struct qlist *ql, struct qlist_node *n, size_t off, enum l
 
     ql->count++;
     if (node_allows_insert(ql, n, len)) {
-        n->lp = lpack_insert(n->lp, p, where, s, len, NULL);
+        n->lp = lpack_insert(node_write(ql, n), p, where, s, len, NULL);
         return;
     }
     if (where == LPACK_AFTER && !lpack_next(n->lp, p)) {
@@ -404,12 +678,22 @@ static void insert_at(struct qlist *ql, struct qlist_node *n, size_t off, enum l
 bool qlist_insert(struct qlist *ql, enum lpack_where where, const void *pivot, size_t plen,
                   const void *s, size_t len)
 {
+    settle(ql, NULL);
     for (struct qlist_node *n = ql->head; n; n = n->next) {
-        const unsigned char *p = lpack_find(n->lp, lpack_first(n->lp), pivot, plen, 0);
+        bool was_packed = n->lp == NULL;
+        const unsigned char *lp = node_read(ql, n);
+        const unsigned char *p = lpack_find(lp, lpack_first(lp), pivot, plen, 0);
 
         if (p) {
-            insert_at(ql, n, (size_t)(p - n->lp), where, s, len);
+            insert_at(ql, n, (size_t)(p - lp), where, s, len);
+            finish(ql, NULL);
             return true;
+        }
+        if (was_packed) {
+            /* back as it was: its LZF form is still there */
+            untouch(ql, n);
+            lpack_destroy(n->lp);
+            n->lp = NULL;
         }
     }
     return false;
@@ -427,26 +711,30 @@ bool qlist_replace(struct qlist *ql, long index, const void *s, size_t len)
 {
     struct qlist_node *n;
     const unsigned char *p, *after;
+    unsigned char *lp;
     size_t i, off, bytes;
 
+    settle(ql, NULL);
     if (!locate(ql, index, &n, &i)) {
         return false;
     }
-    p = lpack_seek(n->lp, (long)i);
-    off = (size_t)(p - n->lp);
-    bytes = lpack_bytes(n->lp) - entry_bytes(n->lp, p) + len + ENTRY_OVERHEAD;
+    lp = node_write(ql, n);
+    p = lpack_seek(lp, (long)i);
+    off = (size_t)(p - lp);
+    bytes = lpack_bytes(lp) - entry_bytes(lp, p) + len + ENTRY_OVERHEAD;
     if (node_count(n) == 1 || fill_allows(ql, bytes, node_count(n))) {
-        n->lp = lpack_replace(n->lp, &p, s, len);
-        return true;
-    }
-    /* n keeps at least one entry: put s where the old one was */
-    n->lp = lpack_delete(n->lp, p, &after);
-    ql->count--;
-    if (after) {
-        insert_at(ql, n, off, LPACK_BEFORE, s, len);
+        n->lp = lpack_replace(lp, &p, s, len);
     } else {
-        insert_at(ql, n, (size_t)(lpack_last(n->lp) - n->lp), LPACK_AFTER, s, len);
+        /* n keeps at least one entry: put s where the old one was */
+        n->lp = lpack_delete(lp, p, &after);
+        ql->count--;
+        if (after) {
+            insert_at(ql, n, off, LPACK_BEFORE, s, len);
+        } else {
+            insert_at(ql, n, (size_t)(lpack_last(n->lp) - n->lp), LPACK_AFTER, s, len);
+        }
     }
+    finish(ql, NULL);
     return true;
 }
 
@@ -455,6 +743,7 @@ size_t qlist_delete_range(struct qlist *ql, long start, size_t num)
     struct qlist_node *n, *left = NULL, *right = NULL;
     size_t i, deleted = 0;
 
+    settle(ql, NULL);
     if (num == 0 || !locate(ql, start, &n, &i)) {
         return 0;
     }
@@ -466,7 +755,7 @@ size_t qlist_delete_range(struct qlist *ql, long start, size_t num)
         if (take == cnt) {
             unlink_node(ql, n);
         } else {
-            n->lp = lpack_delete_range(n->lp, (long)i, take);
+            n->lp = lpack_delete_range(node_write(ql, n), (long)i, take);
             if (!left) {
                 left = n; /* the first node cut short */
             } else {
@@ -484,6 +773,7 @@ size_t qlist_delete_range(struct qlist *ql, long start, size_t num)
     if (right) {
         merge_small(ql, right, NULL);
     }
+    finish(ql, NULL);
     return deleted;
 }
 
@@ -491,6 +781,7 @@ void qlist_iter_init(struct qlist_iter *it, struct qlist *ql, enum qlist_dir dir
 {
     size_t i;
 
+    settle(ql, NULL);
     it->ql = ql;
     it->dir = dir;
     it->cur_node = NULL;
@@ -498,22 +789,26 @@ void qlist_iter_init(struct qlist_iter *it, struct qlist *ql, enum qlist_dir dir
     it->node = NULL;
     it->off = 0;
     if (locate(ql, start, &it->node, &i)) {
-        it->off = (size_t)(lpack_seek(it->node->lp, (long)i) - it->node->lp);
+        const unsigned char *lp = node_read(ql, it->node);
+
+        it->off = (size_t)(lpack_seek(lp, (long)i) - lp);
     }
 }
 
-/* Points it at the entry that follows p (in n) in its direction. */
+/* Points it at the entry that follows p (in n) in its direction: in the
+ * next node, its edge, so that the node is unpacked only when read. */
 static void iter_advance(struct qlist_iter *it, struct qlist_node *n, const unsigned char *p)
 {
     bool fwd = it->dir == QLIST_FORWARD;
     const unsigned char *q = fwd ? lpack_next(n->lp, p) : lpack_prev(n->lp, p);
 
-    if (!q) {
-        n = fwd ? n->next : n->prev;
-        q = n ? (fwd ? lpack_first(n->lp) : lpack_last(n->lp)) : NULL;
+    if (q) {
+        it->node = n;
+        it->off = (size_t)(q - n->lp);
+        return;
     }
-    it->node = n;
-    it->off = n ? (size_t)(q - n->lp) : 0;
+    it->node = fwd ? n->next : n->prev;
+    it->off = OFF_EDGE;
 }
 
 bool qlist_iter_next(struct qlist_iter *it, struct lpack_val *v)
@@ -521,9 +816,14 @@ bool qlist_iter_next(struct qlist_iter *it, struct lpack_val *v)
     struct qlist_node *n = it->node;
     const unsigned char *p;
 
+    /* what earlier calls read is settled now: their values were borrowed
+     * until this call */
+    settle(it->ql, n);
     if (!n) {
         return false;
     }
+    node_read(it->ql, n);
+    iter_resolve(it);
     p = n->lp + it->off;
     if (v) {
         *v = lpack_get(p);
@@ -547,51 +847,103 @@ static void iter_resume(struct qlist_iter *it, struct qlist_node *n, size_t off)
             it->off = off;
             return;
         }
-        n = n->next;
-        q = n ? lpack_first(n->lp) : NULL;
-    } else {
-        q = lpack_prev(n->lp, n->lp + off);
-        if (!q) {
-            n = n->prev;
-            q = n ? lpack_last(n->lp) : NULL;
-        }
+        it->node = n->next;
+        it->off = OFF_EDGE;
+        return;
     }
-    it->node = n;
-    it->off = n ? (size_t)(q - n->lp) : 0;
+    q = lpack_prev(n->lp, n->lp + off);
+    if (q) {
+        it->node = n;
+        it->off = (size_t)(q - n->lp);
+        return;
+    }
+    it->node = n->prev;
+    it->off = OFF_EDGE;
 }
 
 void qlist_iter_delete(struct qlist_iter *it)
 {
+    struct qlist *ql = it->ql;
     struct qlist_node *n = it->cur_node;
     struct fixup fix = { it, NULL };
+    unsigned char *lp;
 
     SH_ASSERT(n != NULL);
-    n->lp = lpack_delete(n->lp, n->lp + it->cur_off, NULL);
-    it->ql->count--;
+    settle(ql, n);
+    lp = node_write(ql, n);
+    n->lp = lpack_delete(lp, lp + it->cur_off, NULL);
+    ql->count--;
     it->cur_node = NULL;
     iter_resume(it, n, it->cur_off);
-    after_delete(it->ql, n, &fix);
+    after_delete(ql, n, &fix);
+    finish(ql, it->node);
+}
+
+/* Checks one node's pack (p: its bytes, unpacked) and its compression:
+ * within depth of an end it is plain, inside it is LZF unless that did not
+ * pay or a read holds it open. */
+static int validate_node(const struct qlist *ql, const struct qlist_node *n, const unsigned char *p,
+                         bool inner)
+{
+    size_t cnt = lpack_count(p);
+
+    if (lpack_validate(p, lpack_bytes(p)) != 0 || cnt == 0 ||
+        (cnt > 1 && !fill_allows(ql, lpack_bytes(p), cnt))) {
+        return -EINVAL;
+    }
+    if (n->lzf && (n->sz != lpack_bytes(p) || n->count != cnt)) {
+        return -EINVAL;
+    }
+    if (!inner && n->lzf) {
+        return -EINVAL;
+    }
+    if (inner && !n->lzf && !n->failed && !n->touched) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The node's pack as bytes the caller frees with sh_free (*tmp), or its
+ * own; NULL when its LZF form is corrupt or disagrees with its pack. */
+static const unsigned char *node_bytes_of(const struct qlist_node *n, unsigned char **tmp)
+{
+    *tmp = NULL;
+    if (!n->lzf) {
+        return n->lp;
+    }
+    *tmp = sh_malloc(n->sz);
+    if (lzf_decompress(n->lzf, n->lzf_len, *tmp, n->sz) != n->sz ||
+        (n->lp && memcmp(n->lp, *tmp, n->sz) != 0)) {
+        return NULL;
+    }
+    return *tmp;
 }
 
 int qlist_validate(const struct qlist *ql)
 {
     const struct qlist_node *prev = NULL;
-    size_t total = 0, nodes = 0;
+    size_t total = 0, nodes = 0, packed = 0, touched = 0, depth = (size_t)ql->depth;
 
     for (const struct qlist_node *n = ql->head; n; prev = n, n = n->next) {
-        size_t cnt;
+        bool inner =
+                depth > 0 && nodes < ql->nodes && nodes >= depth && ql->nodes - 1 - nodes >= depth;
+        unsigned char *tmp = NULL;
+        const unsigned char *p = n->prev == prev ? node_bytes_of(n, &tmp) : NULL;
+        int err = p ? validate_node(ql, n, p, inner) : -EINVAL;
 
-        if (n->prev != prev || lpack_validate(n->lp, lpack_bytes(n->lp)) != 0) {
-            return -EINVAL;
+        if (p) {
+            total += lpack_count(p);
         }
-        cnt = node_count(n);
-        if (cnt == 0 || (cnt > 1 && !fill_allows(ql, lpack_bytes(n->lp), cnt))) {
-            return -EINVAL;
+        sh_free(tmp);
+        if (err) {
+            return err;
         }
-        total += cnt;
         nodes++;
+        packed += n->lzf != NULL;
+        touched += n->touched;
     }
-    if (prev != ql->tail || total != ql->count || nodes != ql->nodes) {
+    if (prev != ql->tail || total != ql->count || nodes != ql->nodes || packed != ql->packed ||
+        touched != ql->ntouched) {
         return -EINVAL;
     }
     return 0;

@@ -21,6 +21,9 @@
  * conversion copies at most one node's worth of elements (the cap, or one
  * element larger than it).
  *
+ * A quicklist compresses its inner nodes as list-compress-depth said when
+ * it was made (qlist.h); a listpack is never compressed, as in Redis.
+ *
  * Invariants between calls: a listpack respects the cap; a list is never
  * empty except between the pop, remove or trim that emptied it and the
  * caller's deletion of its key.
@@ -89,10 +92,18 @@ static struct sh_slice val_slice(struct lpack_val x, char buf[static TLIST_BUF])
 
 /* ---- conversions ---- */
 
-static void to_quicklist(struct kval *v, int fill)
+/* list-compress-depth as qlist_create takes it. */
+static int depth_of(const struct kval_limits *lim)
+{
+    long long d = lim->list_compress_depth;
+
+    return d > INT_MAX ? INT_MAX : d < 0 ? 0 : (int)d;
+}
+
+static void to_quicklist(struct kval *v, int fill, int depth)
 {
     unsigned char *lp = pack_of(v);
-    struct qlist *ql = qlist_create(fill);
+    struct qlist *ql = qlist_create(fill, depth);
     char buf[TLIST_BUF];
 
     for (const unsigned char *p = lpack_first(lp); p; p = lpack_next(lp, p)) {
@@ -133,7 +144,7 @@ static void fit(struct kval *v, const struct kval_limits *lim)
     cap_of(fill, &max_bytes, &max_count);
     if (v->enc == KVAL_ENC_LISTPACK) {
         if (lpack_bytes(pack_of(v)) > max_bytes || lpack_count(pack_of(v)) > max_count) {
-            to_quicklist(v, fill);
+            to_quicklist(v, fill, depth_of(lim));
         }
         return;
     }

@@ -43,6 +43,7 @@ struct kval_limits {
     long long hash_max_listpack_entries; /* 512 (Redis 7.0's built-in; its redis.conf says 128) */
     long long hash_max_listpack_value;   /* 64 */
     long long list_max_listpack_size;    /* -2: 8 KB per node */
+    long long list_compress_depth;       /* 0: quicklist nodes not compressed */
     long long set_max_intset_entries;    /* 512 */
     long long set_max_listpack_entries;  /* 128 */
     long long set_max_listpack_value;    /* 64 */

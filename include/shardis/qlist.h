@@ -10,15 +10,23 @@
  * Fills above 32768 or below -5 are clamped to those. A single entry larger
  * than the cap gets a node of its own.
  *
+ * `compress_depth` is Redis's list-compress-depth: with d > 0 the d nodes
+ * at each end are plain listpacks and every node further in is kept LZF
+ * compressed (when its pack has 48 bytes or more and LZF saves 8 or more);
+ * a node is decompressed for an access and compressed again afterwards.
+ * 0 turns it off. The depth is fixed when the list is created.
+ *
  * Values are read as struct lpack_val (a string borrowed from the node, or
- * an integer): borrowed until the list next changes. Bytes given to the
+ * an integer): borrowed until the next call on the list or on any of its
+ * iterators (which may compress the node again). Bytes given to the
  * functions that change the list must not point into the list.
  *
- * Left out (see qlist.c): LZF compression of inner nodes
- * (list-compress-depth), and Redis 7's "plain" nodes for single elements of
+ * Left out (see qlist.c): Redis 7's "plain" nodes for single elements of
  * 1 GB and more.
  *
- * Threading: none; a list belongs to the shard that owns its key.
+ * Threading: none; a list belongs to the shard that owns its key. With
+ * compression, reads (qlist_index, the iterator) change the list too: they
+ * decompress nodes, with that core's allocator, so only the owner reads.
  */
 #pragma once
 
@@ -44,23 +52,27 @@ enum qlist_dir {
 struct qlist_iter {
     struct qlist *ql;
     struct qlist_node *node;     /* holds the next entry to return; NULL: done */
-    size_t off;                  /* that entry's byte offset in node's pack */
+    size_t off;                  /* that entry's byte offset in node's pack (0: the
+                                    node's first entry in dir) */
     struct qlist_node *cur_node; /* holds the entry last returned, or NULL */
     size_t cur_off;
     enum qlist_dir dir;
 };
 
-/* A new empty list whose nodes follow fill (see above). Freed with
- * qlist_destroy. */
-struct qlist *qlist_create(int fill);
+/* A new empty list whose nodes follow fill and which compresses its nodes
+ * further than compress_depth from either end (see above; 0 or less: none).
+ * Freed with qlist_destroy. */
+struct qlist *qlist_create(int fill, int compress_depth);
 /* Frees the list and its nodes; qlist_destroy(NULL) is a no-op. */
 void qlist_destroy(struct qlist *ql);
 /* Number of elements. */
 size_t qlist_count(const struct qlist *ql);
 /* Number of nodes (for OBJECT / DEBUG and tests). */
 size_t qlist_nodes(const struct qlist *ql);
-/* Bytes the list holds: its struct, its nodes and their packs (for MEMORY
- * USAGE). O(nodes). */
+/* Number of nodes kept LZF compressed (for DEBUG and tests). */
+size_t qlist_compressed_nodes(const struct qlist *ql);
+/* Bytes the list holds: its struct, its nodes and their packs, compressed
+ * ones at their compressed size (for MEMORY USAGE). O(nodes). */
 size_t qlist_bytes(const struct qlist *ql);
 
 /* Adds s[0..len) at the head or the tail. */
@@ -69,8 +81,9 @@ void qlist_push(struct qlist *ql, enum qlist_end end, const void *s, size_t len)
  * is empty. To pop a value, read it first with qlist_index (0 or -1). */
 bool qlist_pop(struct qlist *ql, enum qlist_end end);
 /* Sets *v to the element at index (negative counts from the tail: -1 is the
- * last); returns false when out of range. O(nodes + node size). */
-bool qlist_index(const struct qlist *ql, long index, struct lpack_val *v);
+ * last); returns false when out of range. O(nodes + node size). The list
+ * is not const: the node is decompressed for the read. */
+bool qlist_index(struct qlist *ql, long index, struct lpack_val *v);
 /* Replaces the element at index with s[0..len) (LSET); returns false when
  * out of range. A value that no longer fits its node moves the node's split
  * point, as an insert would. */
@@ -99,5 +112,8 @@ void qlist_iter_delete(struct qlist_iter *it);
 
 /* Checks the list's invariants: links and counts agree, no node is empty,
  * every pack is sound and every node of more than one entry respects the
- * fill. Returns 0 or -EINVAL. O(n). For tests and DEBUG. */
+ * fill; nodes within the depth of an end are not compressed, inner ones are
+ * (unless compression did not pay or a read holds them open), and each
+ * compressed node decompresses to its pack. Returns 0 or -EINVAL. O(n).
+ * For tests and DEBUG. */
 SH_MUST_CHECK int qlist_validate(const struct qlist *ql);

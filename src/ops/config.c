@@ -103,6 +103,8 @@ static const struct directive directives[] = {
     /* memory values in Redis ("1kb", and "" reads as 0) */
     { "hash-max-listpack-value", DIR_MEM, F(limits.hash_max_listpack_value), 0, LLONG_MAX, true },
     { "list-max-listpack-size", DIR_INT, F(limits.list_max_listpack_size), -5, INT_MAX, true },
+    /* quicklist nodes kept plain at each end; the others are LZF (0: none) */
+    { "list-compress-depth", DIR_INT, F(limits.list_compress_depth), 0, INT_MAX, true },
     { "set-max-intset-entries", DIR_INT, F(limits.set_max_intset_entries), 0, LLONG_MAX, true },
     { "set-max-listpack-entries", DIR_INT, F(limits.set_max_listpack_entries), 0, LLONG_MAX, true },
     { "set-max-listpack-value", DIR_INT, F(limits.set_max_listpack_value), 0, LLONG_MAX, true },
@@ -299,6 +301,7 @@ void config_init(struct config *c)
         .hash_max_listpack_entries = 512,
         .hash_max_listpack_value = 64,
         .list_max_listpack_size = -2,
+        .list_compress_depth = 0,
         .set_max_intset_entries = 512,
         .set_max_listpack_entries = 128,
         .set_max_listpack_value = 64,

@@ -38,6 +38,7 @@ static const struct kval_limits tiny = {
     .hash_max_listpack_entries = 4,
     .hash_max_listpack_value = 8,
     .list_max_listpack_size = 4,
+    .list_compress_depth = 1, /* inner nodes LZF-compressed */
     .set_max_intset_entries = 4,
     .set_max_listpack_entries = 4,
     .set_max_listpack_value = 8,

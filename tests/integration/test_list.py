@@ -595,5 +595,148 @@ class ListEncodingTests(ListCase):
         self.assertEqual(self.r.cmd("OBJECT", "ENCODING", "large"), b"quicklist")
 
 
+class CompressDepthTests(ListCase):
+    """list-compress-depth: CONFIG SET / GET, and lists whose inner nodes
+    are LZF compressed answering every command as uncompressed ones do.
+    A list takes the depth in force when it is created (Redis 7.0) or
+    loaded, so each test sets it before making its lists."""
+
+    RANGE_ERR = ("ERR CONFIG SET failed (possibly related to argument "
+                 "'list-compress-depth') - argument must be between 0 and "
+                 "2147483647 inclusive")
+    PARSE_ERR = ("ERR CONFIG SET failed (possibly related to argument "
+                 "'list-compress-depth') - argument couldn't be parsed into an integer")
+    N = 3000
+
+    def setUp(self):
+        super().setUp()
+        self.depth(0)
+
+    def tearDown(self):
+        self.depth(0)
+        super().tearDown()
+
+    def depth(self, d):
+        self.assertOK(self.r.cmd("CONFIG", "SET", "list-compress-depth", d))
+
+    def make(self, key, depth):
+        """A list of N compressible elements made at the given depth."""
+        self.depth(depth)
+        for start in range(0, self.N, 500):
+            self.rpush(key, *("element-%06d-xxxxxxxxxxxxxxx" % i
+                              for i in range(start, start + 500)))
+        self.depth(0)
+
+    def both(self, *args):
+        """Runs args[0] on key "c" (compressed) and "p" (plain) with the
+        rest of the arguments; the replies must agree."""
+        got = self.r.cmd(args[0], "c", *args[1:])
+        want = self.r.cmd(args[0], "p", *args[1:])
+        self.assertEqual(got, want, args)
+        return got
+
+    def same_lists(self):
+        self.assertEqual(self.lrange("c"), self.lrange("p"))
+
+    def test_config_set_and_get(self):
+        self.assertEqual(self.r.cmd("CONFIG", "GET", "list-compress-depth"),
+                         [b"list-compress-depth", b"0"])
+        self.assertOK(self.r.cmd("CONFIG", "SET", "list-compress-depth", "3"))
+        self.assertEqual(self.r.cmd("CONFIG", "GET", "list-compress-depth"),
+                         [b"list-compress-depth", b"3"])
+        for bad in ("-1", "2147483648"):
+            self.assertError(self.r.cmd("CONFIG", "SET", "list-compress-depth", bad),
+                             self.RANGE_ERR)
+        for bad in ("abc", "1.5", ""):
+            self.assertError(self.r.cmd("CONFIG", "SET", "list-compress-depth", bad),
+                             self.PARSE_ERR)
+        self.assertEqual(self.r.cmd("CONFIG", "GET", "list-compress-depth"),
+                         [b"list-compress-depth", b"3"])
+        self.assertOK(self.r.cmd("CONFIG", "SET", "list-compress-depth", "2147483647"))
+        self.assertEqual(self.r.cmd("CONFIG", "GET", "list-*-depth"),
+                         [b"list-compress-depth", b"2147483647"])
+
+    def check_operations(self, depth):
+        self.make("c", depth)
+        self.make("p", 0)
+        self.assertEqual(self.r.cmd("OBJECT", "ENCODING", "c"), b"quicklist")
+        self.same_lists()
+        for a, b in ((0, 9), (100, 250), (1000, 1500), (-300, -1), (2990, 5000)):
+            self.both("LRANGE", a, b)
+        for i in (0, 1, 250, 1499, 2500, -1, -2, -1777, 3000, -3001):
+            self.both("LINDEX", i)
+        for i in (5, 700, 1500, -600, -2):
+            self.both("LSET", i, "set-%d" % i)
+        self.both("LSET", 1200, "x" * 3000)
+        self.both("LSET", 3000, "y")
+        self.same_lists()
+        for where, pivot in (("BEFORE", 10), ("AFTER", 1000), ("BEFORE", 2222),
+                             ("AFTER", 2998), ("AFTER", 12345)):
+            self.both("LINSERT", where, "element-%06d-xxxxxxxxxxxxxxx" % pivot, "ins-%d" % pivot)
+        self.both("LINSERT", "BEFORE", "x" * 3000, "z" * 500)
+        self.same_lists()
+        for i in range(0, self.N, 7):
+            self.both("RPUSH", "dup")
+            self.both("LINSERT", "AFTER", "element-%06d-xxxxxxxxxxxxxxx" % i, "dup")
+        self.both("LPOS", "dup")
+        self.both("LPOS", "dup", "RANK", -3, "COUNT", 5)
+        self.both("LPOS", "dup", "COUNT", 0)
+        self.both("LPOS", "dup", "RANK", 2, "MAXLEN", 500)
+        self.both("LPOS", "set-1500")
+        self.both("LPOS", "nothing", "COUNT", 0)
+        self.both("LREM", 3, "dup")
+        self.both("LREM", -4, "dup")
+        self.both("LREM", 0, "x" * 3000)
+        self.same_lists()
+        self.both("LREM", 0, "dup")
+        for _ in range(50):
+            self.assertEqual(self.r.cmd("RPOPLPUSH", "c", "c"), self.r.cmd("RPOPLPUSH", "p", "p"))
+        for _ in range(20):
+            self.assertEqual(self.r.cmd("LMOVE", "c", "c", "LEFT", "RIGHT"),
+                             self.r.cmd("LMOVE", "p", "p", "LEFT", "RIGHT"))
+        self.same_lists()
+        self.both("LPUSH", *("head-%d" % i for i in range(300)))
+        self.both("LPOP", 150)
+        self.both("RPOP", 400)
+        self.both("LTRIM", 200, -300)
+        self.same_lists()
+        self.both("LTRIM", 1000, 1000)
+        self.same_lists()
+        self.both("LLEN")
+
+    def test_operations_at_depth_1_match_an_uncompressed_list(self):
+        self.check_operations(1)
+
+    def test_operations_at_depth_2_match_an_uncompressed_list(self):
+        self.check_operations(2)
+
+    def test_memory_usage_is_lower_with_compression(self):
+        self.make("c", 1)
+        self.make("p", 0)
+        # SAMPLES 0: Redis samples 5 nodes from the head, which are plain
+        compressed = self.r.cmd("MEMORY", "USAGE", "c", "SAMPLES", "0")
+        plain = self.r.cmd("MEMORY", "USAGE", "p", "SAMPLES", "0")
+        self.assertLess(compressed, plain * 6 // 10)
+        # reads leave the nodes compressed
+        self.same_lists()
+        self.assertLess(self.r.cmd("MEMORY", "USAGE", "c", "SAMPLES", "0"), plain * 6 // 10)
+
+    def test_save_and_debug_reload_keep_the_list(self):
+        self.make("c", 2)
+        self.make("p", 0)
+        self.both("LSET", 1500, "changed")
+        before = self.lrange("c")
+        plain = self.r.cmd("MEMORY", "USAGE", "p", "SAMPLES", "0")
+        self.assertOK(self.r.cmd("SAVE"))
+        self.depth(2)
+        self.assertOK(self.r.cmd("DEBUG", "RELOAD"))
+        self.assertEqual(self.lrange("c"), before)
+        self.same_lists()
+        # loaded at depth 2: both lists are compressed now
+        self.assertLess(self.r.cmd("MEMORY", "USAGE", "p", "SAMPLES", "0"), plain * 3 // 4)
+        self.both("LINDEX", 1500)
+        self.assertEqual(self.r.cmd("OBJECT", "ENCODING", "c"), b"quicklist")
+
+
 if __name__ == "__main__":
     unittest.main()

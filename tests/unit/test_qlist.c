@@ -8,6 +8,17 @@
  * with deletion of the current element (LREM), and long random sequences
  * under several fills compared with an array of strings (fixed seeds),
  * with qlist_validate after every step.
+ *
+ * Compression (list-compress-depth): the deterministic tests run again at
+ * depth 1, and the random sequences at depths 1, 2 and 3 under fills -2,
+ * -1, 4 and 128 with some incompressible values mixed in; qlist_validate
+ * then also checks that the end nodes are plain, that every inner node is
+ * compressed unless LZF did not pay or a read holds it open, and that each
+ * compressed node decompresses to its pack. Reads must leave the number of
+ * compressed nodes as it was, and walking a long list must settle each node
+ * it leaves (the list holds at most 8 open, asserted). Then the counts:
+ * n - 2 * depth compressed for compressible data, none for incompressible
+ * data, for packs under 48 bytes, or for a depth past half the nodes.
  */
 #include "shardis/qlist.h"
 #include "shardis/util.h"
@@ -42,6 +53,10 @@ struct fixture {
     struct qlist *ql;
     struct model m;
     uint64_t rng;
+    int depth;  /* list-compress-depth of the lists made */
+    bool noise; /* random values include incompressible ones */
+    size_t cap; /* random sequences keep the list at most this long */
+    size_t max_nodes, max_packed;
     char buf[VALUE_MAX];
 };
 
@@ -50,8 +65,17 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
 
     f->rng = 0xC0FFEE;
+    f->cap = RANDOM_CAP;
     *state = f;
     return 0;
+}
+
+static int setup_depth1(void **state)
+{
+    int err = setup(state);
+
+    ((struct fixture *)*state)->depth = 1;
+    return err;
 }
 
 static void model_clear(struct model *m)
@@ -129,9 +153,13 @@ static void assert_list(struct fixture *f)
 {
     struct qlist_iter it;
     struct lpack_val v;
-    size_t n = f->m.n;
+    size_t n = f->m.n, packed;
 
     assert_int_equal(qlist_validate(f->ql), 0);
+    /* a first call settles what the last one left open (an iterator's
+     * node after a delete); from then on reads keep the count */
+    qlist_index(f->ql, 0, &v);
+    packed = qlist_compressed_nodes(f->ql);
     assert_int_equal(qlist_count(f->ql), n);
     qlist_iter_init(&it, f->ql, QLIST_FORWARD, 0);
     for (size_t i = 0; i < n; i++) {
@@ -155,6 +183,11 @@ static void assert_list(struct fixture *f)
     }
     assert_false(qlist_index(f->ql, (long)n, &v));
     assert_false(qlist_index(f->ql, -(long)n - 1, &v));
+    /* reads keep each node's compressed form */
+    assert_int_equal(qlist_compressed_nodes(f->ql), packed);
+    if (f->depth == 0) {
+        assert_int_equal(packed, 0);
+    }
 }
 
 static void push(struct fixture *f, enum qlist_end end, const char *s, size_t len)
@@ -179,7 +212,7 @@ static void test_a_new_list_is_empty_and_every_lookup_misses(void **state)
     struct qlist_iter it;
     struct lpack_val v;
 
-    f->ql = qlist_create(-2);
+    f->ql = qlist_create(-2, f->depth);
     assert_int_equal(qlist_count(f->ql), 0);
     assert_int_equal(qlist_nodes(f->ql), 0);
     assert_true(qlist_bytes(f->ql) > 0);
@@ -200,7 +233,7 @@ static void test_a_positive_fill_caps_the_entries_per_node(void **state)
 {
     struct fixture *f = *state;
 
-    f->ql = qlist_create(4);
+    f->ql = qlist_create(4, f->depth);
     push_n(f, 10, false);
     assert_int_equal(qlist_nodes(f->ql), 3);
     push(f, QLIST_HEAD, LIT("h1"));
@@ -214,7 +247,7 @@ static void test_a_positive_fill_also_caps_a_node_at_8_kb(void **state)
 {
     struct fixture *f = *state;
 
-    f->ql = qlist_create(128);
+    f->ql = qlist_create(128, f->depth);
     memset(f->buf, 'x', 1000);
     for (int i = 0; i < 20; i++) {
         push(f, QLIST_TAIL, f->buf, 1000);
@@ -229,7 +262,7 @@ static void test_a_negative_fill_caps_the_bytes_per_node(void **state)
     struct fixture *f = *state;
     char *big = malloc(10000);
 
-    f->ql = qlist_create(-1);
+    f->ql = qlist_create(-1, f->depth);
     memset(f->buf, 'y', 100);
     for (int i = 0; i < 100; i++) {
         push(f, QLIST_TAIL, f->buf, 100);
@@ -249,7 +282,7 @@ static void test_fills_out_of_range_are_clamped(void **state)
 {
     struct fixture *f = *state;
 
-    f->ql = qlist_create(-100); /* as -5: 64 KB */
+    f->ql = qlist_create(-100, f->depth); /* as -5: 64 KB */
     memset(f->buf, 'z', 100);
     for (int i = 0; i < 636; i++) {
         push(f, QLIST_TAIL, f->buf, 100);
@@ -260,13 +293,13 @@ static void test_fills_out_of_range_are_clamped(void **state)
     assert_list(f);
     qlist_destroy(f->ql);
     model_clear(&f->m);
-    f->ql = qlist_create(0); /* Redis 7.0: one entry per node */
+    f->ql = qlist_create(0, f->depth); /* Redis 7.0: one entry per node */
     push_n(f, 5, true);
     assert_int_equal(qlist_nodes(f->ql), 5);
     assert_list(f);
     qlist_destroy(f->ql);
     model_clear(&f->m);
-    f->ql = qlist_create(INT_MAX);
+    f->ql = qlist_create(INT_MAX, f->depth);
     push_n(f, 2900, true); /* 8 KB of 2- and 3-byte entries per node */
     assert_true(qlist_nodes(f->ql) > 1);
     assert_list(f);
@@ -277,7 +310,7 @@ static void test_pops_take_from_each_end_and_free_emptied_nodes(void **state)
     struct fixture *f = *state;
     struct lpack_val v;
 
-    f->ql = qlist_create(2);
+    f->ql = qlist_create(2, f->depth);
     push_n(f, 5, false);
     assert_true(qlist_index(f->ql, 0, &v) && val_is(v, LIT("e0")));
     assert_true(qlist_pop(f->ql, QLIST_HEAD));
@@ -308,7 +341,7 @@ static void test_insert_finds_the_pivot_and_splits_a_full_node(void **state)
 {
     struct fixture *f = *state;
 
-    f->ql = qlist_create(4);
+    f->ql = qlist_create(4, f->depth);
     push_n(f, 8, false);               /* [e0 e1 e2 e3] [e4 e5 e6 e7] */
     insert(f, LPACK_AFTER, "e1", "X"); /* [e0 e1 X] [e2 e3] [e4 ...] */
     assert_int_equal(qlist_nodes(f->ql), 3);
@@ -337,7 +370,7 @@ static void test_replace_moves_a_value_that_outgrows_its_node(void **state)
     struct fixture *f = *state;
     struct lpack_val v;
 
-    f->ql = qlist_create(-1);
+    f->ql = qlist_create(-1, f->depth);
     memset(f->buf, 'r', 1900);
     for (int i = 0; i < 12; i++) {
         f->buf[0] = (char)('a' + i);
@@ -372,7 +405,7 @@ static void test_replace_of_a_last_entry_that_outgrows_its_node_goes_after_it(vo
     struct fixture *f = *state;
     char *big = malloc(3000);
 
-    f->ql = qlist_create(-1);
+    f->ql = qlist_create(-1, f->depth);
     memset(f->buf, 'A', 1900);
     push(f, QLIST_TAIL, f->buf, 1900);
     memset(f->buf, 'B', 1900);
@@ -393,7 +426,7 @@ static void test_delete_range_spans_nodes_and_merges_what_is_left(void **state)
 {
     struct fixture *f = *state;
 
-    f->ql = qlist_create(8);
+    f->ql = qlist_create(8, f->depth);
     push_n(f, 64, false);
     assert_int_equal(qlist_nodes(f->ql), 8);
     /* keeps e0..e4 and e55..e63: node 6 keeps one entry, which is small and
@@ -422,7 +455,7 @@ static void test_a_node_left_small_by_a_delete_merges_with_the_next_one(void **s
 {
     struct fixture *f = *state;
 
-    f->ql = qlist_create(8);
+    f->ql = qlist_create(8, f->depth);
     push_n(f, 16, false); /* [e0 .. e7] [e8 .. e15] */
     assert_int_equal(qlist_delete_range(f->ql, 10, 6), 6);
     assert_int_equal(qlist_nodes(f->ql), 2); /* [e0 .. e7] [e8 e9]: 10 > 8 */
@@ -481,7 +514,7 @@ static void test_iterating_both_ways_deletes_the_current_element(void **state)
     struct fixture *f = *state;
     size_t nodes;
 
-    f->ql = qlist_create(8);
+    f->ql = qlist_create(8, f->depth);
     for (int i = 0; i < 80; i++) {
         push(f, QLIST_TAIL, i % 4 == 0 ? "x" : "keep", i % 4 == 0 ? 1 : 4);
         if (i % 10 == 0) {
@@ -509,7 +542,7 @@ static void test_iteration_starts_at_the_given_index(void **state)
     struct qlist_iter it;
     struct lpack_val v;
 
-    f->ql = qlist_create(3);
+    f->ql = qlist_create(3, f->depth);
     push_n(f, 10, true);
     qlist_iter_init(&it, f->ql, QLIST_FORWARD, 5);
     for (long i = 5; i < 10; i++) {
@@ -536,7 +569,7 @@ static void test_bytes_count_the_nodes_and_their_packs(void **state)
     struct fixture *f = *state;
     size_t empty;
 
-    f->ql = qlist_create(4);
+    f->ql = qlist_create(4, f->depth);
     empty = qlist_bytes(f->ql);
     push(f, QLIST_TAIL, LIT("abc")); /* a node and a pack of 7 + 5 bytes */
     assert_true(qlist_bytes(f->ql) >= empty + 12 + 3 * sizeof(void *));
@@ -553,12 +586,19 @@ static size_t random_value(struct fixture *f)
     uint64_t r = rnd(&f->rng);
     size_t len;
 
-    if (r % 10 < 7) {
+    if (r % 10 < (f->noise ? 5U : 7U)) {
         return (size_t)snprintf(f->buf, VALUE_MAX, r & 0x100 ? "%u" : "v%u",
                                 (unsigned)(r >> 9) % 40);
     }
     len = 100 + (r >> 8) % 900;
     memset(f->buf, 'a' + (int)((r >> 20) % 3), len);
+    if (f->noise && (r >> 40) % 4 == 0) {
+        for (size_t i = 0; i < len; i += 8) {
+            uint64_t x = rnd(&f->rng);
+
+            memcpy(f->buf + i, &x, len - i < 8 ? len - i : 8);
+        }
+    }
     return len;
 }
 
@@ -567,7 +607,7 @@ static void random_push_or_pop(struct fixture *f, uint64_t r)
     enum qlist_end end = (r >> 8) & 1 ? QLIST_HEAD : QLIST_TAIL;
     size_t len;
 
-    if ((r >> 9) % 8 == 0 || f->m.n >= RANDOM_CAP) {
+    if ((r >> 9) % 8 == 0 || f->m.n >= f->cap) {
         assert_int_equal(qlist_pop(f->ql, end), f->m.n > 0);
         if (f->m.n > 0) {
             model_delete(&f->m, end == QLIST_HEAD ? 0 : f->m.n - 1);
@@ -586,7 +626,7 @@ static void random_insert(struct fixture *f, uint64_t r)
     size_t at = model_find(&f->m, pivot, plen);
     size_t len = random_value(f);
 
-    if (f->m.n >= RANDOM_CAP) {
+    if (f->m.n >= f->cap) {
         return;
     }
     assert_int_equal(qlist_insert(f->ql, where, pivot, plen, f->buf, len), at < f->m.n);
@@ -640,7 +680,9 @@ static void run_random(struct fixture *f, int fill, uint64_t seed, int steps)
 {
     size_t max_count = 0, max_nodes = 0;
 
-    f->ql = qlist_create(fill);
+    qlist_destroy(f->ql);
+    model_clear(&f->m);
+    f->ql = qlist_create(fill, f->depth);
     f->rng = seed;
     for (int step = 0; step < steps; step++) {
         uint64_t r = rnd(&f->rng);
@@ -657,13 +699,24 @@ static void run_random(struct fixture *f, int fill, uint64_t seed, int steps)
         } else {
             random_lrem(f, r);
         }
-        assert_list(f);
+        /* decompressing every node both ways at every step is slow: the
+         * full check every 4th step at a depth */
+        if (f->depth == 0 || step % 4 == 0) {
+            assert_list(f);
+        } else {
+            assert_int_equal(qlist_validate(f->ql), 0);
+            assert_int_equal(qlist_count(f->ql), f->m.n);
+        }
         max_count = f->m.n > max_count ? f->m.n : max_count;
         max_nodes = qlist_nodes(f->ql) > max_nodes ? qlist_nodes(f->ql) : max_nodes;
+        if (qlist_compressed_nodes(f->ql) > f->max_packed) {
+            f->max_packed = qlist_compressed_nodes(f->ql);
+        }
     }
     /* the sequence did grow lists of many nodes */
-    assert_true(max_count >= RANDOM_CAP / 2);
+    assert_true(max_count >= (f->depth ? f->cap / 3 : f->cap / 2));
     assert_true(max_nodes >= 10);
+    f->max_nodes = max_nodes;
 }
 
 static void test_random_operations_with_byte_capped_nodes_match_an_array(void **state)
@@ -684,6 +737,207 @@ static void test_random_operations_with_large_entry_capped_nodes_match_an_array(
 static void test_random_operations_with_single_entry_nodes_match_an_array(void **state)
 {
     run_random(*state, 1, 4, 800);
+}
+
+/* The random sequences under fills -2, -1, 4 and 128 at depth d, with
+ * incompressible values mixed in: they did compress nodes. */
+static void run_compressed(struct fixture *f, int depth, uint64_t seed)
+{
+    static const int fills[] = { -2, -1, 4, 128 };
+
+    f->depth = depth;
+    f->noise = true;
+    f->cap = 600;
+    for (size_t k = 0; k < sizeof(fills) / sizeof(fills[0]); k++) {
+        f->max_packed = 0;
+        run_random(f, fills[k], seed + k, 1000);
+        assert_true(f->max_packed * 2 >= f->max_nodes);
+    }
+}
+
+static void test_random_operations_at_compress_depth_1_match_an_array(void **state)
+{
+    run_compressed(*state, 1, 11);
+}
+
+static void test_random_operations_at_compress_depth_2_match_an_array(void **state)
+{
+    run_compressed(*state, 2, 21);
+}
+
+static void test_random_operations_at_compress_depth_3_match_an_array(void **state)
+{
+    run_compressed(*state, 3, 31);
+}
+
+/* Pushes n compressible elements of about 30 bytes at the tail (or at the
+ * head for every third one). */
+static void push_text(struct fixture *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int len = snprintf(f->buf, sizeof(f->buf), "element-%06d-xxxxxxxxxxxxxxx", i);
+
+        push(f, i % 3 == 2 ? QLIST_HEAD : QLIST_TAIL, f->buf, (size_t)len);
+    }
+}
+
+/* A list of the model's elements, at depth 0, for its bytes. */
+static size_t plain_bytes(struct fixture *f, int fill)
+{
+    struct qlist *ql = qlist_create(fill, 0);
+    size_t bytes;
+
+    for (size_t i = 0; i < f->m.n; i++) {
+        qlist_push(ql, QLIST_TAIL, f->m.v[i], f->m.len[i]);
+    }
+    bytes = qlist_bytes(ql);
+    qlist_destroy(ql);
+    return bytes;
+}
+
+static void test_inner_nodes_are_compressed_and_the_end_nodes_are_not(void **state)
+{
+    static const int fills[] = { -2, -1, 4, 128 };
+    struct fixture *f = *state;
+
+    for (f->depth = 1; f->depth <= 3; f->depth++) {
+        for (size_t k = 0; k < sizeof(fills) / sizeof(fills[0]); k++) {
+            size_t nodes;
+
+            qlist_destroy(f->ql);
+            model_clear(&f->m);
+            f->ql = qlist_create(fills[k], f->depth);
+            push_text(f, fills[k] == 4 ? 200 : 2500);
+            assert_list(f);
+            nodes = qlist_nodes(f->ql);
+            assert_true(nodes > 2 * (size_t)f->depth + 2);
+            /* qlist_validate checked which ones; these are all of them */
+            assert_int_equal(qlist_compressed_nodes(f->ql), nodes - 2 * (size_t)f->depth);
+            assert_true(qlist_bytes(f->ql) < plain_bytes(f, fills[k]) * 3 / 4);
+            /* pops bring inner nodes to the ends, which decompresses them */
+            while (qlist_nodes(f->ql) > 2 * (size_t)f->depth) {
+                assert_true(qlist_pop(f->ql, f->m.n % 2 ? QLIST_HEAD : QLIST_TAIL));
+                model_delete(&f->m, f->m.n % 2 ? 0 : f->m.n - 1);
+                assert_int_equal(qlist_validate(f->ql), 0);
+            }
+            assert_int_equal(qlist_compressed_nodes(f->ql), 0);
+            assert_list(f);
+        }
+    }
+}
+
+static void test_incompressible_values_stay_plain(void **state)
+{
+    struct fixture *f = *state;
+
+    f->depth = 1;
+    f->ql = qlist_create(-1, 1);
+    for (int i = 0; i < 200; i++) {
+        for (size_t j = 0; j < 200; j += 8) {
+            uint64_t x = rnd(&f->rng);
+
+            memcpy(f->buf + j, &x, 8);
+        }
+        push(f, QLIST_TAIL, f->buf, 200);
+    }
+    assert_true(qlist_nodes(f->ql) > 5);
+    assert_int_equal(qlist_compressed_nodes(f->ql), 0);
+    assert_int_equal(qlist_bytes(f->ql), plain_bytes(f, -1));
+    assert_list(f);
+    /* a node that becomes compressible is compressed once it changes */
+    memset(f->buf, 'q', 1000);
+    for (int i = 0; i < 3; i++) {
+        assert_true(qlist_replace(f->ql, 40 + i, f->buf, 1000));
+        model_delete(&f->m, (size_t)(40 + i));
+        model_insert(&f->m, (size_t)(40 + i), f->buf, 1000);
+    }
+    assert_list(f);
+}
+
+static void test_packs_under_48_bytes_stay_plain(void **state)
+{
+    struct fixture *f = *state;
+
+    f->depth = 1;
+    f->ql = qlist_create(1, 1); /* one small entry per node */
+    push_n(f, 50, true);
+    push_n(f, 50, false);
+    assert_int_equal(qlist_nodes(f->ql), 100);
+    assert_int_equal(qlist_compressed_nodes(f->ql), 0);
+    assert_list(f);
+    /* an entry of 50 bytes of one letter does compress */
+    memset(f->buf, 'k', 50);
+    assert_true(qlist_replace(f->ql, 50, f->buf, 50));
+    model_delete(&f->m, 50);
+    model_insert(&f->m, 50, f->buf, 50);
+    assert_int_equal(qlist_compressed_nodes(f->ql), 1);
+    assert_list(f);
+}
+
+static void test_a_depth_past_half_the_nodes_compresses_nothing(void **state)
+{
+    struct fixture *f = *state;
+
+    f->depth = INT_MAX;
+    f->ql = qlist_create(8, INT_MAX);
+    push_text(f, 400);
+    assert_int_equal(qlist_compressed_nodes(f->ql), 0);
+    assert_list(f);
+    qlist_destroy(f->ql);
+    model_clear(&f->m);
+    f->depth = 5;
+    f->ql = qlist_create(8, 5);
+    for (int i = 0; i < 80; i++) { /* 10 nodes: all within 5 of an end */
+        int len = snprintf(f->buf, sizeof(f->buf), "element-%06d-xxxxxxxxxxxxxxx", i);
+
+        push(f, QLIST_TAIL, f->buf, (size_t)len);
+    }
+    assert_int_equal(qlist_nodes(f->ql), 10);
+    assert_int_equal(qlist_compressed_nodes(f->ql), 0);
+    push(f, QLIST_TAIL, LIT("one more node"));
+    assert_int_equal(qlist_compressed_nodes(f->ql), 1);
+    assert_list(f);
+    assert_int_equal(qlist_delete_range(f->ql, 0, 1), 1);
+    model_delete(&f->m, 0);
+    assert_int_equal(qlist_compressed_nodes(f->ql), 1); /* [7] and 9 full */
+    assert_int_equal(qlist_delete_range(f->ql, 0, 7), 7);
+    for (int i = 0; i < 7; i++) {
+        model_delete(&f->m, 0);
+    }
+    assert_int_equal(qlist_compressed_nodes(f->ql), 0);
+    assert_list(f);
+}
+
+static void test_values_stay_valid_until_the_next_call_and_iterators_interleave(void **state)
+{
+    struct fixture *f = *state;
+    struct qlist_iter fwd, back;
+    struct lpack_val v, w;
+    size_t n;
+
+    f->depth = 1;
+    f->ql = qlist_create(-1, 1);
+    push_text(f, 1500);
+    n = f->m.n;
+    assert_true(qlist_compressed_nodes(f->ql) > 8);
+    assert_true(qlist_index(f->ql, (long)n / 2, &v));
+    /* v points into an opened inner node, which nothing else touched */
+    assert_true(val_is(v, f->m.v[n / 2], f->m.len[n / 2]));
+    qlist_iter_init(&fwd, f->ql, QLIST_FORWARD, 0);
+    qlist_iter_init(&back, f->ql, QLIST_BACKWARD, -1);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(qlist_iter_next(&fwd, &v));
+        assert_true(val_is(v, f->m.v[i], f->m.len[i]));
+        assert_true(qlist_iter_next(&back, &w));
+        assert_true(val_is(w, f->m.v[n - 1 - i], f->m.len[n - 1 - i]));
+    }
+    assert_false(qlist_iter_next(&fwd, &v));
+    assert_false(qlist_iter_next(&back, &w));
+    assert_int_equal(qlist_validate(f->ql), 0);
+    /* LREM-like deletes through an iterator over compressed nodes */
+    memcpy(f->buf, f->m.v[700], f->m.len[700]);
+    assert_int_equal(lrem(f, QLIST_BACKWARD, -1, f->buf, f->m.len[700], 0), 1);
+    assert_list(f);
 }
 
 int main(void)
@@ -725,6 +979,35 @@ int main(void)
                 teardown),
         cmocka_unit_test_setup_teardown(
                 test_random_operations_with_single_entry_nodes_match_an_array, setup, teardown),
+#define AT_DEPTH_1(fn) { #fn " (list-compress-depth 1)", fn, setup_depth1, teardown, NULL }
+        AT_DEPTH_1(test_a_positive_fill_caps_the_entries_per_node),
+        AT_DEPTH_1(test_a_positive_fill_also_caps_a_node_at_8_kb),
+        AT_DEPTH_1(test_a_negative_fill_caps_the_bytes_per_node),
+        AT_DEPTH_1(test_fills_out_of_range_are_clamped),
+        AT_DEPTH_1(test_pops_take_from_each_end_and_free_emptied_nodes),
+        AT_DEPTH_1(test_insert_finds_the_pivot_and_splits_a_full_node),
+        AT_DEPTH_1(test_replace_moves_a_value_that_outgrows_its_node),
+        AT_DEPTH_1(test_replace_of_a_last_entry_that_outgrows_its_node_goes_after_it),
+        AT_DEPTH_1(test_delete_range_spans_nodes_and_merges_what_is_left),
+        AT_DEPTH_1(test_a_node_left_small_by_a_delete_merges_with_the_next_one),
+        AT_DEPTH_1(test_iterating_both_ways_deletes_the_current_element),
+        AT_DEPTH_1(test_iteration_starts_at_the_given_index),
+        cmocka_unit_test_setup_teardown(test_random_operations_at_compress_depth_1_match_an_array,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_operations_at_compress_depth_2_match_an_array,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_operations_at_compress_depth_3_match_an_array,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inner_nodes_are_compressed_and_the_end_nodes_are_not,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incompressible_values_stay_plain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_packs_under_48_bytes_stay_plain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_depth_past_half_the_nodes_compresses_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+                test_values_stay_valid_until_the_next_call_and_iterators_interleave, setup,
+                teardown),
+#undef AT_DEPTH_1
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
