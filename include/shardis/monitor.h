@@ -29,3 +29,6 @@ void monitor_feed(struct conn *c, const struct cmd_spec *cmd, int argc,
 void monitor_conn_gone(struct conn *c);
 /* Binds MONITOR. */
 void monitor_bind(void);
+/* Whether argv[i] of a MIGRATE is a credential (AUTH's password, AUTH2's
+ * user and password): MONITOR and the slow log show "(redacted)". */
+bool monitor_migrate_secret(int argc, const struct sh_slice *argv, int i);

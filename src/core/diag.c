@@ -26,6 +26,7 @@
 #include "shardis/conn.h"
 #include "shardis/latency.h"
 #include "shardis/log.h"
+#include "shardis/monitor.h"
 #include "shardis/reply.h"
 #include "shardis/shard.h"
 #include "shardis/slowlog.h"
@@ -107,6 +108,17 @@ static void redact(const struct cmd_spec *cmd, int n, struct sh_slice *args)
         for (int j = 2; j + 1 < n; j += 2) {
             if (is_sensitive_config(args[j])) {
                 args[j + 1] = red;
+            }
+        }
+    } else if (!strcmp(cmd->fullname, "migrate")) {
+        bool secret[SLOWLOG_MAX_ARGC] = { false };
+
+        for (int j = 0; j < n && j < SLOWLOG_MAX_ARGC; j++) {
+            secret[j] = monitor_migrate_secret(n, args, j);
+        }
+        for (int j = 0; j < n && j < SLOWLOG_MAX_ARGC; j++) {
+            if (secret[j]) {
+                args[j] = red;
             }
         }
     }

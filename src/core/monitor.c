@@ -82,11 +82,39 @@ static void append_repr(struct rbuf *b, const char *p, size_t n)
     rbuf_append(b, "\"", 1);
 }
 
-/* Arguments Redis 7.0 shows as "(redacted)": AUTH's, HELLO's after AUTH. */
+bool monitor_migrate_secret(int argc, const struct sh_slice *argv, int i)
+{
+    /* MIGRATE host port key db timeout [COPY] [REPLACE] [AUTH pw]
+     * [AUTH2 user pw] [KEYS ...]: Redis 7.0 redacts AUTH's password and
+     * both words of AUTH2 */
+    for (int j = 6; j < argc && j < i; j++) {
+        if (sh_slice_eq_nocase(argv[j], "keys")) {
+            return false;
+        }
+        if (sh_slice_eq_nocase(argv[j], "auth")) {
+            if (i == j + 1) {
+                return true;
+            }
+            j++;
+        } else if (sh_slice_eq_nocase(argv[j], "auth2")) {
+            if (i == j + 1 || i == j + 2) {
+                return true;
+            }
+            j += 2;
+        }
+    }
+    return false;
+}
+
+/* Arguments Redis 7.0 shows as "(redacted)": AUTH's, HELLO's after AUTH,
+ * MIGRATE's credentials. */
 static bool redacted(const struct cmd_spec *cmd, int argc, const struct sh_slice *argv, int i)
 {
     if (!strcmp(cmd->fullname, "auth")) {
         return i >= 1;
+    }
+    if (!strcmp(cmd->fullname, "migrate")) {
+        return monitor_migrate_secret(argc, argv, i);
     }
     if (!strcmp(cmd->fullname, "hello")) {
         for (int j = 2; j < argc && j < i; j++) {

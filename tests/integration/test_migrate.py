@@ -290,6 +290,29 @@ class MigrateTest(ServerTestCase):
                          "IOERR error or timeout writing to target instance")
         self.assertEqual(self.r.cmd("GET", "k"), b"v")
 
+    def test_credentials_are_redacted(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        self.r.cmd("SET", "k", "v")
+        mon = self.client()
+        self.assertEqual(mon.cmd("MONITOR"), "OK")
+        self.r.cmd("CONFIG", "SET", "slowlog-log-slower-than", "0")
+        self.r.cmd("SLOWLOG", "RESET")
+        self.assertIsInstance(self.r.cmd("MIGRATE", "127.0.0.1", str(port), "k", "0", "100",
+                                         "COPY", "AUTH2", "user1", "pw1", "AUTH", "pw2"), Error)
+        entries = self.r.cmd("SLOWLOG", "GET", "10")
+        self.r.cmd("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+        args = [e[3] for e in entries if e[3][0].lower() == b"migrate"][0]
+        self.assertEqual(args[6:], [b"COPY", b"AUTH2", b"(redacted)", b"(redacted)", b"AUTH",
+                                    b"(redacted)"])
+        line = mon.read_reply()
+        while "migrate" not in line.lower():
+            line = mon.read_reply()
+        self.assertIn('"AUTH2" "(redacted)" "(redacted)" "AUTH" "(redacted)"', line)
+        self.assertNotIn("pw1", line)
+
     def test_target_never_answers(self):
         silent = SilentServer()
         try:
