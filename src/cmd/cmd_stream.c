@@ -18,6 +18,7 @@
  * Threading: every handler runs on the key's owner core.
  */
 #include "cmd_stream_internal.h"
+#include "shardis/block.h"
 #include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
@@ -440,6 +441,7 @@ static void cmd_xadd(struct cmd_ctx *ctx)
     tstream_append(s, &id, ctx->argv + first, (size_t)(ctx->argc - first) / 2, &lim);
     cmd_stream_reply_id(&ctx->r, &id);
     cmd_stream_notify(ctx, 1, "xadd");
+    block_key_touched(ctx->shard, ctx->dbid, ctx->argv[1]); /* blocked readers */
     if (a.trim && do_trim(s, &a)) {
         cmd_stream_notify(ctx, 1, "xtrim");
     }

@@ -16,6 +16,7 @@
  * Threading: every handler runs on the key's owner core.
  */
 #include "cmd_stream_internal.h"
+#include "shardis/block.h"
 #include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/kdb.h"
@@ -189,6 +190,7 @@ static void cmd_xgroup_destroy(struct cmd_ctx *ctx)
         return;
     }
     tstream_group_destroy(tstream_of(&e->val), g);
+    block_key_touched(ctx->shard, ctx->dbid, ctx->argv[2]); /* its blocked readers: -NOGROUP */
     reply_int(&ctx->r, 1);
     cmd_stream_notify(ctx, 2, "xgroup-destroy");
 }

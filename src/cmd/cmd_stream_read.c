@@ -11,38 +11,45 @@
  * to the PEL (unless NOACK); with an ID it replays the consumer's own PEL
  * from there ([id, nil] for entries deleted since).
  *
- * Across shards the gather sends each owner the command over its own keys
- * (without BLOCK), the parts replying in the client's protocol, and merges
- * the non-empty streams back in argument order. The scheduler makes the
- * parts one atomic step, as a single XREADGROUP is in Redis. A key named
- * twice with different IDs whose owner is another shard may come back at
- * the position of its first occurrence.
+ * Routing: the handler runs first on the client's core (CMD_ROUTE_CONN, as
+ * SORT) and picks where the read runs: here, when this core owns every key
+ * and no transaction holds them; else through a coordinator whose gather
+ * sends each owner the command over its own keys (without BLOCK), the parts
+ * replying in the client's protocol, and merges the non-empty streams back
+ * in argument order. With keys on several shards that coordinator is a
+ * transaction over them, so the parts are one atomic step, as a single
+ * XREADGROUP is in Redis. A key named twice with different IDs whose owner
+ * is another shard may come back at the position of its first occurrence.
+ * The same handler runs as those parts (on the owner, ctx->conn NULL).
  *
- * BLOCK: its timeout is checked as Redis checks it and the command is
- * served at once when any stream has entries for it; shardis does not yet
- * wait (issue 14), so a read that would have to wait gets an error instead
- * of blocking.
+ * BLOCK (block.c): the client waits on the streams' owners, which run
+ * __xwait (resolve, serve at once or register) and __xclaim (serve a told
+ * waiter) below. As in Redis, XREADGROUP with any ID other than ">" never
+ * waits (its history is always an answer), and inside MULTI/EXEC and
+ * scripts (the gather as a nested coordinator) BLOCK does not wait: the
+ * read answers nil when nothing is there.
  *
- * Threading: the handler runs on the owner of every key; the gather on the
+ * Threading: the handler and __xwait/__xclaim run on the owner of their
+ * keys (the handler first on the client's core); the gather on the
  * client's core.
  */
 #include "cmd_stream_internal.h"
+#include "shardis/block.h"
 #include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
+#include "shardis/conn.h"
 #include "shardis/kdb.h"
 #include "shardis/kval.h"
 #include "shardis/reply.h"
 #include "shardis/resp.h"
 #include "shardis/route.h"
+#include "shardis/sched.h"
 #include "shardis/shard.h"
 #include "shardis/util.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define ERR_BLOCK                                                                                  \
-    "ERR BLOCK is not supported yet: no stream has entries to serve now and shardis "              \
-    "does not wait"
 #define ERRBUF 256
 
 struct xread_args {
@@ -322,14 +329,43 @@ static bool serve_one(struct cmd_ctx *ctx, struct reply *r, const struct xread_a
     return true;
 }
 
-static void cmd_xread(struct cmd_ctx *ctx)
+/* Serves every stream of one[] that has something, writing the read's
+ * reply to out; returns how many streams it had (0: out untouched). */
+static long long serve_all(struct cmd_ctx *ctx, struct reply *out, const struct xread_args *a,
+                           struct xread_one *one, bool *served)
+{
+    struct rbuf body;
+    struct reply r;
+    long long n = 0;
+
+    rbuf_init(&body);
+    r = (struct reply){ .buf = &body, .proto = out->proto };
+    for (int i = 0; i < a->n; i++) {
+        bool got = serve_one(ctx, &r, a, i, &one[i]);
+
+        n += got;
+        if (served) {
+            served[i] = got;
+        }
+    }
+    if (n) {
+        if (out->proto == 2) {
+            reply_array(out, n);
+        } else {
+            reply_map(out, n);
+        }
+        reply_raw(out, body.data, body.len);
+    }
+    rbuf_fini(&body);
+    return n;
+}
+
+/* The read over keys of this core: the reply, or nil when nothing. */
+static void xread_here(struct cmd_ctx *ctx)
 {
     char err[ERRBUF];
     struct xread_args a;
     struct xread_one *one;
-    struct rbuf body;
-    struct reply r;
-    long long served = 0;
 
     if (!parse_xread(ctx->argc, ctx->argv, &a, err)) {
         reply_error(&ctx->r, err);
@@ -342,28 +378,82 @@ static void cmd_xread(struct cmd_ctx *ctx)
             return;
         }
     }
-    rbuf_init(&body);
-    r = (struct reply){ .buf = &body, .proto = ctx->r.proto };
-    for (int i = 0; i < a.n; i++) {
-        served += serve_one(ctx, &r, &a, i, &one[i]);
-    }
-    sh_free(one);
-    if (served) {
-        if (ctx->r.proto == 2) {
-            reply_array(&ctx->r, served);
-        } else {
-            reply_map(&ctx->r, served);
-        }
-        reply_raw(&ctx->r, body.data, body.len);
-    } else if (a.timeout != -1) {
-        reply_error(&ctx->r, ERR_BLOCK);
-    } else {
+    if (!serve_all(ctx, &ctx->r, &a, one, NULL)) {
         reply_null_array(&ctx->r);
     }
-    rbuf_fini(&body);
+    sh_free(one);
 }
 
 /* ---- across shards ---- */
+
+/* The client's arguments: its coordinator's (a nested one: EXEC, a script),
+ * or the copy the handler gave it (struct xjob) */
+struct xjob {
+    int argc;
+    struct sh_slice *argv;
+};
+
+static struct xjob *job_new(int argc, const struct sh_slice *argv)
+{
+    size_t bytes = 0;
+    struct xjob *j;
+    char *p;
+
+    for (int i = 0; i < argc; i++) {
+        bytes += argv[i].len;
+    }
+    j = sh_malloc(sizeof(*j) + sizeof(*j->argv) * (size_t)argc + bytes);
+    j->argc = argc;
+    j->argv = (struct sh_slice *)(j + 1);
+    p = (char *)(j->argv + argc);
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].ptr, argv[i].len);
+        j->argv[i] = (struct sh_slice){ p, argv[i].len };
+        p += argv[i].len;
+    }
+    return j;
+}
+
+static int job_argc(const struct coord *c)
+{
+    return c->ext ? ((const struct xjob *)c->ext)->argc : c->argc;
+}
+
+static const struct sh_slice *job_argv(const struct coord *c)
+{
+    return c->ext ? ((const struct xjob *)c->ext)->argv : c->argv;
+}
+
+/* Writes argv[0 .. STREAMS] without BLOCK and its timeout to sub (a group
+ * or consumer may be named "block"); returns how many. */
+static int copy_opts(const struct sh_slice *argv, int streams, struct sh_slice *sub)
+{
+    int k = 0;
+
+    for (int i = 0; i < streams; i++) {
+        int take = 1;
+
+        if (i > 0 && sh_slice_eq_nocase(argv[i], "group")) {
+            take = 3;
+        } else if (i > 0 && sh_slice_eq_nocase(argv[i], "count")) {
+            take = 2;
+        } else if (i > 0 && sh_slice_eq_nocase(argv[i], "block")) {
+            i++;
+            continue;
+        }
+        for (int j = 0; j < take && i < streams; j++) {
+            sub[k++] = argv[i++];
+        }
+        i--;
+    }
+    return k;
+}
+
+/* Run by a script (a nested coordinator whose parent is not EXEC)? */
+static bool from_script(const struct coord *c)
+{
+    return c->parent && strcmp(c->parent->cmd->fullname, "exec") != 0;
+}
 
 /* Each owner gets the command over its own streams, without BLOCK. */
 static void xread_start(struct coord *c)
@@ -371,30 +461,25 @@ static void xread_start(struct coord *c)
     char err[ERRBUF];
     struct xread_args a;
     struct sh_slice *sub;
+    int argc = job_argc(c);
+    const struct sh_slice *argv = job_argv(c);
 
     c->part_proto = (uint8_t)c->proto;
-    if (!parse_xread(c->argc, c->argv, &a, err)) {
+    if (!parse_xread(argc, argv, &a, err) || (a.timeout != -1 && from_script(c))) {
         return;
     }
-    sub = sh_malloc(sizeof(*sub) * (size_t)c->argc);
+    sub = sh_malloc(sizeof(*sub) * (size_t)argc);
     for (int s = 0; s < c->nshards; s++) {
-        int k = 0, nk = 0;
+        int k = copy_opts(argv, a.streams, sub), nk = 0;
 
-        for (int i = 0; i < a.streams; i++) {
-            if (sh_slice_eq_nocase(c->argv[i], "block") && i + 1 < a.streams) {
-                i++;
-                continue;
-            }
-            sub[k++] = c->argv[i];
-        }
         for (int i = 0; i < a.n; i++) {
-            if (coord_key_owner(c, c->argv[a.streams + i]) == s) {
-                sub[k + nk++] = c->argv[a.streams + i];
+            if (coord_key_owner(c, argv[a.streams + i]) == s) {
+                sub[k + nk++] = argv[a.streams + i];
             }
         }
         for (int i = 0, j = 0; i < a.n; i++) {
-            if (coord_key_owner(c, c->argv[a.streams + i]) == s) {
-                sub[k + nk + j++] = c->argv[a.streams + a.n + i];
+            if (coord_key_owner(c, argv[a.streams + i]) == s) {
+                sub[k + nk + j++] = argv[a.streams + a.n + i];
             }
         }
         if (nk) {
@@ -472,7 +557,7 @@ static bool xread_merge(struct coord *c, const struct xread_args *a, struct repl
         ok = part_open(&pc[s], coord_part(c, s), c->proto);
     }
     for (int i = 0; i < a->n && ok; i++) {
-        struct sh_slice key = c->argv[a->streams + i];
+        struct sh_slice key = job_argv(c)[a->streams + i];
         int got = part_take(&pc[coord_key_owner(c, key)], key, &br);
 
         ok = got >= 0;
@@ -487,8 +572,6 @@ static bool xread_merge(struct coord *c, const struct xread_args *a, struct repl
             reply_map(r, n);
         }
         reply_raw(r, body.data, body.len);
-    } else if (a->timeout != -1 && !c->nowait) {
-        reply_error(r, ERR_BLOCK);
     } else {
         reply_null_array(r);
     }
@@ -501,24 +584,253 @@ static bool xread_done(struct coord *c, struct reply *r)
 {
     char err[ERRBUF];
     struct xread_args a;
-    struct sh_slice e;
+    const struct sh_slice *argv = job_argv(c);
+    bool ok = parse_xread(job_argc(c), argv, &a, err);
 
-    if (!parse_xread(c->argc, c->argv, &a, err)) {
+    if (!ok) {
         reply_error(r, err);
-        return true;
+    } else if (a.timeout != -1 && from_script(c)) {
+        reply_errorf(r, "ERR %.*s command is not allowed with BLOCK option from scripts",
+                     (int)argv[0].len, argv[0].ptr);
+        ok = false;
     }
-    e = coord_first_error(c);
-    if (e.len) {
-        reply_raw(r, e.ptr, e.len);
-        return true;
+    /* the error of the first key in argument order, as Redis meets it */
+    for (int i = 0; ok && i < a.n; i++) {
+        struct sh_slice p = coord_part(c, coord_key_owner(c, argv[a.streams + i]));
+
+        if (p.len && p.ptr[0] == '-') {
+            reply_raw(r, p.ptr, p.len);
+            ok = false;
+        }
     }
-    return xread_merge(c, &a, r);
+    if (ok) {
+        xread_merge(c, &a, r);
+    }
+    sh_free(c->ext);
+    c->ext = NULL;
+    return true;
 }
 
 static const struct gather gather_xread = { .start = xread_start, .done = xread_done };
 
+/* Does XREADGROUP name an ID other than ">" (a history read, never waits)? */
+static bool reads_history(const struct cmd_ctx *ctx, const struct xread_args *a)
+{
+    for (int i = 0; a->xreadgroup && i < a->n; i++) {
+        struct sh_slice id = ctx->argv[a->streams + a->n + i];
+
+        if (id.len != 1 || id.ptr[0] != '>') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The handler: on the client's core, picks where the read runs; on an
+ * owner (a part of the gather), the read. */
+static void cmd_xread(struct cmd_ctx *ctx)
+{
+    char err[ERRBUF];
+    struct xread_args a;
+    struct shard *sh = ctx->shard;
+    struct sh_slice *pairs;
+    int owner = -2;
+    uint64_t h;
+
+    if (!ctx->conn) {
+        xread_here(ctx);
+        return;
+    }
+    if (!parse_xread(ctx->argc, ctx->argv, &a, err)) {
+        reply_error(&ctx->r, err);
+        return;
+    }
+    if (a.timeout != -1 && !reads_history(ctx, &a)) {
+        block_xread_start(ctx, a.streams, a.n, a.timeout);
+        return;
+    }
+    for (int i = 0; i < a.n && owner != -1; i++) {
+        int o = shard_owner(sh->srv->nshards, ctx->argv[a.streams + i].ptr,
+                            ctx->argv[a.streams + i].len, &h);
+
+        owner = owner == -2 || owner == o ? o : -1;
+    }
+    if (owner == sh->id &&
+        (sched_quiet(&sh->sched) || sched_admits(sh, ctx->cmd, ctx->dbid, ctx->argc, ctx->argv))) {
+        xread_here(ctx);
+        return;
+    }
+    if (owner != -1) {
+        /* one owner: no transaction, the part waits for any locks there */
+        coord_start_txn(ctx->conn, ctx->cmd, &gather_xread, job_new(ctx->argc, ctx->argv),
+                        ctx->dbid, 0, NULL, false);
+        return;
+    }
+    pairs = sh_malloc(sizeof(*pairs) * 2 * (size_t)a.n);
+    for (int i = 0; i < a.n; i++) {
+        pairs[2 * i] = a.xreadgroup ? (struct sh_slice){ "w", 1 } : (struct sh_slice){ "r", 1 };
+        pairs[2 * i + 1] = ctx->argv[a.streams + i];
+    }
+    coord_start_txn(ctx->conn, ctx->cmd, &gather_xread, job_new(ctx->argc, ctx->argv), ctx->dbid,
+                    a.n, pairs, false);
+    sh_free(pairs);
+}
+
+/* ---- the owner's part of a blocked read (block.h) ---- */
+
+static bool parse_tok(const struct cmd_ctx *ctx, uint64_t *token, int *origin)
+{
+    long long t, o;
+
+    if (!util_str2ll(ctx->argv[1].ptr, ctx->argv[1].len, &t) ||
+        !util_str2ll(ctx->argv[2].ptr, ctx->argv[2].len, &o)) {
+        return false;
+    }
+    *token = (uint64_t)t;
+    *origin = (int)o;
+    return true;
+}
+
+/* ctx over its argv from `from` on (the read's own arguments). */
+static struct cmd_ctx sub_ctx(const struct cmd_ctx *ctx, int from)
+{
+    struct cmd_ctx sub = *ctx;
+
+    sub.argc -= from;
+    sub.argv += from;
+    sub.has_key_hash = false;
+    return sub;
+}
+
+/* __xwait <token> <origin> <serve 1|0> <read...>: see block.h. */
+static void cmd_xwait(struct cmd_ctx *ctx)
+{
+    char err[ERRBUF];
+    struct cmd_ctx sub = sub_ctx(ctx, 4);
+    struct xread_args a;
+    struct xread_one *one;
+    struct rbuf eb;
+    uint64_t token;
+    int origin;
+
+    if (!parse_tok(ctx, &token, &origin) || !parse_xread(sub.argc, sub.argv, &a, err)) {
+        sh_panic("corrupt __xwait");
+    }
+    one = sh_malloc(sizeof(*one) * (size_t)a.n);
+    rbuf_init(&eb);
+    sub.r.buf = &eb;
+    for (int i = 0; i < a.n; i++) {
+        if (!resolve_one(&sub, &a, i, &one[i])) {
+            reply_array(&ctx->r, 2);
+            reply_int(&ctx->r, i);
+            reply_raw(&ctx->r, eb.data, eb.len);
+            goto out;
+        }
+    }
+    sub.r = ctx->r;
+    if (ctx->argv[3].ptr[0] == '1') {
+        size_t at = ctx->r.buf->len;
+
+        reply_array(&ctx->r, 2);
+        reply_int(&ctx->r, -1);
+        if (serve_all(&sub, &ctx->r, &a, one, NULL)) {
+            goto out;
+        }
+        ctx->r.buf->len = at; /* nothing there: it waits */
+    }
+    reply_array(&ctx->r, 2);
+    reply_int(&ctx->r, -2);
+    reply_array(&ctx->r, 2 * a.n);
+    for (int i = 0; i < a.n; i++) {
+        bool told = block_stream_wait(ctx->shard, ctx->dbid, sub.argv[a.streams + i], token, origin,
+                                      &one[i].gt, a.group ? &sub.argv[a.group] : NULL);
+
+        if (a.group) {
+            /* the consumer is there while it waits, as in Redis */
+            (void)cmd_stream_consumer(&sub, one[i].g, a.group + 1, a.streams + i);
+            reply_bulk(&ctx->r, ">", 1);
+        } else {
+            cmd_stream_reply_id(&ctx->r, &one[i].gt);
+        }
+        reply_int(&ctx->r, told);
+    }
+out:
+    rbuf_fini(&eb);
+    sh_free(one);
+}
+
+/* Resolves key i of a claim; NULL, or the error that ends the wait. */
+static const char *claim_one(struct cmd_ctx *ctx, const struct xread_args *a, int i,
+                             struct xread_one *one)
+{
+    struct sh_slice idarg = ctx->argv[a->streams + a->n + i];
+    struct kentry *e = cmd_lookup(ctx, a->streams + i);
+
+    memset(one, 0, sizeof(*one));
+    one->s = e && e->val.type == KVAL_STREAM ? tstream_of(&e->val) : NULL;
+    if (a->group) {
+        /* Redis's texts for a client it unblocks (blocked.c) */
+        if (!one->s) {
+            return "UNBLOCKED the stream key no longer exists";
+        }
+        one->g = tstream_group_find(one->s, ctx->argv[a->group].ptr, ctx->argv[a->group].len);
+        if (!one->g) {
+            return "NOGROUP the consumer group this client was blocked on no longer exists";
+        }
+    }
+    if (idarg.len == 1 && idarg.ptr[0] == '>') {
+        one->gt = (struct tstream_id){ UINT64_MAX, UINT64_MAX };
+    } else if (!cmd_stream_parse_id(idarg, &one->gt, 0, true, NULL)) {
+        sh_panic("corrupt __xclaim");
+    }
+    return NULL;
+}
+
+/* __xclaim <token> <origin> <read...>: see block.h. */
+static void cmd_xclaim_blocked(struct cmd_ctx *ctx)
+{
+    char err[ERRBUF];
+    struct cmd_ctx sub = sub_ctx(ctx, 3);
+    struct xread_args a;
+    struct xread_one *one;
+    const char *fail = NULL;
+    bool *served;
+    uint64_t token;
+    int origin;
+
+    if (!parse_tok(ctx, &token, &origin) || !parse_xread(sub.argc, sub.argv, &a, err)) {
+        sh_panic("corrupt __xclaim");
+    }
+    one = sh_malloc(sizeof(*one) * (size_t)a.n);
+    served = sh_calloc((size_t)a.n, sizeof(*served));
+    for (int i = 0; i < a.n && !fail; i++) {
+        fail = claim_one(&sub, &a, i, &one[i]);
+    }
+    if (fail) {
+        reply_error(&ctx->r, fail);
+    } else if (!serve_all(&sub, &ctx->r, &a, one, served)) {
+        reply_null_array(&ctx->r);
+    }
+    for (int i = 0; i < a.n; i++) {
+        block_stream_claim(ctx->shard, ctx->dbid, sub.argv[a.streams + i], token, origin,
+                           served[i]);
+    }
+    sh_free(served);
+    sh_free(one);
+}
+
+static const struct cmd_spec spec_xwait = {
+    .name = "__xwait", .fullname = "__xwait", .arity = -8, .proc = cmd_xwait
+};
+static const struct cmd_spec spec_xclaim = {
+    .name = "__xclaim", .fullname = "__xclaim", .arity = -7, .proc = cmd_xclaim_blocked
+};
+
 void cmd_stream_read_bind(void)
 {
-    cmd_must_bind("xread", cmd_xread, CMD_ROUTE_MULTI, &gather_xread);
-    cmd_must_bind("xreadgroup", cmd_xread, CMD_ROUTE_MULTI, &gather_xread);
+    /* CONN: the handler picks where the read runs (see above); the gather
+     * is also the nested coordinator of EXEC and scripts */
+    cmd_must_bind("xread", cmd_xread, CMD_ROUTE_CONN, &gather_xread);
+    cmd_must_bind("xreadgroup", cmd_xread, CMD_ROUTE_CONN, &gather_xread);
+    block_set_stream_specs(&spec_xwait, &spec_xclaim);
 }

@@ -40,11 +40,16 @@
  * never sleeps past the earliest one). A timed-out client with a claim in
  * flight still gets what the claim brings back.
  *
+ * Streams (XREAD and XREADGROUP with BLOCK) wait on the same queues and
+ * are blocked clients of kind BK_XREAD here; block_stream.c has their
+ * protocol, their waiters' rules and their side of both cores.
+ *
  * Threading: waiters live on the owner's core, blocked clients on theirs;
  * they talk only through internal commands (mailboxes).
  */
 #include "shardis/block.h"
 
+#include "block_internal.h"
 #include "shardis/cmd.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
@@ -56,6 +61,7 @@
 #include "shardis/route.h"
 #include "shardis/shard.h"
 #include "shardis/tlist.h"
+#include "shardis/tstream.h"
 #include "shardis/tzset.h"
 #include "shardis/util.h"
 
@@ -64,80 +70,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* what a blocked command does once it has an element */
-enum bkind {
-    BK_POP,   /* BLPOP BRPOP: [key, elem] */
-    BK_MOVE,  /* BLMOVE BRPOPLPUSH: elem, pushed to a destination */
-    BK_MPOP,  /* BLMPOP: [key, [elem ...]] */
-    BK_ZPOP,  /* BZPOPMIN BZPOPMAX: [key, member, score] */
-    BK_ZMPOP, /* BZMPOP: [key, [[member, score] ...]] */
-};
-
-enum bphase {
-    PH_ERR,  /* a syntax error to reply */
-    PH_REG,  /* __bwait parts in flight */
-    PH_WAIT, /* parked */
-    PH_POP,  /* a claim in flight */
-    PH_PUSH, /* BLMOVE's push to another owner in flight */
-};
-
-/* one blocked command, on its client's core */
-struct bclient {
-    struct bclient *prev, *next; /* the shard's blocked clients */
-    struct bclient *hnext;       /* token map chain */
-    uint64_t token;
-    struct coord *co;
-    enum bkind kind;
-    enum bphase phase;
-    bool zset;
-    bool left;     /* pop from the left / the min */
-    bool dst_left; /* BLMOVE: push to the left */
-    long count;
-    int first, nkeys, dst; /* argv indexes in co->argv (dst 0: none) */
-    int *owner;            /* [key] owner shard */
-    uint8_t *ready;        /* [key] the owner said it has data */
-    int claim;             /* the key a claim is for */
-    int64_t deadline_us;   /* 0: forever */
-    bool timed_out, unblock_error;
-    const char *err;   /* PH_ERR's reply */
-    struct rbuf moved; /* BLMOVE: the element between pop and push */
-};
-
-/* the waiters of one key, on its owner */
-struct bwaiter {
-    struct bwaiter *next;
-    uint64_t token;
-    int origin;
-    bool zset; /* waits for a sorted set, else a list */
-    bool told;
-};
-
-struct bqueue {
-    struct bwaiter *head, *tail;
-};
-
-/* a key to look at at the end of the iteration */
-struct bready {
-    struct bready *next;
-    int dbid;
-    size_t len;
-    char key[];
-};
-
-struct block {
-    /* client side */
-    struct bclient **tab; /* token -> client, chained; mask + 1 buckets */
-    size_t mask, nclients;
-    struct bclient *all;
-    uint64_t next_token;
-    int64_t next_deadline_us;
-    /* owner side */
-    struct kdict **waiting; /* [db]: key -> struct bqueue (val.u.p) */
-    int ndbs;
-    size_t nqueues;
-    struct bready *ready, **ready_tail;
-};
 
 static const struct cmd_spec spec_bwait, spec_bpop, spec_bunwait, spec_bready, spec_bpush,
         spec_bpushback;
@@ -213,7 +145,7 @@ static struct kdict *waiting_db(struct shard *sh, int dbid, bool create)
     return b->waiting[dbid];
 }
 
-static struct kentry *queue_entry(struct shard *sh, int dbid, struct sh_slice key, bool create)
+struct kentry *block_queue_entry(struct shard *sh, int dbid, struct sh_slice key, bool create)
 {
     struct kdict *d = waiting_db(sh, dbid, create);
     uint64_t h = kdict_hash(key.ptr, key.len);
@@ -224,14 +156,43 @@ static struct kentry *queue_entry(struct shard *sh, int dbid, struct sh_slice ke
     }
     e = kdict_find(d, key.ptr, key.len, h);
     if (!e && create) {
+        struct bqueue *q = sh_calloc(1, sizeof(*q) + key.len);
+
+        q->dbid = dbid;
+        q->klen = key.len;
+        memcpy(q->key, key.ptr, key.len);
         e = kdict_add(d, key.ptr, key.len, h);
-        e->val.u.p = sh_calloc(1, sizeof(struct bqueue));
+        e->val.u.p = q;
         sh->blk->nqueues++;
     }
     return e;
 }
 
-static void queue_drop_if_empty(struct shard *sh, int dbid, struct kentry *e)
+/* A queue's count of XREADGROUP waiters moved by delta: it is on gwatch
+ * while it has any. */
+void block_queue_count_group(struct block *b, struct bqueue *q, int delta)
+{
+    q->ngroup += delta;
+    if (q->ngroup == delta && delta > 0) {
+        q->gprev = NULL;
+        q->gnext = b->gwatch;
+        if (b->gwatch) {
+            b->gwatch->gprev = q;
+        }
+        b->gwatch = q;
+    } else if (q->ngroup == 0 && delta < 0) {
+        if (q->gprev) {
+            q->gprev->gnext = q->gnext;
+        } else {
+            b->gwatch = q->gnext;
+        }
+        if (q->gnext) {
+            q->gnext->gprev = q->gprev;
+        }
+    }
+}
+
+void block_queue_drop_if_empty(struct shard *sh, int dbid, struct kentry *e)
 {
     struct bqueue *q = e->val.u.p;
 
@@ -244,7 +205,7 @@ static void queue_drop_if_empty(struct shard *sh, int dbid, struct kentry *e)
 }
 
 /* Removes (token, origin) from the queue; returns whether it was told. */
-static bool queue_remove(struct bqueue *q, uint64_t token, int origin, bool *found)
+bool block_queue_remove(struct block *b, struct bqueue *q, uint64_t token, int origin, bool *found)
 {
     struct bwaiter **pp = &q->head, *prev = NULL;
 
@@ -259,6 +220,9 @@ static bool queue_remove(struct bqueue *q, uint64_t token, int origin, bool *fou
             if (q->tail == w) {
                 q->tail = prev;
             }
+            if (w->grouped) {
+                block_queue_count_group(b, q, -1);
+            }
             sh_free(w);
             *found = true;
             return told;
@@ -269,7 +233,7 @@ static bool queue_remove(struct bqueue *q, uint64_t token, int origin, bool *fou
     return false;
 }
 
-static void mark_ready(struct shard *sh, int dbid, const char *key, size_t len)
+void block_mark_ready(struct shard *sh, int dbid, const char *key, size_t len)
 {
     struct block *b = sh->blk;
     struct bready *r = sh_malloc(sizeof(*r) + len);
@@ -285,8 +249,8 @@ static void mark_ready(struct shard *sh, int dbid, const char *key, size_t len)
 void block_key_added(struct shard *sh, int dbid, const struct kentry *e)
 {
     if (sh->blk->nqueues &&
-        queue_entry(sh, dbid, (struct sh_slice){ e->key, e->klen }, false) != NULL) {
-        mark_ready(sh, dbid, e->key, e->klen);
+        block_queue_entry(sh, dbid, (struct sh_slice){ e->key, e->klen }, false) != NULL) {
+        block_mark_ready(sh, dbid, e->key, e->klen);
     }
 }
 
@@ -299,33 +263,71 @@ static int value_type(struct shard *sh, int dbid, struct sh_slice key)
     return e ? e->val.type : KVAL_NONE;
 }
 
-/* Tells the first waiter of a ready key, unless one is told already. */
-static void serve_key(struct shard *sh, int dbid, struct sh_slice key)
+void block_tells_add(struct tells *t, struct bwaiter *w)
 {
-    struct kentry *e = queue_entry(sh, dbid, key, false);
-    int type = value_type(sh, dbid, key);
-    struct bqueue *q;
-
-    if (!e || type == KVAL_NONE) {
-        return;
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 8;
+        t->token = sh_realloc(t->token, sizeof(*t->token) * t->cap);
+        t->origin = sh_realloc(t->origin, sizeof(*t->origin) * t->cap);
     }
-    q = e->val.u.p;
-    for (struct bwaiter *w = q->head; w; w = w->next) {
-        if (w->told) {
-            return; /* one at a time: FIFO */
-        }
-    }
-    for (struct bwaiter *w = q->head; w; w = w->next) {
-        if ((type == KVAL_ZSET) == w->zset && (type == KVAL_LIST || type == KVAL_ZSET)) {
-            char tok[24];
-            struct sh_slice argv[3] = { { "__bready", 8 }, { tok, 0 }, key };
+    w->told = true;
+    t->token[t->n] = w->token;
+    t->origin[t->n] = w->origin;
+    t->n++;
+}
 
-            w->told = true;
-            argv[1].len = (size_t)snprintf(tok, sizeof(tok), "%llu", (unsigned long long)w->token);
-            route_post(sh, w->origin, &spec_bready, dbid, 3, argv);
+/* Sends the collected tells of key, and frees them. */
+static void tells_send(struct shard *sh, int dbid, struct sh_slice key, struct tells *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        char tok[24];
+        struct sh_slice argv[3] = { { "__bready", 8 }, { tok, 0 }, key };
+
+        argv[1].len = (size_t)snprintf(tok, sizeof(tok), "%llu", (unsigned long long)t->token[i]);
+        route_post(sh, t->origin[i], &spec_bready, dbid, 3, argv);
+    }
+    sh_free(t->token);
+    sh_free(t->origin);
+}
+
+/* The list or sorted set waiter to tell: the first one of the key's type,
+ * unless one is told already (FIFO, one at a time). */
+static void serve_pop(struct bqueue *q, int type, struct tells *t)
+{
+    for (struct bwaiter *w = q->head; w; w = w->next) {
+        if (w->told && w->type != 'x') {
             return;
         }
     }
+    for (struct bwaiter *w = q->head; w; w = w->next) {
+        if (w->type == (type == KVAL_ZSET ? 'z' : 'l')) {
+            block_tells_add(t, w);
+            return;
+        }
+    }
+}
+
+/* Tells the waiters of a ready key that have something there. */
+static void serve_key(struct shard *sh, int dbid, struct sh_slice key)
+{
+    struct kentry *e = block_queue_entry(sh, dbid, key, false), *v;
+    struct tells t = { 0 };
+    struct bqueue *q;
+    int type;
+
+    if (!e) {
+        return;
+    }
+    q = e->val.u.p;
+    v = kdb_peek(shard_db(sh, dbid), key.ptr, key.len, kdict_hash(key.ptr, key.len), sh->now_ms);
+    type = v ? v->val.type : KVAL_NONE;
+    if (q->ngroup || type == KVAL_STREAM) {
+        block_stream_serve(q, type == KVAL_STREAM ? tstream_of(&v->val) : NULL, &t);
+    }
+    if (type == KVAL_LIST || type == KVAL_ZSET) {
+        serve_pop(q, type, &t);
+    }
+    tells_send(sh, dbid, key, &t);
 }
 
 static void serve_ready(struct shard *sh)
@@ -360,7 +362,7 @@ static bool parse_token(struct sh_slice s, uint64_t *out)
 static bool queue_has_waiter(const struct bqueue *q, bool zset)
 {
     for (const struct bwaiter *w = q->head; w; w = w->next) {
-        if (w->zset == zset) {
+        if (w->type == (zset ? 'z' : 'l')) {
             return true;
         }
     }
@@ -382,7 +384,7 @@ static void cmd_bwait(struct cmd_ctx *ctx)
     }
     reply_array(&ctx->r, ctx->argc - 4);
     for (int i = 4; i < ctx->argc; i++) {
-        struct kentry *e = queue_entry(ctx->shard, ctx->dbid, ctx->argv[i], true);
+        struct kentry *e = block_queue_entry(ctx->shard, ctx->dbid, ctx->argv[i], true);
         struct bqueue *q = e->val.u.p;
         struct bwaiter *w = sh_calloc(1, sizeof(*w));
         int type = value_type(ctx->shard, ctx->dbid, ctx->argv[i]);
@@ -392,12 +394,12 @@ static void cmd_bwait(struct cmd_ctx *ctx)
          * earlier ones are told first (FIFO), at the end of the iteration */
         if (status == 1 && queue_has_waiter(q, zset)) {
             status = 0;
-            mark_ready(ctx->shard, ctx->dbid, ctx->argv[i].ptr, ctx->argv[i].len);
+            block_mark_ready(ctx->shard, ctx->dbid, ctx->argv[i].ptr, ctx->argv[i].len);
         }
 
         w->token = token;
         w->origin = (int)origin;
-        w->zset = zset;
+        w->type = zset ? 'z' : 'l';
         w->told = status == 1;
         if (q->tail) {
             q->tail->next = w;
@@ -420,16 +422,16 @@ static void cmd_bunwait(struct cmd_ctx *ctx)
         sh_panic("corrupt __bunwait");
     }
     for (int i = 3; i < ctx->argc; i++) {
-        struct kentry *e = queue_entry(ctx->shard, ctx->dbid, ctx->argv[i], false);
+        struct kentry *e = block_queue_entry(ctx->shard, ctx->dbid, ctx->argv[i], false);
         bool found, told;
 
         if (!e) {
             continue;
         }
-        told = queue_remove(e->val.u.p, token, (int)origin, &found);
-        queue_drop_if_empty(ctx->shard, ctx->dbid, e);
+        told = block_queue_remove(ctx->shard->blk, e->val.u.p, token, (int)origin, &found);
+        block_queue_drop_if_empty(ctx->shard, ctx->dbid, e);
         if (told) {
-            mark_ready(ctx->shard, ctx->dbid, ctx->argv[i].ptr, ctx->argv[i].len);
+            block_mark_ready(ctx->shard, ctx->dbid, ctx->argv[i].ptr, ctx->argv[i].len);
         }
     }
     reply_ok(&ctx->r);
@@ -494,7 +496,7 @@ static void after_pop(struct cmd_ctx *ctx, struct kentry *e, struct sh_slice key
         kdb_delete(ctx->db, e);
         pubsub_notify(ctx->shard, NOTIFY_GENERIC, "del", key.ptr, key.len, ctx->dbid);
     } else {
-        mark_ready(ctx->shard, ctx->dbid, key.ptr, key.len);
+        block_mark_ready(ctx->shard, ctx->dbid, key.ptr, key.len);
     }
 }
 
@@ -508,7 +510,7 @@ static void cmd_bpop(struct cmd_ctx *ctx)
     long long origin, count;
     bool zset = ctx->argv[3].ptr[0] == 'z', left = ctx->argv[5].ptr[0] == '1';
     struct sh_slice key = ctx->argv[4];
-    struct kentry *q = queue_entry(ctx->shard, ctx->dbid, key, false), *e;
+    struct kentry *q = block_queue_entry(ctx->shard, ctx->dbid, key, false), *e;
     bool found;
 
     if (!parse_token(ctx->argv[1], &token) ||
@@ -529,20 +531,20 @@ static void cmd_bpop(struct cmd_ctx *ctx)
     if (!e || e->val.type != (zset ? KVAL_ZSET : KVAL_LIST)) {
         /* the tell is answered: whoever waits next (maybe for the key's new
          * type) is told at the end of the iteration */
-        mark_ready(ctx->shard, ctx->dbid, key.ptr, key.len);
+        block_mark_ready(ctx->shard, ctx->dbid, key.ptr, key.len);
         reply_null(&ctx->r);
         return;
     }
     if (ctx->argc == 9 && value_type(ctx->shard, ctx->dbid, ctx->argv[7]) != KVAL_NONE &&
         value_type(ctx->shard, ctx->dbid, ctx->argv[7]) != KVAL_LIST) {
         /* this waiter leaves with an error: the data is the next one's */
-        mark_ready(ctx->shard, ctx->dbid, key.ptr, key.len);
+        block_mark_ready(ctx->shard, ctx->dbid, key.ptr, key.len);
         reply_err_wrongtype(&ctx->r);
         return;
     }
     if (q) {
-        queue_remove(q->val.u.p, token, (int)origin, &found);
-        queue_drop_if_empty(ctx->shard, ctx->dbid, q);
+        block_queue_remove(ctx->shard->blk, q->val.u.p, token, (int)origin, &found);
+        block_queue_drop_if_empty(ctx->shard, ctx->dbid, q);
     }
     if (zset) {
         size_t at = reply_array_begin(&ctx->r);
@@ -687,20 +689,10 @@ static void client_remove(struct block *b, struct bclient *bc)
     b->nclients--;
 }
 
-static struct shard *shard_of(const struct bclient *bc)
-{
-    return bc->co->conn->sh;
-}
-
-static struct sh_slice key_of(const struct bclient *bc, int i)
-{
-    return bc->co->argv[bc->first + i];
-}
-
 /* Tells every owner to forget this client (one message per owner). */
 static void unwait_all(struct bclient *bc)
 {
-    struct shard *sh = shard_of(bc);
+    struct shard *sh = block_shard_of(bc);
     int n = sh->srv->nshards;
     struct sh_slice *argv = sh_malloc(sizeof(*argv) * (size_t)(bc->nkeys + 3));
     char tok[24], org[12];
@@ -714,7 +706,7 @@ static void unwait_all(struct bclient *bc)
 
         for (int i = 0; i < bc->nkeys; i++) {
             if (bc->owner[i] == s) {
-                argv[k++] = key_of(bc, i);
+                argv[k++] = block_key_of(bc, i);
             }
         }
         if (k > 3) {
@@ -727,17 +719,19 @@ static void unwait_all(struct bclient *bc)
 static void client_free(struct bclient *bc)
 {
     if (bc->phase != PH_ERR) {
-        client_remove(shard_of(bc)->blk, bc);
+        client_remove(block_shard_of(bc)->blk, bc);
         bc->co->conn->blocked = NULL;
     }
     rbuf_fini(&bc->moved);
     sh_free(bc->owner);
     sh_free(bc->ready);
+    sh_free(bc->xargv);
+    sh_free(bc->xid);
     sh_free(bc);
 }
 
 /* Ends the command: the owners forget it. Returns true (done's result). */
-static bool finish(struct bclient *bc)
+bool block_finish(struct bclient *bc)
 {
     struct coord *co = bc->co;
 
@@ -754,14 +748,14 @@ static bool finish(struct bclient *bc)
 /* Sends the claim for key i. */
 static void claim(struct bclient *bc, int i)
 {
-    struct shard *sh = shard_of(bc);
+    struct shard *sh = block_shard_of(bc);
     char tok[24], org[12], cnt[24];
     struct sh_slice argv[9] = {
         { "__bpop", 6 },
         { tok, (size_t)snprintf(tok, sizeof(tok), "%llu", (unsigned long long)bc->token) },
         { org, (size_t)snprintf(org, sizeof(org), "%d", sh->id) },
         { bc->zset ? "z" : "l", 1 },
-        key_of(bc, i),
+        block_key_of(bc, i),
         { bc->left ? "1" : "0", 1 },
         { cnt, (size_t)snprintf(cnt, sizeof(cnt), "%ld", bc->count) },
     };
@@ -777,10 +771,15 @@ static void claim(struct bclient *bc, int i)
     coord_send(bc->co, bc->owner[i], &spec_bpop, bc->co->dbid, argc, argv);
 }
 
-/* Claims the first key with data, or waits. Returns done's result. */
-static bool next_step(struct bclient *bc, struct reply *r)
+/* Claims the first key with data (every one told, for streams), or waits.
+ * Returns done's result. */
+bool block_next_step(struct bclient *bc, struct reply *r)
 {
     for (int i = 0; i < bc->nkeys; i++) {
+        if (bc->ready[i] && bc->kind == BK_XREAD) {
+            block_xread_claim(bc);
+            return false;
+        }
         if (bc->ready[i]) {
             claim(bc, i);
             return false;
@@ -788,14 +787,14 @@ static bool next_step(struct bclient *bc, struct reply *r)
     }
     if (bc->unblock_error) {
         reply_error(r, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
-        return finish(bc);
+        return block_finish(bc);
     }
     if (bc->co->nowait) {
         bc->timed_out = true; /* inside EXEC: as if the timeout had passed */
     }
     if (bc->timed_out) {
         reply_null_array(r);
-        return finish(bc);
+        return block_finish(bc);
     }
     bc->phase = PH_WAIT;
     coord_park(bc->co);
@@ -805,7 +804,7 @@ static bool next_step(struct bclient *bc, struct reply *r)
 /* Reads the __bwait statuses of every owner; false after replying. */
 static bool read_acks(struct bclient *bc, struct reply *r)
 {
-    int n = shard_of(bc)->srv->nshards;
+    int n = block_shard_of(bc)->srv->nshards;
 
     for (int s = 0; s < n; s++) {
         struct sh_slice p = coord_part(bc->co, s);
@@ -854,7 +853,7 @@ static void reply_score(struct reply *r, struct sh_slice s)
 static void reply_popped(struct bclient *bc, struct reply *r, struct sh_slice p, size_t pos,
                          long long n)
 {
-    struct sh_slice key = key_of(bc, bc->claim), a, b;
+    struct sh_slice key = block_key_of(bc, bc->claim), a, b;
 
     switch (bc->kind) {
     case BK_POP:
@@ -903,7 +902,7 @@ static void reply_popped(struct bclient *bc, struct reply *r, struct sh_slice p,
 /* An element popped for nobody (the client left) goes back. */
 static void push_back(struct bclient *bc, struct sh_slice p, size_t pos, long long n)
 {
-    struct shard *sh = shard_of(bc);
+    struct shard *sh = block_shard_of(bc);
     struct sh_slice *els = sh_malloc(sizeof(*els) * (size_t)(n ? n : 1));
     int step = bc->zset ? 2 : 1;
 
@@ -914,7 +913,7 @@ static void push_back(struct bclient *bc, struct sh_slice p, size_t pos, long lo
     for (long long i = n - step; i >= 0; i -= step) {
         struct sh_slice argv[6] = { { "__bpushback", 11 },
                                     { bc->zset ? "z" : "l", 1 },
-                                    key_of(bc, bc->claim),
+                                    block_key_of(bc, bc->claim),
                                     { bc->left ? "1" : "0", 1 },
                                     els[i],
                                     bc->zset ? els[i + 1] : els[i] };
@@ -934,11 +933,11 @@ static bool on_popped(struct bclient *bc, struct reply *r)
 
     if (p.len && p.ptr[0] == '-') {
         reply_raw(r, p.ptr, p.len); /* WRONGTYPE of the destination */
-        return finish(bc);
+        return block_finish(bc);
     }
     if (!coord_read_header(p, &pos, '*', &n) || n <= 0) {
         bc->ready[bc->claim] = 0; /* taken by someone else first */
-        return next_step(bc, r);
+        return block_next_step(bc, r);
     }
     if (bc->co->conn->flags & CONN_CLOSING) {
         /* popped for a client gone: it goes back, unless the claim moved it
@@ -947,7 +946,7 @@ static bool on_popped(struct bclient *bc, struct reply *r)
             push_back(bc, p, pos, n);
         }
         reply_null_array(r);
-        return finish(bc);
+        return block_finish(bc);
     }
     if (bc->kind == BK_MOVE && bc->owner[bc->nkeys] != bc->owner[bc->claim]) {
         struct sh_slice argv[4] = { { "__bpush", 7 },
@@ -963,7 +962,7 @@ static bool on_popped(struct bclient *bc, struct reply *r)
         return false;
     }
     reply_popped(bc, r, p, pos, n);
-    return finish(bc);
+    return block_finish(bc);
 }
 
 /* BLMOVE's push to another owner came back. */
@@ -975,38 +974,45 @@ static bool on_pushed(struct bclient *bc, struct reply *r)
     if (p.len && p.ptr[0] == '-') {
         struct sh_slice argv[5] = { { "__bpushback", 11 },
                                     { "l", 1 },
-                                    key_of(bc, bc->claim),
+                                    block_key_of(bc, bc->claim),
                                     { bc->left ? "1" : "0", 1 },
                                     elem };
 
-        route_post(shard_of(bc), bc->owner[bc->claim], &spec_bpushback, bc->co->dbid, 5, argv);
+        route_post(block_shard_of(bc), bc->owner[bc->claim], &spec_bpushback, bc->co->dbid, 5,
+                   argv);
         reply_raw(r, p.ptr, p.len);
-        return finish(bc);
+        return block_finish(bc);
     }
     reply_bulk(r, elem.ptr, elem.len);
-    return finish(bc);
+    return block_finish(bc);
 }
 
-static bool block_done(struct coord *co, struct reply *r)
+bool block_done(struct coord *co, struct reply *r)
 {
     struct bclient *bc = co->ext;
 
     switch (bc->phase) {
     case PH_ERR:
         reply_error(r, bc->err);
-        return finish(bc);
+        return block_finish(bc);
     case PH_REG:
-        if (!read_acks(bc, r)) {
-            return finish(bc);
+        if (bc->kind == BK_XREAD) {
+            return block_xread_on_acks(bc, r);
         }
-        return next_step(bc, r);
+        if (!read_acks(bc, r)) {
+            return block_finish(bc);
+        }
+        return block_next_step(bc, r);
     case PH_POP:
+        if (bc->kind == BK_XREAD) {
+            return block_xread_on_claimed(bc, r);
+        }
         return on_popped(bc, r);
     case PH_PUSH:
         return on_pushed(bc, r);
     case PH_WAIT:
     default:
-        return next_step(bc, r);
+        return block_next_step(bc, r);
     }
 }
 
@@ -1136,7 +1142,7 @@ static enum bkind kind_of(const char *name)
 /* Registers the client on every owner of its keys (stage 0). */
 static void send_waits(struct bclient *bc)
 {
-    struct shard *sh = shard_of(bc);
+    struct shard *sh = block_shard_of(bc);
     struct sh_slice *argv = sh_malloc(sizeof(*argv) * (size_t)(bc->nkeys + 4));
     char tok[24], org[12];
 
@@ -1150,7 +1156,7 @@ static void send_waits(struct bclient *bc)
 
         for (int i = 0; i < bc->nkeys; i++) {
             if (bc->owner[i] == s) {
-                argv[k++] = key_of(bc, i);
+                argv[k++] = block_key_of(bc, i);
             }
         }
         if (k > 4) {
@@ -1160,15 +1166,29 @@ static void send_waits(struct bclient *bc)
     sh_free(argv);
 }
 
+/* bc (its owners known) is blocked from now on, for ms (0: forever). */
+void block_client_block(struct bclient *bc, long long ms)
+{
+    struct shard *sh = block_shard_of(bc);
+    int64_t now = sh_mono_us();
+
+    bc->token = ++sh->blk->next_token;
+    /* a deadline past what the clock can hold is forever (Redis blocks too) */
+    bc->deadline_us = ms && ms < (INT64_MAX - now) / 1000 ? now + ms * 1000 : 0;
+    bc->phase = PH_REG;
+    bc->co->conn->blocked = bc;
+    client_insert(sh->blk, bc);
+}
+
 static void block_start(struct coord *co)
 {
     struct bclient *bc = sh_calloc(1, sizeof(*bc));
     struct shard *sh = co->conn->sh;
     long long ms = 0;
-    int64_t now;
     uint64_t h;
 
     bc->co = co;
+    bc->argv = co->argv;
     co->ext = bc;
     rbuf_init(&bc->moved);
     bc->kind = kind_of(co->cmd->fullname);
@@ -1180,19 +1200,14 @@ static void block_start(struct coord *co)
     bc->owner = sh_malloc(sizeof(int) * (size_t)(bc->nkeys + 1));
     bc->ready = sh_calloc((size_t)bc->nkeys, 1);
     for (int i = 0; i < bc->nkeys; i++) {
-        bc->owner[i] = shard_owner(sh->srv->nshards, key_of(bc, i).ptr, key_of(bc, i).len, &h);
+        bc->owner[i] =
+                shard_owner(sh->srv->nshards, block_key_of(bc, i).ptr, block_key_of(bc, i).len, &h);
     }
     if (bc->dst) {
         bc->owner[bc->nkeys] =
                 shard_owner(sh->srv->nshards, co->argv[bc->dst].ptr, co->argv[bc->dst].len, &h);
     }
-    bc->token = ++sh->blk->next_token;
-    /* a deadline past what the clock can hold is forever (Redis blocks too) */
-    now = sh_mono_us();
-    bc->deadline_us = ms && ms < (INT64_MAX - now) / 1000 ? now + ms * 1000 : 0;
-    bc->phase = PH_REG;
-    co->conn->blocked = bc;
-    client_insert(sh->blk, bc);
+    block_client_block(bc, ms);
     send_waits(bc);
 }
 
@@ -1213,10 +1228,10 @@ static void cmd_bready(struct cmd_ctx *ctx)
         return; /* gone: its unwait tells the owner */
     }
     for (int i = 0; i < bc->nkeys; i++) {
-        struct sh_slice k = key_of(bc, i);
+        struct sh_slice k = block_key_of(bc, i);
 
         if (k.len == ctx->argv[2].len && !memcmp(k.ptr, ctx->argv[2].ptr, k.len)) {
-            bc->ready[i] = 1;
+            bc->ready[i] |= 1; /* a stream's claim in flight (bit 2) stays */
         }
     }
     if (bc->phase == PH_WAIT) {
@@ -1259,6 +1274,9 @@ void block_run(struct shard *sh)
 {
     struct block *b = sh->blk;
 
+    if (SH_UNLIKELY(b->gwatch != NULL) && b->gw_dirty != sh->stats.dirty) {
+        block_stream_recheck(sh);
+    }
     if (b->ready) {
         serve_ready(sh);
     }

@@ -3,12 +3,17 @@ error strings; consumer groups; keyspace events; XREAD over streams on
 several shards; RENAME, COPY and MOVE of streams across shards (4 shards).
 
 Every test passes against redis-server 7.0 (SHARDIS_REFERENCE=redis) and
-against shardis with any shard count. XREAD/XREADGROUP BLOCK waits are not
-tested: shardis serves BLOCK only when entries are there.
+against shardis with any shard count, blocked XREAD/XREADGROUP included
+(BlockingReadTests, and a stress test of producers, readers and crashing
+group consumers reclaimed with XAUTOCLAIM).
 """
 
 import os
+import random
+import socket
 import sys
+import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -618,6 +623,374 @@ class XreadTests(StreamCase):
                                     *([">"] * 6)),
                          "NOGROUP No such key 'g3' or consumer group 'grp' in XREADGROUP with "
                          "GROUP option")
+
+
+UNBLOCKED_KEY = "UNBLOCKED the stream key no longer exists"
+UNBLOCKED_GROUP = "NOGROUP the consumer group this client was blocked on no longer exists"
+
+
+class BlockingReadTests(StreamCase):
+    """XREAD and XREADGROUP with BLOCK that has to wait: woken by XADD on
+    any shard, timeouts, CLIENT UNBLOCK, disconnects, a stream or group
+    deleted while a reader waits, and no waiting inside MULTI or scripts."""
+
+    def blocked_clients(self):
+        for line in self.r.cmd("INFO", "clients").decode().split("\r\n"):
+            if line.startswith("blocked_clients:"):
+                return int(line.split(":")[1])
+        return -1
+
+    def blocked(self, *args, n=None):
+        """A client that sent a read that waits (its reply not read yet);
+        returns once the server counts it blocked."""
+        want = (self.blocked_clients() + 1) if n is None else n
+        c = self.client()
+        c.send_command(*args)
+        self.wait_until(lambda: self.blocked_clients() >= want,
+                        msg="%r did not block" % (args,))
+        return c
+
+    def assertNoReplyYet(self, c, wait=0.15):
+        c.sock.settimeout(wait)
+        try:
+            data = c.sock.recv(1 << 16)
+        except socket.timeout:
+            return
+        finally:
+            c.sock.settimeout(c.timeout)
+        self.fail("got %r while it should wait" % data)
+
+    def test_every_reader_of_dollar_gets_the_new_entry(self):
+        self.r.cmd("XADD", "s", "1-1", "a", "1")
+        readers = [self.blocked("XREAD", "BLOCK", "0", "STREAMS", "s", "$") for _ in range(3)]
+        other = self.blocked("XREAD", "BLOCK", "0", "STREAMS", "t", "$")
+        for c in readers:
+            self.assertNoReplyYet(c, 0.05)
+        self.r.cmd("XADD", "s", "2-1", "b", "2")
+        for c in readers:
+            self.assertEqual(c.read_reply(), [[b"s", [ent("2-1", "b", "2")]]])
+        self.assertNoReplyYet(other)
+        self.r.cmd("XADD", "t", "1-0", "c", "3")
+        self.assertEqual(other.read_reply(), [[b"t", [ent("1-0", "c", "3")]]])
+        self.assertEqual(self.blocked_clients(), 0)
+
+    def test_missing_key_and_explicit_ids(self):
+        c = self.blocked("XREAD", "BLOCK", "0", "STREAMS", "new", "$")
+        self.r.cmd("XADD", "new", "3-3", "f", "v")
+        self.assertEqual(c.read_reply(), [[b"new", [ent("3-3", "f", "v")]]])
+        self.r.cmd("XADD", "s", "3-0", "f", "v")
+        c = self.blocked("XREAD", "COUNT", "2", "BLOCK", "0", "STREAMS", "s", "5")
+        self.r.cmd("XADD", "s", "4-0", "f", "v")  # not past 5-0
+        self.assertNoReplyYet(c)
+        self.r.cmd("XADD", "s", "6-0", "f", "w")
+        self.assertEqual(c.read_reply(), [[b"s", [ent("6-0", "f", "w")]]])
+        # entries there already: served at once, every stream with some
+        self.r.cmd("XADD", "u", "1-0", "g", "1")
+        self.assertEqual(self.r.cmd("XREAD", "BLOCK", "0", "STREAMS", "s", "u", "5-0", "0"),
+                         [[b"s", [ent("6-0", "f", "w")]], [b"u", [ent("1-0", "g", "1")]]])
+
+    def test_keys_on_several_shards_first_xadd_wins(self):
+        keys = ["multi:%d" % i for i in range(8)]
+        c = self.blocked("XREAD", "BLOCK", "0", "STREAMS", *keys, *(["$"] * 8))
+        g = self.blocked("XREAD", "COUNT", "5", "BLOCK", "0", "STREAMS", *keys, *(["0"] * 8))
+        self.r.cmd("XADD", keys[5], "1-5", "n", "5")
+        self.assertEqual(c.read_reply(), [[keys[5].encode(), [ent("1-5", "n", "5")]]])
+        self.assertEqual(g.read_reply(), [[keys[5].encode(), [ent("1-5", "n", "5")]]])
+        self.assertEqual(self.blocked_clients(), 0)
+        # the other keys' waits are gone: a later XADD reaches nobody
+        self.r.cmd("XADD", keys[2], "1-2", "n", "2")
+        c = self.blocked("XREAD", "BLOCK", "0", "STREAMS", *keys, *(["$"] * 8))
+        self.r.cmd("XADD", keys[7], "1-7", "n", "7")
+        self.assertEqual(c.read_reply(), [[keys[7].encode(), [ent("1-7", "n", "7")]]])
+
+    def test_timeouts_reply_nil_in_both_protocols(self):
+        self.r.cmd("XADD", "s", "1-1", "a", "1")
+        self.r.cmd("XGROUP", "CREATE", "s", "g", "$")
+        t0 = time.monotonic()
+        self.assertEqual(self.r.raw("XREAD", "BLOCK", "100", "STREAMS", "s", "$"), b"*-1\r\n")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.09)
+        self.assertEqual(self.r.raw("XREADGROUP", "GROUP", "g", "c", "BLOCK", "30", "STREAMS",
+                                    "s", ">"), b"*-1\r\n")
+        r3 = self.client()
+        r3.cmd("HELLO", "3")
+        self.assertEqual(r3.raw("XREAD", "BLOCK", "30", "STREAMS", "s", "$"), b"_\r\n")
+        self.assertEqual(r3.raw("XREADGROUP", "GROUP", "g", "c", "BLOCK", "30", "STREAMS",
+                                "s", ">"), b"_\r\n")
+        c = self.blocked("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
+        self.assertNoReplyYet(c, 0.3)  # BLOCK 0: forever
+        self.r.cmd("XADD", "s", "2-1", "a", "2")
+        self.assertEqual(c.read_reply(), [[b"s", [ent("2-1", "a", "2")]]])
+        # RESP3: a map, woken or at once
+        w = self.client()
+        w.cmd("HELLO", "3")
+        w.send_command("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
+        self.wait_until(lambda: self.blocked_clients() == 1)
+        self.r.cmd("XADD", "s", "3-1", "a", "3")
+        self.assertEqual(w.read_raw_reply(),
+                         b"%1\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n3-1\r\n*2\r\n$1\r\na\r\n$1\r\n3\r\n")
+
+    def test_errors_before_waiting(self):
+        self.r.cmd("SET", "str", "x")
+        self.assertError(self.r.cmd("XREAD", "BLOCK", "0", "STREAMS", "str", "$"), WRONGTYPE)
+        self.assertError(self.r.cmd("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS",
+                                    "nokey", ">"),
+                         "NOGROUP No such key 'nokey' or consumer group 'g' in XREADGROUP with "
+                         "GROUP option")
+        self.assertError(self.r.cmd("XREAD", "BLOCK", "-1", "STREAMS", "s", "$"),
+                         "ERR timeout is negative")
+        self.assertError(self.r.cmd("XREAD", "BLOCK", "x", "STREAMS", "s", "$"),
+                         "ERR timeout is not an integer or out of range")
+        self.assertEqual(self.blocked_clients(), 0)
+
+    def test_group_readers_share_entries(self):
+        self.r.cmd("XGROUP", "CREATE", "q", "g", "$", "MKSTREAM")
+        cs = [self.blocked("XREADGROUP", "GROUP", "g", "c%d" % i, "COUNT", "1", "BLOCK", "0",
+                           "STREAMS", "q", ">") for i in range(3)]
+        ids = [self.r.cmd("XADD", "q", "%d-1" % (i + 1), "n", str(i)) for i in range(3)]
+        got = [c.read_reply() for c in cs]
+        self.assertEqual(got, [[[b"q", [ent("%d-1" % (i + 1), "n", str(i))]]] for i in range(3)])
+        pending = self.r.cmd("XPENDING", "q", "g")
+        self.assertEqual(pending[0], 3)
+        self.assertEqual(pending[3], [[b"c0", b"1"], [b"c1", b"1"], [b"c2", b"1"]])
+        self.assertEqual(self.r.cmd("XACK", "q", "g", *ids), 3)
+        # NOACK: delivered, nothing pending
+        c = self.blocked("XREADGROUP", "GROUP", "g", "c9", "NOACK", "BLOCK", "0", "STREAMS",
+                         "q", ">")
+        self.r.cmd("XADD", "q", "9-1", "n", "9")
+        self.assertEqual(c.read_reply(), [[b"q", [ent("9-1", "n", "9")]]])
+        self.assertEqual(self.r.cmd("XPENDING", "q", "g")[0], 0)
+        # a history read never waits
+        self.assertEqual(self.r.cmd("XREADGROUP", "GROUP", "g", "c0", "BLOCK", "0", "STREAMS",
+                                    "q", "0"), [[b"q", []]])
+
+    def test_group_readers_on_several_shards(self):
+        keys = ["gq:%d" % i for i in range(6)]
+        for k in keys:
+            self.r.cmd("XGROUP", "CREATE", k, "g", "$", "MKSTREAM")
+        a = self.blocked("XREADGROUP", "GROUP", "g", "a", "BLOCK", "0", "STREAMS", *keys,
+                         *([">"] * 6))
+        b = self.blocked("XREADGROUP", "GROUP", "g", "b", "BLOCK", "0", "STREAMS", *keys,
+                         *([">"] * 6))
+        self.r.cmd("XADD", keys[4], "1-0", "x", "1")
+        self.assertEqual(a.read_reply(), [[keys[4].encode(), [ent("1-0", "x", "1")]]])
+        self.assertNoReplyYet(b)
+        self.r.cmd("XADD", keys[1], "1-0", "x", "2")
+        self.assertEqual(b.read_reply(), [[keys[1].encode(), [ent("1-0", "x", "2")]]])
+        self.assertEqual(self.r.cmd("XPENDING", keys[4], "g")[3], [[b"a", b"1"]])
+        self.assertEqual(self.r.cmd("XPENDING", keys[1], "g")[3], [[b"b", b"1"]])
+
+    def test_group_or_stream_gone_while_waiting(self):
+        for k in ("d1", "d2", "d3", "d4"):
+            self.r.cmd("XGROUP", "CREATE", k, "g", "$", "MKSTREAM")
+        c1 = self.blocked("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "d1", ">")
+        self.assertEqual(self.r.cmd("XGROUP", "DESTROY", "d1", "g"), 1)
+        self.assertError(c1.read_reply(), UNBLOCKED_GROUP)
+        c2 = self.blocked("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "d2", ">")
+        plain = self.blocked("XREAD", "BLOCK", "0", "STREAMS", "d2", "$")
+        self.assertEqual(self.r.cmd("DEL", "d2"), 1)
+        self.assertError(c2.read_reply(), UNBLOCKED_KEY)
+        self.assertNoReplyYet(plain)  # XREAD waits on: the key may come back
+        self.r.cmd("XADD", "d2", "5-0", "f", "v")
+        self.assertEqual(plain.read_reply(), [[b"d2", [ent("5-0", "f", "v")]]])
+        c3 = self.blocked("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "d3", ">")
+        self.r.cmd("SET", "d3", "now a string")
+        self.assertError(c3.read_reply(), UNBLOCKED_KEY)
+        c4 = self.blocked("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "d4", ">")
+        self.r.cmd("FLUSHALL")
+        self.assertError(c4.read_reply(), UNBLOCKED_KEY)
+        self.assertEqual(self.blocked_clients(), 0)
+
+    def test_unblock_and_disconnect_leave_no_trace(self):
+        self.r.cmd("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        c = self.blocked("XREADGROUP", "GROUP", "g", "c1", "BLOCK", "0", "STREAMS", "s", ">")
+        ids = self.r.cmd("CLIENT", "LIST").decode().split("\n")
+        blocked_ids = [int(l.split()[0][3:]) for l in ids if "cmd=xreadgroup" in l]
+        self.assertEqual(len(blocked_ids), 1)
+        self.assertEqual(self.r.cmd("CLIENT", "UNBLOCK", blocked_ids[0]), 1)
+        self.assertEqual(c.read_raw_reply(), b"*-1\r\n")
+        c.send_command("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
+        self.wait_until(lambda: self.blocked_clients() == 1)
+        self.assertEqual(self.r.cmd("CLIENT", "UNBLOCK", blocked_ids[0], "ERROR"), 1)
+        self.assertError(c.read_reply(), "UNBLOCKED client unblocked via CLIENT UNBLOCK")
+        self.assertEqual(self.r.cmd("CLIENT", "UNBLOCK", blocked_ids[0]), 0)
+        gone = self.blocked("XREADGROUP", "GROUP", "g", "c2", "BLOCK", "0", "STREAMS", "s", ">")
+        gone.close()
+        self.wait_until(lambda: self.blocked_clients() == 0)
+        later = self.blocked("XREADGROUP", "GROUP", "g", "c3", "BLOCK", "0", "STREAMS", "s", ">")
+        self.r.cmd("XADD", "s", "1-1", "f", "v")
+        self.assertEqual(later.read_reply(), [[b"s", [ent("1-1", "f", "v")]]])
+        self.assertEqual(self.r.cmd("XPENDING", "s", "g")[3], [[b"c3", b"1"]])
+        # the timed out and unblocked reads left the group where it was
+        info = self.r.cmd("XINFO", "GROUPS", "s")[0]
+        self.assertEqual(info[info.index(b"last-delivered-id") + 1], b"1-1")
+
+    def test_no_waiting_inside_multi_and_scripts(self):
+        self.r.cmd("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        self.assertOK(self.r.cmd("MULTI"))
+        self.assertEqual(self.r.cmd("XREAD", "BLOCK", "0", "STREAMS", "s", "$"), "QUEUED")
+        self.assertEqual(self.r.cmd("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS",
+                                    "s", ">"), "QUEUED")
+        self.assertEqual(self.r.cmd("XADD", "s", "1-1", "f", "v"), "QUEUED")
+        self.assertEqual(self.r.cmd("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS",
+                                    "s", ">"), "QUEUED")
+        self.assertEqual(self.r.cmd("EXEC"),
+                         [None, None, b"1-1", [[b"s", [ent("1-1", "f", "v")]]]])
+        # scripts: BLOCK is refused (Redis 7.0's xreadCommand)
+        script = "return redis.pcall('%s', %s'BLOCK', '0', 'STREAMS', KEYS[1], '%s')"
+        err = self.r.cmd("EVAL", script % ("XREAD", "", "$"), 1, "s")
+        self.assertError(err, "ERR XREAD command is not allowed with BLOCK option from scripts")
+        err = self.r.cmd("EVAL", script % ("xreadgroup", "'GROUP', 'g', 'c', ", ">"), 1, "s")
+        self.assertError(err, "ERR xreadgroup command is not allowed with BLOCK option from "
+                              "scripts")
+        self.assertEqual(self.r.cmd("XPENDING", "s", "g")[0], 1)  # nothing read
+        self.assertEqual(self.blocked_clients(), 0)
+
+    def test_pipelined_commands_wait_behind_the_read(self):
+        c = self.client()
+        c.send(b"".join(encode(*a) for a in (("XREAD", "BLOCK", "0", "STREAMS", "p", "$"),
+                                             ("PING",))))
+        self.wait_until(lambda: self.blocked_clients() == 1)
+        self.assertNoReplyYet(c)
+        self.r.cmd("XADD", "p", "1-0", "f", "v")
+        self.assertEqual(c.read_reply(), [[b"p", [ent("1-0", "f", "v")]]])
+        self.assertEqual(c.read_reply(), "PONG")
+
+
+def encode(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class StreamStressTests(StreamCase):
+    """Producers, readers of "$" and group consumers that crash (close their
+    connection with entries pending) and are reclaimed with XAUTOCLAIM:
+    every entry is acknowledged exactly once, none is lost, and every
+    reader of "$" sees every entry added after it started, in order."""
+
+    def test_producers_readers_and_crashing_consumers(self):
+        keys = ["stress:%d" % i for i in range(3)]
+        for k in keys:
+            self.r.cmd("XGROUP", "CREATE", k, "g", "$", "MKSTREAM")
+        n_producers, per_producer = 3, 150
+        total = n_producers * per_producer
+        lock = threading.Lock()
+        acked = []  # (key, id)
+        errors = []
+        done = threading.Event()
+        seen_by_readers = [[] for _ in range(2)]
+
+        def reader(idx):
+            c = self.client()
+            last = {k: "$" for k in keys}
+            try:
+                while True:
+                    got = c.cmd("XREAD", "BLOCK", "200", "STREAMS", *keys,
+                                *[last[k] for k in keys])
+                    # "$" was empty streams when the producers started
+                    last = {k: "0-0" if v == "$" else v for k, v in last.items()}
+                    if got is None:
+                        if done.is_set():
+                            return
+                        continue
+                    for key, entries in got:
+                        for eid, _ in entries:
+                            seen_by_readers[idx].append((key.decode(), eid))
+                            last[key.decode()] = eid.decode()
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append("reader: %r" % e)
+
+        def consumer(idx):
+            rnd = random.Random(idx)
+            name = "c%d" % idx
+            try:
+                while True:
+                    c = self.client()
+                    crash_after = rnd.randint(5, 40)
+                    n = 0
+                    while True:
+                        got = c.cmd("XREADGROUP", "GROUP", "g", name, "COUNT", "5", "BLOCK",
+                                    "100", "STREAMS", *keys, *([">"] * len(keys)))
+                        if got is None:
+                            if done.is_set():
+                                c.close()
+                                return
+                            continue
+                        for key, entries in got:
+                            for eid, _ in entries:
+                                n += 1
+                                if n >= crash_after:
+                                    continue  # crashes below with these pending
+                                if c.cmd("XACK", key, "g", eid) == 1:
+                                    with lock:
+                                        acked.append((key.decode(), eid))
+                        if n >= crash_after:
+                            c.close()  # a crash: its pending entries stay
+                            break
+            except Exception as e:  # pragma: no cover
+                errors.append("consumer: %r" % e)
+
+        def producer(idx):
+            c = self.client()
+            try:
+                for i in range(per_producer):
+                    c.cmd("XADD", keys[(idx + i) % len(keys)], "*", "p", str(idx), "i", str(i))
+            except Exception as e:  # pragma: no cover
+                errors.append("producer: %r" % e)
+
+        readers = [threading.Thread(target=reader, args=(i,)) for i in range(2)]
+        for t in readers:
+            t.start()
+        self.wait_until(lambda: self._blocked() >= 2, timeout=5)
+        consumers = [threading.Thread(target=consumer, args=(i,)) for i in range(3)]
+        producers = [threading.Thread(target=producer, args=(i,)) for i in range(n_producers)]
+        for t in consumers + producers:
+            t.start()
+        for t in producers:
+            t.join(30)
+        # reclaim what crashed consumers left until everything is acked
+        reclaimer = self.client()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            left = sum(reclaimer.cmd("XPENDING", k, "g")[0] for k in keys)
+            with lock:
+                n_acked = len(acked)
+            if left == 0 and n_acked + 0 >= total:
+                break
+            for k in keys:
+                got = reclaimer.cmd("XAUTOCLAIM", k, "g", "reclaimer", "50", "0-0", "COUNT",
+                                    "100")
+                for eid, _ in got[1]:
+                    if reclaimer.cmd("XACK", k, "g", eid) == 1:
+                        with lock:
+                            acked.append((k, eid))
+            time.sleep(0.02)
+        done.set()
+        for t in consumers + readers:
+            t.join(20)
+        self.assertEqual(errors, [])
+        produced = set()
+        for k in keys:
+            for eid, _ in self.r.cmd("XRANGE", k, "-", "+"):
+                produced.add((k, eid))
+        self.assertEqual(len(produced), total)
+        self.assertEqual(len(acked), total, "an entry acknowledged twice or lost")
+        self.assertEqual(set(acked), produced)
+        for k in keys:
+            self.assertEqual(self.r.cmd("XPENDING", k, "g")[0], 0)
+        for seen in seen_by_readers:
+            self.assertEqual(sorted(seen), sorted(produced))
+            for k in keys:
+                ids = [e for kk, e in seen if kk == k]
+                self.assertEqual(ids, sorted(ids, key=lambda x: tuple(map(int, x.split(b"-")))))
+
+    def _blocked(self):
+        for line in self.r.cmd("INFO", "clients").decode().split("\r\n"):
+            if line.startswith("blocked_clients:"):
+                return int(line.split(":")[1])
+        return -1
 
 
 class StreamMoveTests(StreamCase):
