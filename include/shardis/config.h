@@ -98,6 +98,7 @@ struct config {
     long long slowlog_log_slower_than;   /* microseconds; -1 = off, 0 = every command */
     long long busy_reply_threshold;      /* ms a script runs before -BUSY; 0 = never */
     long long hll_sparse_max_bytes;      /* sparse HLL -> dense past this (bytes) */
+    long long tracking_table_max_keys;   /* CLIENT TRACKING keys (0: no limit) */
     long long stream_node_max_bytes;     /* a stream node's listpack bytes (0: no limit) */
     long long stream_node_max_entries;   /* a stream node's entries (0: no limit) */
     long long slowlog_max_len;           /* entries kept */

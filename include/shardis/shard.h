@@ -34,6 +34,7 @@ struct latency;
 struct pubsub;
 struct req;
 struct slowlog;
+struct tracking;
 
 struct server {
     struct config cfg; /* as loaded; read-only */
@@ -216,8 +217,13 @@ struct shard {
     /* the layers above have work for the loop (shard_hooks.iter): it must
      * not sleep */
     bool bg_work;
-    void *persist;         /* this core's persistence state (persist/) */
-    struct conn *internal; /* the server's own client here (conn_internal) */
+    void *persist; /* this core's persistence state (persist/) */
+    /* client-side caching (tracking.h): its state, NULL until first used,
+     * and the two words every command tests */
+    struct tracking *tracking;
+    uint32_t tracking_on;       /* commands here must be shown to tracking_after */
+    uint32_t tracking_dispatch; /* clients here in OPTIN/OPTOUT mode */
+    struct conn *internal;      /* the server's own client here (conn_internal) */
 
     struct rbuf scratch; /* per-core scratch for replies */
     struct shard_stats stats;

@@ -53,6 +53,7 @@
 #include "shardis/resp.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
+#include "shardis/tracking.h"
 #include "shardis/util.h"
 
 #include <xxhash.h>
@@ -112,6 +113,10 @@ enum {
     INFO_TXN_SCHEDULED,   /* transactions queued on a shard */
     INFO_TXN_REFUSED,     /* schedules refused (renumbered and retried) */
     INFO_TXN_WAITED,      /* plain commands that waited for a lock */
+    INFO_TRK_CLIENTS,     /* CLIENT TRACKING clients connected here */
+    INFO_TRK_KEYS,        /* keys remembered by the tracking table here */
+    INFO_TRK_ITEMS,       /* (key, client) pairs remembered here */
+    INFO_TRK_PREFIXES,    /* BCAST prefixes (every shard has them all: max) */
     INFO_NFIELDS,
 };
 
@@ -119,7 +124,8 @@ enum {
 static bool info_field_is_max(int i)
 {
     switch (i) {
-    case INFO_PS_PATTERNS: /* every shard knows every pattern */
+    case INFO_PS_PATTERNS:  /* every shard knows every pattern */
+    case INFO_TRK_PREFIXES: /* and every BCAST prefix */
     case INFO_MEM_PEAK:
     case INFO_MEM_STARTUP:
     case INFO_CLIENT_MAX_IN:
@@ -254,6 +260,8 @@ static void info_part_fields(struct shard *sh, long long *f)
     f[INFO_MEM_STARTUP] = sh->metrics.mem_startup;
     info_part_clients(sh, f);
     block_stats(sh, &f[INFO_BLOCKED], &f[INFO_BLOCKED_TIMEOUT]);
+    tracking_stats(sh, &f[INFO_TRK_CLIENTS], &f[INFO_TRK_KEYS], &f[INFO_TRK_ITEMS],
+                   &f[INFO_TRK_PREFIXES]);
     eval_stats(sh, &f[INFO_SCRIPTS], &f[INFO_SCRIPT_GLOBAL], &f[INFO_LUA_MEM]);
     f[INFO_TXN_SCHEDULED] = (long long)sh->sched.scheduled;
     f[INFO_TXN_REFUSED] = (long long)sh->sched.refused;
@@ -531,7 +539,7 @@ static void info_clients(struct rbuf *b, struct info_sum *s)
     info_line(b, "client_recent_max_input_buffer:%lld", s->f[INFO_CLIENT_MAX_IN]);
     info_line(b, "client_recent_max_output_buffer:%lld", s->f[INFO_CLIENT_MAX_OUT]);
     info_line(b, "blocked_clients:%lld", s->f[INFO_BLOCKED]);
-    info_line(b, "tracking_clients:0");
+    info_line(b, "tracking_clients:%lld", s->f[INFO_TRK_CLIENTS]);
     info_line(b, "clients_in_timeout_table:%lld", s->f[INFO_BLOCKED_TIMEOUT]);
 }
 
@@ -711,9 +719,7 @@ static void info_stats_tail(struct rbuf *b, const struct info_sum *s)
                                         "migrate_cached_sockets",   "slave_expires_tracked_keys",
                                         "active_defrag_hits",       "active_defrag_misses",
                                         "active_defrag_key_hits",   "active_defrag_key_misses",
-                                        "total_active_defrag_time", "current_active_defrag_time",
-                                        "tracking_total_keys",      "tracking_total_items",
-                                        "tracking_total_prefixes",  "unexpected_error_replies" };
+                                        "total_active_defrag_time", "current_active_defrag_time" };
     static const char *const io[] = { "io_threaded_reads_processed", "io_threaded_writes_processed",
                                       "reply_buffer_shrinks", "reply_buffer_expands" };
 
@@ -726,6 +732,10 @@ static void info_stats_tail(struct rbuf *b, const struct info_sum *s)
     info_line(b, "pubsub_patterns:%lld", s->f[INFO_PS_PATTERNS]);
     info_line(b, "pubsubshard_channels:%lld", s->f[INFO_PS_SHARD_CHANNELS]);
     info_zeros(b, rest, SH_ARRAY_LEN(rest));
+    info_line(b, "tracking_total_keys:%lld", s->f[INFO_TRK_KEYS]);
+    info_line(b, "tracking_total_items:%lld", s->f[INFO_TRK_ITEMS]);
+    info_line(b, "tracking_total_prefixes:%lld", s->f[INFO_TRK_PREFIXES]);
+    info_line(b, "unexpected_error_replies:0");
     info_line(b, "total_error_replies:%lld", s->f[INFO_ERRORS]);
     info_line(b, "dump_payload_sanitizations:0");
     info_line(b, "total_reads_processed:%lld", s->f[INFO_READS]);

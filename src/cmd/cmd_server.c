@@ -30,6 +30,7 @@
 #include "shardis/resp.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
+#include "shardis/tracking.h"
 #include "shardis/util.h"
 
 #include <stdio.h>
@@ -213,6 +214,7 @@ static void cmd_reset(struct cmd_ctx *ctx)
     set_name(c, (struct sh_slice){ NULL, 0 });
     pubsub_conn_gone(c); /* leaves every channel and pattern */
     monitor_conn_gone(c);
+    tracking_conn_reset(c);
     multi_reset(c); /* leaves MULTI, unwatches */
     c->user = acl_default(ctx->shard->acl);
     conn_set_authed(c, acl_user_is_open(c->user));
@@ -315,8 +317,9 @@ static void cmd_client_getname(struct cmd_ctx *ctx)
 
 void cmd_client_line(struct rbuf *b, const struct conn *c, int64_t now_ms, bool nl)
 {
-    char line[1024], flags[8];
+    char line[1024], flags[12];
     size_t nf = 0;
+    long long redir;
     int n;
 
     /* Redis's letters, in its order */
@@ -332,6 +335,7 @@ void cmd_client_line(struct rbuf *b, const struct conn *c, int64_t now_ms, bool 
     if (c->blocked) {
         flags[nf++] = 'b';
     }
+    tracking_client_flags(c, flags, &nf, &redir); /* t R B */
     if (nf == 0) {
         flags[nf++] = 'N';
     }
@@ -340,12 +344,12 @@ void cmd_client_line(struct rbuf *b, const struct conn *c, int64_t now_ms, bool 
                  "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
                  "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
                  "multi-mem=0 rbs=%zu rbp=0 obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
-                 "cmd=%s user=%s redir=-1 resp=%d%s",
+                 "cmd=%s user=%s redir=%lld resp=%d%s",
                  (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                  (long long)(now_ms - c->ctime_ms) / 1000, (long long)(now_ms - c->last_ms) / 1000,
                  flags, c->db, multi_queued(c), c->q.len, c->q.cap - c->q.len, c->q.cap, c->out.len,
                  c->out.cap + c->sending.cap, sizeof(*c) + c->q.cap + c->out.cap + c->sending.cap,
-                 c->last_cmd[0] ? c->last_cmd : "NULL", acl_user_name(c->user), c->proto,
+                 c->last_cmd[0] ? c->last_cmd : "NULL", acl_user_name(c->user), redir, c->proto,
                  nl ? "\n" : "");
 
     rbuf_append(b, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1));
@@ -555,6 +559,35 @@ static const struct gather gather_client_kill = { .start = coord_start_fanout,
                                                   .done = done_client_kill,
                                                   .always = true };
 
+/* ---- CLIENT TRACKING and friends (the engine is core/tracking.c) ---- */
+
+/* CLIENT TRACKING runs through its gather only (tracking_gather). */
+static void cmd_client_tracking(struct cmd_ctx *ctx)
+{
+    reply_error(&ctx->r, "ERR internal: CLIENT TRACKING without coordinator");
+}
+
+static void cmd_client_caching(struct cmd_ctx *ctx)
+{
+    const char *err = tracking_caching(ctx->conn, ctx->argv[2]);
+
+    if (err) {
+        reply_error(&ctx->r, err);
+    } else {
+        reply_ok(&ctx->r);
+    }
+}
+
+static void cmd_client_getredir(struct cmd_ctx *ctx)
+{
+    reply_int(&ctx->r, tracking_getredir(ctx->conn));
+}
+
+static void cmd_client_trackinginfo(struct cmd_ctx *ctx)
+{
+    tracking_info_reply(ctx->conn, &ctx->r);
+}
+
 /* ---- CONFIG ---- */
 
 struct config_get_acc {
@@ -673,6 +706,10 @@ void cmd_server_bind(void)
     cmd_must_bind("client|info", cmd_client_info, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("client|list", cmd_client_list, CMD_ROUTE_ALL, &gather_client_list);
     cmd_must_bind("client|kill", cmd_client_kill, CMD_ROUTE_ALL, &gather_client_kill);
+    cmd_must_bind("client|tracking", cmd_client_tracking, CMD_ROUTE_ALL, &tracking_gather);
+    cmd_must_bind("client|caching", cmd_client_caching, CMD_ROUTE_CONN, NULL);
+    cmd_must_bind("client|getredir", cmd_client_getredir, CMD_ROUTE_CONN, NULL);
+    cmd_must_bind("client|trackinginfo", cmd_client_trackinginfo, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("config|get", cmd_config_get, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("config|set", cmd_config_set, CMD_ROUTE_ALL, &gather_ok_every);
     cmd_must_bind("config|resetstat", cmd_config_resetstat, CMD_ROUTE_ALL, &gather_ok_every);

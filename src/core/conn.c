@@ -18,6 +18,7 @@
 #include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
+#include "shardis/tracking.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -241,6 +242,7 @@ static void conn_free(struct conn *c)
     shard_busy_forget(sh, c);
     pubsub_conn_gone(c);
     monitor_conn_gone(c);
+    tracking_conn_gone(c);
     if (c->multi && route_hooks.gone) {
         route_hooks.gone(c);
     }
@@ -724,6 +726,7 @@ void conn_free_all(struct shard *sh)
     if (sh->internal) {
         conn_free(sh->internal);
     }
+    tracking_shard_exit(sh); /* what it kept for the connections and keys here */
     sh->send_list = NULL;
     sh->resume_list = NULL;
 }

@@ -26,6 +26,7 @@
 #include "shardis/pubsub.h"
 #include "shardis/sched.h"
 #include "shardis/shard.h"
+#include "shardis/tracking.h"
 #include "shardis/util.h"
 
 #include <stdio.h>
@@ -120,6 +121,10 @@ static void exec_req(struct shard *sh, struct req *m)
             route_note_write(sh, m->cmd, m->dbid, m->argc, m->argv);
         }
     }
+    if (SH_UNLIKELY(tracking_active(sh))) {
+        tracking_after(sh, m->cmd, m->argc, m->argv, m->client_id, m->reply.data + at,
+                       m->reply.len - at);
+    }
     /* a coordinator's parts are one call, counted where it ends */
     if (!m->coord) {
         m->run_us = shard_count_call(sh, m->cmd, t0, m->reply.data + at, m->reply.len - at);
@@ -170,6 +175,9 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
         if (SH_UNLIKELY(sh->nwatched)) {
             route_note_write(sh, cmd, c->db, argc, argv);
         }
+    }
+    if (SH_UNLIKELY(tracking_active(sh))) {
+        tracking_after(sh, cmd, argc, argv, c->id, ctx.r.buf->data + at, ctx.r.buf->len - at);
     }
     us = shard_count_call(sh, cmd, t0, ctx.r.buf->data + at, ctx.r.buf->len - at);
     if (SH_UNLIKELY(us >= sh->diag_min_us)) {
@@ -478,6 +486,9 @@ static void txn_send(struct coord *co, int to, int argc, const struct sh_slice *
     m->client_id = co->uncounted ? co->client_id : 0;
     co->pending++;
     co->conn->inflight++;
+    if (to == sh->id && SH_UNLIKELY(tracking_active(sh)) && !all) {
+        tracking_note_locks(sh, argc, argv);
+    }
     if (to != sh->id) {
         shard_send(sh, to, m);
     } else if (sched_enqueue(sh, m)) {
@@ -989,6 +1000,9 @@ void route_on_message(struct shard *sh, struct req *m)
         sh_free(m);
         break;
     case REQ_SCHED:
+        if (SH_UNLIKELY(tracking_active(sh)) && !m->txn_all) {
+            tracking_note_locks(sh, m->argc, m->argv);
+        }
         if (sched_enqueue(sh, m)) {
             m->kind = REQ_SCHED_DONE;
             shard_send(sh, m->from, m);
@@ -1243,6 +1257,9 @@ void route_exec_into(struct shard *sh, struct conn *c, const struct cmd_spec *cm
             route_note_write(sh, cmd, dbid, argc, argv);
         }
     }
+    if (SH_UNLIKELY(tracking_active(sh))) {
+        tracking_after(sh, cmd, argc, argv, ctx.client_id, out->data + at, out->len - at);
+    }
     shard_count_call(sh, cmd, t0, out->data + at, out->len - at);
 }
 
@@ -1307,6 +1324,9 @@ void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv)
     if (SH_UNLIKELY(mbox_counter_get(&((struct server *)c->sh->srv)->busy) != 0) &&
         refuse_busy(c, cmd, argc, argv)) {
         return;
+    }
+    if (SH_UNLIKELY(tracking_dispatching(c->sh))) {
+        tracking_before(c, cmd, argc, argv); /* CLIENT CACHING's next command */
     }
     if (SH_UNLIKELY(c->multi) && route_hooks.queue && route_hooks.queue(c, cmd, argc, argv)) {
         return; /* queued for EXEC (or refused in MULTI) */

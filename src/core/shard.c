@@ -34,6 +34,7 @@
 #include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/slowlog.h"
+#include "shardis/tracking.h"
 
 #include <xxhash.h>
 
@@ -983,6 +984,7 @@ static void shard_teardown(struct shard *sh)
 static void on_key_expired(void *arg, int dbid, const struct kentry *e)
 {
     pubsub_notify(arg, NOTIFY_EXPIRED, "expired", e->key, e->klen, dbid);
+    tracking_key_expired(arg, e->key, e->klen); /* client-side caches */
 }
 
 /* A key was created: the "new" event (class n). */

@@ -94,6 +94,8 @@ static const struct directive directives[] = {
     /* milliseconds a script runs before other clients get -BUSY (0: never) */
     { "busy-reply-threshold", DIR_INT, F(busy_reply_threshold), 0, LLONG_MAX, true },
     { "hll-sparse-max-bytes", DIR_MEM, F(hll_sparse_max_bytes), 0, LLONG_MAX, true },
+    /* keys CLIENT TRACKING remembers (0: no limit); each shard keeps its share */
+    { "tracking-table-max-keys", DIR_INT, F(tracking_table_max_keys), 0, LLONG_MAX, true },
     /* a stream's listpack node is closed past either (0: no limit) */
     { "stream-node-max-bytes", DIR_MEM, F(stream_node_max_bytes), 0, LLONG_MAX, true },
     { "stream-node-max-entries", DIR_INT, F(stream_node_max_entries), 0, LLONG_MAX, true },
@@ -290,6 +292,7 @@ void config_init(struct config *c)
     c->slowlog_log_slower_than = 10000;
     c->busy_reply_threshold = 5000;
     c->hll_sparse_max_bytes = 3000;
+    c->tracking_table_max_keys = 1000000;
     c->stream_node_max_bytes = 4096;
     c->stream_node_max_entries = 100;
     c->slowlog_max_len = 128;
