@@ -8,16 +8,24 @@
  *
  *   local[kind]  channel -> struct pslist   connections of this shard
  *   local_pat    pattern -> struct pslist
- *   reg[kind]    channel -> struct psreg    (owner) subscribers per shard
+ *   reg[0]       channel -> struct psreg    (every shard) subscribers per shard
+ *   reg[1]       channel -> struct psreg    (owner) the same for shard channels
  *   pat_reg      pattern -> struct psreg    (every shard) the same for patterns
  *
  * kind 0 is classic pub/sub, kind 1 sharded pub/sub (SSUBSCRIBE/SPUBLISH),
  * whose messages never reach patterns or classic subscribers.
  *
- * Registration changes travel as internal commands: __psreg (to a channel's
- * owner) and __pspat (to every shard). SUBSCRIBE-like commands wait for
- * those to be counted before they reply, so a PUBLISH sent after the reply
- * reaches the new subscriber, as in Redis.
+ * Registration changes travel as internal commands: __psreg (to every shard
+ * for classic channels, to the owner for shard channels) and __pspat (to
+ * every shard). SUBSCRIBE-like commands wait for those to be counted before
+ * they reply, so a PUBLISH sent after the reply, from any core, reaches the
+ * new subscriber, as in Redis.
+ *
+ * PUBLISH runs on the publisher's core and sends its deliveries from there
+ * straight to the subscribers' cores: mailboxes are FIFO per pair of cores,
+ * so every subscriber gets one publisher's messages in their order, whatever
+ * the channels (Redis's order). SPUBLISH runs on the channel's owner (Redis
+ * orders shard messages per shard channel only).
  */
 #include "shardis/pubsub.h"
 
@@ -52,6 +60,7 @@ struct pubsub {
     struct kdict *local_pat;
     struct kdict *reg[KINDS];
     struct kdict *pat_reg;
+    long long owned; /* reg[0] entries whose channel this shard owns (INFO) */
 };
 
 /* A connection's own subscriptions (sets: the entries carry no value). */
@@ -203,17 +212,21 @@ static void list_remove(struct kdict *d, const char *name, size_t len, struct co
     }
 }
 
-/* ---- registries (owner side / every shard for patterns) ---- */
+/* ---- registries (every shard; the owner only for shard channels) ---- */
 
-static void reg_adjust(struct kdict *d, struct sh_slice name, int from, int nshards, int delta)
+/* Adds delta to name's count for shard `from`: +1 when the entry was
+ * created, -1 when it went away, 0 otherwise. */
+static int reg_adjust(struct kdict *d, struct sh_slice name, int from, int nshards, int delta)
 {
     struct kentry *e = dict_get(d, name);
     struct psreg *r;
+    int created = 0;
 
     if (!e) {
         if (delta <= 0) {
-            return;
+            return 0;
         }
+        created = 1;
         e = dict_add(d, name);
         r = sh_calloc(1, sizeof(*r) + sizeof(uint32_t) * (size_t)nshards);
         r->nshards = nshards;
@@ -229,10 +242,20 @@ static void reg_adjust(struct kdict *d, struct sh_slice name, int from, int nsha
         sh_free(r);
         e->val.u.p = NULL;
         kdict_delete(d, e);
+        return created - 1;
     }
+    return created;
 }
 
-/* __psreg <kind> <delta> <from> <channel>...: at the channel's owner. */
+static bool owns(const struct shard *sh, struct sh_slice name)
+{
+    uint64_t h;
+
+    return shard_owner(sh->srv->nshards, name.ptr, name.len, &h) == sh->id;
+}
+
+/* __psreg <kind> <delta> <from> <channel>...: on every shard (kind 0), at
+ * the channel's owner (kind 1). */
 static void cmd_psreg(struct cmd_ctx *ctx)
 {
     struct pubsub *ps = ctx->shard->ps;
@@ -244,7 +267,12 @@ static void cmd_psreg(struct cmd_ctx *ctx)
         sh_panic("corrupt __psreg");
     }
     for (int i = 4; i < ctx->argc; i++) {
-        reg_adjust(ps->reg[kind], ctx->argv[i], (int)from, ctx->shard->srv->nshards, (int)delta);
+        int change = reg_adjust(ps->reg[kind], ctx->argv[i], (int)from, ctx->shard->srv->nshards,
+                                (int)delta);
+
+        if (change && kind == KIND_CHANNEL && owns(ctx->shard, ctx->argv[i])) {
+            ps->owned += change;
+        }
     }
     reply_ok(&ctx->r);
 }
@@ -367,8 +395,10 @@ static void count_pattern(void *arg, struct kentry *e)
     }
 }
 
-/* On the channel's owner: counts the receivers, sends one delivery to each
- * shard that has some, returns the count PUBLISH replies. */
+/* Counts the receivers from this shard's registry (on the publisher's core
+ * for classic channels, on the owner for shard channels), sends one
+ * delivery to each shard that has some (this one's at once), returns the
+ * count PUBLISH replies. */
 static long long publish(struct shard *sh, int kind, struct sh_slice ch, struct sh_slice msg)
 {
     struct pubsub *ps = sh->ps;
@@ -393,7 +423,9 @@ static long long publish(struct shard *sh, int kind, struct sh_slice ch, struct 
         } while (cur);
     }
     for (int s = 0; s < n; s++) {
-        if (targets[s]) {
+        if (targets[s] && s == sh->id) {
+            deliver(sh, kind, ch, msg);
+        } else if (targets[s]) {
             struct sh_slice argv[4] = {
                 { "__psdeliver", 11 }, { kind == KIND_SHARD ? "1" : "0", 1 }, ch, msg
             };
@@ -414,21 +446,9 @@ static void cmd_spublish(struct cmd_ctx *ctx)
     reply_int(&ctx->r, publish(ctx->shard, KIND_SHARD, ctx->argv[1], ctx->argv[2]));
 }
 
-static struct cmd_spec spec_publish_internal = {
-    .name = "publish", .fullname = "publish", .arity = 3, .proc = cmd_publish
-};
-
 void pubsub_publish(struct shard *sh, const char *ch, size_t chlen, const char *msg, size_t msglen)
 {
-    uint64_t h;
-    int owner = shard_owner(sh->srv->nshards, ch, chlen, &h);
-    struct sh_slice argv[3] = { { "publish", 7 }, { ch, chlen }, { msg, msglen } };
-
-    if (owner == sh->id) {
-        publish(sh, KIND_CHANNEL, argv[1], argv[2]);
-    } else {
-        route_post(sh, owner, &spec_publish_internal, 0, 3, argv);
-    }
+    publish(sh, KIND_CHANNEL, (struct sh_slice){ ch, chlen }, (struct sh_slice){ msg, msglen });
 }
 
 void pubsub_notify(struct shard *sh, int type, const char *event, const char *key, size_t klen,
@@ -460,7 +480,8 @@ void pubsub_notify(struct shard *sh, int type, const char *event, const char *ke
 
 /* ---- subscribe and unsubscribe ---- */
 
-/* Groups names by their owner and sends one registration per owner. */
+/* Sends the registration to every shard (classic channels) or, grouped by
+ * owner, to the owners (shard channels). */
 static void register_names(struct coord *co, int kind, int delta, const struct sh_slice *names,
                            int n)
 {
@@ -483,7 +504,7 @@ static void register_names(struct coord *co, int kind, int delta, const struct s
         argv[k++] = (struct sh_slice){ delta > 0 ? "1" : "-1", delta > 0 ? 1u : 2u };
         argv[k++] = (struct sh_slice){ from, strlen(from) };
         for (int i = 0; i < n; i++) {
-            if (owner[i] == s) {
+            if (kind == KIND_CHANNEL || owner[i] == s) {
                 argv[k++] = names[i];
             }
         }
@@ -721,7 +742,7 @@ static void unregister_gone(struct shard *sh, int kind, const struct sh_slice *n
         argv[k++] = (struct sh_slice){ "-1", 2 };
         argv[k++] = (struct sh_slice){ from, strlen(from) };
         for (int i = 0; i < n; i++) {
-            if (kind < 0 || shard_owner(nshards, names[i].ptr, names[i].len, &h) == s) {
+            if (kind != KIND_SHARD || shard_owner(nshards, names[i].ptr, names[i].len, &h) == s) {
                 argv[k++] = names[i];
             }
         }
@@ -771,7 +792,7 @@ void pubsub_conn_gone(struct conn *c)
 void pubsub_stats(const struct pubsub *ps, long long *channels, long long *patterns,
                   long long *shard_channels)
 {
-    *channels = (long long)kdict_size(ps->reg[KIND_CHANNEL]);
+    *channels = ps->owned;
     *patterns = (long long)kdict_size(ps->pat_reg);
     *shard_channels = (long long)kdict_size(ps->reg[KIND_SHARD]);
 }
@@ -779,6 +800,7 @@ void pubsub_stats(const struct pubsub *ps, long long *channels, long long *patte
 struct channel_list {
     struct reply *r;
     const struct sh_slice *pattern;
+    const struct shard *sh;
     long long n;
 };
 
@@ -786,6 +808,9 @@ static void list_channel(void *arg, struct kentry *e)
 {
     struct channel_list *cl = arg;
 
+    if (!owns(cl->sh, (struct sh_slice){ e->key, e->klen })) {
+        return; /* every shard has it: its owner lists it */
+    }
     if (!cl->pattern || glob_match(cl->pattern->ptr, cl->pattern->len, e->key, e->klen, false)) {
         reply_bulk(cl->r, e->key, e->klen);
         cl->n++;
@@ -793,10 +818,13 @@ static void list_channel(void *arg, struct kentry *e)
 }
 
 /* PUBSUB CHANNELS|SHARDCHANNELS [pattern]: the channels this shard owns
- * (gathered over every shard). */
+ * (gathered over every shard). Every shard's registry has every classic
+ * channel; each lists those it owns, so each is listed once. */
 static void channels_of(struct cmd_ctx *ctx, int kind)
 {
-    struct channel_list cl = { .r = &ctx->r, .pattern = ctx->argc > 2 ? &ctx->argv[2] : NULL };
+    struct channel_list cl = { .r = &ctx->r,
+                               .pattern = ctx->argc > 2 ? &ctx->argv[2] : NULL,
+                               .sh = ctx->shard };
     size_t at;
     uint64_t cur = 0;
 
@@ -824,13 +852,17 @@ static void cmd_pubsub_shardchannels(struct cmd_ctx *ctx)
     channels_of(ctx, KIND_SHARD);
 }
 
-/* PUBSUB NUMSUB|SHARDNUMSUB part: this shard's counts, one per channel. */
+/* PUBSUB NUMSUB|SHARDNUMSUB part: the counts of the channels this shard
+ * owns, one per channel (0 for the others, summed by numsub_done). */
 static void numsub_of(struct cmd_ctx *ctx, int kind)
 {
     reply_array(&ctx->r, ctx->argc - 2);
     for (int i = 2; i < ctx->argc; i++) {
-        struct kentry *e = dict_get(ctx->shard->ps->reg[kind], ctx->argv[i]);
+        struct kentry *e = NULL;
 
+        if (kind == KIND_SHARD || owns(ctx->shard, ctx->argv[i])) {
+            e = dict_get(ctx->shard->ps->reg[kind], ctx->argv[i]);
+        }
         reply_int(&ctx->r, e ? ((struct psreg *)e->val.u.p)->total : 0);
     }
 }
@@ -928,7 +960,9 @@ void pubsub_bind(void)
     cmd_must_bind("unsubscribe", cmd_sub_unused, CMD_ROUTE_ALL, &gather_unsubscribe);
     cmd_must_bind("punsubscribe", cmd_sub_unused, CMD_ROUTE_ALL, &gather_unsubscribe);
     cmd_must_bind("sunsubscribe", cmd_sub_unused, CMD_ROUTE_ALL, &gather_unsubscribe);
-    cmd_must_bind("publish", cmd_publish, CMD_ROUTE_CHANNEL, NULL);
+    /* a keyless CMD_ROUTE_KEY command runs on the client's core (or the
+     * core of its script or transaction): deliveries leave from there */
+    cmd_must_bind("publish", cmd_publish, CMD_ROUTE_KEY, NULL);
     cmd_must_bind("spublish", cmd_spublish, CMD_ROUTE_CHANNEL, NULL);
     cmd_must_bind("pubsub|channels", cmd_pubsub_channels, CMD_ROUTE_ALL, &gather_concat_all);
     cmd_must_bind("pubsub|shardchannels", cmd_pubsub_shardchannels, CMD_ROUTE_ALL,

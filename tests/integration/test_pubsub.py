@@ -10,6 +10,7 @@ change a count.
 """
 
 import os
+import random
 import socket
 import struct
 import sys
@@ -860,6 +861,174 @@ class TestOutputBufferLimit(PubSubTestCase):
         self.assertEqual(self.r.cmd("PUBSUB", "NUMSUB", "big"), [b"big", 1])
         self.assertEqual(self.r.cmd("PING"), "PONG")
         self.assertTrue(self.server.alive())
+
+
+# --------------------------------------------------------------------------
+# One publisher's order across channels (channels have different owners)
+# --------------------------------------------------------------------------
+
+class TestOrderAcrossChannels(PubSubTestCase):
+    """Redis gives every subscriber one publisher's messages in the order
+    they were published, whatever the channels. Several subscribers of each
+    kind, so that with 4 shards some are on every core."""
+
+    def test_one_publisher_interleaving_channels_keeps_its_order(self):
+        rng = random.Random(15)
+        chans = [b"evt.%d" % i for i in range(16)]
+        seq = [(rng.choice(chans), b"e%d" % i) for i in range(3000)]
+        pats = [self.subscriber("PSUBSCRIBE", "evt.*") for _ in range(6)]
+        alls = [self.subscriber("SUBSCRIBE", *chans) for _ in range(6)]
+        both = self.subscriber("SUBSCRIBE", *chans)
+        subscribe(both, "PSUBSCRIBE", "evt.*")
+        want_pat = b"".join(pmessage_frame(b"evt.*", c, m) for c, m in seq)
+        want_all = b"".join(message_frame(c, m) for c, m in seq)
+        want_both = b"".join(message_frame(c, m) + pmessage_frame(b"evt.*", c, m)
+                             for c, m in seq)
+        checkers = ([StreamChecker(c, want_pat) for c in pats]
+                    + [StreamChecker(c, want_all) for c in alls]
+                    + [StreamChecker(both, want_both)])
+        pub = self.client()
+        for start in range(0, len(seq), 500):
+            for c, m in seq[start:start + 500]:
+                pub.send_command("PUBLISH", c, m)
+            self.assertEqual(pub.read_replies(500), [14] * 500)
+            for ch in checkers:
+                ch.poll()
+                self.assertIsNone(ch.mismatch)
+        for i, ch in enumerate(checkers):
+            ok = ch.wait_complete(10)
+            self.assertIsNone(ch.mismatch, "subscriber %d" % i)
+            self.assertTrue(ok, "subscriber %d got %d bytes" % (i, ch.got))
+
+    def test_short_interleaving_of_the_issue(self):
+        # evt.0 e96, evt.6 e97, evt.0 e98 to a pattern subscriber, many times
+        subs = [self.subscriber("PSUBSCRIBE", "evt.*") for _ in range(4)]
+        pub = self.client()
+        frames = []
+        for i in range(300):
+            for c, m in ((b"evt.0", b"a%d" % i), (b"evt.6", b"b%d" % i), (b"evt.0", b"c%d" % i)):
+                pub.send_command("PUBLISH", c, m)
+                frames.append(pmessage_frame(b"evt.*", c, m))
+        self.assertEqual(pub.read_replies(900), [4] * 900)
+        for s in subs:
+            ch = StreamChecker(s, b"".join(frames))
+            self.assertTrue(ch.wait_complete(10), ch.mismatch)
+
+    def test_subscribers_on_every_core_and_publish_counts(self):
+        chan_subs = [self.subscriber("SUBSCRIBE", "cores.a") for _ in range(12)]
+        pat_subs = [self.subscriber("PSUBSCRIBE", "cores.*") for _ in range(12)]
+        pubs = [self.client() for _ in range(8)]
+        for i in range(20):
+            for pi, p in enumerate(pubs):
+                p.send_command("PUBLISH", "cores.a", "a%d:%d" % (pi, i))
+                p.send_command("PUBLISH", "cores.b", "b%d:%d" % (pi, i))
+                p.send_command("PUBLISH", "elsewhere", "x")
+        for p in pubs:
+            self.assertEqual(p.read_replies(60), [24, 12, 0] * 20)
+        self.assertEqual(self.r.cmd("PUBSUB", "NUMSUB", "cores.a", "cores.b"),
+                         [b"cores.a", 12, b"cores.b", 0])
+        self.assertEqual(self.r.cmd("PUBSUB", "CHANNELS", "cores.*"), [b"cores.a"])
+        for s in chan_subs:
+            got = s.read_replies(160)
+            for pi in range(8):
+                self.assertEqual([g[2] for g in got if g[2].startswith(b"a%d:" % pi)],
+                                 [b"a%d:%d" % (pi, i) for i in range(20)])
+            self.assertNothingMore(s, 0.05)
+        for s in pat_subs:
+            got = s.read_replies(320)
+            for pi in range(8):
+                mine = [g[2:] for g in got if g[3][1:].startswith(b"%d:" % pi)]
+                want = []
+                for i in range(20):
+                    want += [[b"cores.a", b"a%d:%d" % (pi, i)], [b"cores.b", b"b%d:%d" % (pi, i)]]
+                self.assertEqual(mine, want)
+            self.assertNothingMore(s, 0.05)
+
+    def test_subscribe_then_publish_from_other_clients_is_received(self):
+        pubs = [self.client() for _ in range(8)]
+        for i in range(40):
+            chan = "fresh.%d" % i
+            if i % 2:
+                s = self.subscriber("SUBSCRIBE", chan)
+                self.assertEqual(pubs[i % 8].cmd("PUBSUB", "NUMSUB", chan), [b(chan), 1])
+            else:
+                s = self.subscriber("PSUBSCRIBE", chan + ".*")
+            sent = chan if i % 2 else chan + ".x"
+            self.assertEqual(pubs[(i + 3) % 8].cmd("PUBLISH", sent, "hi"), 1)
+            got = s.read_reply()
+            self.assertEqual(got[-2:], [b(sent), b"hi"])
+            s.close()
+
+    def test_unsubscribe_then_publish_is_not_received(self):
+        pubs = [self.client() for _ in range(8)]
+        s = self.subscriber("SUBSCRIBE", "gone.keep")
+        for i in range(40):
+            chan = "gone.%d" % i
+            if i % 2:
+                subscribe(s, "SUBSCRIBE", chan)
+                self.assertEqual(s.cmd("UNSUBSCRIBE", chan), [b"unsubscribe", b(chan), 1])
+                self.assertEqual(pubs[i % 8].cmd("PUBSUB", "NUMSUB", chan), [b(chan), 0])
+                sent = chan
+            else:
+                subscribe(s, "PSUBSCRIBE", chan + ".*")
+                self.assertEqual(s.cmd("PUNSUBSCRIBE", chan + ".*"),
+                                 [b"punsubscribe", b(chan + ".*"), 1])
+                sent = chan + ".x"
+            self.assertEqual(pubs[(i + 3) % 8].cmd("PUBLISH", sent, "lost"), 0)
+            self.assertEqual(pubs[(i + 5) % 8].cmd("PUBLISH", "gone.keep", "m%d" % i), 1)
+            self.assertEqual(s.read_reply(), [b"message", b"gone.keep", b"m%d" % i])
+        self.assertNothingMore(s, 0.05)
+
+    def test_publish_in_multi_and_scripts_keeps_order(self):
+        subs = [self.subscriber("PSUBSCRIBE", "ms.*") for _ in range(4)]
+        want = []
+        self.assertEqual(self.r.cmd("MULTI"), "OK")
+        for i in range(10):
+            self.assertEqual(self.r.cmd("PUBLISH", "ms.%d" % i, "t%d" % i), "QUEUED")
+            want.append([b"pmessage", b"ms.*", b"ms.%d" % i, b"t%d" % i])
+        self.assertEqual(self.r.cmd("EXEC"), [4] * 10)
+        # a script with keys runs on their owner: its PUBLISH goes out from
+        # there, ordered after this client's earlier PUBLISHes only per core
+        # (issue 15's note); a keyless one runs on the client's core
+        self.assertEqual(self.r.cmd("EVAL", "return redis.call('publish', 'ms.z', 'z')", 0), 4)
+        want.append([b"pmessage", b"ms.*", b"ms.z", b"z"])
+        for s in subs:
+            self.assertEqual(s.read_replies(len(want)), want)
+            self.assertNothingMore(s, 0.05)
+
+
+class TestNotificationOrder(PubSubTestCase):
+    """The notifications of one change arrive keyspace first, then keyevent,
+    as Redis sends them, on subscribers of every core."""
+
+    server_args = ("--notify-keyspace-events", "KEA")
+
+    def test_keyspace_before_keyevent_over_many_changes(self):
+        subs = [self.subscriber("PSUBSCRIBE", "__key*__:*") for _ in range(6)]
+        w = self.client()
+        nkeys = 150
+        for i in range(nkeys):
+            k = "ord%d" % i
+            w.send_command("SET", k, "v")
+            w.send_command("EXPIRE", k, 100)
+            w.send_command("DEL", k)
+        self.assertEqual(w.read_replies(3 * nkeys), ["OK", 1, 1] * nkeys)
+        want = []
+        for ev in (b"set", b"expire", b"del"):
+            want += [("space", ev), ("event", ev)]
+        for s in subs:
+            per_key = {}
+            for m in s.read_replies(6 * nkeys):
+                self.assertEqual(m[:2], [b"pmessage", b"__key*__:*"])
+                if m[2].startswith(b"__keyspace@0__:"):
+                    per_key.setdefault(m[2][15:], []).append(("space", m[3]))
+                else:
+                    self.assertTrue(m[2].startswith(b"__keyevent@0__:"), m)
+                    per_key.setdefault(m[3], []).append(("event", m[2][15:]))
+            self.assertEqual(len(per_key), nkeys)
+            for k, got in per_key.items():
+                self.assertEqual(got, want, k)
+            self.assertNothingMore(s, 0.05)
 
 
 # --------------------------------------------------------------------------
