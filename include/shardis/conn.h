@@ -38,6 +38,7 @@ struct slot {
     int pending;         /* parts not yet back */
     struct rbuf buf;     /* the reply bytes once ready */
     struct coord *coord; /* the gather state of a multi-shard command */
+    bool drop;           /* CLIENT REPLY OFF/SKIP: its bytes are never sent */
 };
 
 enum {
@@ -50,11 +51,21 @@ enum {
     CONN_PAUSED = 1u << 6, /* parsing stopped by back-pressure */
     CONN_AUTHED = 1u << 7,
     CONN_FD_CLOSED = 1u << 8,
-    CONN_READ_STOPPED = 1u << 9, /* recv cancelled by back-pressure */
-    CONN_BARRIER = 1u << 10,     /* a multi-stage command is running */
-    CONN_MONITOR = 1u << 11,     /* receives every command (MONITOR) */
-    CONN_INTERNAL = 1u << 12,    /* the server's own client (conn_internal) */
+    CONN_READ_STOPPED = 1u << 9,     /* recv cancelled by back-pressure */
+    CONN_BARRIER = 1u << 10,         /* a multi-stage command is running */
+    CONN_MONITOR = 1u << 11,         /* receives every command (MONITOR) */
+    CONN_INTERNAL = 1u << 12,        /* the server's own client (conn_internal) */
+    CONN_REPLY_OFF = 1u << 13,       /* CLIENT REPLY OFF: replies are dropped */
+    CONN_REPLY_SKIP = 1u << 14,      /* CLIENT REPLY SKIP: this command's reply is dropped */
+    CONN_REPLY_SKIP_NEXT = 1u << 15, /* ... and the next command's */
+    CONN_HELD = 1u << 16,            /* its next command waits for CLIENT UNPAUSE */
+    CONN_NO_EVICT = 1u << 17,        /* CLIENT NO-EVICT ON (shown as 'e') */
+    CONN_MULTI_WRITE = 1u << 18,     /* MULTI queued a write: CLIENT PAUSE WRITE holds EXEC */
 };
+#define CONN_REPLY_BITS (CONN_REPLY_OFF | CONN_REPLY_SKIP | CONN_REPLY_SKIP_NEXT)
+
+/* CLIENT PAUSE modes (Redis's order: the stronger one wins). */
+enum { CONN_PAUSE_NONE = 0, CONN_PAUSE_WRITE = 1, CONN_PAUSE_ALL = 2 };
 
 struct conn {
     struct shard *sh;
@@ -91,6 +102,7 @@ struct conn {
     char addr[64];
     char laddr[64];
     char last_cmd[32];
+    size_t argv_mem; /* bytes of the arguments of the command held or running */
 };
 
 /* Takes a freshly accepted socket. Returns the connection (owned by the
@@ -145,5 +157,23 @@ void conn_push_end(struct conn *c);
 void conn_cron(struct shard *sh);
 /* Shutdown: every connection answers what it has read, then closes. */
 void conn_close_all(struct shard *sh);
+/*
+ * CLIENT PAUSE: each core keeps its own copy of the server-wide pause (set
+ * on every core by the command's fan-out, as CONFIG SET is). While one is in
+ * effect, a client's next command that it holds (every command for ALL;
+ * writes, may-replicate commands and EXEC in a transaction for WRITE) is not
+ * run: the connection stops parsing at that command, in order, and resumes
+ * when the pause ends (UNPAUSE, or its end time, seen by the cron).
+ * conn_pause merges as Redis does: the stronger mode and the later end win.
+ * end_ms is unix ms. This core only.
+ */
+void conn_pause(struct shard *sh, int mode, int64_t end_ms);
+void conn_unpause(struct shard *sh);
+/* The pause in effect on this core (CONN_PAUSE_*), expiring it if its time is
+ * past. */
+int conn_pause_mode(struct shard *sh);
+/* Clients of this core whose command waits for the pause to end (INFO's
+ * blocked_clients counts them, as Redis 7.0 does). O(clients). */
+long long conn_held_count(const struct shard *sh);
 /* Frees every connection at once (the loop has ended; no CQE will come). */
 void conn_free_all(struct shard *sh);

@@ -224,6 +224,10 @@ struct shard {
     uint32_t tracking_on;       /* commands here must be shown to tracking_after */
     uint32_t tracking_dispatch; /* clients here in OPTIN/OPTOUT mode */
     struct conn *internal;      /* the server's own client here (conn_internal) */
+    /* this core's copy of CLIENT PAUSE (conn.h's CONN_PAUSE_*), set by the
+     * PAUSE/UNPAUSE parts every shard runs, ended by the cron */
+    int pause_mode;
+    int64_t pause_end_ms;
 
     struct rbuf scratch; /* per-core scratch for replies */
     struct shard_stats stats;

@@ -260,6 +260,7 @@ static void info_part_fields(struct shard *sh, long long *f)
     f[INFO_MEM_STARTUP] = sh->metrics.mem_startup;
     info_part_clients(sh, f);
     block_stats(sh, &f[INFO_BLOCKED], &f[INFO_BLOCKED_TIMEOUT]);
+    f[INFO_BLOCKED] += conn_held_count(sh); /* held by CLIENT PAUSE, as Redis counts them */
     tracking_stats(sh, &f[INFO_TRK_CLIENTS], &f[INFO_TRK_KEYS], &f[INFO_TRK_ITEMS],
                    &f[INFO_TRK_PREFIXES]);
     eval_stats(sh, &f[INFO_SCRIPTS], &f[INFO_SCRIPT_GLOBAL], &f[INFO_LUA_MEM]);

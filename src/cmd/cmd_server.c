@@ -315,9 +315,32 @@ static void cmd_client_getname(struct cmd_ctx *ctx)
     }
 }
 
+/* Redis's output-buffer figures, from this server's buffers: Redis keeps a
+ * reply in a 16 KB buffer (obl: its bytes) and then in a list of blocks (oll
+ * blocks, omem bytes). Here `out` plays the buffer; the list is the bytes
+ * handed to the kernel but not yet sent plus the reply slots waiting behind
+ * other shards (one block each). tot-mem adds the connection's struct, its
+ * buffers' capacity and the arguments it holds; approximate where the
+ * allocator rounds. */
+struct mem_fields {
+    size_t obl, oll, omem, tot;
+};
+
+static void mem_fields(const struct conn *c, struct mem_fields *m)
+{
+    size_t unsent = c->sending.len - c->sent;
+
+    m->obl = c->out.len;
+    m->oll = c->nslots + (unsent ? 1 : 0);
+    m->omem = unsent + c->slot_bytes;
+    m->tot = sizeof(*c) + c->q.cap + c->out.cap + c->sending.cap + c->argv_mem + m->omem +
+             c->nslots * sizeof(struct slot);
+}
+
 void cmd_client_line(struct rbuf *b, const struct conn *c, int64_t now_ms, bool nl)
 {
-    char line[1024], flags[12];
+    struct mem_fields m;
+    char line[1024], flags[16];
     size_t nf = 0;
     long long redir;
     int n;
@@ -332,27 +355,42 @@ void cmd_client_line(struct rbuf *b, const struct conn *c, int64_t now_ms, bool 
     if (multi_queued(c) >= 0) {
         flags[nf++] = 'x';
     }
-    if (c->blocked) {
+    if (c->blocked || (c->flags & CONN_HELD)) {
         flags[nf++] = 'b';
     }
     tracking_client_flags(c, flags, &nf, &redir); /* t R B */
+    if (c->flags & CONN_NO_EVICT) {
+        flags[nf++] = 'e';
+    }
     if (nf == 0) {
         flags[nf++] = 'N';
     }
     flags[nf] = '\0';
+    mem_fields(c, &m);
     n = snprintf(line, sizeof(line),
                  "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-                 "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
-                 "multi-mem=0 rbs=%zu rbp=0 obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
+                 "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu "
+                 "multi-mem=0 rbs=%zu rbp=0 obl=%zu oll=%zu omem=%zu tot-mem=%zu events=r "
                  "cmd=%s user=%s redir=%lld resp=%d%s",
                  (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                  (long long)(now_ms - c->ctime_ms) / 1000, (long long)(now_ms - c->last_ms) / 1000,
-                 flags, c->db, multi_queued(c), c->q.len, c->q.cap - c->q.len, c->q.cap, c->out.len,
-                 c->out.cap + c->sending.cap, sizeof(*c) + c->q.cap + c->out.cap + c->sending.cap,
-                 c->last_cmd[0] ? c->last_cmd : "NULL", acl_user_name(c->user), redir, c->proto,
-                 nl ? "\n" : "");
+                 flags, c->db, multi_queued(c), c->q.len, c->q.cap - c->q.len, c->argv_mem,
+                 c->out.cap, m.obl, m.oll, m.omem, m.tot, c->last_cmd[0] ? c->last_cmd : "NULL",
+                 acl_user_name(c->user), redir, c->proto, nl ? "\n" : "");
 
     rbuf_append(b, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1));
+}
+
+/* Redis's argv-mem of the client running CLIENT INFO or LIST: its own
+ * arguments' bytes. */
+static size_t argv_bytes(const struct cmd_ctx *ctx)
+{
+    size_t n = 0;
+
+    for (int i = 0; i < ctx->argc; i++) {
+        n += ctx->argv[i].len;
+    }
+    return n;
 }
 
 static void cmd_client_info(struct cmd_ctx *ctx)
@@ -360,7 +398,9 @@ static void cmd_client_info(struct cmd_ctx *ctx)
     struct rbuf b;
 
     rbuf_init(&b);
+    ctx->conn->argv_mem = argv_bytes(ctx);
     cmd_client_line(&b, ctx->conn, ctx->shard->now_ms, true);
+    ctx->conn->argv_mem = 0;
     reply_verbatim(&ctx->r, b.data, b.len, "txt");
     rbuf_fini(&b);
 }
@@ -401,7 +441,11 @@ static void cmd_client_list(struct cmd_ctx *ctx)
                 break;
             }
         }
-        if (match) {
+        if (match && c->id == ctx->client_id) {
+            c->argv_mem = argv_bytes(ctx);
+            cmd_client_line(&b, c, ctx->shard->now_ms, true);
+            c->argv_mem = 0;
+        } else if (match) {
             cmd_client_line(&b, c, ctx->shard->now_ms, true);
         }
     }
@@ -552,12 +596,98 @@ static bool done_client_kill(struct coord *co, struct reply *r)
     return true;
 }
 
+/* CLIENT PAUSE and UNPAUSE: +OK once every core applied it; the client's
+ * next commands wait for that (barrier), so a pipelined write after PAUSE
+ * is held on whichever core owns its key. */
+static const struct gather gather_client_pause = {
+    .start = coord_start_fanout, .done = coord_done_ok, .always = true, .barrier = true
+};
 static const struct gather gather_client_list = { .start = coord_start_fanout,
                                                   .done = done_client_list,
                                                   .always = true };
 static const struct gather gather_client_kill = { .start = coord_start_fanout,
                                                   .done = done_client_kill,
                                                   .always = true };
+
+/* ---- CLIENT REPLY, PAUSE, UNPAUSE, NO-EVICT (the runtime is in conn.c) ---- */
+
+/* Redis's CLIENT REPLY: OFF and SKIP reply nothing (conn.c drops the replies
+ * that follow); SKIP under OFF changes nothing. */
+static void cmd_client_reply(struct cmd_ctx *ctx)
+{
+    struct conn *c = ctx->conn;
+
+    if (arg_is(ctx, 2, "ON")) {
+        c->flags &= ~(CONN_REPLY_OFF | CONN_REPLY_SKIP);
+        reply_ok(&ctx->r);
+    } else if (arg_is(ctx, 2, "OFF")) {
+        c->flags |= CONN_REPLY_OFF;
+    } else if (arg_is(ctx, 2, "SKIP")) {
+        if (!(c->flags & CONN_REPLY_OFF)) {
+            c->flags |= CONN_REPLY_SKIP_NEXT;
+        }
+    } else {
+        reply_err_syntax(&ctx->r);
+    }
+}
+
+/* CLIENT PAUSE part: every core sets its copy of the pause before the client
+ * gets +OK (gather_ok_every), so no core runs a held command after it.
+ * Redis's checks, in its order; a timeout past INT64_MAX wraps as in Redis
+ * 7.0 (the pause then ends at once). */
+static void cmd_client_pause(struct cmd_ctx *ctx)
+{
+    int mode = CONN_PAUSE_ALL;
+    long long ms;
+
+    if (ctx->argc > 4) {
+        reply_errorf(&ctx->r,
+                     "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try "
+                     "CLIENT HELP.",
+                     (int)(ctx->argv[1].len < 128 ? ctx->argv[1].len : 128), ctx->argv[1].ptr);
+        return;
+    }
+    if (ctx->argc == 4) {
+        if (arg_is(ctx, 3, "WRITE")) {
+            mode = CONN_PAUSE_WRITE;
+        } else if (!arg_is(ctx, 3, "ALL")) {
+            reply_error(&ctx->r, "ERR CLIENT PAUSE mode must be WRITE or ALL");
+            return;
+        }
+    }
+    if (!util_str2ll(ctx->argv[2].ptr, ctx->argv[2].len, &ms)) {
+        reply_error(&ctx->r, "ERR timeout is not an integer or out of range");
+        return;
+    }
+    if (ms < 0) {
+        reply_error(&ctx->r, "ERR timeout is negative");
+        return;
+    }
+    if (ms > 0) {
+        ms = (long long)((uint64_t)ms + (uint64_t)ctx->shard->now_ms);
+    }
+    conn_pause(ctx->shard, mode, ms);
+    reply_ok(&ctx->r);
+}
+
+static void cmd_client_unpause(struct cmd_ctx *ctx)
+{
+    conn_unpause(ctx->shard);
+    reply_ok(&ctx->r);
+}
+
+static void cmd_client_no_evict(struct cmd_ctx *ctx)
+{
+    if (arg_is(ctx, 2, "ON")) {
+        ctx->conn->flags |= CONN_NO_EVICT;
+    } else if (arg_is(ctx, 2, "OFF")) {
+        ctx->conn->flags &= ~CONN_NO_EVICT;
+    } else {
+        reply_err_syntax(&ctx->r);
+        return;
+    }
+    reply_ok(&ctx->r);
+}
 
 /* ---- CLIENT TRACKING and friends (the engine is core/tracking.c) ---- */
 
@@ -706,6 +836,10 @@ void cmd_server_bind(void)
     cmd_must_bind("client|info", cmd_client_info, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("client|list", cmd_client_list, CMD_ROUTE_ALL, &gather_client_list);
     cmd_must_bind("client|kill", cmd_client_kill, CMD_ROUTE_ALL, &gather_client_kill);
+    cmd_must_bind("client|reply", cmd_client_reply, CMD_ROUTE_CONN, NULL);
+    cmd_must_bind("client|pause", cmd_client_pause, CMD_ROUTE_ALL, &gather_client_pause);
+    cmd_must_bind("client|unpause", cmd_client_unpause, CMD_ROUTE_ALL, &gather_client_pause);
+    cmd_must_bind("client|no-evict", cmd_client_no_evict, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("client|tracking", cmd_client_tracking, CMD_ROUTE_ALL, &tracking_gather);
     cmd_must_bind("client|caching", cmd_client_caching, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("client|getredir", cmd_client_getredir, CMD_ROUTE_CONN, NULL);

@@ -8,11 +8,21 @@
  * Once a paused connection holds READ_STOP bytes of unparsed input, its
  * multishot recv is cancelled, so the kernel's socket buffer (and then TCP
  * flow control) holds the client back; recv is re-armed when parsing resumes.
+ *
+ * CLIENT REPLY OFF/SKIP and CLIENT PAUSE take the slow path of
+ * conn_process_input (one test of the connection's flags and the core's
+ * pause word on the fast path). A silenced command runs behind a pending
+ * placeholder slot, so whatever it replies (here or later from other shards)
+ * lands in slots of its own, marked drop; pushes (pub/sub messages,
+ * invalidations) still go out, as in Redis 7.0.15. A command held by a pause
+ * is parsed, then the parser is put back where it stood, so the connection
+ * resumes at that command once the pause ends.
  */
 #include "shardis/conn.h"
 
 #include "shardis/acl.h"
 #include "shardis/block.h"
+#include "shardis/cmdtab.h"
 #include "shardis/log.h"
 #include "shardis/monitor.h"
 #include "shardis/pubsub.h"
@@ -358,6 +368,7 @@ struct slot *conn_slot_new(struct conn *c)
     s->ready = false;
     s->pending = 0;
     s->coord = NULL;
+    s->drop = false;
     if (c->slot_tail) {
         c->slot_tail->next = s;
     } else {
@@ -386,7 +397,7 @@ void conn_slot_done(struct conn *c, struct slot *s)
         }
         c->nslots--;
         c->slot_bytes -= h->buf.len < c->slot_bytes ? h->buf.len : c->slot_bytes;
-        if (!(c->flags & CONN_CLOSING)) {
+        if (!(c->flags & CONN_CLOSING) && !h->drop) {
             rbuf_append(&c->out, h->buf.data, h->buf.len);
         }
         release_slot(c->sh, h);
@@ -435,6 +446,164 @@ void conn_barrier_end(struct conn *c)
     }
 }
 
+/* ---- CLIENT PAUSE and CLIENT REPLY: the slow path of conn_process_input ---- */
+
+/* Where the parser stood before a command, to put it back there. */
+struct parse_mark {
+    size_t start, scan;
+    long long mbulk_left, bulk_len;
+    int argc;
+};
+
+static void resume_held(struct shard *sh)
+{
+    for (struct conn *c = sh->conns; c; c = c->next) {
+        if (c->flags & CONN_HELD) {
+            want_resume(c);
+        }
+    }
+}
+
+void conn_pause(struct shard *sh, int mode, int64_t end_ms)
+{
+    conn_pause_mode(sh); /* a pause past its end is over first */
+    if (mode > sh->pause_mode) {
+        sh->pause_mode = mode;
+    }
+    if (end_ms > sh->pause_end_ms) {
+        sh->pause_end_ms = end_ms;
+    }
+    conn_pause_mode(sh); /* PAUSE 0 ends at once */
+}
+
+void conn_unpause(struct shard *sh)
+{
+    sh->pause_mode = CONN_PAUSE_NONE;
+    sh->pause_end_ms = 0;
+    resume_held(sh);
+}
+
+int conn_pause_mode(struct shard *sh)
+{
+    if (SH_UNLIKELY(sh->pause_mode) && sh->now_ms >= sh->pause_end_ms) {
+        conn_unpause(sh);
+    }
+    return sh->pause_mode;
+}
+
+long long conn_held_count(const struct shard *sh)
+{
+    long long n = 0;
+
+    for (const struct conn *c = sh->conns; c; c = c->next) {
+        n += (c->flags & CONN_HELD) != 0;
+    }
+    return n;
+}
+
+/* The command a pause of this mode holds, or NULL. As in Redis's
+ * processCommand, what is refused anyway (unknown, arity, NOAUTH) is not
+ * held; unlike it, an ACL refusal waits for the pause's end. */
+static const struct cmd_spec *pause_holds(const struct conn *c, int mode, int argc,
+                                          const struct sh_slice *argv)
+{
+    const struct cmd_spec *cmd = cmdtab_lookup(argv[0].ptr, argv[0].len);
+
+    if (!cmd || (c->flags & CONN_INTERNAL)) {
+        return NULL;
+    }
+    if (cmd->nsubcmds && argc >= 2) {
+        cmd = cmdtab_lookup_sub(cmd, argv[1].ptr, argv[1].len);
+        if (!cmd) {
+            return NULL;
+        }
+    }
+    if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity ||
+        (!(c->flags & CONN_AUTHED) && !(cmd->flags & CMD_NO_AUTH))) {
+        return NULL;
+    }
+    if (mode == CONN_PAUSE_ALL || (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE))) {
+        return cmd;
+    }
+    /* EXEC of a transaction that queued a write (route_dispatch notes it) */
+    return (c->flags & CONN_MULTI_WRITE) && !strcmp(cmd->fullname, "exec") ? cmd : NULL;
+}
+
+/* Puts the parser back before the command just parsed and stops parsing
+ * until the pause ends. */
+static void hold(struct conn *c, const struct parse_mark *m, const struct cmd_spec *cmd, int argc,
+                 const struct sh_slice *argv)
+{
+    struct resp_parser *p = &c->parser;
+
+    c->argv_mem = 0;
+    for (int i = 0; i < argc; i++) {
+        c->argv_mem += argv[i].len;
+    }
+    snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", cmd->fullname);
+    p->start = m->start;
+    p->scan = m->scan;
+    p->mbulk_left = m->mbulk_left;
+    p->bulk_len = m->bulk_len;
+    p->argc = m->argc;
+    c->flags |= CONN_PAUSED | CONN_HELD;
+}
+
+/* Runs a command whose reply CLIENT REPLY OFF or SKIP drops: behind a
+ * pending placeholder slot, so every reply it makes (now, or later from
+ * other shards) is in a slot of its own, marked drop. CLIENT REPLY ON lifts
+ * the silence for its own +OK. */
+static void dispatch_silenced(struct conn *c, int argc, const struct sh_slice *argv)
+{
+    struct slot *mark = conn_slot_new(c);
+
+    route_dispatch(c, argc, argv);
+    if (c->flags & (CONN_REPLY_OFF | CONN_REPLY_SKIP)) {
+        for (struct slot *s = mark->next; s; s = s->next) {
+            s->drop = true;
+            if (s->ready) {
+                c->slot_bytes -= s->buf.len < c->slot_bytes ? s->buf.len : c->slot_bytes;
+                s->buf.len = 0;
+            }
+        }
+    }
+    conn_slot_done(c, mark);
+}
+
+/* Parses and runs one command while CLIENT REPLY or CLIENT PAUSE is in
+ * effect. Returns resp_parse's result, or RESP_NEED_MORE when the command
+ * waits for the pause's end (c is held). */
+static int process_one_slow(struct conn *c)
+{
+    struct resp_parser *p = &c->parser;
+    struct parse_mark m = { p->start, p->scan, p->mbulk_left, p->bulk_len, p->argc };
+    int mode = conn_pause_mode(c->sh), argc, rc;
+    const struct cmd_spec *held;
+
+    rc = resp_parse(p, c->q.data, c->q.len, &argc);
+    if (rc != RESP_COMMAND) {
+        return rc;
+    }
+    if (mode && (held = pause_holds(c, mode, argc, p->argv)) != NULL) {
+        hold(c, &m, held, argc, p->argv);
+        return RESP_NEED_MORE;
+    }
+    c->argv_mem = 0;
+    c->last_ms = c->sh->now_ms;
+    c->sh->stats.commands++;
+    /* Redis's resetClient: SKIP covers the command after CLIENT REPLY SKIP */
+    if (c->flags & CONN_REPLY_SKIP_NEXT) {
+        c->flags = (c->flags & ~CONN_REPLY_SKIP_NEXT) | CONN_REPLY_SKIP;
+    }
+    if (c->flags & (CONN_REPLY_OFF | CONN_REPLY_SKIP)) {
+        dispatch_silenced(c, argc, p->argv);
+    } else {
+        route_dispatch(c, argc, p->argv);
+    }
+    c->flags &= ~CONN_REPLY_SKIP;
+    return rc;
+}
+
 void conn_process_input(struct conn *c)
 {
     struct resp_parser *p = &c->parser;
@@ -443,20 +612,27 @@ void conn_process_input(struct conn *c)
     if (c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER)) {
         return;
     }
-    c->flags &= ~CONN_PAUSED;
+    c->flags &= ~(CONN_PAUSED | CONN_HELD);
     c->sh->clock_us = sh_mono_us(); /* the batch's first command starts now */
     while (p->start < c->q.len) {
         if (must_pause(c)) {
             c->flags |= CONN_PAUSED;
             break;
         }
-        rc = resp_parse(p, c->q.data, c->q.len, &argc);
-        if (rc != RESP_COMMAND) {
-            break;
+        if (SH_UNLIKELY((c->flags & CONN_REPLY_BITS) | (uint32_t)c->sh->pause_mode)) {
+            rc = process_one_slow(c);
+            if (rc != RESP_COMMAND) {
+                break;
+            }
+        } else {
+            rc = resp_parse(p, c->q.data, c->q.len, &argc);
+            if (rc != RESP_COMMAND) {
+                break;
+            }
+            c->last_ms = c->sh->now_ms;
+            c->sh->stats.commands++;
+            route_dispatch(c, argc, p->argv);
         }
-        c->last_ms = c->sh->now_ms;
-        c->sh->stats.commands++;
-        route_dispatch(c, argc, p->argv);
         if (c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER)) {
             break;
         }
@@ -689,12 +865,13 @@ void conn_cron(struct shard *sh)
 {
     long long timeout_ms = sh->cfg.timeout * 1000;
 
+    conn_pause_mode(sh); /* a pause's end releases the held clients */
     for (struct conn *c = sh->conns; c;) {
         struct conn *next = c->next;
 
         trim_idle(c);
-        if (timeout_ms > 0 && !(c->flags & CONN_CLOSING) && !c->slot_head && !c->inflight &&
-            sh->now_ms - c->last_ms > timeout_ms) {
+        if (timeout_ms > 0 && !(c->flags & (CONN_CLOSING | CONN_HELD)) && !c->slot_head &&
+            !c->inflight && sh->now_ms - c->last_ms > timeout_ms) {
             sh_log(LOG_VERBOSE, "Closing idle client %s", c->addr);
             conn_close(c);
         }

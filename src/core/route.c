@@ -964,8 +964,9 @@ static void on_reply(struct shard *sh, struct req *m)
         if (SH_UNLIKELY(m->slow)) {
             diag_slowlog(sh, m->cmd, m->run_us, c, m->argc, m->argv);
         }
-        /* at the head, the bytes can go straight to the output buffer */
-        rbuf_append(s == c->slot_head ? &c->out : &s->buf, m->reply.data, m->reply.len);
+        /* at the head, the bytes can go straight to the output buffer
+         * (unless CLIENT REPLY drops them) */
+        rbuf_append(s == c->slot_head && !s->drop ? &c->out : &s->buf, m->reply.data, m->reply.len);
         conn_slot_done(c, s);
         req_finish(sh, m);
     }
@@ -1328,8 +1329,16 @@ void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv)
     if (SH_UNLIKELY(tracking_dispatching(c->sh))) {
         tracking_before(c, cmd, argc, argv); /* CLIENT CACHING's next command */
     }
-    if (SH_UNLIKELY(c->multi) && route_hooks.queue && route_hooks.queue(c, cmd, argc, argv)) {
-        return; /* queued for EXEC (or refused in MULTI) */
+    if (SH_UNLIKELY(c->multi) && route_hooks.queue) {
+        if (route_hooks.queue(c, cmd, argc, argv)) {
+            /* queued for EXEC (or refused in MULTI); a write makes CLIENT
+             * PAUSE WRITE hold the EXEC, as in Redis */
+            if (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) {
+                c->flags |= CONN_MULTI_WRITE;
+            }
+            return;
+        }
+        c->flags &= ~CONN_MULTI_WRITE; /* EXEC, DISCARD: the transaction ends */
     }
     if (monitor_active(c->sh)) {
         monitor_feed(c, cmd, argc, argv);
