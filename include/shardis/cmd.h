@@ -40,6 +40,9 @@ struct cmd_ctx {
 uint64_t cmd_key_hash(const struct cmd_ctx *ctx, int i);
 /* The live entry of key argv[i] in ctx->db, or NULL (lazy expiry applied). */
 struct kentry *cmd_lookup(struct cmd_ctx *ctx, int i);
+/* cmd_lookup without the access stamp (Redis's LOOKUP_NOTOUCH: TTL, TYPE,
+ * EXISTS leave OBJECT IDLETIME alone). */
+struct kentry *cmd_peek(struct cmd_ctx *ctx, int i);
 /* Counts a keyspace hit or miss (of the last cmd_lookup) for INFO; a miss
  * is also the "keymiss" event (class m). */
 void cmd_count_lookup(struct cmd_ctx *ctx, bool hit);

@@ -305,7 +305,7 @@ static void cmd_exists(struct cmd_ctx *ctx)
     long long n = 0;
 
     for (int i = 1; i < ctx->argc; i++) {
-        bool hit = cmd_lookup(ctx, i) != NULL;
+        bool hit = cmd_peek(ctx, i) != NULL;
 
         cmd_count_lookup(ctx, hit);
         n += hit;
@@ -315,7 +315,7 @@ static void cmd_exists(struct cmd_ctx *ctx)
 
 static void cmd_type(struct cmd_ctx *ctx)
 {
-    struct kentry *e = cmd_lookup(ctx, 1);
+    struct kentry *e = cmd_peek(ctx, 1);
 
     cmd_count_lookup(ctx, e != NULL);
     reply_status(&ctx->r, type_name(e));
@@ -977,7 +977,7 @@ static void cmd_pexpireat(struct cmd_ctx *ctx)
 
 static void ttl_generic(struct cmd_ctx *ctx, bool ms, bool absolute)
 {
-    struct kentry *e = cmd_lookup(ctx, 1);
+    struct kentry *e = cmd_peek(ctx, 1);
     long long ttl;
 
     cmd_count_lookup(ctx, e != NULL);

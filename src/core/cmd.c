@@ -27,6 +27,13 @@ struct kentry *cmd_lookup(struct cmd_ctx *ctx, int i)
                     ctx->shard->now_ms);
 }
 
+struct kentry *cmd_peek(struct cmd_ctx *ctx, int i)
+{
+    ctx->last_lookup = i;
+    return kdb_peek(ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, cmd_key_hash(ctx, i),
+                    ctx->shard->now_ms);
+}
+
 void cmd_count_lookup(struct cmd_ctx *ctx, bool hit)
 {
     if (hit) {

@@ -203,6 +203,18 @@ class TestDump(ServerTestCase):
         self.assertOK(self.r.cmd("RESTORE", "k", "1", p, "ABSTTL", "REPLACE"))
         self.assertEqual(self.r.cmd("EXISTS", "k"), 0)
 
+    def test_ttl_type_exists_leave_idletime_alone(self):
+        # Redis 7.0 looks these keys up with LOOKUP_NOTOUCH; GET touches
+        self.assertOK(self.r.cmd("SET", "src", "v"))
+        p = self.r.cmd("DUMP", "src")
+        self.assertOK(self.r.cmd("RESTORE", "k", "0", p, "IDLETIME", "1000"))
+        for cmd in (("TTL", "k"), ("PTTL", "k"), ("TYPE", "k"), ("EXISTS", "k"),
+                    ("EXPIRETIME", "k"), ("PEXPIRETIME", "k")):
+            self.r.cmd(*cmd)
+            self.assertGreaterEqual(self.r.cmd("OBJECT", "IDLETIME", "k"), 1000, cmd)
+        self.r.cmd("GET", "k")
+        self.assertLess(self.r.cmd("OBJECT", "IDLETIME", "k"), 10)
+
     def test_idletime_and_freq(self):
         self.r.cmd("SET", "src", "v")
         p = self.r.cmd("DUMP", "src")
