@@ -239,14 +239,15 @@ static void shard_maybe_done(struct shard *sh)
     }
     ps->active = false;
     sh->bg_work = false;
+    /* the origin reads the chunk list; it stays this shard's memory (freed
+     * here, reused by the next snapshot, which begins after the origin is
+     * done with it) */
     res = &g->res[sh->id];
     res->chunks = ps->chunks;
     res->nchunks = ps->nchunks;
     res->keys = ps->keys;
     res->dirty = ps->dirty_start;
     res->err = ps->err;
-    ps->chunks = NULL;
-    ps->nchunks = ps->capchunks = 0;
     if (ps->err) {
         long zero = 0;
 
@@ -308,6 +309,7 @@ void persist_snap_begin(struct shard *sh)
     ps->dbi = 0;
     ps->cursor = 0;
     ps->keys = 0;
+    ps->nchunks = 0;
     ps->err = 0;
     ps->now_ms = sh->now_ms;
     ps->dirty_start = (long)sh->stats.dirty;
@@ -521,13 +523,19 @@ static bool combine_crc(struct persist *g, int nshards, uint64_t end, uint64_t *
 static void finish(struct shard *sh, struct shard_io *io, int res)
 {
     struct persist *g = persist_of(sh->srv);
-    uint64_t end = (uint64_t)mbox_counter_get(&g->next_off), crc = 0;
-    int err = (int)mbox_counter_get(&g->failed);
+    uint64_t end, crc = 0;
+    int err;
     unsigned char tail[9];
     bool ok;
 
     (void)io;
     (void)res;
+    /* the ring's completion carries no memory order the compiler (or TSan)
+     * knows of: acquire the done count, whose adds released each shard's
+     * result slot */
+    SH_ASSERT(mbox_counter_get(&g->done) == sh->srv->nshards);
+    end = (uint64_t)mbox_counter_get(&g->next_off);
+    err = (int)mbox_counter_get(&g->failed);
     if (!err && !combine_crc(g, sh->srv->nshards, end, &crc)) {
         sh_log(LOG_WARNING, "Snapshot chunks do not tile the file: not saved");
         err = EIO;
@@ -569,8 +577,7 @@ static void finish(struct shard *sh, struct shard_io *io, int res)
         }
     }
     for (int i = 0; i < sh->srv->nshards; i++) {
-        sh_free(g->res[i].chunks);
-        g->res[i].chunks = NULL;
+        g->res[i].chunks = NULL; /* each shard's own memory */
         g->res[i].nchunks = 0;
     }
     if (err != ECANCELED) {
@@ -782,9 +789,6 @@ void persist_fini(struct server *srv)
             close(g->fd);
         }
         unlink(g->tmpname);
-    }
-    for (int i = 0; i < srv->nshards; i++) {
-        sh_free(g->res[i].chunks);
     }
     sh_free(g->res);
     sh_free(g->dirty_saved);
