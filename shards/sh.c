@@ -136,6 +136,27 @@ char *sh_memdup(const void *p, size_t n)
     return d;
 }
 
+struct sh_slice *sh_slices_dup(int n, const struct sh_slice *v)
+{
+    size_t bytes = 0;
+    struct sh_slice *out;
+    char *p;
+
+    for (int i = 0; i < n; i++) {
+        bytes += v[i].len;
+    }
+    out = sh_malloc(sizeof(*out) * (size_t)(n > 0 ? n : 1) + bytes);
+    p = (char *)(out + (n > 0 ? n : 1));
+    for (int i = 0; i < n; i++) {
+        if (v[i].len) {
+            memcpy(p, v[i].ptr, v[i].len);
+        }
+        out[i] = (struct sh_slice){ p, v[i].len };
+        p += v[i].len;
+    }
+    return out;
+}
+
 bool sh_slice_eq_nocase(struct sh_slice s, const char *word)
 {
     size_t n = strlen(word);

@@ -85,6 +85,10 @@ SH_MUST_CHECK int sh_alloc_get_stats(struct sh_alloc_stats *st);
 char *sh_strdup(const char *s);
 char *sh_memdup(const void *p, size_t n);
 
+/* A copy of v[0..n) and of the bytes they point to, in one allocation
+ * (freed with sh_free): the slices point into it. */
+struct sh_slice *sh_slices_dup(int n, const struct sh_slice *v);
+
 /* Case-insensitive equality of a slice with a NUL-terminated ASCII word. */
 bool sh_slice_eq_nocase(struct sh_slice s, const char *word);
 

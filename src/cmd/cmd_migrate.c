@@ -485,21 +485,9 @@ static void job_free(struct mig_job *j)
 
 static void job_copy_argv(struct mig_job *j, int argc, const struct sh_slice *argv)
 {
-    size_t bytes = 0;
-    char *p;
-
-    for (int i = 0; i < argc; i++) {
-        bytes += argv[i].len;
-    }
     j->argc = argc;
-    j->argv = sh_malloc(sizeof(*j->argv) * (size_t)argc + bytes);
+    j->argv = sh_slices_dup(argc, argv);
     j->own_argv = true;
-    p = (char *)(j->argv + argc);
-    for (int i = 0; i < argc; i++) {
-        memcpy(p, argv[i].ptr, argv[i].len);
-        j->argv[i] = (struct sh_slice){ p, argv[i].len };
-        p += argv[i].len;
-    }
 }
 
 /* ---- the talk with the target (client's core, blocking) ---- */

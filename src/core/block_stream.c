@@ -467,19 +467,8 @@ static const struct gather gather_xblock = { .start = xblock_start,
 void block_xread_start(struct cmd_ctx *ctx, int streams, int nkeys, long long ms)
 {
     struct bclient *bc = sh_calloc(1, sizeof(*bc));
-    size_t bytes = 0;
-    char *p;
 
-    for (int i = 0; i < ctx->argc; i++) {
-        bytes += ctx->argv[i].len;
-    }
-    bc->xargv = sh_malloc(sizeof(*bc->xargv) * (size_t)ctx->argc + bytes);
-    p = (char *)(bc->xargv + ctx->argc);
-    for (int i = 0; i < ctx->argc; i++) {
-        memcpy(p, ctx->argv[i].ptr, ctx->argv[i].len);
-        bc->xargv[i] = (struct sh_slice){ p, ctx->argv[i].len };
-        p += ctx->argv[i].len;
-    }
+    bc->xargv = sh_slices_dup(ctx->argc, ctx->argv);
     bc->argv = bc->xargv;
     bc->kind = BK_XREAD;
     bc->first = streams;

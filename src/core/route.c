@@ -607,8 +607,6 @@ static struct coord *coord_new(struct conn *c, const struct cmd_spec *cmd, const
                                int dbid, int argc, const struct sh_slice *argv)
 {
     struct coord *co = sh_calloc(1, sizeof(*co));
-    size_t bytes = 0;
-    char *p;
 
     co->conn = c;
     co->cmd = cmd;
@@ -621,18 +619,8 @@ static struct coord *coord_new(struct conn *c, const struct cmd_spec *cmd, const
     co->nshards = c->sh->srv->nshards;
     co->parts = sh_calloc((size_t)co->nshards, sizeof(*co->parts));
     co->next = sh_calloc((size_t)co->nshards, sizeof(*co->next));
-    for (int i = 0; i < argc; i++) {
-        bytes += argv[i].len;
-    }
     co->argc = argc;
-    co->argv = sh_malloc(sizeof(struct sh_slice) * (size_t)argc + bytes);
-    p = (char *)(co->argv + argc);
-    for (int i = 0; i < argc; i++) {
-        memcpy(p, argv[i].ptr, argv[i].len);
-        co->argv[i].ptr = p;
-        co->argv[i].len = argv[i].len;
-        p += argv[i].len;
-    }
+    co->argv = sh_slices_dup(argc, argv);
     return co;
 }
 
