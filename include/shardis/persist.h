@@ -48,9 +48,6 @@ void persist_fini(struct server *srv);
  * with Redis's error text (without "-") in err: "ERR Background save already
  * in progress", or the file error. */
 SH_MUST_CHECK int persist_snap_prepare(struct shard *sh, char *err, size_t errlen);
-/* Gives the claim back when the begin could not be sent (the snapshot did
- * not start anywhere). */
-void persist_snap_unprepare(struct shard *sh);
 /* The part __snapbegin: the snapshot starts on this shard now. */
 void persist_snap_begin(struct shard *sh);
 /* Whether a snapshot is running (anywhere). */

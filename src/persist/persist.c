@@ -74,8 +74,8 @@ static void submit_write(struct shard *sh, struct wchunk *w)
 {
     struct io_uring_sqe *sqe = shard_get_sqe(sh);
 
-    io_uring_prep_write(sqe, w->ps->fd, w->data + w->done, (unsigned)(w->len - w->done),
-                        w->off + w->done);
+    io_uring_prep_write(sqe, persist_of(sh->srv)->fd, w->data + w->done,
+                        (unsigned)(w->len - w->done), w->off + w->done);
     io_uring_sqe_set_data64(sqe, shard_io_data(&w->io));
 }
 
@@ -128,7 +128,7 @@ static void chunk_submit(struct shard *sh, struct pshard *ps)
         ps->chunks = sh_realloc(ps->chunks, ps->capchunks * sizeof(*ps->chunks));
     }
     ps->chunks[ps->nchunks++] = (struct snap_chunk){
-        .off = off, .len = w->len, .crc = ps->checksum ? crc64(0, w->data, w->len) : 0
+        .off = off, .len = w->len, .crc = g->checksum ? crc64(0, w->data, w->len) : 0
     };
     ps->out.data = NULL;
     ps->out.len = ps->out.cap = 0;
@@ -301,8 +301,6 @@ void persist_snap_begin(struct shard *sh)
     SH_ASSERT(!ps->active);
     ps->active = true;
     ps->walk_done = false;
-    ps->fd = persist_of(sh->srv)->fd;
-    ps->checksum = sh->cfg.rdbchecksum;
     rdb_out_free(&ps->out);
     rdb_out_init(&ps->out, sh->cfg.rdbcompression);
     ps->out_db = -1;
@@ -472,15 +470,6 @@ int persist_snap_prepare(struct shard *sh, char *err, size_t errlen)
     return 0;
 }
 
-void persist_snap_unprepare(struct shard *sh)
-{
-    struct persist *g = persist_of(sh->srv);
-
-    close(g->fd);
-    unlink(g->tmpname);
-    mbox_counter_set(&g->state, 0);
-}
-
 static int cmp_chunk(const void *a, const void *b)
 {
     const struct snap_chunk *x = a, *y = b;
@@ -583,7 +572,6 @@ static void finish(struct shard *sh, struct shard_io *io, int res)
     if (err != ECANCELED) {
         persist_record_end(sh, ok); /* a flush's stop is no failure (Redis's SIGUSR1) */
     }
-    g->last_ok_run = ok;
     /* free for the next one before the waiters run (they may start it) */
     mbox_counter_set(&g->state, 0);
     for (int i = 0; i < sh->srv->nshards; i++) {

@@ -49,7 +49,6 @@ struct persist {
     int fd;
     unsigned seq;
     bool checksum;
-    bool last_ok_run;
     uint64_t hdr_len, hdr_crc;
     int64_t start_ms;
     char tmpname[64];
@@ -57,10 +56,8 @@ struct persist {
 
 /* Per shard (sh->persist). */
 struct pshard {
-    bool active;    /* a snapshot runs here */
-    bool walk_done; /* every table walked (or the snapshot abandoned) */
-    bool checksum;
-    int fd;
+    bool active;     /* a snapshot runs here */
+    bool walk_done;  /* every table walked (or the snapshot abandoned) */
     int dbi;         /* the database being walked */
     uint64_t cursor; /* its kdict_scan cursor */
     struct rdb_out out;
