@@ -14,8 +14,8 @@
  * SHUTDOWN. The keyspace is flushed at the start of every input so a crash
  * reproduces from its input alone.
  */
-#include "shardis/cmd.h"
 #include "shardis/block.h"
+#include "shardis/cmd.h"
 #include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"

@@ -28,6 +28,17 @@ seed() {
     { printf '*%d\r\n' "$#"; for a in "$@"; do printf '$%d\r\n%s\r\n' "${#a}" "$a"; done; } >>"$f"
 }
 
+# A target over shards/ alone (libc malloc, no jemalloc): its SRCS, LIBS ...
+shards_target() {
+    SRCS=("$ROOT/tests/fuzz/fuzz_$1.c")
+    for f in "$ROOT"/shards/*.c; do
+        [ "$(basename "$f")" = sh_alloc_jemalloc.c ] || SRCS+=("$f")
+    done
+    LIBS=(-lxxhash -lm -lpthread)
+    MAXLEN=4096
+    DICT=()
+}
+
 case "$TARGET" in
 resp)
     mkdir -p "$WORK/corpus"
@@ -105,13 +116,7 @@ hll)
     printf '\x00\x60\xf3\x80\x50\xb1\x84\x4b\xfb\x80\x42\x5a' >"$CORPUS/abc"
     printf '\x01HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x40\xfe\x7f' >"$CORPUS/cut"
     printf '\x02\x41\x10\x04' >"$CORPUS/dense"
-    SRCS=("$ROOT/tests/fuzz/fuzz_hll.c")
-    for f in "$ROOT"/shards/*.c; do
-        [ "$(basename "$f")" = sh_alloc_jemalloc.c ] || SRCS+=("$f")
-    done
-    LIBS=(-lxxhash -lm -lpthread)
-    MAXLEN=4096
-    DICT=()
+    shards_target hll
     ;;
 rdb)
     # RESTORE's decoder (shards/rdb.c): byte 0 is the shape (fuzz_rdb.c),
@@ -134,13 +139,7 @@ rdb)
     # 7.0's DUMP, STREAM_LISTPACKS_2), and an empty stream in the v1 form
     printf '\x00\x13\x01\x10\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x3e\x3e\x00\x00\x00\x18\x00\x02\x01\x01\x01\x01\x01\x81\x66\x02\x00\x01\x02\x01\x00\x01\x00\x01\x81\x76\x02\x04\x01\x01\x01\x01\x01\x01\x01\x02\x01\x81\x66\x02\x81\x77\x02\x81\x67\x02\x07\x01\x08\x01\x02\x01\x02\x01\xdf\xff\x02\x81\x78\x02\x04\x01\xff\x02\x03\x00\x01\x01\x02\x02\x03\x01\x03\x67\x72\x70\x01\x01\x81\xff\xff\xff\xff\xff\xff\xff\xff\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x57\xc2\x01\x4b\xa2\x01\x00\x00\x01\x02\x05\x61\x6c\x69\x63\x65\x57\xc2\x01\x4b\xa2\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x03\x62\x6f\x62\x5c\xc2\x01\x4b\xa2\x01\x00\x00\x00' >"$CORPUS/stream"
     printf '\x00\x0f\x00\x00\x00\x00\x00' >"$CORPUS/stream_v1_empty"
-    SRCS=("$ROOT/tests/fuzz/fuzz_rdb.c")
-    for f in "$ROOT"/shards/*.c; do
-        [ "$(basename "$f")" = sh_alloc_jemalloc.c ] || SRCS+=("$f")
-    done
-    LIBS=(-lxxhash -lm -lpthread)
-    MAXLEN=4096
-    DICT=()
+    shards_target rdb
     ;;
 *)
     echo "unknown fuzz target '$TARGET'" >&2

@@ -679,3 +679,36 @@ def _dump_log(name, srv):
 def pairs_to_map(flat):
     """RESP2 flat [k1, v1, k2, v2] -> dict."""
     return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
+
+
+class LiveRedisTestCase(ServerTestCase):
+    """A ServerTestCase with a live redis-server beside it, for tests that
+    move values between the two: cls.redis (a live_server_class, started once
+    per class) and self.ref (a client of it, FLUSHALLed before each test).
+    Skipped in reference mode and when the redis-server binary is missing."""
+
+    live_server_class = LiveRedisServer
+
+    @classmethod
+    def setUpClass(cls):
+        if reference_mode():
+            raise unittest.SkipTest("the server under test is redis-server")
+        if not os.access(live_redis_binary(), os.X_OK):
+            raise unittest.SkipTest("%s not found" % live_redis_binary())
+        super().setUpClass()
+        cls.redis = cls.live_server_class().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.redis.stop()
+        cls.redis.cleanup()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.ref = Client(self.redis.port)
+        self.ref.cmd("FLUSHALL")
+
+    def tearDown(self):
+        self.ref.close()
+        super().tearDown()

@@ -17,8 +17,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Client, Error, LiveRedisServer, ServerTestCase,  # noqa: E402
-                     live_redis_binary, reference_mode)
+from harness import Error, LiveRedisServer, LiveRedisTestCase  # noqa: E402
 
 
 class DebugRedisServer(LiveRedisServer):
@@ -134,31 +133,9 @@ def with_footer(body):
     return data + crc64_jones(data).to_bytes(8, "little")
 
 
-class DumpInterop(ServerTestCase):
+class DumpInterop(LiveRedisTestCase):
 
-    @classmethod
-    def setUpClass(cls):
-        if reference_mode():
-            raise unittest.SkipTest("the server under test is redis-server")
-        if not os.access(live_redis_binary(), os.X_OK):
-            raise unittest.SkipTest("%s not found" % live_redis_binary())
-        super().setUpClass()
-        cls.redis = DebugRedisServer().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.redis.stop()
-        cls.redis.cleanup()
-        super().tearDownClass()
-
-    def setUp(self):
-        super().setUp()
-        self.ref = Client(self.redis.port)
-        self.ref.cmd("FLUSHALL")
-
-    def tearDown(self):
-        self.ref.close()
-        super().tearDown()
+    live_server_class = DebugRedisServer
 
     def move_all(self, src, dst, keys):
         for k in keys:

@@ -18,8 +18,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Client, Error, LiveRedisServer, ServerTestCase,  # noqa: E402
-                     collect_messages, live_redis_binary, reference_mode)
+from harness import (Error, LiveRedisTestCase, ServerTestCase,  # noqa: E402
+                     collect_messages)
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 NOT_HLL = "WRONGTYPE Key is not a valid HyperLogLog string value."
@@ -372,33 +372,8 @@ class HllWatchTests(ServerTestCase):
         self.assertEqual(w.cmd("EXEC"), ["PONG"])
 
 
-class HllRedisInteropTests(ServerTestCase):
+class HllRedisInteropTests(LiveRedisTestCase):
     """Values move between a live redis-server and this server."""
-
-    @classmethod
-    def setUpClass(cls):
-        if reference_mode():
-            raise unittest.SkipTest("the server under test is redis-server")
-        if not os.access(live_redis_binary(), os.X_OK):
-            raise unittest.SkipTest("%s not found" % live_redis_binary())
-        super().setUpClass()
-        cls.redis = LiveRedisServer().start()
-        cls.redis_port = cls.redis.port
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.redis.stop()
-        cls.redis.cleanup()
-        super().tearDownClass()
-
-    def setUp(self):
-        super().setUp()
-        self.ref = Client(self.redis_port)
-        self.ref.cmd("FLUSHALL")
-
-    def tearDown(self):
-        self.ref.close()
-        super().tearDown()
 
     def both(self, *cmd):
         a, b = self.ref.cmd(*cmd), self.r.cmd(*cmd)

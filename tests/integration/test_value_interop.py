@@ -14,35 +14,10 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Client, LiveRedisServer, ServerTestCase, live_redis_binary,  # noqa: E402
-                     reference_mode)
+from harness import LiveRedisTestCase  # noqa: E402
 
 
-class ValueInterop(ServerTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        if reference_mode():
-            raise unittest.SkipTest("the server under test is redis-server")
-        if not os.access(live_redis_binary(), os.X_OK):
-            raise unittest.SkipTest("%s not found" % live_redis_binary())
-        super().setUpClass()
-        cls.redis = LiveRedisServer().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.redis.stop()
-        cls.redis.cleanup()
-        super().tearDownClass()
-
-    def setUp(self):
-        super().setUp()
-        self.ref = Client(self.redis.port)
-        self.ref.cmd("FLUSHALL")
-
-    def tearDown(self):
-        self.ref.close()
-        super().tearDown()
+class ValueInterop(LiveRedisTestCase):
 
     def bitmap_reads(self, c, key, size):
         probes = [("BITCOUNT", key), ("BITCOUNT", key, "3", "-7"),
