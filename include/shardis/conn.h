@@ -61,6 +61,7 @@ enum {
     CONN_HELD = 1u << 16,            /* its next command waits for CLIENT UNPAUSE */
     CONN_NO_EVICT = 1u << 17,        /* CLIENT NO-EVICT ON (shown as 'e') */
     CONN_MULTI_WRITE = 1u << 18,     /* MULTI queued a write: CLIENT PAUSE WRITE holds EXEC */
+    CONN_PEER_EOF = 1u << 19,        /* the peer sent EOF: its recv is not re-armed */
 };
 #define CONN_REPLY_BITS (CONN_REPLY_OFF | CONN_REPLY_SKIP | CONN_REPLY_SKIP_NEXT)
 

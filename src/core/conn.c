@@ -329,6 +329,19 @@ void conn_close_after_reply(struct conn *c)
     conn_want_send(c);
 }
 
+/* The peer shut its sending side (or left). What it sent in full is still
+ * run and every reply it is due still reaches it (an element popped for it
+ * may be among them), then the connection closes; a client blocked is
+ * closed at once and takes nothing more. */
+static void after_peer_eof(struct conn *c)
+{
+    if (c->blocked) {
+        conn_close(c);
+    } else if (!(c->flags & CONN_PAUSED)) {
+        conn_close_after_reply(c); /* at once when nothing is due */
+    }
+}
+
 static void want_resume(struct conn *c)
 {
     if (!(c->flags & CONN_IN_RESUME_LIST)) {
@@ -652,6 +665,10 @@ void conn_process_input(struct conn *c)
     if (p->start == 0 && c->q.len == 0 && c->q.cap > 64 * 1024) {
         rbuf_fini(&c->q); /* a big command passed: give its memory back */
     }
+    if (SH_UNLIKELY(c->flags & CONN_PEER_EOF)) {
+        after_peer_eof(c);
+        return;
+    }
     if ((c->flags & CONN_READ_STOPPED) && !(c->flags & CONN_PAUSED)) {
         c->flags &= ~CONN_READ_STOPPED;
         if (!(c->flags & CONN_RECV_ARMED)) {
@@ -701,10 +718,13 @@ void conn_on_recv_bytes(struct conn *c, const char *data, int res, uint32_t flag
         } else {
             maybe_stop_reading(c);
         }
+    } else if (res == 0 && !(c->flags & CONN_CLOSING)) {
+        c->flags |= CONN_PEER_EOF;
+        after_peer_eof(c);
     } else if (res == 0 || (res != -ENOBUFS && res != -ECANCELED)) {
         conn_close(c); /* EOF or a socket error */
     }
-    if (!(c->flags & (CONN_RECV_ARMED | CONN_CLOSING | CONN_READ_STOPPED))) {
+    if (!(c->flags & (CONN_RECV_ARMED | CONN_CLOSING | CONN_READ_STOPPED | CONN_PEER_EOF))) {
         /* the kernel ended the multishot recv (ENOBUFS, or it chose to) */
         shard_arm_recv(sh, c);
         c->flags |= CONN_RECV_ARMED;
