@@ -14,6 +14,7 @@
 #   SHARDIS_TEST_TIMEOUT     per-test timeout in seconds for tests that set
 #                            none themselves (default 300)
 #   CTEST_PARALLEL_LEVEL     ctest's own: run that many tests at once
+#                            (default 2: the suites mostly wait on timers)
 #   CTEST_ARGS               extra ctest arguments (word-split), e.g. "-R unit"
 #   ASAN_OPTIONS, UBSAN_OPTIONS, TSAN_OPTIONS
 #                            appended to this script's defaults (later wins)
@@ -44,6 +45,7 @@ done
 
 # Sanitizer settings: stop at the first error, report leaks, keep stacks.
 # Any value already in the environment is appended, so it can override these.
+export CTEST_PARALLEL_LEVEL=${CTEST_PARALLEL_LEVEL:-2}
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"

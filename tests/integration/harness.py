@@ -17,6 +17,7 @@ Environment:
 
 import atexit
 import os
+import random
 import shutil
 import signal
 import socket
@@ -50,13 +51,26 @@ def server_binary():
 
 
 def free_port():
-    """A loopback port that was free a moment ago (bind to port 0)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    """A loopback port that was free a moment ago. SHARDIS_TEST_PORTS=lo-hi
+    (set per ctest test) draws it from a range of its own, below the
+    ephemeral ports: suites run side by side (ctest -j) never pick the same
+    port, which SO_REUSEPORT would let two servers share. Otherwise the
+    kernel picks one (bind to port 0)."""
+    lo_hi = os.environ.get("SHARDIS_TEST_PORTS")
+    candidates = [0]
+    if lo_hi:
+        lo, hi = (int(x) for x in lo_hi.split("-"))
+        candidates = random.sample(range(lo, hi + 1), min(64, hi - lo + 1))
+    for port in candidates:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+            return s.getsockname()[1]
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port in SHARDIS_TEST_PORTS=%s" % lo_hi)
 
 
 # --------------------------------------------------------------------------
