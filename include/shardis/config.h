@@ -92,8 +92,19 @@ struct config {
     long long rdbchecksum;    /* CRC-64 at the end of snapshots */
     long long stop_writes_on_bgsave_error;
     long long rdb_key_save_delay; /* us after each key the walk writes (tests), 0 = none */
-    char *appendonly;             /* "no" only */
-    int notify_keyspace_events;   /* NOTIFY_* bits */
+    /* append-only files (persist/aof.c) */
+    long long appendonly;
+    char *appendfsync;    /* "always" | "everysec" | "no" */
+    char *appendfilename; /* the files' names start with it */
+    char *appenddirname;  /* their folder, in dir */
+    long long aof_load_truncated;
+    long long aof_use_rdb_preamble;
+    long long aof_timestamp_enabled;
+    long long aof_rewrite_incremental_fsync;
+    long long no_appendfsync_on_rewrite;
+    long long auto_aof_rewrite_percentage;
+    long long auto_aof_rewrite_min_size;
+    int notify_keyspace_events; /* NOTIFY_* bits */
     struct config_cobl cobl[CONFIG_COBL_CLASSES];
     long long slowlog_log_slower_than;   /* microseconds; -1 = off, 0 = every command */
     long long busy_reply_threshold;      /* ms a script runs before -BUSY; 0 = never */

@@ -85,6 +85,10 @@ struct req {
     uint64_t wait_ticket; /* a plain command waiting for locks: its arrival */
     bool txn_all;
     bool txn_ok;
+    /* CONCLUDE: the shards that took part (0: it could not write), for the
+     * AOF; held: the client's reply that waits for every CONCLUDE's DONE */
+    int txn_nparts;
+    struct held_reply *held;
     /* the reply: rbuf over the inline area, or owner-allocated when larger */
     struct rbuf reply;
     char *inline_reply;

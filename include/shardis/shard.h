@@ -15,6 +15,7 @@
  */
 #pragma once
 
+#include "shardis/cmdtab.h"
 #include "shardis/config.h"
 #include "shardis/mbox.h"
 #include "shardis/reply.h"
@@ -218,6 +219,13 @@ struct shard {
      * not sleep */
     bool bg_work;
     void *persist; /* this core's persistence state (persist/) */
+    void *aof;     /* this core's append-only file (persist/aof.c) */
+    /* propagation (the AOF): on while writes must be logged; the transaction
+     * whose part runs now (0: none, SHARD_PROP_LOCAL: an EXEC or script run
+     * in place), and how deep such in-place runs nest */
+    bool prop_on;
+    uint64_t prop_seq;
+    int prop_local_depth;
     /* client-side caching (tracking.h): its state, NULL until first used,
      * and the two words every command tests */
     struct tracking *tracking;
@@ -259,6 +267,16 @@ struct shard_hooks {
     void (*cron)(struct shard *sh);
     bool (*stop)(struct shard *sh);
     void (*exit)(struct shard *sh); /* the shard is going: free what it keeps */
+    /* propagation, called only while sh->prop_on: a write command (or an
+     * internal part) ran here with this reply; a key expired; transaction
+     * seq's part here is over (nparts: the shards that took part, 0 when it
+     * cannot write); the iteration's records must reach the file now
+     * (before any reply or mailbox message leaves) */
+    void (*prop)(struct shard *sh, const struct cmd_spec *cmd, int dbid, int argc,
+                 const struct sh_slice *argv, const char *reply, size_t len);
+    void (*prop_expired)(struct shard *sh, int dbid, const char *key, size_t klen);
+    void (*prop_txn_end)(struct shard *sh, uint64_t seq, int nparts);
+    void (*prop_flush)(struct shard *sh);
 };
 extern struct shard_hooks shard_hooks;
 
@@ -296,6 +314,37 @@ static inline void shard_note_dirty(struct shard *sh, const char *reply, size_t 
     if (len == 0 || reply[0] != '-') {
         sh->stats.dirty++;
         mbox_counter_set(&((struct server *)sh->srv)->dirty[sh->id], (long)sh->stats.dirty);
+    }
+}
+
+#define SHARD_PROP_LOCAL UINT64_MAX
+
+/* A command ran here with this reply: the AOF logs it if it writes. */
+static inline void shard_prop(struct shard *sh, const struct cmd_spec *cmd, int dbid, int argc,
+                              const struct sh_slice *argv, const char *reply, size_t len)
+{
+    if (SH_UNLIKELY(sh->prop_on) && ((cmd->flags & CMD_WRITE) || cmd->id == 0)) {
+        shard_hooks.prop(sh, cmd, dbid, argc, argv, reply, len);
+    }
+}
+
+/* An EXEC or a script that runs in place, on this core only: its writes are
+ * logged as one MULTI/EXEC block. Nests. */
+static inline void shard_prop_local_begin(struct shard *sh)
+{
+    if (SH_UNLIKELY(sh->prop_on) && sh->prop_local_depth++ == 0 && sh->prop_seq == 0) {
+        sh->prop_seq = SHARD_PROP_LOCAL;
+    }
+}
+
+static inline void shard_prop_local_end(struct shard *sh)
+{
+    if (sh->prop_local_depth > 0 && --sh->prop_local_depth == 0 &&
+        sh->prop_seq == SHARD_PROP_LOCAL) {
+        sh->prop_seq = 0;
+        if (sh->prop_on) {
+            shard_hooks.prop_txn_end(sh, SHARD_PROP_LOCAL, 1);
+        }
     }
 }
 

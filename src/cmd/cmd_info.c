@@ -39,6 +39,7 @@
  * part carries its shard's per-command histograms (diag_hist_part) and the
  * client's core sums them.
  */
+#include "shardis/aof.h"
 #include "shardis/block.h"
 #include "shardis/cmd.h"
 #include "shardis/cmd_bind.h"
@@ -666,17 +667,18 @@ static void info_memory(struct rbuf *b, struct info_sum *s)
 }
 
 /* Persistence: the snapshots' fields from persist.h (no fork, so no
- * copy-on-write to show), and no AOF yet. */
+ * copy-on-write to show), and the AOF's from aof.h. */
 static void info_persistence(struct rbuf *b, struct info_sum *s)
 {
     static const char *const head[] = { "async_loading", "current_cow_peak", "current_cow_size",
                                         "current_cow_size_age" };
     static const char *const middle[] = { "current_save_keys_processed",
                                           "current_save_keys_total" };
-    static const char *const tail[] = { "aof_rewrites", "aof_rewrites_consecutive_failures" };
     struct persist_status st;
+    struct aof_status as;
 
     persist_status(s->sh, &st);
+    aof_status(s->sh, &as);
     info_section(b, "Persistence");
     info_line(b, "loading:0");
     info_zeros(b, head, SH_ARRAY_LEN(head));
@@ -692,17 +694,26 @@ static void info_persistence(struct rbuf *b, struct info_sum *s)
     info_line(b, "rdb_last_cow_size:0");
     info_line(b, "rdb_last_load_keys_expired:%lld", st.keys_expired);
     info_line(b, "rdb_last_load_keys_loaded:%lld", st.keys_loaded);
-    info_line(b, "aof_enabled:0");
-    info_line(b, "aof_rewrite_in_progress:0");
-    info_line(b, "aof_rewrite_scheduled:0");
-    info_line(b, "aof_last_rewrite_time_sec:-1");
-    info_line(b, "aof_current_rewrite_time_sec:-1");
-    info_line(b, "aof_last_bgrewrite_status:ok");
-    info_zeros(b, tail, SH_ARRAY_LEN(tail));
-    info_line(b, "aof_last_write_status:ok");
+    info_line(b, "aof_enabled:%d", as.enabled);
+    info_line(b, "aof_rewrite_in_progress:%d", as.rewriting);
+    info_line(b, "aof_rewrite_scheduled:%d", as.scheduled);
+    info_line(b, "aof_last_rewrite_time_sec:%lld", as.last_time_sec);
+    info_line(b, "aof_current_rewrite_time_sec:%lld", as.current_time_sec);
+    info_line(b, "aof_last_bgrewrite_status:%s", as.last_ok ? "ok" : "err");
+    info_line(b, "aof_rewrites:%lld", as.rewrites);
+    info_line(b, "aof_rewrites_consecutive_failures:0");
+    info_line(b, "aof_last_write_status:%s", as.write_ok ? "ok" : "err");
     info_line(b, "aof_last_cow_size:0");
     info_line(b, "module_fork_in_progress:0");
     info_line(b, "module_fork_last_cow_size:0");
+    if (as.enabled) {
+        info_line(b, "aof_current_size:%lld", as.current_size);
+        info_line(b, "aof_base_size:%lld", as.base_size);
+        info_line(b, "aof_pending_rewrite:%d", as.scheduled);
+        info_line(b, "aof_buffer_length:%lld", as.buffer);
+        info_line(b, "aof_pending_bio_fsync:0");
+        info_line(b, "aof_delayed_fsync:0");
+    }
 }
 
 /* Stats from expired_keys on. The expire cycle is not measured yet

@@ -14,6 +14,7 @@
 
 #include "shardis/acl.h"
 #include "shardis/acl_log.h"
+#include "shardis/aof.h"
 #include "shardis/cmd.h"
 #include "shardis/cmd_bind.h"
 #include "shardis/cmdtab.h"
@@ -779,8 +780,13 @@ static void cmd_config_set(struct cmd_ctx *ctx)
     if (strcmp(trial.requirepass, sh->cfg.requirepass) != 0) {
         acl_set_requirepass(sh->acl, trial.requirepass);
     }
+    bool aof_was = sh->cfg.appendonly != 0;
+
     config_fini(&sh->cfg);
     sh->cfg = trial;
+    if ((sh->cfg.appendonly != 0) != aof_was) {
+        aof_set_enabled(sh, sh->cfg.appendonly != 0);
+    }
     diag_configure(sh);
     log_set_level(sh->cfg.loglevel);
     for (struct conn *c = sh->conns; c; c = c->next) {

@@ -114,7 +114,16 @@ static void exec_req(struct shard *sh, struct req *m)
 
     /* total_commands_processed counts client commands once, where they
      * were read (conn.c), not each part a shard runs for them */
-    m->cmd->proc(&ctx);
+    if (SH_UNLIKELY(sh->prop_on)) {
+        uint64_t outer = sh->prop_seq;
+
+        sh->prop_seq = m->txn_seq ? m->txn_seq : outer;
+        m->cmd->proc(&ctx);
+        shard_prop(sh, m->cmd, m->dbid, m->argc, m->argv, m->reply.data + at, m->reply.len - at);
+        sh->prop_seq = outer;
+    } else {
+        m->cmd->proc(&ctx);
+    }
     if (m->cmd->flags & CMD_WRITE) {
         shard_note_dirty(sh, m->reply.data + at, m->reply.len - at);
         if (SH_UNLIKELY(sh->nwatched)) {
@@ -170,6 +179,7 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
     int64_t us;
 
     cmd->proc(&ctx);
+    shard_prop(sh, cmd, c->db, argc, argv, ctx.r.buf->data + at, ctx.r.buf->len - at);
     if (cmd->flags & CMD_WRITE) {
         shard_note_dirty(sh, ctx.r.buf->data + at, ctx.r.buf->len - at);
         if (SH_UNLIKELY(sh->nwatched)) {
@@ -286,7 +296,41 @@ void coord_send(struct coord *co, int to, const struct cmd_spec *cmd, int dbid, 
     shard_send(sh, to, m);
 }
 
-static void txn_conclude(struct shard *sh, uint64_t seq, bool *on);
+static void txn_conclude(struct shard *sh, uint64_t seq, bool *on, int nparts,
+                         struct held_reply *held);
+
+/* A client's reply that waits until every shard has logged its part of the
+ * transaction (the AOF): sent when the last CONCLUDE comes back DONE. */
+struct held_reply {
+    struct conn *conn;
+    struct slot *slot;
+    int pending;
+};
+
+static void held_reply_done(struct held_reply *h)
+{
+    if (--h->pending > 0) {
+        return;
+    }
+    conn_slot_done(h->conn, h->slot);
+    conn_request_done(h->conn);
+    sh_free(h);
+}
+
+/* The shards a transaction ran on, for its AOF records: 0 for a read-only
+ * command (nothing to make whole). */
+static int txn_nparts(const struct coord *co, const bool *on)
+{
+    int n = 0;
+
+    if (!on || (co->cmd->flags & CMD_READONLY)) {
+        return 0;
+    }
+    for (int s = 0; s < co->nshards; s++) {
+        n += on[s];
+    }
+    return n;
+}
 static void on_reply(struct shard *sh, struct req *m);
 
 /* Makes the parts just issued the current stage: local ones already hold
@@ -354,13 +398,26 @@ static void coord_advance(struct coord *co)
                     diag_slowlog(sh, co->cmd, us, co->conn, co->argc, co->argv);
                 }
             }
-            conn_slot_done(co->conn, co->slot);
+            int nparts = txn_nparts(co, on);
+            struct held_reply *held = NULL;
+
+            if (SH_UNLIKELY(sh->prop_on) && nparts >= 2) {
+                /* acknowledged only once every part is in its shard's log */
+                held = sh_malloc(sizeof(*held));
+                *held = (struct held_reply){ co->conn, co->slot, 1 };
+                co->conn->inflight++;
+            } else {
+                conn_slot_done(co->conn, co->slot);
+            }
             co->txn_on = NULL;
             coord_free(co);
             if (on) {
                 /* last: releasing may run commands that waited for it */
-                txn_conclude(sh, seq, on);
+                txn_conclude(sh, seq, on, nparts, held);
                 sh_free(on);
+            }
+            if (held) {
+                held_reply_done(held); /* the count's own 1 */
             }
             return;
         }
@@ -414,7 +471,8 @@ static void coord_run(struct coord *co)
 /* ---- transactions: the coordinator's side (sched.h) ---- */
 
 /* Releases transaction seq on every shard in on[] (clearing it). */
-static void txn_conclude(struct shard *sh, uint64_t seq, bool *on)
+static void txn_conclude(struct shard *sh, uint64_t seq, bool *on, int nparts,
+                         struct held_reply *held)
 {
     bool here = false;
 
@@ -431,9 +489,17 @@ static void txn_conclude(struct shard *sh, uint64_t seq, bool *on)
 
         m->kind = REQ_CONCLUDE;
         m->txn_seq = seq;
+        m->txn_nparts = nparts;
+        m->held = held;
+        if (held) {
+            held->pending++;
+        }
         shard_send(sh, s, m);
     }
     if (here) {
+        if (SH_UNLIKELY(sh->prop_on)) {
+            shard_hooks.prop_txn_end(sh, seq, nparts);
+        }
         sched_conclude(sh, seq);
     }
 }
@@ -444,7 +510,7 @@ static void txn_schedule(struct coord *co);
 static void txn_scheduled(struct coord *co)
 {
     if (co->txn_refused) {
-        txn_conclude(co->conn->sh, co->txn_seq, co->txn_on);
+        txn_conclude(co->conn->sh, co->txn_seq, co->txn_on, 0, NULL);
         txn_schedule(co);
         return;
     }
@@ -986,6 +1052,9 @@ void route_on_message(struct shard *sh, struct req *m)
         shard_send(sh, m->from, m);
         break;
     case REQ_DONE:
+        if (m->held) {
+            held_reply_done(m->held);
+        }
         sh_free(m);
         break;
     case REQ_SCHED:
@@ -1001,6 +1070,9 @@ void route_on_message(struct shard *sh, struct req *m)
         txn_answer(sh, m);
         break;
     case REQ_CONCLUDE:
+        if (SH_UNLIKELY(sh->prop_on)) {
+            shard_hooks.prop_txn_end(sh, m->txn_seq, m->txn_nparts);
+        }
         sched_conclude(sh, m->txn_seq);
         m->kind = REQ_DONE;
         shard_send(sh, m->from, m);
@@ -1240,6 +1312,7 @@ void route_exec_into(struct shard *sh, struct conn *c, const struct cmd_spec *cm
     size_t at = out->len;
 
     cmd->proc(&ctx);
+    shard_prop(sh, cmd, dbid, argc, argv, out->data + at, out->len - at);
     if (cmd->flags & CMD_WRITE) {
         shard_note_dirty(sh, out->data + at, out->len - at);
         if (SH_UNLIKELY(sh->nwatched)) {

@@ -734,6 +734,9 @@ bool shard_busy_poll(struct shard *sh)
     reap(sh);
     drain_mailboxes_busy(sh);
     run_resume_list(sh);
+    if (sh->prop_on) {
+        shard_hooks.prop_flush(sh);
+    }
     flush_mailboxes(sh);
     conn_flush_all(sh);
     log_buf_flush();
@@ -818,6 +821,9 @@ static void loop(struct shard *sh)
         block_run(sh);
         if (SH_UNLIKELY(sh->bg_work)) {
             shard_hooks.iter(sh);
+        }
+        if (SH_UNLIKELY(sh->prop_on)) {
+            shard_hooks.prop_flush(sh); /* in the log before any reply leaves */
         }
         flush_mailboxes(sh);
         conn_flush_all(sh);
@@ -983,8 +989,13 @@ static void shard_teardown(struct shard *sh)
 /* A key expired (lazily or by the active cycle): the "expired" event. */
 static void on_key_expired(void *arg, int dbid, const struct kentry *e)
 {
+    struct shard *sh = arg;
+
     pubsub_notify(arg, NOTIFY_EXPIRED, "expired", e->key, e->klen, dbid);
     tracking_key_expired(arg, e->key, e->klen); /* client-side caches */
+    if (SH_UNLIKELY(sh->prop_on)) {
+        shard_hooks.prop_expired(sh, dbid, e->key, e->klen); /* logged as a DEL */
+    }
 }
 
 /* A key was created: the "new" event (class n). */

@@ -80,7 +80,17 @@ static const struct directive directives[] = {
     { "stop-writes-on-bgsave-error", DIR_BOOL, F(stop_writes_on_bgsave_error), 0, 1, true },
     /* microseconds the snapshot's walk waits after each key (tests) */
     { "rdb-key-save-delay", DIR_INT, F(rdb_key_save_delay), 0, INT_MAX, true },
-    { "appendonly", DIR_STR, F(appendonly), 0, 0, false },
+    { "appendonly", DIR_BOOL, F(appendonly), 0, 1, true },
+    { "appendfsync", DIR_STR, F(appendfsync), 0, 0, true },
+    { "appendfilename", DIR_STR, F(appendfilename), 0, 0, false },
+    { "appenddirname", DIR_STR, F(appenddirname), 0, 0, false },
+    { "aof-load-truncated", DIR_BOOL, F(aof_load_truncated), 0, 1, true },
+    { "aof-use-rdb-preamble", DIR_BOOL, F(aof_use_rdb_preamble), 0, 1, true },
+    { "aof-timestamp-enabled", DIR_BOOL, F(aof_timestamp_enabled), 0, 1, true },
+    { "aof-rewrite-incremental-fsync", DIR_BOOL, F(aof_rewrite_incremental_fsync), 0, 1, true },
+    { "no-appendfsync-on-rewrite", DIR_BOOL, F(no_appendfsync_on_rewrite), 0, 1, true },
+    { "auto-aof-rewrite-percentage", DIR_INT, F(auto_aof_rewrite_percentage), 0, INT_MAX, true },
+    { "auto-aof-rewrite-min-size", DIR_MEM, F(auto_aof_rewrite_min_size), 0, LLONG_MAX, true },
     { "notify-keyspace-events", DIR_NOTIFY, F(notify_keyspace_events), 0, 0, true },
     { "client-output-buffer-limit", DIR_COBL, F(cobl), 0, 0, true },
     { "slowlog-log-slower-than", DIR_INT, F(slowlog_log_slower_than), -1, LLONG_MAX, true },
@@ -284,7 +294,14 @@ void config_init(struct config *c)
     c->rdbcompression = 1;
     c->rdbchecksum = 1;
     c->stop_writes_on_bgsave_error = 1;
-    c->appendonly = sh_strdup("no");
+    c->appendfsync = sh_strdup("everysec");
+    c->appendfilename = sh_strdup("appendonly.aof");
+    c->appenddirname = sh_strdup("appendonlydir");
+    c->aof_load_truncated = 1;
+    c->aof_use_rdb_preamble = 1;
+    c->aof_rewrite_incremental_fsync = 1;
+    c->auto_aof_rewrite_percentage = 100;
+    c->auto_aof_rewrite_min_size = 64LL << 20;
     c->notify_keyspace_events = 0;
     c->cobl[CONFIG_COBL_NORMAL] = (struct config_cobl){ 0, 0, 0 };
     c->cobl[CONFIG_COBL_REPLICA] = (struct config_cobl){ 256LL << 20, 64LL << 20, 60 };
@@ -327,7 +344,9 @@ void config_fini(struct config *c)
     sh_free(c->dir);
     sh_free(c->dbfilename);
     sh_free(c->latency_tracking_info_percentiles);
-    sh_free(c->appendonly);
+    sh_free(c->appendfsync);
+    sh_free(c->appendfilename);
+    sh_free(c->appenddirname);
     memset(c, 0, sizeof(*c));
 }
 
@@ -346,7 +365,9 @@ void config_copy(struct config *dst, const struct config *src)
     dst->dir = sh_strdup(src->dir);
     dst->dbfilename = sh_strdup(src->dbfilename);
     dst->latency_tracking_info_percentiles = sh_strdup(src->latency_tracking_info_percentiles);
-    dst->appendonly = sh_strdup(src->appendonly);
+    dst->appendfsync = sh_strdup(src->appendfsync);
+    dst->appendfilename = sh_strdup(src->appendfilename);
+    dst->appenddirname = sh_strdup(src->appenddirname);
 }
 
 static bool name_eq(const char *known, const char *name, size_t len)
@@ -422,8 +443,16 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
         *(long long *)field = x;
         return NULL;
     case DIR_STR:
-        if (d->off == F(appendonly) && !(vlen == 2 && strncasecmp(v, "no", 2) == 0)) {
-            return "appendonly yes is not supported: shardis has no persistence yet";
+        if (d->off == F(appendfsync) && !(vlen == 6 && strncasecmp(v, "always", 6) == 0) &&
+            !(vlen == 8 && strncasecmp(v, "everysec", 8) == 0) &&
+            !(vlen == 2 && strncasecmp(v, "no", 2) == 0)) {
+            return "argument(s) must be one of the following: always, everysec, no";
+        }
+        if ((d->off == F(appendfilename) || d->off == F(appenddirname)) &&
+            (vlen == 0 || memchr(v, '/', vlen) || (vlen == 1 && v[0] == '.') ||
+             (vlen == 2 && memcmp(v, "..", 2) == 0))) {
+            return d->off == F(appendfilename) ? "appendfilename can't be a path, just a filename"
+                                               : "appenddirname can't be a path, just a dirname";
         }
         if (d->off == F(dbfilename) && (memchr(v, '/', vlen) || vlen == 0)) {
             return vlen ? "dbfilename can't be a path, just a filename"

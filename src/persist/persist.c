@@ -311,6 +311,9 @@ void persist_snap_begin(struct shard *sh)
     ps->err = 0;
     ps->now_ms = sh->now_ms;
     ps->dirty_start = (long)sh->stats.dirty;
+    if (persist_of(sh->srv)->for_aof) {
+        aof_on_snap_begin(sh); /* the log's next file starts at this point */
+    }
     for (int i = 0; i < sh->cfg.databases; i++) {
         kdb_snap_begin(shard_db(sh, i), on_unreached, sh);
     }
@@ -393,7 +396,7 @@ static void build_header(struct shard *sh, struct rdb_out *o)
     put_aux_ll(o, "repl-stream-db", 0);
     put_aux(o, "repl-id", sh->srv->run_id);
     put_aux_ll(o, "repl-offset", 0);
-    put_aux_ll(o, "aof-base", 0);
+    put_aux_ll(o, "aof-base", persist_of(sh->srv)->for_aof);
     for (size_t i = 0; fvm && i < script_fn_nlibs(fvm); i++) {
         const struct script_library *lib = script_fn_lib(fvm, i);
 
@@ -424,6 +427,12 @@ static int write_all(int fd, const void *p, size_t n, off_t off)
 
 int persist_snap_prepare(struct shard *sh, char *err, size_t errlen)
 {
+    return persist_snap_prepare_to(sh, sh->cfg.dbfilename, false, err, errlen);
+}
+
+int persist_snap_prepare_to(struct shard *sh, const char *target, bool for_aof, char *err,
+                            size_t errlen)
+{
     struct persist *g = persist_of(sh->srv);
     struct rdb_out hdr;
     long idle = 0;
@@ -434,6 +443,8 @@ int persist_snap_prepare(struct shard *sh, char *err, size_t errlen)
         return -1;
     }
     g->seq++;
+    g->for_aof = for_aof;
+    snprintf(g->target, sizeof(g->target), "%s", target);
     snprintf(g->tmpname, sizeof(g->tmpname), "temp-%d-%u.rdb", (int)getpid(), g->seq);
     g->fd = open(g->tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (g->fd < 0) {
@@ -542,7 +553,7 @@ static void finish(struct shard *sh, struct shard_io *io, int res)
     }
     close(g->fd);
     g->fd = -1;
-    if (!err && rename(g->tmpname, sh->cfg.dbfilename) != 0) {
+    if (!err && rename(g->tmpname, g->target) != 0) {
         err = errno;
     }
     ok = err == 0;
@@ -553,10 +564,12 @@ static void finish(struct shard *sh, struct shard_io *io, int res)
             (void)fsync(dfd);
             close(dfd);
         }
-        for (int i = 0; i < sh->srv->nshards; i++) {
-            mbox_counter_set(&g->dirty_saved[i], g->res[i].dirty);
+        if (!g->for_aof) {
+            for (int i = 0; i < sh->srv->nshards; i++) {
+                mbox_counter_set(&g->dirty_saved[i], g->res[i].dirty);
+            }
+            sh_log(LOG_NOTICE, "DB saved on disk");
         }
-        sh_log(LOG_NOTICE, "DB saved on disk");
     } else {
         unlink(g->tmpname);
         if (err == ECANCELED) {
@@ -569,7 +582,9 @@ static void finish(struct shard *sh, struct shard_io *io, int res)
         g->res[i].chunks = NULL; /* each shard's own memory */
         g->res[i].nchunks = 0;
     }
-    if (err != ECANCELED) {
+    if (g->for_aof) {
+        aof_on_rewrite_end(sh, ok);
+    } else if (err != ECANCELED) {
         persist_record_end(sh, ok); /* a flush's stop is no failure (Redis's SIGUSR1) */
     }
     /* free for the next one before the waiters run (they may start it) */
@@ -694,6 +709,10 @@ static void snap_cron(struct shard *sh)
 {
     static const struct sh_slice argv[] = { { "BGSAVE", 6 } };
 
+    if (sh->aof) {
+        aof_cron(sh);
+        aof_auto_rewrite(sh);
+    }
     if (sh->id != 0 || !persist_has_save_points(sh) || persist_snap_running(sh->srv)) {
         return;
     }
@@ -724,6 +743,10 @@ static int load_hook(struct shard *sh)
     ps->out_db = -1;
     rdb_out_init(&ps->out, true);
     sh->persist = ps;
+    if (sh->cfg.appendonly) {
+        aof_shard_init(sh);
+        return aof_load(sh);
+    }
     return persist_load_start(sh);
 }
 
@@ -735,6 +758,13 @@ void persist_init(struct server *srv)
     g->dirty_saved = sh_aligned_calloc(SH_CACHELINE, (size_t)srv->nshards, sizeof(*g->dirty_saved));
     g->fd = -1;
     g->start_ms = srv->start_ms;
+    g->aof.incr_size =
+            sh_aligned_calloc(SH_CACHELINE, (size_t)srv->nshards, sizeof(*g->aof.incr_size));
+    g->aof.seen = sh_calloc((size_t)srv->nshards, sizeof(*g->aof.seen));
+    g->aof.nseen = sh_calloc((size_t)srv->nshards, sizeof(*g->aof.nseen));
+    pthread_barrier_init(&g->aof.barrier, NULL, (unsigned)srv->nshards);
+    mbox_counter_set(&g->aof.last_ok, 1);
+    mbox_counter_set(&g->aof.last_time_sec, -1);
     mbox_counter_set(&g->last_ok, 1);
     mbox_counter_set(&g->lastsave, (long)(srv->start_ms / 1000));
     mbox_counter_set(&g->last_time_sec, -1);
@@ -750,6 +780,7 @@ void persist_shard_exit(struct shard *sh)
 {
     struct pshard *ps = pshard_of(sh);
 
+    aof_shard_exit(sh);
     if (!ps) {
         return;
     }
@@ -780,6 +811,14 @@ void persist_fini(struct server *srv)
     }
     sh_free(g->res);
     sh_free(g->dirty_saved);
+    sh_free(g->aof.incr_size);
+    sh_free(g->aof.extra);
+    for (int i = 0; i < srv->nshards; i++) {
+        sh_free(g->aof.seen[i]);
+    }
+    sh_free(g->aof.seen);
+    sh_free(g->aof.nseen);
+    pthread_barrier_destroy(&g->aof.barrier);
     sh_free(g);
     srv->persist = NULL;
 }

@@ -30,6 +30,30 @@ struct snap_waiter {
     void *arg;
 };
 
+/* The AOF's server-wide part (in struct persist). base: the current
+ * generation (its base file's number; 0 = none yet, the incr files of
+ * generation g are aof_incr_seq(g, nshards, shard)). */
+struct aof_global {
+    uint64_t base; /* written by the rewrite's origin, read at start-up */
+    /* what the manifest names besides our incr files: the base, and incr
+     * files Redis wrote (loaded first, until the next rewrite) */
+    char base_file[256];
+    uint64_t base_seq;
+    struct aof_extra {
+        char name[256];
+        uint64_t seq;
+        int shard; /* -1: Redis's */
+    } * extra;
+    int nextra;
+    struct mbox_counter rewriting, scheduled, last_ok, last_time_sec, rewrites, base_size;
+    struct mbox_counter *incr_size; /* [shard] */
+    int64_t rewrite_start_ms;
+    /* loading: every shard's whole "#TX" parts, met at the barrier */
+    pthread_barrier_t barrier;
+    struct aof_tx_seen **seen; /* [shard] */
+    size_t *nseen;             /* [shard] */
+};
+
 /* Server-wide (srv->persist). The atomics are read by any core; the plain
  * fields are written by the origin before the begin parts are sent (the
  * mailbox publishes them) and read by the shards after. */
@@ -52,6 +76,9 @@ struct persist {
     uint64_t hdr_len, hdr_crc;
     int64_t start_ms;
     char tmpname[64];
+    char target[4096]; /* the snapshot's final name (dbfilename, or the AOF's next base) */
+    bool for_aof;      /* a BGREWRITEAOF: its ending is the AOF's */
+    struct aof_global aof;
 };
 
 /* Per shard (sh->persist). */
@@ -84,3 +111,57 @@ void persist_record_end(struct shard *sh, bool ok);
 int persist_load_start(struct shard *sh);
 /* The shard is going away. */
 void persist_shard_exit(struct shard *sh);
+
+/* Claims the snapshot as persist_snap_prepare does, into target (for_aof: a
+ * rewrite's base). */
+SH_MUST_CHECK int persist_snap_prepare_to(struct shard *sh, const char *target, bool for_aof,
+                                          char *err, size_t errlen);
+/* The RDB file at path into this shard (0 also when there is none). */
+SH_MUST_CHECK int persist_load_file(struct shard *sh, const char *path, char *err, size_t errlen);
+
+/* ---- the AOF (aof.c, aofload.c) ---- */
+
+struct aof_txn {
+    struct aof_txn *next;
+    uint64_t seq;
+    struct rbuf buf;
+    int ncmds;
+    int db; /* the last SELECT in buf, -1 none */
+};
+
+struct aof_tx_seen {
+    uint64_t seq;
+    int nparts;
+};
+
+/* Per shard (sh->aof). */
+struct aof_shard {
+    int fd; /* the incr file, -1 while none */
+    uint64_t incr_seq;
+    struct rbuf buf; /* this iteration's records */
+    int buf_db;      /* the database the stream has selected last, -1 none */
+    int nmain;
+    struct aof_txn *txns; /* transactions' parts running here */
+    long long size;       /* the incr file's bytes */
+    bool fsync_inflight, unsynced, loading;
+    int64_t last_fsync_ms;
+    struct shard_io fsync_io;
+    int err; /* the last write's errno, 0 when it worked */
+};
+
+struct aof_shard *aof_of(struct shard *sh);
+void aof_put_cmd(struct rbuf *b, int argc, const struct sh_slice *argv);
+void aof_incr_name(const struct shard *sh, uint64_t seq, char *out, size_t len);
+void aof_base_name(const struct shard *sh, uint64_t seq, char *out, size_t len);
+uint64_t aof_incr_seq(uint64_t base, int nshards, int shard);
+SH_MUST_CHECK int aof_open_incr(struct shard *sh, uint64_t seq);
+SH_MUST_CHECK int aof_write_manifest(const struct shard *sh, uint64_t base, int nshards);
+void aof_on_snap_begin(struct shard *sh);
+void aof_on_rewrite_end(struct shard *sh, bool ok);
+void aof_cron(struct shard *sh);
+void aof_auto_rewrite(struct shard *sh);
+void aof_shard_init(struct shard *sh);
+void aof_shard_exit(struct shard *sh);
+/* Start-up with appendonly yes: the base, then this shard's incr files; the
+ * log opened. 0 or -1 (logged). Every shard calls it (a barrier inside). */
+int aof_load(struct shard *sh);

@@ -270,6 +270,11 @@ static int load_file(struct shard *sh, const char *path, char *err, size_t errle
     return 0;
 }
 
+int persist_load_file(struct shard *sh, const char *path, char *err, size_t errlen)
+{
+    return load_file(sh, path, err, errlen);
+}
+
 int persist_load_start(struct shard *sh)
 {
     char err[512];

@@ -658,7 +658,9 @@ static bool global_steps(struct coord *co, struct eval_run *x, struct reply *r)
             st = script_run_resume(vm, err, strlen(err), &fr);
             continue;
         case CALL_HERE:
+            sh->prop_seq = co->txn_seq; /* its writes belong to the transaction */
             call_here(sh, c, c->db, cmd, call, &x->call);
+            sh->prop_seq = 0;
             st = script_run_resume(vm, x->call.data, x->call.len, &fr);
             continue;
         case CALL_PART:
@@ -867,9 +869,14 @@ static void eval_generic(struct cmd_ctx *ctx)
     owner = q.owner;
     if (sh->srv->nshards == 1 ||
         (owner == sh->id && sched_quiet(&sh->sched) && !is_learned(h, q.t))) {
-        if (run_local(sh, c, c->db, q.t, q.ro, q.nkeys, ctx->argv + 3, ctx->argc - 3 - q.nkeys,
-                      ctx->argv + 3 + q.nkeys, ctx->argv[0], c->user, ctx->argc, ctx->argv,
-                      &ctx->r) == LOCAL_DONE) {
+        enum local_result res;
+
+        shard_prop_local_begin(sh);
+        res = run_local(sh, c, c->db, q.t, q.ro, q.nkeys, ctx->argv + 3, ctx->argc - 3 - q.nkeys,
+                        ctx->argv + 3 + q.nkeys, ctx->argv[0], c->user, ctx->argc, ctx->argv,
+                        &ctx->r);
+        shard_prop_local_end(sh);
+        if (res == LOCAL_DONE) {
             return;
         }
         owner = -1; /* it reached past what it may touch here: globally */
@@ -945,8 +952,13 @@ static void cmd_evalrun_internal(struct cmd_ctx *ctx)
         return;
     }
     nargs = ctx->argc - 6 - (int)nkeys;
-    if (run_local(ctx->shard, NULL, ctx->dbid, t, (mode & 1) != 0, (int)nkeys, ctx->argv + 6, nargs,
-                  ctx->argv + 6 + nkeys, ctx->argv[3], user, 0, NULL, &ctx->r) == LOCAL_GLOBAL) {
+    enum local_result res;
+
+    shard_prop_local_begin(ctx->shard); /* within a transaction's part: part of it */
+    res = run_local(ctx->shard, NULL, ctx->dbid, t, (mode & 1) != 0, (int)nkeys, ctx->argv + 6,
+                    nargs, ctx->argv + 6 + nkeys, ctx->argv[3], user, 0, NULL, &ctx->r);
+    shard_prop_local_end(ctx->shard);
+    if (res == LOCAL_GLOBAL) {
         reply_raw(&ctx->r, REPLY_GLOBAL, strlen(REPLY_GLOBAL));
     }
 }

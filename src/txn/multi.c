@@ -316,7 +316,9 @@ static bool exec_done(struct coord *co, struct reply *r)
 
         switch (route_plan(c->sh, q->cmd, q->argc, q->argv, &owner)) {
         case ROUTE_PLAN_HERE:
+            c->sh->prop_seq = co->txn_seq; /* its writes belong to the transaction */
             run_here(c, q, &x->acc);
+            c->sh->prop_seq = 0;
             x->i++;
             continue;
         case ROUTE_PLAN_CROSS:
@@ -426,9 +428,11 @@ static void cmd_exec(struct cmd_ctx *ctx)
             reply_null_array(&ctx->r);
         } else {
             reply_array(&ctx->r, m->n);
+            shard_prop_local_begin(c->sh);
             for (int i = 0; i < m->n; i++) {
                 run_here(c, m->q[i], ctx->r.buf);
             }
+            shard_prop_local_end(c->sh);
         }
         unwatch_all(c);
         discard(m);

@@ -840,10 +840,10 @@ class TestCommandLine(unittest.TestCase):
         self.assertEqual(p.returncode, 0)
         self.assertIn("Usage: shardis-server", p.stderr + p.stdout)
 
-    def test_appendonly_yes_is_refused_at_start(self):
-        p = self.run_binary("--port", "0", "--appendonly", "yes")
+    def test_a_bad_appendfsync_is_refused_at_start(self):
+        p = self.run_binary("--port", "0", "--appendfsync", "sometimes")
         self.assertEqual(p.returncode, 1)
-        self.assertIn("appendonly", p.stderr)
+        self.assertIn("appendfsync", p.stderr)
 
 
 class TestPersistenceDirectives(ServerTestCase):
