@@ -401,8 +401,9 @@ static void coord_advance(struct coord *co)
             int nparts = txn_nparts(co, on);
             struct held_reply *held = NULL;
 
-            if (SH_UNLIKELY(sh->prop_on) && nparts >= 2) {
-                /* acknowledged only once every part is in its shard's log */
+            if (SH_UNLIKELY(sh->prop_on) && nparts >= 1 && !(nparts == 1 && on[sh->id])) {
+                /* acknowledged only once every part is in its shard's log
+                 * (a part elsewhere logs at its CONCLUDE) */
                 held = sh_malloc(sizeof(*held));
                 *held = (struct held_reply){ co->conn, co->slot, 1 };
                 co->conn->inflight++;

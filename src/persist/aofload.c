@@ -661,6 +661,14 @@ int aof_load(struct shard *sh)
     rp.scan = false;
     if (rc == 0) {
         rp.counts = count_parts(sh, &rp.ncounts);
+        if (sh->id == 0 && rp.ncounts &&
+            (long)rp.counts[rp.ncounts - 1].seq >
+                    mbox_counter_get((struct mbox_counter *)&sh->srv->txn_seq)) {
+            /* this run's transactions are numbered after every logged one:
+             * a tag names one transaction across restarts */
+            mbox_counter_set((struct mbox_counter *)&sh->srv->txn_seq,
+                             (long)rp.counts[rp.ncounts - 1].seq);
+        }
     }
     for (int i = 0; rc == 0 && i < m.n; i++) {
         if (m.f[i].type == 'i' && (m.f[i].shard == sh->id || m.f[i].shard < 0)) {
