@@ -819,6 +819,10 @@ void aof_shard_init(struct shard *sh)
     rbuf_init(&a->buf);
     a->fsync_io.done = on_fsynced;
     sh->aof = a;
+}
+
+void aof_init_hooks(void)
+{
     shard_hooks.prop = prop;
     shard_hooks.prop_expired = prop_expired;
     shard_hooks.prop_txn_end = prop_txn_end;

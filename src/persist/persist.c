@@ -774,6 +774,7 @@ void persist_init(struct server *srv)
     shard_hooks.cron = snap_cron;
     shard_hooks.stop = snap_stop;
     shard_hooks.exit = persist_shard_exit;
+    aof_init_hooks();
 }
 
 void persist_shard_exit(struct shard *sh)

@@ -160,6 +160,8 @@ void aof_on_snap_begin(struct shard *sh);
 void aof_on_rewrite_end(struct shard *sh, bool ok);
 void aof_cron(struct shard *sh);
 void aof_auto_rewrite(struct shard *sh);
+/* main, before the shards start: the propagation hooks (shard.h). */
+void aof_init_hooks(void);
 void aof_shard_init(struct shard *sh);
 void aof_shard_exit(struct shard *sh);
 /* Start-up with appendonly yes: the base, then this shard's incr files; the
