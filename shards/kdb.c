@@ -31,7 +31,14 @@ struct kdb {
     uint8_t snap_phase;
     kdb_snap_fn *snap_fn;
     void *snap_arg;
+    /* an LFU maxmemory policy: val.lru holds minutes << 8 | counter */
+    bool lfu;
+    int lfu_log_factor;
+    int lfu_decay_time;
+    uint64_t rnd;
 };
+
+static uint32_t lfu_make(int64_t now_ms, unsigned counter);
 
 static inline void snap_check(struct kdb *db, struct kentry *e)
 {
@@ -175,7 +182,8 @@ struct kentry *kdb_find(struct kdb *db, const void *key, size_t len, uint64_t ha
     }
     if (e) {
         snap_check(db, e);
-        e->val.lru = (uint32_t)(now / 1000);
+        e->val.lru =
+                SH_UNLIKELY(db->lfu) ? kdb_lfu_touch(db, e->val.lru, now) : (uint32_t)(now / 1000);
     }
     return e;
 }
@@ -198,7 +206,8 @@ struct kentry *kdb_add(struct kdb *db, const void *key, size_t len, uint64_t has
 {
     struct kentry *e = kdict_add(db->dict, key, len, hash);
 
-    e->val.lru = (uint32_t)(db->now_ms / 1000);
+    e->val.lru = SH_UNLIKELY(db->lfu) ? lfu_make(db->now_ms, KDB_LFU_INIT)
+                                      : (uint32_t)(db->now_ms / 1000);
     e->snap = db->snap_phase;
     if (db->on_new) {
         db->on_new(db->hook_arg, db->id, e);
@@ -262,6 +271,67 @@ uint64_t kdb_scan(struct kdb *db, uint64_t cursor, int64_t now, kdict_scan_fn *f
     }
     sh_free(f.expired);
     return next;
+}
+
+/* ---- LFU (Redis's: a logarithmic 8-bit counter that decays with time) ---- */
+
+static uint32_t lfu_make(int64_t now_ms, unsigned counter)
+{
+    return (uint32_t)(((uint64_t)(now_ms / 60000) & 0xFFFFFF) << 8) | (counter & 0xFF);
+}
+
+/* Minutes since the stamp, modulo the 24-bit clock. */
+static unsigned long lfu_elapsed(uint32_t lru, int64_t now_ms)
+{
+    uint32_t now = (uint32_t)((uint64_t)(now_ms / 60000) & 0xFFFFFF), then = lru >> 8;
+
+    return now >= then ? now - then : 0xFFFFFF - then + now;
+}
+
+unsigned kdb_lfu_counter(const struct kdb *db, uint32_t lru, int64_t now_ms)
+{
+    unsigned counter = lru & 0xFF;
+    unsigned long periods =
+            db->lfu_decay_time ? lfu_elapsed(lru, now_ms) / (unsigned long)db->lfu_decay_time : 0;
+
+    return periods > counter ? 0 : counter - (unsigned)periods;
+}
+
+uint32_t kdb_lfu_touch(struct kdb *db, uint32_t lru, int64_t now_ms)
+{
+    unsigned counter = kdb_lfu_counter(db, lru, now_ms);
+
+    if (counter < 255) {
+        double base = counter > KDB_LFU_INIT ? (double)(counter - KDB_LFU_INIT) : 0.0;
+        double p = 1.0 / (base * db->lfu_log_factor + 1);
+        uint64_t x = db->rnd ? db->rnd : 0x9E3779B97F4A7C15ULL;
+
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        db->rnd = x;
+        if ((double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0 < p) {
+            counter++;
+        }
+    }
+    return lfu_make(now_ms, counter);
+}
+
+void kdb_set_lfu(struct kdb *db, bool lfu, int log_factor, int decay_time)
+{
+    db->lfu = lfu;
+    db->lfu_log_factor = log_factor;
+    db->lfu_decay_time = decay_time;
+}
+
+bool kdb_is_lfu(const struct kdb *db)
+{
+    return db->lfu;
+}
+
+struct kentry *kdb_random_volatile(struct kdb *db, uint64_t rnd)
+{
+    return db->nvol ? db->vol[rnd % db->nvol] : NULL;
 }
 
 struct kentry *kdb_random(struct kdb *db, uint64_t rnd, int64_t now)

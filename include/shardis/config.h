@@ -92,6 +92,13 @@ struct config {
     long long rdbchecksum;    /* CRC-64 at the end of snapshots */
     long long stop_writes_on_bgsave_error;
     long long rdb_key_save_delay; /* us after each key the walk writes (tests), 0 = none */
+    /* maxmemory and eviction (core/evict.c); 0 = no limit */
+    long long maxmemory;
+    char *maxmemory_policy; /* Redis's eight names, lower case */
+    long long maxmemory_samples;
+    long long maxmemory_eviction_tenacity;
+    long long lfu_log_factor;
+    long long lfu_decay_time;
     /* append-only files (persist/aof.c) */
     long long appendonly;
     char *appendfsync;    /* "always" | "everysec" | "no" */

@@ -58,6 +58,19 @@ void kdb_flush(struct kdb *db);
 /* One step of SCAN over this database (see kdict_scan); expired entries are
  * deleted, not reported. fn must not modify the table. */
 uint64_t kdb_scan(struct kdb *db, uint64_t cursor, int64_t now, kdict_scan_fn *fn, void *arg);
+/* LFU (an LFU maxmemory policy): val.lru holds the minute of the last
+ * access (24 bits) and a logarithmic counter (8 bits), as Redis keeps them.
+ * kdb_set_lfu switches how lookups stamp entries. */
+#define KDB_LFU_INIT 5
+void kdb_set_lfu(struct kdb *db, bool lfu, int log_factor, int decay_time);
+bool kdb_is_lfu(const struct kdb *db);
+/* The counter of a stamp, decayed by lfu-decay-time to now (OBJECT FREQ). */
+unsigned kdb_lfu_counter(const struct kdb *db, uint32_t lru, int64_t now_ms);
+/* The stamp of an access now: the counter decayed, then maybe raised. */
+uint32_t kdb_lfu_touch(struct kdb *db, uint32_t lru, int64_t now_ms);
+/* A random entry with a TTL (expired or not), NULL when none. */
+struct kentry *kdb_random_volatile(struct kdb *db, uint64_t rnd);
+
 /* A random live key or NULL. */
 struct kentry *kdb_random(struct kdb *db, uint64_t rnd, int64_t now);
 

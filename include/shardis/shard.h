@@ -78,6 +78,7 @@ struct shard_stats {
     uint64_t reads_processed;  /* recv completions with data */
     uint64_t writes_processed; /* send completions */
     uint64_t dirty;            /* write commands that did not fail (save points) */
+    uint64_t evicted_keys;     /* keys maxmemory evicted (evict.c) */
 };
 
 /*
@@ -226,6 +227,11 @@ struct shard {
     bool prop_on;
     uint64_t prop_seq;
     int prop_local_depth;
+    /* maxmemory (evict.c): this thread's allocated bytes when it started
+     * serving (not counted for eviction) */
+    int64_t mem_base;
+    void *evict_pool; /* evict.c's candidates */
+    bool allow_oom;   /* an allow-oom script runs: its writes pass maxmemory */
     /* client-side caching (tracking.h): its state, NULL until first used,
      * and the two words every command tests */
     struct tracking *tracking;

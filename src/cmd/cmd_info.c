@@ -108,6 +108,8 @@ enum {
     INFO_CPU_USER_US,
     INFO_BLOCKED,         /* clients in BLPOP and friends */
     INFO_BLOCKED_TIMEOUT, /* those of them with a timeout */
+    INFO_EVICTED,         /* keys maxmemory evicted */
+    INFO_NOT_EVICT,       /* bytes not counted for eviction (each shard's start) */
     INFO_SCRIPTS,         /* cached scripts (every shard has them all) */
     INFO_LUA_MEM,         /* bytes of the Lua states */
     INFO_SCRIPT_GLOBAL,   /* scripts run with every shard locked */
@@ -250,6 +252,8 @@ static void info_part_fields(struct shard *sh, long long *f)
     f[INFO_MBOX_OVERFLOW] = (long long)st->mbox_overflowed;
     f[INFO_ERRORS] = (long long)st->error_replies;
     f[INFO_MEMORY] = (long long)sh_alloc_thread_bytes();
+    f[INFO_EVICTED] = (long long)st->evicted_keys;
+    f[INFO_NOT_EVICT] = sh->mem_base;
     f[INFO_CLIENTS] = sh->nconns;
     pubsub_stats(sh->ps, &f[INFO_PS_CHANNELS], &f[INFO_PS_PATTERNS], &f[INFO_PS_SHARD_CHANNELS]);
     f[INFO_OPS_PER_SEC] = metric_average(sh, SHARD_METRIC_OPS);
@@ -625,8 +629,8 @@ static void info_memory_scripts(struct rbuf *b, const struct info_sum *s)
 
 static void info_memory(struct rbuf *b, struct info_sum *s)
 {
-    static const char *const zeros[] = { "mem_not_counted_for_evict", "mem_replication_backlog",
-                                         "mem_total_replication_buffers", "mem_clients_slaves" };
+    static const char *const zeros[] = { "mem_replication_backlog", "mem_total_replication_buffers",
+                                         "mem_clients_slaves" };
     struct info_mem m;
 
     info_mem_measure(s, &m);
@@ -645,8 +649,8 @@ static void info_memory(struct rbuf *b, struct info_sum *s)
     info_line(b, "allocator_resident:%lld", m.resident);
     info_bytes(b, "total_system_memory", m.system);
     info_memory_scripts(b, s);
-    info_bytes(b, "maxmemory", 0);
-    info_line(b, "maxmemory_policy:noeviction");
+    info_bytes(b, "maxmemory", s->sh->cfg.maxmemory);
+    info_line(b, "maxmemory_policy:%s", s->sh->cfg.maxmemory_policy);
     info_line(b, "allocator_frag_ratio:%.2f", ratio(m.active, m.allocated));
     info_line(b, "allocator_frag_bytes:%lld", m.active - m.allocated);
     info_line(b, "allocator_rss_ratio:%.2f", ratio(m.resident, m.active));
@@ -655,6 +659,7 @@ static void info_memory(struct rbuf *b, struct info_sum *s)
     info_line(b, "rss_overhead_bytes:%lld", m.rss - m.resident);
     info_line(b, "mem_fragmentation_ratio:%.2f", ratio(m.rss, m.used));
     info_line(b, "mem_fragmentation_bytes:%lld", m.rss - m.used);
+    info_line(b, "mem_not_counted_for_evict:%lld", s->f[INFO_NOT_EVICT]);
     info_zeros(b, zeros, SH_ARRAY_LEN(zeros));
     info_line(b, "mem_clients_normal:%lld", s->f[INFO_CLIENT_MEM]);
     info_line(b, "mem_cluster_links:0");
@@ -722,9 +727,7 @@ static void info_persistence(struct rbuf *b, struct info_sum *s)
 static void info_stats_tail(struct rbuf *b, const struct info_sum *s)
 {
     static const char *const evict[] = { "expired_time_cap_reached_count",
-                                         "expire_cycle_cpu_milliseconds",
-                                         "evicted_keys",
-                                         "evicted_clients",
+                                         "expire_cycle_cpu_milliseconds", "evicted_clients",
                                          "total_eviction_exceeded_time",
                                          "current_eviction_exceeded_time" };
     static const char *const rest[] = { "latest_fork_usec",         "total_forks",
@@ -737,7 +740,9 @@ static void info_stats_tail(struct rbuf *b, const struct info_sum *s)
 
     info_line(b, "expired_keys:%lld", s->f[INFO_EXPIRED]);
     info_line(b, "expired_stale_perc:0.00");
-    info_zeros(b, evict, SH_ARRAY_LEN(evict));
+    info_zeros(b, evict, 2);
+    info_line(b, "evicted_keys:%lld", s->f[INFO_EVICTED]);
+    info_zeros(b, evict + 2, SH_ARRAY_LEN(evict) - 2);
     info_line(b, "keyspace_hits:%lld", s->f[INFO_HITS]);
     info_line(b, "keyspace_misses:%lld", s->f[INFO_MISSES]);
     info_line(b, "pubsub_channels:%lld", s->f[INFO_PS_CHANNELS]);

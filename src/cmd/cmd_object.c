@@ -5,7 +5,7 @@
  *
  * OBJECT looks keys up without stamping their access time (kdb_peek), as
  * Redis's LOOKUP_NOTOUCH, so that IDLETIME can be read without resetting it.
- * There is no maxmemory policy yet, so FREQ always answers Redis's
+ * Under an LFU maxmemory policy FREQ answers the key's counter; otherwise Redis's
  * "no LFU policy" error. REFCOUNT mimics Redis's shared integers: 0..9999
  * are shared objects there (refcount INT_MAX), everything else is 1.
  * MEMORY USAGE counts the key's entry (allocator size) and what its value
@@ -49,6 +49,12 @@ static void cmd_object_idletime(struct cmd_ctx *ctx)
         reply_null(&ctx->r);
         return;
     }
+    if (kdb_is_lfu(ctx->db)) {
+        reply_error(&ctx->r, "ERR An LFU maxmemory policy is selected, idle time not tracked. "
+                             "Please note that when switching between policies at runtime LRU "
+                             "and LFU data will take some time to adjust.");
+        return;
+    }
     reply_int(&ctx->r, now > e->val.lru ? now - e->val.lru : 0);
 }
 
@@ -70,13 +76,19 @@ static void cmd_object_refcount(struct cmd_ctx *ctx)
 
 static void cmd_object_freq(struct cmd_ctx *ctx)
 {
-    if (!peek(ctx, 2)) {
+    struct kentry *e = peek(ctx, 2);
+
+    if (!e) {
         reply_null(&ctx->r);
         return;
     }
-    reply_error(&ctx->r, "ERR An LFU maxmemory policy is not selected, access frequency not "
-                         "tracked. Please note that when switching between policies at runtime "
-                         "LRU and LFU data will take some time to adjust.");
+    if (!kdb_is_lfu(ctx->db)) {
+        reply_error(&ctx->r, "ERR An LFU maxmemory policy is not selected, access frequency not "
+                             "tracked. Please note that when switching between policies at "
+                             "runtime LRU and LFU data will take some time to adjust.");
+        return;
+    }
+    reply_int(&ctx->r, kdb_lfu_counter(ctx->db, e->val.lru, ctx->shard->now_ms));
 }
 
 static void reply_lines(struct reply *r, const char *const *lines, size_t n)

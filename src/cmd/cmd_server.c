@@ -20,6 +20,7 @@
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
 #include "shardis/diag.h"
+#include "shardis/evict.h"
 #include "shardis/glob.h"
 #include "shardis/kdb.h"
 #include "shardis/latency.h"
@@ -787,6 +788,7 @@ static void cmd_config_set(struct cmd_ctx *ctx)
     if ((sh->cfg.appendonly != 0) != aof_was) {
         aof_set_enabled(sh, sh->cfg.appendonly != 0);
     }
+    evict_configure(sh); /* maxmemory-policy, lfu-* */
     diag_configure(sh);
     log_set_level(sh->cfg.loglevel);
     for (struct conn *c = sh->conns; c; c = c->next) {

@@ -20,6 +20,7 @@
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
 #include "shardis/diag.h"
+#include "shardis/evict.h"
 #include "shardis/kdb.h"
 #include "shardis/log.h"
 #include "shardis/monitor.h"
@@ -93,6 +94,13 @@ static struct req *req_new(struct shard *sh, int to, const struct cmd_spec *cmd,
     return m;
 }
 
+/* maxmemory: evicts first if this shard is over its share; false (an -OOM
+ * error in r) when cmd may not run. */
+static inline bool may_run(struct shard *sh, const struct cmd_spec *cmd, struct reply *r)
+{
+    return SH_LIKELY(!sh->cfg.maxmemory) || !sh->mem_base || evict_before_command(sh, cmd, r);
+}
+
 /* Runs a request's command on this core, reply into the request. */
 static void exec_req(struct shard *sh, struct req *m)
 {
@@ -114,7 +122,9 @@ static void exec_req(struct shard *sh, struct req *m)
 
     /* total_commands_processed counts client commands once, where they
      * were read (conn.c), not each part a shard runs for them */
-    if (SH_UNLIKELY(sh->prop_on)) {
+    if (!may_run(sh, m->cmd, &ctx.r)) {
+        /* -OOM */
+    } else if (SH_UNLIKELY(sh->prop_on)) {
         uint64_t outer = sh->prop_seq;
 
         sh->prop_seq = m->txn_seq ? m->txn_seq : outer;
@@ -178,8 +188,10 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
     size_t at = ctx.r.buf->len;
     int64_t us;
 
-    cmd->proc(&ctx);
-    shard_prop(sh, cmd, c->db, argc, argv, ctx.r.buf->data + at, ctx.r.buf->len - at);
+    if (may_run(sh, cmd, &ctx.r)) {
+        cmd->proc(&ctx);
+        shard_prop(sh, cmd, c->db, argc, argv, ctx.r.buf->data + at, ctx.r.buf->len - at);
+    }
     if (cmd->flags & CMD_WRITE) {
         shard_note_dirty(sh, ctx.r.buf->data + at, ctx.r.buf->len - at);
         if (SH_UNLIKELY(sh->nwatched)) {
@@ -1312,8 +1324,10 @@ void route_exec_into(struct shard *sh, struct conn *c, const struct cmd_spec *cm
     int64_t t0 = sh->clock_us;
     size_t at = out->len;
 
-    cmd->proc(&ctx);
-    shard_prop(sh, cmd, dbid, argc, argv, out->data + at, out->len - at);
+    if (may_run(sh, cmd, &ctx.r)) {
+        cmd->proc(&ctx);
+        shard_prop(sh, cmd, dbid, argc, argv, out->data + at, out->len - at);
+    }
     if (cmd->flags & CMD_WRITE) {
         shard_note_dirty(sh, out->data + at, out->len - at);
         if (SH_UNLIKELY(sh->nwatched)) {

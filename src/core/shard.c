@@ -27,6 +27,7 @@
 #include "shardis/block.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
+#include "shardis/evict.h"
 #include "shardis/diag.h"
 #include "shardis/kdb.h"
 #include "shardis/latency.h"
@@ -950,6 +951,7 @@ static void shard_teardown(struct shard *sh)
         io_uring_queue_exit(&sh->ring);
     }
     log_buf_detach(); /* no ring write may still read the buffer */
+    evict_free(sh);
     conn_free_all(sh);
     pubsub_destroy(sh->ps);
     acl_destroy(sh->acl);
@@ -1054,6 +1056,11 @@ static void *shard_main(void *arg)
     }
     sh->mono_us = sh_mono_us();
     sh->next_cron_us = sh->mono_us;
+    evict_configure(sh);
+    sh->mem_base = sh_alloc_thread_bytes(); /* what maxmemory does not count */
+    if (sh->mem_base <= 0) {
+        sh->mem_base = 1;
+    }
     /* no shard runs (and messages another) before every ring exists */
     mbox_counter_add(&srv->ready, 1);
     while (mbox_counter_get(&srv->ready) < srv->nshards) {

@@ -15,6 +15,7 @@
 #include "shardis/resp.h"
 #include "shardis/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -80,6 +81,13 @@ static const struct directive directives[] = {
     { "stop-writes-on-bgsave-error", DIR_BOOL, F(stop_writes_on_bgsave_error), 0, 1, true },
     /* microseconds the snapshot's walk waits after each key (tests) */
     { "rdb-key-save-delay", DIR_INT, F(rdb_key_save_delay), 0, INT_MAX, true },
+    /* maxmemory (core/evict.c): each shard keeps within its share */
+    { "maxmemory", DIR_MEM, F(maxmemory), 0, LLONG_MAX, true },
+    { "maxmemory-policy", DIR_STR, F(maxmemory_policy), 0, 0, true },
+    { "maxmemory-samples", DIR_INT, F(maxmemory_samples), 1, INT_MAX, true },
+    { "maxmemory-eviction-tenacity", DIR_INT, F(maxmemory_eviction_tenacity), 0, 100, true },
+    { "lfu-log-factor", DIR_INT, F(lfu_log_factor), 0, INT_MAX, true },
+    { "lfu-decay-time", DIR_INT, F(lfu_decay_time), 0, INT_MAX, true },
     { "appendonly", DIR_BOOL, F(appendonly), 0, 1, true },
     { "appendfsync", DIR_STR, F(appendfsync), 0, 0, true },
     { "appendfilename", DIR_STR, F(appendfilename), 0, 0, false },
@@ -294,6 +302,11 @@ void config_init(struct config *c)
     c->rdbcompression = 1;
     c->rdbchecksum = 1;
     c->stop_writes_on_bgsave_error = 1;
+    c->maxmemory_policy = sh_strdup("noeviction");
+    c->maxmemory_samples = 5;
+    c->maxmemory_eviction_tenacity = 10;
+    c->lfu_log_factor = 10;
+    c->lfu_decay_time = 1;
     c->appendfsync = sh_strdup("everysec");
     c->appendfilename = sh_strdup("appendonly.aof");
     c->appenddirname = sh_strdup("appendonlydir");
@@ -344,6 +357,7 @@ void config_fini(struct config *c)
     sh_free(c->dir);
     sh_free(c->dbfilename);
     sh_free(c->latency_tracking_info_percentiles);
+    sh_free(c->maxmemory_policy);
     sh_free(c->appendfsync);
     sh_free(c->appendfilename);
     sh_free(c->appenddirname);
@@ -365,6 +379,7 @@ void config_copy(struct config *dst, const struct config *src)
     dst->dir = sh_strdup(src->dir);
     dst->dbfilename = sh_strdup(src->dbfilename);
     dst->latency_tracking_info_percentiles = sh_strdup(src->latency_tracking_info_percentiles);
+    dst->maxmemory_policy = sh_strdup(src->maxmemory_policy);
     dst->appendfsync = sh_strdup(src->appendfsync);
     dst->appendfilename = sh_strdup(src->appendfilename);
     dst->appenddirname = sh_strdup(src->appenddirname);
@@ -476,9 +491,30 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
             *(char **)field = sh_strdup(cwd);
             return NULL;
         }
+        if (d->off == F(maxmemory_policy)) {
+            static const char *const policies[] = { "volatile-lru",    "volatile-lfu",
+                                                    "volatile-random", "volatile-ttl",
+                                                    "allkeys-lru",     "allkeys-lfu",
+                                                    "allkeys-random",  "noeviction" };
+            bool known = false;
+
+            for (size_t i = 0; i < SH_ARRAY_LEN(policies); i++) {
+                known |= strlen(policies[i]) == vlen && strncasecmp(policies[i], v, vlen) == 0;
+            }
+            if (!known) {
+                return "argument(s) must be one of the following: volatile-lru, volatile-lfu, "
+                       "volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, "
+                       "allkeys-random, noeviction";
+            }
+        }
         sh_free(*(char **)field);
         *(char **)field = sh_memdup(v, vlen + 1);
         (*(char **)field)[vlen] = '\0';
+        if (d->off == F(maxmemory_policy) || d->off == F(appendfsync)) {
+            for (char *ch = *(char **)field; *ch; ch++) {
+                *ch = (char)tolower((unsigned char)*ch); /* kept as Redis shows it */
+            }
+        }
         return NULL;
     case DIR_LOGLEVEL:
         for (int i = 0; i < (int)SH_ARRAY_LEN(loglevels); i++) {

@@ -17,6 +17,7 @@
 #include "shardis/cmd.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
+#include "shardis/evict.h"
 #include "shardis/function.h"
 #include "shardis/reply.h"
 #include "shardis/route.h"
@@ -539,6 +540,7 @@ struct eval_run {
     enum eval_phase phase;
     int part_owner;
     bool ro;
+    bool allow_oom;        /* flags=allow-oom: its writes pass maxmemory */
     bool started;          /* the global run's engine run began */
     bool wrote;            /* the global run wrote */
     bool failed;           /* inside EXEC: the error is in final */
@@ -574,7 +576,8 @@ static void eval_start(struct coord *co)
         int argc = 6 + x->nkeys + x->nargs;
         const char *user = co->conn->user ? acl_user_name(co->conn->user) : "";
         struct sh_slice *argv = sh_malloc(sizeof(*argv) * (size_t)argc);
-        char nk[16], mode = (char)('0' + (x->ro ? 1 : 0) + (x->t.fn ? 2 : 0));
+        char nk[16],
+                mode = (char)('0' + (x->ro ? 1 : 0) + (x->t.fn ? 2 : 0) + (x->allow_oom ? 4 : 0));
 
         argv[0] = (struct sh_slice){ "__evalrun", 9 };
         argv[1] = (struct sh_slice){ &mode, 1 };
@@ -659,7 +662,9 @@ static bool global_steps(struct coord *co, struct eval_run *x, struct reply *r)
             continue;
         case CALL_HERE:
             sh->prop_seq = co->txn_seq; /* its writes belong to the transaction */
+            sh->allow_oom = x->allow_oom;
             call_here(sh, c, c->db, cmd, call, &x->call);
+            sh->allow_oom = false;
             sh->prop_seq = 0;
             st = script_run_resume(vm, x->call.data, x->call.len, &fr);
             continue;
@@ -734,6 +739,7 @@ struct eval_req {
     char sha[SCRIPT_SHA_LEN + 1];
     struct target t; /* t.name: sha, or argv[1] (a function) */
     bool ro;
+    bool allow_oom;
     int nkeys;
     int owner; /* of every key: a shard, or -1 for several */
 };
@@ -806,6 +812,14 @@ static bool eval_prepare(struct shard *sh, const struct cmd_spec *cmd, int argc,
         reply_error(r, "ERR Can not execute a script with write flag using *_ro command.");
         return false;
     }
+    /* ... nor one that may write while the server is over maxmemory,
+     * unless it says allow-oom (no-writes implies it) */
+    if (!(flags & (SCRIPT_FLAG_EVAL_COMPAT | SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)) &&
+        !ro_cmd && sh->cfg.maxmemory && sh->mem_base && evict_oom(sh)) {
+        reply_error(r, "OOM command not allowed when used memory > 'maxmemory'.");
+        return false;
+    }
+    q->allow_oom = (flags & SCRIPT_FLAG_ALLOW_OOM) != 0;
     q->ro = ro_cmd || (flags & SCRIPT_FLAG_NO_WRITES);
     q->owner = -2;
     for (int i = 0; i < q->nkeys && q->owner != -1; i++) {
@@ -832,6 +846,7 @@ static struct eval_run *eval_run_new(const struct eval_req *q, int argc,
     rbuf_init(&x->final);
     rbuf_init(&x->call);
     x->ro = q->ro;
+    x->allow_oom = q->allow_oom;
     x->awaiting = -1;
     x->nkeys = q->nkeys;
     x->nargs = n - q->nkeys;
@@ -872,9 +887,11 @@ static void eval_generic(struct cmd_ctx *ctx)
         enum local_result res;
 
         shard_prop_local_begin(sh);
+        sh->allow_oom = q.allow_oom;
         res = run_local(sh, c, c->db, q.t, q.ro, q.nkeys, ctx->argv + 3, ctx->argc - 3 - q.nkeys,
                         ctx->argv + 3 + q.nkeys, ctx->argv[0], c->user, ctx->argc, ctx->argv,
                         &ctx->r);
+        sh->allow_oom = false;
         shard_prop_local_end(sh);
         if (res == LOCAL_DONE) {
             return;
@@ -947,7 +964,7 @@ static void cmd_evalrun_internal(struct cmd_ctx *ctx)
     const struct acl_user *user = acl_find(ctx->shard->acl, ctx->argv[4].ptr, ctx->argv[4].len);
 
     if (!util_str2ll(ctx->argv[5].ptr, ctx->argv[5].len, &nkeys) || nkeys < 0 ||
-        nkeys > ctx->argc - 6 || mode < 0 || mode > 3) {
+        nkeys > ctx->argc - 6 || mode < 0 || mode > 7) {
         reply_error(&ctx->r, "ERR internal: bad __evalrun");
         return;
     }
@@ -955,8 +972,10 @@ static void cmd_evalrun_internal(struct cmd_ctx *ctx)
     enum local_result res;
 
     shard_prop_local_begin(ctx->shard); /* within a transaction's part: part of it */
+    ctx->shard->allow_oom = (mode & 4) != 0;
     res = run_local(ctx->shard, NULL, ctx->dbid, t, (mode & 1) != 0, (int)nkeys, ctx->argv + 6,
                     nargs, ctx->argv + 6 + nkeys, ctx->argv[3], user, 0, NULL, &ctx->r);
+    ctx->shard->allow_oom = false;
     shard_prop_local_end(ctx->shard);
     if (res == LOCAL_GLOBAL) {
         reply_raw(&ctx->r, REPLY_GLOBAL, strlen(REPLY_GLOBAL));

@@ -323,6 +323,72 @@ static void test_random_returns_null_when_only_expired_keys_remain(void **state)
     assert_int_equal(kdb_expires(db), 0);
 }
 
+/* LFU stamps: with lfu-log-factor 0 every access counts; the counter decays
+ * by one per lfu-decay-time minutes; LRU mode stamps seconds. */
+static void test_lfu_counts_accesses_and_decays_with_time(void **state)
+{
+    struct kdb *db = *state;
+    struct kentry *e;
+
+    kdb_set_lfu(db, true, 0, 1);
+    find(db, 0, NOW); /* sets the clock kdb_add stamps with */
+    e = add(db, 1);
+    assert_int_equal(kdb_lfu_counter(db, e->val.lru, NOW), KDB_LFU_INIT);
+    for (int i = 0; i < 10; i++) {
+        e = find(db, 1, NOW);
+    }
+    assert_int_equal(kdb_lfu_counter(db, e->val.lru, NOW), KDB_LFU_INIT + 10);
+    assert_int_equal(kdb_lfu_counter(db, e->val.lru, NOW + 3 * 60000), KDB_LFU_INIT + 7);
+    assert_int_equal(kdb_lfu_counter(db, e->val.lru, NOW + 600 * 60000), 0);
+    for (int i = 0; i < 400; i++) {
+        e = find(db, 1, NOW);
+    }
+    assert_int_equal(kdb_lfu_counter(db, e->val.lru, NOW), 255); /* saturates */
+    kdb_set_lfu(db, true, 10, 0);                                /* decay-time 0: never decays */
+    assert_int_equal(kdb_lfu_counter(db, e->val.lru, NOW + 600 * 60000), 255);
+    kdb_set_lfu(db, false, 10, 1);
+    e = find(db, 1, NOW + 5000);
+    assert_int_equal(e->val.lru, (uint32_t)((NOW + 5000) / 1000));
+}
+
+/* With log factor 10, a counter grows ever more slowly. */
+static void test_lfu_log_factor_slows_the_counter(void **state)
+{
+    struct kdb *db = *state;
+    struct kentry *e;
+    unsigned c;
+
+    kdb_set_lfu(db, true, 10, 1);
+    find(db, 0, NOW);
+    add(db, 1);
+    for (int i = 0; i < 1000; i++) {
+        e = find(db, 1, NOW);
+    }
+    c = kdb_lfu_counter(db, e->val.lru, NOW);
+    assert_true(c > KDB_LFU_INIT + 5);
+    assert_true(c < 40); /* Redis's table: about 18 after 1000 hits at factor 10 */
+}
+
+static void test_random_volatile_picks_only_keys_with_a_ttl(void **state)
+{
+    struct kdb *db = *state;
+
+    assert_null(kdb_random_volatile(db, 7));
+    for (int i = 0; i < 50; i++) {
+        struct kentry *e = add(db, i);
+
+        if (i % 5 == 0) {
+            kdb_set_expire(db, e, NOW + 100000);
+        }
+    }
+    for (uint64_t r = 1; r < 200; r++) {
+        struct kentry *e = kdb_random_volatile(db, r * 2654435761u);
+
+        assert_non_null(e);
+        assert_true(e->expire >= 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +420,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_random_never_returns_an_expired_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_returns_null_when_only_expired_keys_remain,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lfu_counts_accesses_and_decays_with_time, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lfu_log_factor_slows_the_counter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_volatile_picks_only_keys_with_a_ttl, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,194 @@
+"""maxmemory and its eviction policies (Redis 7.0's behaviour).
+
+shardis shares the limit out evenly across its shards, each counting what
+its thread allocated since it started serving; redis-server counts its
+whole used_memory. The tests use limits and data sizes where both agree on
+the outcome (over or under), not exact byte counts.
+"""
+
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Error, ServerTestCase, encode_command  # noqa: E402
+
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+VALUE = "x" * 1000
+
+
+def pipeline(client, cmds, batch=200):
+    out = []
+    for i in range(0, len(cmds), batch):
+        part = cmds[i:i + batch]
+        client.send(b"".join(encode_command(*c) for c in part))
+        out.extend(client.read_replies(len(part)))
+    return out
+
+
+def info_field(client, section, name):
+    for line in client.cmd("INFO", section).decode().splitlines():
+        if line.startswith(name + ":"):
+            return line.split(":", 1)[1]
+    return None
+
+
+class MaxmemoryTestCase(ServerTestCase):
+    fresh_server_per_test = True
+
+    def fill(self, n, prefix="k", ttl=None):
+        c = self.client(timeout=30)
+        args = []
+        for i in range(n):
+            if ttl is None:
+                args.append(("SET", "%s%d" % (prefix, i), VALUE))
+            else:
+                args.append(("SET", "%s%d" % (prefix, i), VALUE, "EX", str(ttl)))
+        replies = pipeline(c, args)
+        c.close()
+        return replies
+
+
+class TestConfig(MaxmemoryTestCase):
+
+    def test_get_and_set(self):
+        r = self.r
+        self.assertEqual(r.cmd("CONFIG", "GET", "maxmemory"), [b"maxmemory", b"0"])
+        self.assertEqual(r.cmd("CONFIG", "GET", "maxmemory-policy"),
+                         [b"maxmemory-policy", b"noeviction"])
+        self.assertEqual(r.cmd("CONFIG", "GET", "maxmemory-samples"), [b"maxmemory-samples", b"5"])
+        self.assertEqual(r.cmd("CONFIG", "GET", "maxmemory-eviction-tenacity"),
+                         [b"maxmemory-eviction-tenacity", b"10"])
+        self.assertEqual(r.cmd("CONFIG", "GET", "lfu-log-factor"), [b"lfu-log-factor", b"10"])
+        self.assertEqual(r.cmd("CONFIG", "GET", "lfu-decay-time"), [b"lfu-decay-time", b"1"])
+        self.assertOK(r.cmd("CONFIG", "SET", "maxmemory", "100mb"))
+        self.assertEqual(r.cmd("CONFIG", "GET", "maxmemory"), [b"maxmemory", b"104857600"])
+        self.assertOK(r.cmd("CONFIG", "SET", "maxmemory-policy", "ALLKEYS-LRU"))
+        self.assertEqual(r.cmd("CONFIG", "GET", "maxmemory-policy"),
+                         [b"maxmemory-policy", b"allkeys-lru"])
+        self.assertEqual(info_field(r, "memory", "maxmemory"), "104857600")
+        self.assertEqual(info_field(r, "memory", "maxmemory_human"), "100.00M")
+        self.assertEqual(info_field(r, "memory", "maxmemory_policy"), "allkeys-lru")
+
+    def test_bad_values(self):
+        r = self.r
+        err = r.cmd("CONFIG", "SET", "maxmemory-policy", "sometimes")
+        self.assertIsInstance(err, Error)
+        self.assertIn("argument(s) must be one of the following: volatile-lru, volatile-lfu, "
+                      "volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, "
+                      "noeviction", err.message)
+        err = r.cmd("CONFIG", "SET", "maxmemory-samples", "0")
+        self.assertIsInstance(err, Error)
+        self.assertIn("argument must be between 1 and 2147483647 inclusive", err.message)
+        err = r.cmd("CONFIG", "SET", "maxmemory", "lots")
+        self.assertIsInstance(err, Error)
+        self.assertIn("argument must be a memory value", err.message)
+        self.assertEqual(r.cmd("CONFIG", "GET", "maxmemory-policy"),
+                         [b"maxmemory-policy", b"noeviction"])
+
+
+class TestNoeviction(MaxmemoryTestCase):
+
+    def test_denyoom_commands_refused_others_run(self):
+        r = self.r
+        self.fill(300)
+        self.assertOK(r.cmd("CONFIG", "SET", "maxmemory", "1"))
+        err = r.cmd("SET", "new", "v")
+        self.assertIsInstance(err, Error)
+        self.assertEqual(err.message, OOM)
+        err = r.cmd("RPUSH", "l", "a")
+        self.assertIsInstance(err, Error)
+        self.assertEqual(err.message, OOM)
+        self.assertEqual(r.cmd("GET", "k1"), VALUE.encode())
+        self.assertEqual(r.cmd("DEL", "k1"), 1)  # not denyoom: frees memory
+        self.assertEqual(r.cmd("DBSIZE"), 299)
+        self.assertEqual(info_field(r, "stats", "evicted_keys"), "0")
+        self.assertOK(r.cmd("CONFIG", "SET", "maxmemory", "0"))
+        self.assertOK(r.cmd("SET", "new", "v"))
+
+    def test_volatile_policy_without_volatile_keys_refuses(self):
+        r = self.r
+        self.fill(300)
+        self.assertOK(r.cmd("CONFIG", "SET", "maxmemory-policy", "volatile-lru"))
+        self.assertOK(r.cmd("CONFIG", "SET", "maxmemory", "1"))
+        err = r.cmd("SET", "new", "v")
+        self.assertIsInstance(err, Error)
+        self.assertEqual(err.message, OOM)
+        self.assertEqual(r.cmd("DBSIZE"), 300)
+
+
+class TestEviction(MaxmemoryTestCase):
+
+    def limit_then_fill(self, policy, n=6000, ttl=None, prefix="k"):
+        self.assertOK(self.r.cmd("CONFIG", "SET", "maxmemory-policy", policy))
+        self.assertOK(self.r.cmd("CONFIG", "SET", "maxmemory", "3mb"))
+        return self.fill(n, prefix=prefix, ttl=ttl)
+
+    def test_allkeys_random_keeps_the_dataset_bounded(self):
+        replies = self.limit_then_fill("allkeys-random")
+        self.assertTrue(all(x == "OK" for x in replies), replies[:3])
+        n = self.r.cmd("DBSIZE")
+        self.assertLess(n, 6000)  # 6 MB of values cannot fit in 3 MB
+        self.assertGreater(n, 100)
+        self.assertGreater(int(info_field(self.r, "stats", "evicted_keys")), 0)
+        self.assertGreaterEqual(int(info_field(self.r, "stats", "evicted_keys")) + n, 6000)
+
+    def test_allkeys_lru_keeps_the_keys_in_use(self):
+        r = self.r
+        self.fill(20, prefix="hot")
+        self.fill(2500, prefix="old")
+        time.sleep(1.1)  # the LRU clock counts seconds
+        c = self.client(timeout=30)
+        pipeline(c, [("GET", "hot%d" % i) for i in range(20)])
+        self.assertOK(r.cmd("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"))
+        self.assertOK(r.cmd("CONFIG", "SET", "maxmemory", "3mb"))
+        pipeline(c, [("SET", "new%d" % i, VALUE) for i in range(2300)])
+        c.close()
+        evicted = int(info_field(r, "stats", "evicted_keys"))
+        self.assertGreater(evicted, 0)
+        hot = sum(r.cmd("EXISTS", "hot%d" % i) for i in range(20))
+        old = sum(r.cmd("EXISTS", "old%d" % i) for i in range(0, 2500, 10))
+        # the idle keys go first: the keys just read outlive the old ones by
+        # far (with random eviction both would keep about the same share)
+        self.assertGreaterEqual(hot / 20 - old / 250, 0.3, (hot, old, evicted))
+
+    def test_volatile_ttl_evicts_keys_with_a_ttl_only(self):
+        r = self.r
+        self.fill(500, prefix="keep")
+        self.limit_then_fill("volatile-ttl", n=5000, ttl=1000, prefix="v")
+        self.assertEqual(sum(r.cmd("EXISTS", "keep%d" % i) for i in range(0, 500, 25)), 20)
+        self.assertLess(r.cmd("DBSIZE"), 5500)
+
+    def test_allkeys_lfu_freq_and_idletime(self):
+        r = self.r
+        self.assertOK(r.cmd("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"))
+        self.assertOK(r.cmd("SET", "f", "v"))
+        start = r.cmd("OBJECT", "FREQ", "f")
+        self.assertIsInstance(start, int)
+        for _ in range(200):
+            r.cmd("GET", "f")
+        self.assertGreater(r.cmd("OBJECT", "FREQ", "f"), start)
+        err = r.cmd("OBJECT", "IDLETIME", "f")
+        self.assertIsInstance(err, Error)
+        self.assertTrue(err.message.startswith("ERR An LFU maxmemory policy is selected"))
+        self.assertOK(r.cmd("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"))
+        err = r.cmd("OBJECT", "FREQ", "f")
+        self.assertIsInstance(err, Error)
+        self.assertTrue(err.message.startswith("ERR An LFU maxmemory policy is not selected"))
+
+    def test_evicted_event(self):
+        r = self.r
+        self.assertOK(r.cmd("CONFIG", "SET", "notify-keyspace-events", "Ee"))
+        sub = self.client(timeout=10)
+        sub.cmd("SUBSCRIBE", "__keyevent@0__:evicted")
+        self.limit_then_fill("allkeys-random", n=5000)
+        got = sub.read_reply()
+        self.assertEqual(got[0], b"message")
+        self.assertEqual(got[1], b"__keyevent@0__:evicted")
+        self.assertTrue(got[2].startswith(b"k"))
+        sub.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
