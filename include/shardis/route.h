@@ -141,9 +141,10 @@ struct coord {
      * reply goes to out, then parent advances */
     struct coord *parent;
     struct rbuf *out;
-    size_t out_at;  /* where its reply starts in out */
-    bool txn_all;   /* coord_start_txn: every shard whole */
-    bool uncounted; /* coord_start_txn: the handler that started it counted it */
+    size_t out_at;    /* where its reply starts in out */
+    bool txn_all;     /* coord_start_txn: every shard whole */
+    bool uncounted;   /* coord_start_txn: the handler that started it counted it */
+    bool txn_nowrite; /* known to have written nothing: no AOF records to make whole */
 };
 
 enum { COORD_TXN_NONE = 0, COORD_TXN_SCHEDULING, COORD_TXN_RUNNING };

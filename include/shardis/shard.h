@@ -283,6 +283,9 @@ struct shard_hooks {
     void (*prop_expired)(struct shard *sh, int dbid, const char *key, size_t klen);
     void (*prop_txn_end)(struct shard *sh, uint64_t seq, int nparts);
     void (*prop_flush)(struct shard *sh);
+    /* a key written outside any command's handler (a coordinator's step
+     * on its own core): its state now */
+    void (*prop_key)(struct shard *sh, int dbid, const char *key, size_t klen);
 };
 extern struct shard_hooks shard_hooks;
 
@@ -331,6 +334,20 @@ static inline void shard_prop(struct shard *sh, const struct cmd_spec *cmd, int 
 {
     if (SH_UNLIKELY(sh->prop_on) && ((cmd->flags & CMD_WRITE) || cmd->id == 0)) {
         shard_hooks.prop(sh, cmd, dbid, argc, argv, reply, len);
+    }
+}
+
+/* A coordinator of transaction seq wrote key here itself (no handler ran):
+ * the AOF logs the key's state, in the transaction's part. */
+static inline void shard_prop_key(struct shard *sh, uint64_t seq, int dbid, const char *key,
+                                  size_t klen)
+{
+    if (SH_UNLIKELY(sh->prop_on)) {
+        uint64_t outer = sh->prop_seq;
+
+        sh->prop_seq = seq ? seq : outer;
+        shard_hooks.prop_key(sh, dbid, key, klen);
+        sh->prop_seq = outer;
     }
 }
 

@@ -726,6 +726,7 @@ static bool move_restore(struct coord *c, const struct move *m, struct reply *r)
     if (m->dst_owner == m->sh->id) {
         c->acc = store_value(m->sh, m->dst_db, c->argv[2], m->dst_hash, val, at, m->replace,
                              m->dst_event);
+        shard_prop_key(m->sh, c->txn_seq, m->dst_db, c->argv[2].ptr, c->argv[2].len);
     } else {
         send_restore(c, m, val, at);
     }
@@ -778,6 +779,7 @@ static bool move_delete(struct coord *c, const struct move *m, struct reply *r)
     }
     if (m->src_owner == m->sh->id) {
         delete_key(m->sh, c->dbid, c->argv[1], m->src_hash, "rename_from");
+        shard_prop_key(m->sh, c->txn_seq, c->dbid, c->argv[1].ptr, c->argv[1].len);
         move_reply_done(m, r);
         return true;
     }

@@ -335,7 +335,7 @@ static int txn_nparts(const struct coord *co, const bool *on)
 {
     int n = 0;
 
-    if (!on || (co->cmd->flags & CMD_READONLY)) {
+    if (!on || (co->cmd->flags & CMD_READONLY) || co->txn_nowrite) {
         return 0;
     }
     for (int s = 0; s < co->nshards; s++) {

@@ -394,6 +394,15 @@ static void prop(struct shard *sh, const struct cmd_spec *cmd, int dbid, int arg
     emit(d, dbid, argc, argv);
 }
 
+static void prop_key(struct shard *sh, int dbid, const char *key, size_t klen)
+{
+    struct aof_shard *a = sh->aof;
+
+    if (a && !a->loading) {
+        emit_key_state(sh, dest_of(sh, a), dbid, (struct sh_slice){ key, klen });
+    }
+}
+
 static void prop_expired(struct shard *sh, int dbid, const char *key, size_t klen)
 {
     struct aof_shard *a = sh->aof;
@@ -827,6 +836,7 @@ void aof_init_hooks(void)
     shard_hooks.prop_expired = prop_expired;
     shard_hooks.prop_txn_end = prop_txn_end;
     shard_hooks.prop_flush = prop_flush;
+    shard_hooks.prop_key = prop_key;
 }
 
 void aof_shard_exit(struct shard *sh)

@@ -691,6 +691,9 @@ static bool eval_done(struct coord *co, struct reply *r)
 {
     struct eval_run *x = co->ext;
 
+    /* a run in place that wrote nothing needs no AOF transaction records */
+    co->txn_nowrite = x->ro || (x->phase == PH_GLOBAL && x->started && !x->wrote);
+
     if (x->phase == PH_PART) {
         struct sh_slice p = coord_part(co, x->part_owner);
 

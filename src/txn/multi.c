@@ -242,6 +242,10 @@ static void exec_start(struct coord *co)
     int nshards = co->nshards;
 
     co->part_proto = (uint8_t)co->proto; /* parts reply as the client reads them */
+    co->txn_nowrite = true;
+    for (int i = 0; i < x->n; i++) {
+        co->txn_nowrite &= !(x->q[i]->cmd->flags & CMD_WRITE); /* AOF: nothing to make whole */
+    }
     x->awaiting = -1;
     x->checking = x->nw > 0;
     if (!x->checking) {
