@@ -126,6 +126,10 @@ struct config {
     struct kval_limits limits;           /* the *-max-listpack-* encoding thresholds */
     /* "50 99 99.9": the percentiles INFO latencystats shows */
     char *latency_tracking_info_percentiles;
+    /* GET /metrics over HTTP on shard 0 (core/metrics.c): port (0 = off) and
+     * address; set at start only */
+    long long metrics_port;
+    char *metrics_bind;
 };
 
 /* Built-in defaults (they match deploy/shardis.conf). */

@@ -27,11 +27,12 @@
 #include "shardis/block.h"
 #include "shardis/cmdtab.h"
 #include "shardis/conn.h"
-#include "shardis/evict.h"
 #include "shardis/diag.h"
+#include "shardis/evict.h"
 #include "shardis/kdb.h"
 #include "shardis/latency.h"
 #include "shardis/log.h"
+#include "shardis/metrics.h"
 #include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/slowlog.h"
@@ -941,7 +942,7 @@ static int shard_setup(struct shard *sh)
     for (int i = 0; i < sh->nlisten; i++) {
         arm_accept(sh, i);
     }
-    return 0;
+    return metrics_setup(sh); /* GET /metrics (shard 0, with a metrics-port) */
 }
 
 static void shard_teardown(struct shard *sh)
@@ -953,6 +954,7 @@ static void shard_teardown(struct shard *sh)
     log_buf_detach(); /* no ring write may still read the buffer */
     evict_free(sh);
     conn_free_all(sh);
+    metrics_fini(sh);
     pubsub_destroy(sh->ps);
     acl_destroy(sh->acl);
     block_destroy(sh->blk);

@@ -59,6 +59,9 @@ static const struct directive directives[] = {
     { "timeout", DIR_INT, F(timeout), 0, INT_MAX, true },
     { "tcp-keepalive", DIR_INT, F(tcp_keepalive), 0, INT_MAX, true },
     { "tcp-backlog", DIR_INT, F(tcp_backlog), 0, INT_MAX, false },
+    /* Prometheus metrics over HTTP (core/metrics.c) */
+    { "metrics-port", DIR_INT, F(metrics_port), 0, 65535, false },
+    { "metrics-bind", DIR_STR, F(metrics_bind), 0, 0, false },
     { "hz", DIR_INT, F(hz), 1, 500, true },
     { "loglevel", DIR_LOGLEVEL, F(loglevel), 0, 0, true },
     { "protected-mode", DIR_BOOL, F(protected_mode), 0, 1, true },
@@ -281,6 +284,7 @@ void config_init(struct config *c)
     c->timeout = 0;
     c->tcp_keepalive = 300;
     c->tcp_backlog = 511;
+    c->metrics_bind = sh_strdup("127.0.0.1");
     c->hz = 10;
     c->loglevel = LOG_NOTICE;
     c->protected_mode = 1;
@@ -357,6 +361,7 @@ void config_fini(struct config *c)
     sh_free(c->dir);
     sh_free(c->dbfilename);
     sh_free(c->latency_tracking_info_percentiles);
+    sh_free(c->metrics_bind);
     sh_free(c->maxmemory_policy);
     sh_free(c->appendfsync);
     sh_free(c->appendfilename);
@@ -379,6 +384,7 @@ void config_copy(struct config *dst, const struct config *src)
     dst->dir = sh_strdup(src->dir);
     dst->dbfilename = sh_strdup(src->dbfilename);
     dst->latency_tracking_info_percentiles = sh_strdup(src->latency_tracking_info_percentiles);
+    dst->metrics_bind = sh_strdup(src->metrics_bind);
     dst->maxmemory_policy = sh_strdup(src->maxmemory_policy);
     dst->appendfsync = sh_strdup(src->appendfsync);
     dst->appendfilename = sh_strdup(src->appendfilename);
