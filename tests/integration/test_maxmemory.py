@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Error, ServerTestCase, encode_command  # noqa: E402
+from harness import Client, Error, Server, ServerTestCase, encode_command  # noqa: E402
 
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
 VALUE = "x" * 1000
@@ -188,6 +188,31 @@ class TestEviction(MaxmemoryTestCase):
         self.assertEqual(got[1], b"__keyevent@0__:evicted")
         self.assertTrue(got[2].startswith(b"k"))
         sub.close()
+
+
+class TestEvictionAndTheAof(unittest.TestCase):
+    """Evicted keys are logged as DEL: a restart from the AOF has exactly the
+    keys that were left."""
+
+    def test_evicted_keys_stay_gone_after_a_restart(self):
+        srv = Server(args=("--appendonly", "yes", "--appendfsync", "always"))
+        try:
+            srv.start()
+            with Client(srv.port, timeout=30) as c:
+                self.assertEqual(c.cmd("CONFIG", "SET", "maxmemory-policy", "allkeys-random"), "OK")
+                self.assertEqual(c.cmd("CONFIG", "SET", "maxmemory", "3mb"), "OK")
+                pipeline(c, [("SET", "k%d" % i, VALUE) for i in range(5000)])
+                self.assertGreater(int(info_field(c, "stats", "evicted_keys")), 0)
+                self.assertEqual(c.cmd("CONFIG", "SET", "maxmemory", "0"), "OK")
+                left = sorted(c.cmd("KEYS", "*"))
+            srv.stop()
+            srv.start()
+            with Client(srv.port, timeout=30) as c:
+                self.assertEqual(sorted(c.cmd("KEYS", "*")), left)
+        finally:
+            if srv.proc is not None and srv.proc.poll() is None:
+                srv.stop()
+            srv.cleanup()
 
 
 if __name__ == "__main__":
