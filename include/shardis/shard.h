@@ -230,6 +230,10 @@ struct shard {
     /* maxmemory (evict.c): this thread's allocated bytes when it started
      * serving (not counted for eviction) */
     int64_t mem_base;
+    /* pub/sub: 1 + the core a forwarded request came from while it runs
+     * here (0 otherwise); its PUBLISHes and notifications are fanned out
+     * from there, after what that core published before (pubsub.c) */
+    int pub_origin;
     void *evict_pool; /* evict.c's candidates */
     bool allow_oom;   /* an allow-oom script runs: its writes pass maxmemory */
     /* client-side caching (tracking.h): its state, NULL until first used,

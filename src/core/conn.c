@@ -544,21 +544,36 @@ static const struct cmd_spec *pause_holds(const struct conn *c, int mode, int ar
 
 /* Puts the parser back before the command just parsed and stops parsing
  * until the pause ends. */
-static void hold(struct conn *c, const struct parse_mark *m, const struct cmd_spec *cmd, int argc,
-                 const struct sh_slice *argv)
+/* The parser back to before the command it just parsed (it runs later). */
+static void rewind_to(struct conn *c, const struct parse_mark *m)
 {
     struct resp_parser *p = &c->parser;
 
-    c->argv_mem = 0;
-    for (int i = 0; i < argc; i++) {
-        c->argv_mem += argv[i].len;
-    }
-    snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", cmd->fullname);
     p->start = m->start;
     p->scan = m->scan;
     p->mbulk_left = m->mbulk_left;
     p->bulk_len = m->bulk_len;
     p->argc = m->argc;
+}
+
+/* A PUBLISH behind requests of this connection still at other shards waits
+ * for them: what they publish (or notify) is fanned out from this core
+ * (pubsub.c's relay) before their replies come, so every subscriber gets
+ * one client's messages in its order, as with Redis. */
+static bool publish_waits(int argc, const struct sh_slice *argv)
+{
+    return argc == 3 && argv[0].len == 7 && strncasecmp(argv[0].ptr, "publish", 7) == 0;
+}
+
+static void hold(struct conn *c, const struct parse_mark *m, const struct cmd_spec *cmd, int argc,
+                 const struct sh_slice *argv)
+{
+    c->argv_mem = 0;
+    for (int i = 0; i < argc; i++) {
+        c->argv_mem += argv[i].len;
+    }
+    snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", cmd->fullname);
+    rewind_to(c, m);
     c->flags |= CONN_PAUSED | CONN_HELD;
 }
 
@@ -638,8 +653,16 @@ void conn_process_input(struct conn *c)
                 break;
             }
         } else {
+            struct parse_mark m = { p->start, p->scan, p->mbulk_left, p->bulk_len, p->argc };
+
             rc = resp_parse(p, c->q.data, c->q.len, &argc);
             if (rc != RESP_COMMAND) {
+                break;
+            }
+            if (SH_UNLIKELY(c->inflight) && publish_waits(argc, p->argv)) {
+                rewind_to(c, &m);
+                c->flags |= CONN_PAUSED; /* resumed by conn_request_done */
+                rc = RESP_NEED_MORE;
                 break;
             }
             c->last_ms = c->sh->now_ms;

@@ -373,6 +373,21 @@ static struct cmd_spec spec_psdeliver = {
     .name = "__psdeliver", .fullname = "__psdeliver", .arity = 4, .proc = cmd_psdeliver
 };
 
+static long long publish(struct shard *sh, int kind, struct sh_slice ch, struct sh_slice msg);
+
+/* __psrelay <channel> <message>: a client's publish (or a notification of
+ * its command) made on another core, fanned out from the client's core so
+ * that it reaches every subscriber after what this core sent before it. */
+static void cmd_psrelay(struct cmd_ctx *ctx)
+{
+    publish(ctx->shard, KIND_CHANNEL, ctx->argv[1], ctx->argv[2]);
+    reply_ok(&ctx->r);
+}
+
+static struct cmd_spec spec_psrelay = {
+    .name = "__psrelay", .fullname = "__psrelay", .arity = 3, .proc = cmd_psrelay
+};
+
 struct pat_count {
     struct sh_slice ch;
     long long total;
@@ -421,6 +436,17 @@ static long long publish(struct shard *sh, int kind, struct sh_slice ch, struct 
         do {
             cur = kdict_scan(ps->pat_reg, cur, count_pattern, &pc);
         } while (cur);
+    }
+    if (kind == KIND_CHANNEL && sh->pub_origin) {
+        for (int s = 0; s < n; s++) {
+            if (targets[s]) {
+                struct sh_slice argv[3] = { { "__psrelay", 9 }, ch, msg };
+
+                route_post(sh, sh->pub_origin - 1, &spec_psrelay, 0, 3, argv);
+                break;
+            }
+        }
+        return pc.total;
     }
     for (int s = 0; s < n; s++) {
         if (targets[s] && s == sh->id) {

@@ -122,6 +122,7 @@ static void exec_req(struct shard *sh, struct req *m)
 
     /* total_commands_processed counts client commands once, where they
      * were read (conn.c), not each part a shard runs for them */
+    sh->pub_origin = m->from != sh->id && m->client_id ? m->from + 1 : 0;
     if (!may_run(sh, m->cmd, &ctx.r)) {
         /* -OOM */
     } else if (SH_UNLIKELY(sh->prop_on)) {
@@ -134,6 +135,7 @@ static void exec_req(struct shard *sh, struct req *m)
     } else {
         m->cmd->proc(&ctx);
     }
+    sh->pub_origin = 0;
     if (m->cmd->flags & CMD_WRITE) {
         shard_note_dirty(sh, m->reply.data + at, m->reply.len - at);
         if (SH_UNLIKELY(sh->nwatched)) {

@@ -987,11 +987,29 @@ class TestOrderAcrossChannels(PubSubTestCase):
             self.assertEqual(self.r.cmd("PUBLISH", "ms.%d" % i, "t%d" % i), "QUEUED")
             want.append([b"pmessage", b"ms.*", b"ms.%d" % i, b"t%d" % i])
         self.assertEqual(self.r.cmd("EXEC"), [4] * 10)
-        # a script with keys runs on their owner: its PUBLISH goes out from
-        # there, ordered after this client's earlier PUBLISHes only per core
-        # (issue 15's note); a keyless one runs on the client's core
+        # a keyless script runs on the client's core (one with keys: below)
         self.assertEqual(self.r.cmd("EVAL", "return redis.call('publish', 'ms.z', 'z')", 0), 4)
         want.append([b"pmessage", b"ms.*", b"ms.z", b"z"])
+        for s in subs:
+            self.assertEqual(s.read_replies(len(want)), want)
+            self.assertNothingMore(s, 0.05)
+
+    def test_scripts_with_keys_elsewhere_publish_in_the_clients_order(self):
+        # the script runs on its key's owner; what it publishes still
+        # reaches each subscriber between the client's PUBLISH before and
+        # after it (many keys, so that the owners are every core)
+        subs = [self.subscriber("PSUBSCRIBE", "so.*") for _ in range(4)]
+        script = "redis.call('set', KEYS[1], ARGV[1]); return redis.call('publish', 'so.b', ARGV[1])"
+        pub = self.client()
+        want = []
+        for i in range(150):
+            pub.send_command("PUBLISH", "so.a", "%d.1" % i)
+            pub.send_command("EVAL", script, 1, "so:key:%d" % i, "%d.2" % i)
+            pub.send_command("PUBLISH", "so.a", "%d.3" % i)
+            want += [[b"pmessage", b"so.*", b"so.a", b"%d.1" % i],
+                     [b"pmessage", b"so.*", b"so.b", b"%d.2" % i],
+                     [b"pmessage", b"so.*", b"so.a", b"%d.3" % i]]
+        self.assertEqual(pub.read_replies(450), [4] * 450)
         for s in subs:
             self.assertEqual(s.read_replies(len(want)), want)
             self.assertNothingMore(s, 0.05)
@@ -1028,6 +1046,24 @@ class TestNotificationOrder(PubSubTestCase):
             self.assertEqual(len(per_key), nkeys)
             for k, got in per_key.items():
                 self.assertEqual(got, want, k)
+            self.assertNothingMore(s, 0.05)
+
+    def test_a_write_elsewhere_notifies_before_the_next_publish(self):
+        # SET of a key another core owns, then PUBLISH from the client's
+        # core, pipelined: Redis's order is the SET's notifications first
+        subs = [self.subscriber("PSUBSCRIBE", "*") for _ in range(4)]
+        w = self.client()
+        want = []
+        for i in range(100):
+            k = "wn%d" % i
+            w.send_command("SET", k, "v")
+            w.send_command("PUBLISH", "after", k)
+            want += [[b"pmessage", b"*", b"__keyspace@0__:" + k.encode(), b"set"],
+                     [b"pmessage", b"*", b"__keyevent@0__:set", k.encode()],
+                     [b"pmessage", b"*", b"after", k.encode()]]
+        self.assertEqual(w.read_replies(200), ["OK", 4] * 100)
+        for s in subs:
+            self.assertEqual(s.read_replies(len(want)), want)
             self.assertNothingMore(s, 0.05)
 
 
