@@ -191,8 +191,15 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
     int64_t us;
 
     if (may_run(sh, cmd, &ctx.r)) {
+        uint32_t inflight = c->inflight;
+
         cmd->proc(&ctx);
-        shard_prop(sh, cmd, c->db, argc, argv, ctx.r.buf->data + at, ctx.r.buf->len - at);
+        /* a handler that started a coordinator (SORT ... STORE, XREADGROUP,
+         * MIGRATE over other cores) wrote nothing here: its parts are
+         * logged where they run */
+        if (!SH_UNLIKELY(sh->prop_on) || c->inflight == inflight) {
+            shard_prop(sh, cmd, c->db, argc, argv, ctx.r.buf->data + at, ctx.r.buf->len - at);
+        }
     }
     if (cmd->flags & CMD_WRITE) {
         shard_note_dirty(sh, ctx.r.buf->data + at, ctx.r.buf->len - at);

@@ -467,7 +467,7 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
         if (d->off == F(appendfsync) && !(vlen == 6 && strncasecmp(v, "always", 6) == 0) &&
             !(vlen == 8 && strncasecmp(v, "everysec", 8) == 0) &&
             !(vlen == 2 && strncasecmp(v, "no", 2) == 0)) {
-            return "argument(s) must be one of the following: always, everysec, no";
+            return "argument(s) must be one of the following: everysec, always, no";
         }
         if ((d->off == F(appendfilename) || d->off == F(appenddirname)) &&
             (vlen == 0 || memchr(v, '/', vlen) || (vlen == 1 && v[0] == '.') ||

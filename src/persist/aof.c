@@ -310,6 +310,20 @@ static void prop(struct shard *sh, const struct cmd_spec *cmd, int dbid, int arg
     }
     switch (n[0]) {
     case 's':
+        if (strcmp(n, "sort") == 0) {
+            /* SORT ... STORE run here: the destination's state (a replay
+             * of SORT with BY or GET patterns would need other cores) */
+            for (int i = 2; i + 1 < argc;) {
+                if (sh_slice_eq_nocase(argv[i], "store")) {
+                    emit_key_state(sh, d, dbid, argv[i + 1]);
+                    return;
+                }
+                i += sh_slice_eq_nocase(argv[i], "limit")                                      ? 3
+                     : sh_slice_eq_nocase(argv[i], "by") || sh_slice_eq_nocase(argv[i], "get") ? 2
+                                                                                               : 1;
+            }
+            return;
+        }
         if (strcmp(n, "spop") == 0) {
             struct sh_slice pre[2] = { { "SREM", 4 }, argv[1] };
 
@@ -369,23 +383,7 @@ static void prop(struct shard *sh, const struct cmd_spec *cmd, int dbid, int arg
         break;
     case 'm':
         if (strcmp(n, "migrate") == 0) {
-            /* the keys left (or not, with COPY): their state */
-            int keys_at = 0;
-
-            for (int i = 6; i < argc; i++) {
-                if (sh_slice_eq_nocase(argv[i], "keys")) {
-                    keys_at = i + 1;
-                    break;
-                }
-            }
-            if (keys_at) {
-                for (int i = keys_at; i < argc; i++) {
-                    emit_key_state(sh, d, dbid, argv[i]);
-                }
-            } else if (argc > 3) {
-                emit_key_state(sh, d, dbid, argv[3]);
-            }
-            return;
+            return; /* its DELs run (and are logged) on the keys' owners */
         }
         break;
     default:
@@ -632,9 +630,16 @@ int aof_write_manifest(const struct shard *sh, uint64_t base, int nshards)
     }
     for (int s = 0; s < nshards; s++) {
         uint64_t seq = aof_incr_seq(base, nshards, s);
-        int n = snprintf(line, sizeof(line), "file %s.%llu.incr.aof seq %llu type i shard %d\n",
-                         sh->cfg.appendfilename, (unsigned long long)seq, (unsigned long long)seq,
-                         s);
+        int n;
+
+        /* every file it names exists before the manifest does */
+        aof_incr_name(sh, seq, path, sizeof(path));
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            close(fd);
+        }
+        n = snprintf(line, sizeof(line), "file %s.%llu.incr.aof seq %llu type i shard %d\n",
+                     sh->cfg.appendfilename, (unsigned long long)seq, (unsigned long long)seq, s);
 
         rbuf_append(&b, line, (size_t)n);
     }

@@ -598,8 +598,20 @@ static int manifest_check(struct shard *sh, const struct manifest *m, uint64_t *
                  sh->cfg.appenddirname);
         return -1;
     }
-    /* our newest generation names every shard once (numbers g*n+s+1) */
-    *gen = ours ? (maxours - 1) / (uint64_t)n : maxseq;
+    /* our newest generation names every shard once (numbers g*n+s+1); a
+     * fresh folder starts at 1, with an empty base (as Redis 7.0 does) */
+    *gen = !m->exists ? 1 : ours ? (maxours - 1) / (uint64_t)n : maxseq;
+    for (int i = 0; i < m->n; i++) {
+        char path[4096];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "%s/%s", sh->cfg.appenddirname, m->f[i].name);
+        if (m->f[i].type != 'h' && stat(path, &st) != 0) {
+            snprintf(err, errlen, "Unable to obtain the AOF file %.300s length. stat: %s",
+                     m->f[i].name, strerror(errno));
+            return -1;
+        }
+    }
     for (int s = 0; ours && s < n; s++) {
         bool found = false;
 
@@ -710,7 +722,17 @@ int aof_load(struct shard *sh)
                 ag->extra[ag->nextra++].seq = f->seq;
             }
         }
-        if (!ours) {
+        if (!m.exists) {
+            aof_base_name(sh, gen, path, sizeof(path));
+            rc = persist_write_empty(sh, path, true);
+            snprintf(ag->base_file, sizeof(ag->base_file), "%s", strrchr(path, '/') + 1);
+            ag->base_seq = gen;
+            if (rc < 0) {
+                snprintf(err, sizeof(err), "Can't write the AOF base %.900s: %s", path,
+                         strerror(-rc));
+            }
+        }
+        if (rc == 0 && !ours) {
             /* a fresh folder, or Redis's: the manifest names our files now,
              * after Redis's (which load first) */
             rc = aof_write_manifest(sh, gen, n);

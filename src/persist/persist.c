@@ -382,7 +382,7 @@ static void put_aux_ll(struct rdb_out *o, const char *k, long long v)
 }
 
 /* The header: magic, Redis 7.0's AUX fields, the function libraries. */
-static void build_header(struct shard *sh, struct rdb_out *o)
+static void build_header(struct shard *sh, struct rdb_out *o, bool aof_base)
 {
     struct script_vm *fvm = eval_functions_vm(sh);
     char ver[16];
@@ -396,7 +396,7 @@ static void build_header(struct shard *sh, struct rdb_out *o)
     put_aux_ll(o, "repl-stream-db", 0);
     put_aux(o, "repl-id", sh->srv->run_id);
     put_aux_ll(o, "repl-offset", 0);
-    put_aux_ll(o, "aof-base", persist_of(sh->srv)->for_aof);
+    put_aux_ll(o, "aof-base", aof_base);
     for (size_t i = 0; fvm && i < script_fn_nlibs(fvm); i++) {
         const struct script_library *lib = script_fn_lib(fvm, i);
 
@@ -458,7 +458,7 @@ int persist_snap_prepare_to(struct shard *sh, const char *target, bool for_aof, 
         return -1;
     }
     rdb_out_init(&hdr, sh->cfg.rdbcompression);
-    build_header(sh, &hdr);
+    build_header(sh, &hdr, for_aof);
     rc = write_all(g->fd, hdr.data, hdr.len, 0);
     g->hdr_len = hdr.len;
     g->hdr_crc = sh->cfg.rdbchecksum ? crc64(0, hdr.data, hdr.len) : 0;
@@ -479,6 +479,41 @@ int persist_snap_prepare_to(struct shard *sh, const char *target, bool for_aof, 
     mbox_counter_set(&g->failed, 0);
     sh_log(LOG_NOTICE, "Background saving started");
     return 0;
+}
+
+int persist_write_empty(struct shard *sh, const char *path, bool aof_base)
+{
+    struct rdb_out o;
+    char tmp[4200];
+    uint64_t crc;
+    int fd, rc;
+
+    rdb_out_init(&o, false);
+    build_header(sh, &o, aof_base);
+    rdb_put_byte(&o, RDB_OPCODE_EOF);
+    crc = sh->cfg.rdbchecksum ? crc64(0, o.data, o.len) : 0;
+    for (int i = 0; i < 8; i++) {
+        rdb_put_byte(&o, (uint8_t)(crc >> (8 * i)));
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rdb_out_free(&o);
+        return -errno;
+    }
+    rc = write_all(fd, o.data, o.len, 0);
+    if (rc == 0 && fsync(fd) != 0) {
+        rc = -errno;
+    }
+    close(fd);
+    if (rc == 0 && rename(tmp, path) != 0) {
+        rc = -errno;
+    }
+    if (rc != 0) {
+        unlink(tmp);
+    }
+    rdb_out_free(&o);
+    return rc;
 }
 
 static int cmp_chunk(const void *a, const void *b)

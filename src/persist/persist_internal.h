@@ -116,6 +116,9 @@ void persist_shard_exit(struct shard *sh);
  * rewrite's base). */
 SH_MUST_CHECK int persist_snap_prepare_to(struct shard *sh, const char *target, bool for_aof,
                                           char *err, size_t errlen);
+/* An RDB file with the header and nothing else (an AOF's first base). 0 or
+ * -errno. */
+SH_MUST_CHECK int persist_write_empty(struct shard *sh, const char *path, bool aof_base);
 /* The RDB file at path into this shard (0 also when there is none). */
 SH_MUST_CHECK int persist_load_file(struct shard *sh, const char *path, char *err, size_t errlen);
 
