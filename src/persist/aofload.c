@@ -551,8 +551,10 @@ static struct aof_tx_seen *count_parts(struct shard *sh, size_t *n)
     }
     all = sh_malloc(sizeof(*all) * (total ? total : 1));
     for (int s = 0; s < sh->srv->nshards; s++) {
-        memcpy(all + k, ag->seen[s], sizeof(*all) * ag->nseen[s]);
-        k += ag->nseen[s];
+        if (ag->nseen[s]) {
+            memcpy(all + k, ag->seen[s], sizeof(*all) * ag->nseen[s]);
+            k += ag->nseen[s];
+        }
     }
     qsort(all, total, sizeof(*all), cmp_seen);
     for (size_t i = 0; i < total; i++) {
