@@ -46,6 +46,7 @@ struct server {
     struct mbox_counter drained;      /* shards done answering their clients */
     struct mbox_counter exited;       /* shards whose loops ended */
     struct mbox_counter ready;        /* shards listening */
+    struct mbox_counter settled;      /* shards past their set-up, failed or not */
     struct mbox_counter *heartbeat;   /* [shard]: bumped by each timer run */
     struct mbox_counter slowlog_id;   /* the next SLOWLOG entry id, all shards */
     struct mbox_counter txn_seq;      /* the last transaction number (sched.h) */

@@ -1019,6 +1019,16 @@ void shard_swap_db(struct shard *sh, int a, int b)
     kdb_set_hooks(sh->db[b], on_key_expired, on_key_new, sh, b);
 }
 
+/* Every shard is past its set-up (its ring exists, or never will): none
+ * tears its ring down while another still maps one (the sanitizers do not
+ * see liburing's own munmap), and main may read every ring_fd. */
+static void wait_settled(const struct server *srv)
+{
+    while (mbox_counter_get((struct mbox_counter *)&srv->settled) < srv->nshards) {
+        usleep(1000);
+    }
+}
+
 static void *shard_main(void *arg)
 {
     struct shard *sh = arg;
@@ -1051,11 +1061,14 @@ static void *shard_main(void *arg)
     sh->now_ms = sh_time_ms();
     /* the data first (from the files of persist/), then the listener */
     if ((shard_hooks.load && shard_hooks.load(sh) < 0) || shard_setup(sh) < 0) {
-        mbox_counter_add(&srv->exited, 1);
         mbox_counter_set(&srv->stopping, 2); /* start-up failed */
+        mbox_counter_add(&srv->settled, 1);
+        wait_settled(srv);
         shard_teardown(sh);
+        mbox_counter_add(&srv->exited, 1);
         return NULL;
     }
+    mbox_counter_add(&srv->settled, 1);
     sh->mono_us = sh_mono_us();
     sh->next_cron_us = sh->mono_us;
     evict_configure(sh);
@@ -1066,7 +1079,8 @@ static void *shard_main(void *arg)
     /* no shard runs (and messages another) before every ring exists */
     mbox_counter_add(&srv->ready, 1);
     while (mbox_counter_get(&srv->ready) < srv->nshards) {
-        if (mbox_counter_get(&srv->exited) > 0) {
+        if (mbox_counter_get(&srv->stopping) != 0) { /* a shard failed to start */
+            wait_settled(srv);
             goto out_teardown;
         }
         usleep(1000);
