@@ -1085,7 +1085,158 @@ static const struct gather gather_info = { .start = coord_start_fanout,
                                            .done = done_info,
                                            .always = true };
 
+/* ---- MEMORY STATS and MEMORY DOCTOR: INFO memory's figures ---- */
+
+/* The parts merged and measured, as done_info does. */
+static void memory_measure(struct coord *co, struct info_sum *s, struct info_mem *m)
+{
+    struct shard *sh = co->conn->sh;
+
+    *s = (struct info_sum){ .ndb = (int)sh->cfg.databases, .co = co, .sh = sh };
+    s->db = sh_calloc((size_t)s->ndb * 4, sizeof(long long));
+    info_sum_parts(co, s);
+    info_mem_measure(s, m);
+}
+
+/* MEMORY STATS: Redis 7.0's map. The key tables are shardis's, so their
+ * overhead is estimated (an entry header per key, a word per TTL). */
+static bool done_memory_stats(struct coord *co, struct reply *r)
+{
+    struct info_sum s;
+    struct info_mem m;
+    long long keys, ndbs = 0;
+    double frag;
+
+    memory_measure(co, &s, &m);
+    keys = s.f[INFO_KEYS];
+    for (int i = 0; i < s.ndb; i++) {
+        ndbs += s.db[4 * i] > 0;
+    }
+    frag = ratio(m.rss, m.used);
+    reply_map(r, 27 + ndbs);
+    reply_bulk_cstr(r, "peak.allocated");
+    reply_int(r, m.peak);
+    reply_bulk_cstr(r, "total.allocated");
+    reply_int(r, m.used);
+    reply_bulk_cstr(r, "startup.allocated");
+    reply_int(r, m.startup);
+    reply_bulk_cstr(r, "replication.backlog");
+    reply_int(r, 0);
+    reply_bulk_cstr(r, "clients.slaves");
+    reply_int(r, 0);
+    reply_bulk_cstr(r, "clients.normal");
+    reply_int(r, s.f[INFO_CLIENT_MEM]);
+    reply_bulk_cstr(r, "cluster.links");
+    reply_int(r, 0);
+    reply_bulk_cstr(r, "aof.buffer");
+    reply_int(r, 0);
+    reply_bulk_cstr(r, "lua.caches");
+    reply_int(r, 0);
+    reply_bulk_cstr(r, "functions.caches");
+    reply_int(r, 0);
+    for (int i = 0; i < s.ndb; i++) {
+        char name[24];
+
+        if (s.db[4 * i] <= 0) {
+            continue;
+        }
+        snprintf(name, sizeof(name), "db.%d", i);
+        reply_bulk_cstr(r, name);
+        reply_map(r, 2);
+        reply_bulk_cstr(r, "overhead.hashtable.main");
+        reply_int(r, s.db[4 * i] * (long long)(sizeof(struct kentry) + sizeof(void *)));
+        reply_bulk_cstr(r, "overhead.hashtable.expires");
+        reply_int(r, s.db[4 * i + 1] * (long long)sizeof(void *));
+    }
+    reply_bulk_cstr(r, "overhead.total");
+    reply_int(r, m.overhead);
+    reply_bulk_cstr(r, "keys.count");
+    reply_int(r, keys);
+    reply_bulk_cstr(r, "keys.bytes-per-key");
+    reply_int(r, keys ? (m.used - m.startup) / keys : 0);
+    reply_bulk_cstr(r, "dataset.bytes");
+    reply_int(r, m.dataset);
+    reply_bulk_cstr(r, "dataset.percentage");
+    reply_double(r, 100 * ratio(m.dataset, m.used > m.startup ? m.used - m.startup : 1));
+    reply_bulk_cstr(r, "peak.percentage");
+    reply_double(r, 100 * ratio(m.used, m.peak));
+    reply_bulk_cstr(r, "allocator.allocated");
+    reply_int(r, m.allocated);
+    reply_bulk_cstr(r, "allocator.active");
+    reply_int(r, m.active);
+    reply_bulk_cstr(r, "allocator.resident");
+    reply_int(r, m.resident);
+    reply_bulk_cstr(r, "allocator-fragmentation.ratio");
+    reply_double(r, ratio(m.active, m.allocated));
+    reply_bulk_cstr(r, "allocator-fragmentation.bytes");
+    reply_int(r, m.active - m.allocated);
+    reply_bulk_cstr(r, "allocator.rss-ratio");
+    reply_double(r, ratio(m.resident, m.active));
+    reply_bulk_cstr(r, "allocator.rss-bytes");
+    reply_int(r, m.resident - m.active);
+    reply_bulk_cstr(r, "rss-overhead.ratio");
+    reply_double(r, ratio(m.rss, m.resident));
+    reply_bulk_cstr(r, "rss-overhead.bytes");
+    reply_int(r, m.rss - m.resident);
+    reply_bulk_cstr(r, "fragmentation");
+    reply_double(r, frag);
+    reply_bulk_cstr(r, "fragmentation.bytes");
+    reply_int(r, m.rss - m.used);
+    sh_free(s.db);
+    return true;
+}
+
+/* MEMORY DOCTOR: Redis's report for an instance too small to judge, for a
+ * high RSS against what was allocated, or none found. */
+static bool done_memory_doctor(struct coord *co, struct reply *r)
+{
+    struct info_sum s;
+    struct info_mem m;
+    char text[2048];
+
+    memory_measure(co, &s, &m);
+    /* what the shards allocated since they started serving: the data and
+     * the clients (the allocator's process-wide count also holds their
+     * buffers from the start) */
+    if (s.f[INFO_MEMORY] - s.f[INFO_NOT_EVICT] < 5LL << 20) {
+        snprintf(text, sizeof(text),
+                 "Hi Sam, this instance is empty or is using very little memory, my issues "
+                 "detector can't be used in these conditions. Please, leave for your mission on "
+                 "Earth and fill it with some data. The new Sam and I will be back to our "
+                 "programming as soon as I finished rebooting.\n");
+    } else if (ratio(m.rss, m.used) > 1.4 && m.rss - m.used > 10LL << 20) {
+        snprintf(text, sizeof(text),
+                 "Sam, I detected a few issues in this Redis instance memory implants:\n\n"
+                 " * High total RSS: This instance has a memory fragmentation and RSS overhead "
+                 "greater than 1.4 (this means that the Resident Set Size of the Redis process is "
+                 "much larger than the sum of the logical allocations Redis performed). This "
+                 "problem is usually due either to a large peak memory (check if there is a peak "
+                 "memory entry above in the report) or may result from a workload that causes "
+                 "the allocator to fragment memory a lot. If the problem is a large peak memory, "
+                 "then there is no issue. Otherwise, make sure you are using the Jemalloc "
+                 "allocator and not the default libc malloc. Note: The currently used allocator "
+                 "is \"%s\".\n\nI'm here to keep you safe, Sam. I want to help you.\n",
+                 sh_alloc_name());
+    } else {
+        snprintf(text, sizeof(text),
+                 "Hi Sam, I can't find any memory issue in your instance. I can only account for "
+                 "what occurs on this base.\n");
+    }
+    reply_verbatim(r, text, strlen(text), "txt");
+    sh_free(s.db);
+    return true;
+}
+
+static const struct gather gather_memory_stats = { .start = coord_start_fanout,
+                                                   .done = done_memory_stats,
+                                                   .always = true };
+static const struct gather gather_memory_doctor = { .start = coord_start_fanout,
+                                                    .done = done_memory_doctor,
+                                                    .always = true };
+
 void cmd_info_bind(void)
 {
     cmd_must_bind("info", cmd_info_part, CMD_ROUTE_ALL, &gather_info);
+    cmd_must_bind("memory|stats", cmd_info_part, CMD_ROUTE_ALL, &gather_memory_stats);
+    cmd_must_bind("memory|doctor", cmd_info_part, CMD_ROUTE_ALL, &gather_memory_doctor);
 }
