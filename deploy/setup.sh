@@ -12,7 +12,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config
     liburing-dev libxxhash-dev libjemalloc-dev libcmocka-dev
-    redis-tools redis-server python3-redis libhiredis-dev
+    redis-tools redis-server python3-redis libhiredis-dev nutcracker
     clang libclang-rt-14-dev
     liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
 )
