@@ -248,6 +248,16 @@ static void cmd_time(struct cmd_ctx *ctx)
     reply_bulk_ll(&ctx->r, us % 1000000);
 }
 
+/* ROLE: a primary with no replicas yet (replication is not built): its
+ * offset and an empty list, as Redis answers. */
+static void cmd_role(struct cmd_ctx *ctx)
+{
+    reply_array(&ctx->r, 3);
+    reply_bulk_cstr(&ctx->r, "master");
+    reply_int(&ctx->r, 0);
+    reply_array(&ctx->r, 0);
+}
+
 /* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: with SAVE, or with save
  * points and not NOSAVE, a snapshot first (cmd_persist.c); a failed one
  * keeps the server running unless FORCE. */
@@ -837,6 +847,7 @@ void cmd_server_bind(void)
     cmd_must_bind("auth", cmd_auth, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("select", cmd_select, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("time", cmd_time, CMD_ROUTE_CONN, NULL);
+    cmd_must_bind("role", cmd_role, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("shutdown", cmd_shutdown, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("client|id", cmd_client_id, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("client|setname", cmd_client_setname, CMD_ROUTE_CONN, NULL);

@@ -653,6 +653,11 @@ class TestCommandTimeDebug(ServerTestCase):
         self.assertLess(abs(secs - time.time()), 5)
         self.assertTrue(0 <= usecs < 1000000)
 
+    def test_role_of_a_primary_without_replicas(self):
+        self.assertEqual(self.r.cmd("ROLE"), [b"master", 0, []])
+        self.assertError(self.r.cmd("ROLE", "x"),
+                         "ERR wrong number of arguments for 'role' command")
+
     def test_time_advances(self):
         a = self.r.cmd("TIME")
         time.sleep(0.02)
