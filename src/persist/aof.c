@@ -522,6 +522,8 @@ static void prop_flush(struct shard *sh)
         return;
     }
     a->size += (long long)a->buf.len;
+    /* for INFO and shard 0's automatic rewrite, which add every shard's */
+    mbox_counter_set(&persist_of(sh->srv)->aof.incr_size[sh->id], (long)a->size);
     a->buf.len = 0;
     a->nmain = 0;
     if (a->buf.cap > (1u << 20)) {
@@ -598,6 +600,7 @@ int aof_open_incr(struct shard *sh, uint64_t seq)
     a->incr_seq = seq;
     a->buf_db = -1;
     a->size = fstat(fd, &st) == 0 ? (long long)st.st_size : 0;
+    mbox_counter_set(&persist_of(sh->srv)->aof.incr_size[sh->id], (long)a->size);
     a->unsynced = false;
     return 0;
 }
@@ -875,7 +878,7 @@ void aof_status(struct shard *sh, struct aof_status *st)
     struct aof_shard *a = sh->aof;
 
     memset(st, 0, sizeof(*st));
-    st->enabled = sh->prop_on;
+    st->enabled = sh->prop_on || sh->cfg.appendonly; /* on, or its first rewrite runs */
     st->rewriting = mbox_counter_get(&ag->rewriting) != 0;
     st->scheduled = mbox_counter_get(&ag->scheduled) != 0;
     st->last_ok = mbox_counter_get(&ag->last_ok) != 0;
@@ -885,10 +888,7 @@ void aof_status(struct shard *sh, struct aof_status *st)
     st->base_size = mbox_counter_get(&ag->base_size);
     st->write_ok = !a || a->err == 0;
     st->buffer = a ? (long long)a->buf.len : 0;
-    /* every shard's incr bytes: each one publishes its own */
-    if (a) {
-        mbox_counter_set(&ag->incr_size[sh->id], (long)a->size);
-    }
+    /* every shard's incr bytes, as each one published them */
     for (int s = 0; s < sh->srv->nshards; s++) {
         st->current_size += mbox_counter_get(&ag->incr_size[s]);
     }

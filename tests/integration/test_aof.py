@@ -1020,6 +1020,24 @@ class Config(AofBase):
         with Client(srv.port) as c:
             self.assertSameState(before, dump(c))
 
+    def test_automatic_rewrite_on_growth(self):
+        srv = self.start("--auto-aof-rewrite-min-size", "1mb",
+                         "--auto-aof-rewrite-percentage", "100")
+        with Client(srv.port, timeout=30) as c:
+            rewrites = int(info_field(c, "aof_rewrites"))
+            value = "v" * 1000
+            for batch in range(6):  # about 3 MB of SETs
+                c.send(b"".join(encode_command("SET", "grow:%d" % (batch * 500 + i), value)
+                                for i in range(500)))
+                self.assertEqual(c.read_replies(500), ["OK"] * 500)
+            wait_rewrite(c, rewrites)  # cron's check starts one by itself
+            self.assertEqual(int(info_field(c, "aof_rewrite_in_progress")), 0)
+            before = dump(c)
+        self.restart(srv)
+        self.check_manifest(srv)
+        with Client(srv.port) as c:
+            self.assertSameState(before, dump(c))
+
     def test_other_file_and_dir_names(self):
         srv = self.start("--appenddirname", "aofs", "--appendfilename", "mine.aof")
         with Client(srv.port) as c:
