@@ -512,6 +512,17 @@ static void prop_flush(struct shard *sh)
         return;
     }
     mode = sh->cfg.appendfsync[0];
+    if (sh->cfg.aof_timestamp_enabled && sh->now_ms / 1000 != a->last_ts) {
+        /* Redis's annotation: the second the next records were written in
+         * (loading skips '#' lines) */
+        char ts[32];
+        int n = snprintf(ts, sizeof(ts), "#TS:%lld\r\n", (long long)(sh->now_ms / 1000));
+
+        if (write_fully(a->fd, ts, (size_t)n) == 0) {
+            a->size += n;
+            a->last_ts = sh->now_ms / 1000;
+        }
+    }
     rc = write_fully(a->fd, a->buf.data, a->buf.len);
     if (rc < 0) {
         if (a->err != -rc) {

@@ -148,6 +148,7 @@ struct aof_shard {
     long long size;       /* the incr file's bytes */
     bool fsync_inflight, unsynced, loading;
     int64_t last_fsync_ms;
+    int64_t last_ts; /* aof-timestamp-enabled: the second of the last #TS line */
     struct shard_io fsync_io;
     int err; /* the last write's errno, 0 when it worked */
 };

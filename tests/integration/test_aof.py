@@ -1020,6 +1020,26 @@ class Config(AofBase):
         with Client(srv.port) as c:
             self.assertSameState(before, dump(c))
 
+    def test_timestamp_annotations(self):
+        srv = self.start("--aof-timestamp-enabled", "yes")
+        with Client(srv.port) as c:
+            c.cmd("SET", "t1", "1")
+            time.sleep(1.1)
+            c.cmd("SET", "t2", "2")
+            before = dump(c)
+        self.restart(srv)  # the #TS lines load as annotations
+        with Client(srv.port) as c:
+            self.assertSameState(before, dump(c))
+        stamps = []
+        folder = os.path.join(srv.dir, AOF_DIR)
+        for name in os.listdir(folder):
+            if name.endswith(".incr.aof"):
+                with open(os.path.join(folder, name), "rb") as f:
+                    stamps += [l for l in f.read().split(b"\r\n") if l.startswith(b"#TS:")]
+        self.assertGreaterEqual(len(stamps), 2, stamps)
+        for l in stamps:
+            self.assertLess(abs(int(l[4:]) - time.time()), 60)
+
     def test_automatic_rewrite_on_growth(self):
         srv = self.start("--auto-aof-rewrite-min-size", "1mb",
                          "--auto-aof-rewrite-percentage", "100")
