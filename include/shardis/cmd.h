@@ -34,6 +34,7 @@ struct cmd_ctx {
     uint64_t key_hash;  /* kdict hash of argv[1] when has_key_hash */
     int last_lookup;    /* argv index of the last cmd_lookup (for keymiss) */
     bool has_key_hash;
+    bool nested; /* run by EXEC or a script (route_exec_into): must not block */
 };
 
 /* The key table hash of argv[i] (computed by routing for argv[1]). */

@@ -1329,6 +1329,7 @@ void route_exec_into(struct shard *sh, struct conn *c, const struct cmd_spec *cm
         .dbid = dbid,
         .conn = c,
         .client_id = c ? c->id : 0,
+        .nested = true,
     };
     int64_t t0 = sh->clock_us;
     size_t at = out->len;

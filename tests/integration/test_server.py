@@ -658,6 +658,34 @@ class TestCommandTimeDebug(ServerTestCase):
         self.assertError(self.r.cmd("ROLE", "x"),
                          "ERR wrong number of arguments for 'role' command")
 
+    def test_wait_without_replicas(self):
+        r = self.r
+        self.assertEqual(r.cmd("WAIT", 0, 0), 0)
+        t0 = time.monotonic()
+        self.assertEqual(r.cmd("WAIT", 1, 200), 0)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.19)
+        # the next command waits behind it
+        t0 = time.monotonic()
+        r.send_command("WAIT", 2, 150)
+        r.send_command("PING")
+        self.assertEqual(r.read_replies(2), [0, "PONG"])
+        self.assertGreaterEqual(time.monotonic() - t0, 0.14)
+        # inside MULTI it answers at once
+        self.assertEqual(r.cmd("MULTI"), "OK")
+        self.assertEqual(r.cmd("WAIT", 1, 0), "QUEUED")
+        self.assertEqual(r.cmd("EXEC"), [0])
+        self.assertError(r.cmd("WAIT", 1, -1), "ERR timeout is negative")
+        self.assertError(r.cmd("WAIT", 1, "x"), "ERR timeout is not an integer or out of range")
+        self.assertError(r.cmd("WAIT", "x", 0), "ERR value is not an integer or out of range")
+
+    def test_wait_forever_then_the_client_leaves(self):
+        c = self.client()
+        c.send_command("WAIT", 1, 0)
+        time.sleep(0.2)
+        c.close()  # the server lets it go, and goes on
+        self.assertEqual(self.r.cmd("PING"), "PONG")
+        self.assertEqual(self.r.cmd("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"), 0)
+
     def test_time_advances(self):
         a = self.r.cmd("TIME")
         time.sleep(0.02)
