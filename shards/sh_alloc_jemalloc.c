@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 size_t sh_alloc_process_bytes(void)
@@ -62,4 +63,19 @@ const char *sh_alloc_name(void)
     }
     name[i] = '\0';
     return name;
+}
+
+int sh_alloc_print_stats(void (*out)(void *arg, const char *text), void *arg)
+{
+    malloc_stats_print(out, arg, NULL);
+    return 0;
+}
+
+int sh_alloc_purge(void)
+{
+    char cmd[64];
+
+    /* every arena: MALLCTL_ARENAS_ALL */
+    snprintf(cmd, sizeof(cmd), "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
+    return mallctl(cmd, NULL, NULL, NULL, 0) == 0 ? 0 : -ENOTSUP;
 }

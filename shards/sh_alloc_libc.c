@@ -26,3 +26,15 @@ int sh_alloc_get_stats(struct sh_alloc_stats *st)
     memset(st, 0, sizeof(*st));
     return -ENOTSUP;
 }
+
+int sh_alloc_print_stats(void (*out)(void *arg, const char *text), void *arg)
+{
+    (void)out;
+    (void)arg;
+    return -ENOTSUP;
+}
+
+int sh_alloc_purge(void)
+{
+    return -ENOTSUP;
+}

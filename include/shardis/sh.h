@@ -82,6 +82,12 @@ struct sh_alloc_stats {
  * over every arena (microseconds; not for a hot path). */
 SH_MUST_CHECK int sh_alloc_get_stats(struct sh_alloc_stats *st);
 
+/* MEMORY MALLOC-STATS: the allocator's report, out(arg, text) called for
+ * each piece; -ENOTSUP when it has none (libc). MEMORY PURGE: dirty pages
+ * back to the system; -ENOTSUP likewise. */
+SH_MUST_CHECK int sh_alloc_print_stats(void (*out)(void *arg, const char *text), void *arg);
+SH_MUST_CHECK int sh_alloc_purge(void);
+
 char *sh_strdup(const char *s);
 char *sh_memdup(const void *p, size_t n);
 

@@ -22,6 +22,7 @@
 #include "shardis/util.h"
 
 #include <limits.h>
+#include <string.h>
 
 static struct kentry *peek(struct cmd_ctx *ctx, int i)
 {
@@ -150,12 +151,44 @@ static void cmd_memory_usage(struct cmd_ctx *ctx)
     reply_int(&ctx->r, (long long)(sh_alloc_size(e) + kval_memory(&e->val)));
 }
 
+static void stats_piece(void *arg, const char *text)
+{
+    rbuf_append(arg, text, strlen(text));
+}
+
+/* MEMORY MALLOC-STATS: jemalloc's report (process-wide), or Redis's line
+ * for an allocator without one. */
+static void cmd_memory_malloc_stats(struct cmd_ctx *ctx)
+{
+    struct rbuf b;
+
+    rbuf_init(&b);
+    if (sh_alloc_print_stats(stats_piece, &b) != 0 || b.len == 0) {
+        rbuf_append(&b, "Stats not supported for the current allocator", 45);
+    }
+    reply_verbatim(&ctx->r, b.data, b.len, "txt");
+    rbuf_fini(&b);
+}
+
+/* MEMORY PURGE: jemalloc gives its dirty pages back (process-wide). */
+static void cmd_memory_purge(struct cmd_ctx *ctx)
+{
+    if (sh_alloc_purge() != 0) {
+        /* nothing to give back with this allocator: OK all the same, as Redis */
+    }
+    reply_ok(&ctx->r);
+}
+
 static void cmd_memory_help(struct cmd_ctx *ctx)
 {
     static const char *const lines[] = {
         "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "DOCTOR",
         "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
         "STATS",
         "    Return information about the memory usage of the server.",
         "USAGE <key> [SAMPLES <count>]",
@@ -177,4 +210,6 @@ void cmd_object_bind(void)
     cmd_must_bind("object|help", cmd_object_help, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("memory|usage", cmd_memory_usage, CMD_ROUTE_KEY, NULL);
     cmd_must_bind("memory|help", cmd_memory_help, CMD_ROUTE_CONN, NULL);
+    cmd_must_bind("memory|malloc-stats", cmd_memory_malloc_stats, CMD_ROUTE_CONN, NULL);
+    cmd_must_bind("memory|purge", cmd_memory_purge, CMD_ROUTE_CONN, NULL);
 }
