@@ -55,6 +55,7 @@ struct server {
     struct mbox_counter *monitors_at; /* [shard]: MONITOR clients there */
     struct mbox_counter busy;         /* shards running a busy script (shard_busy_*) */
     struct mbox_counter *dirty;       /* [shard]: its stats.dirty, stored by it */
+    struct mbox_counter *mem_used;    /* [shard]: what it counts for maxmemory (evict.c) */
     struct persist *persist;          /* persistence's server-wide state (persist.h) */
     struct mbox_counter save_failed;  /* 1: the last snapshot failed (MISCONF) */
     struct shard_busy *busy_at;       /* [shard] */

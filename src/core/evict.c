@@ -248,16 +248,51 @@ void evict_free(struct shard *sh)
     sh->evict_pool = NULL;
 }
 
+void evict_publish(struct shard *sh)
+{
+    mbox_counter_set(&((struct server *)sh->srv)->mem_used[sh->id], (long)evict_used(sh));
+}
+
+/* The server's figure: this shard's own count now, the others' as they last
+ * published it (each cron tick, and whenever one is over its share). */
+static long long server_used(struct shard *sh, long long mine)
+{
+    struct server *srv = (struct server *)sh->srv;
+    long long total = mine;
+
+    for (int s = 0; s < srv->nshards; s++) {
+        if (s != sh->id) {
+            total += mbox_counter_get(&srv->mem_used[s]);
+        }
+    }
+    return total;
+}
+
+/* Over: past this shard's share while the server is past maxmemory. A shard
+ * may use more than its share while the others leave room (one big value,
+ * keys that hash unevenly). */
+static bool over_limit(struct shard *sh, long long *used)
+{
+    *used = evict_used(sh);
+    return *used > share(sh) && server_used(sh, *used) > sh->cfg.maxmemory;
+}
+
 bool evict_before_command(struct shard *sh, const struct cmd_spec *cmd, struct reply *r)
 {
-    long long limit = share(sh);
+    long long used;
     enum policy p;
 
-    if (evict_used(sh) <= limit) {
+    if (evict_used(sh) <= share(sh)) {
+        return true; /* the common case: one counter read */
+    }
+    evict_publish(sh);
+    if (!over_limit(sh, &used)) {
         return true;
     }
     p = policy_of(sh->cfg.maxmemory_policy);
-    if (p != P_NOEVICTION) {
+    bool stuck = p == P_NOEVICTION; /* nothing more may go */
+
+    if (!stuck) {
         /* tenacity 10 lets one call work 500 us, as Redis's default; 100
          * never stops early */
         long long ten = sh->cfg.maxmemory_eviction_tenacity;
@@ -267,13 +302,19 @@ bool evict_before_command(struct shard *sh, const struct cmd_spec *cmd, struct r
         int64_t t0 = sh_mono_us();
         int n = 0;
 
-        while (evict_used(sh) > limit && evict_one(sh, p)) {
-            if ((++n & 15) == 0 && sh_mono_us() - t0 > budget_us) {
+        while (over_limit(sh, &used)) {
+            if (!evict_one(sh, p)) {
+                stuck = true;
                 break;
             }
+            if ((++n & 15) == 0 && sh_mono_us() - t0 > budget_us) {
+                break; /* time's up: the next command goes on (Redis's EVICT_RUNNING) */
+            }
         }
+        evict_publish(sh);
     }
-    if (evict_used(sh) <= limit || !(cmd->flags & CMD_DENYOOM) || sh->allow_oom) {
+    /* Redis refuses only when eviction cannot free enough (EVICT_FAIL) */
+    if (!stuck || !over_limit(sh, &used) || !(cmd->flags & CMD_DENYOOM) || sh->allow_oom) {
         return true;
     }
     reply_error(r, "OOM command not allowed when used memory > 'maxmemory'.");

@@ -558,6 +558,9 @@ static void cron(struct shard *sh)
         kdb_rehash(db, deadline);
     }
     conn_cron(sh);
+    if (sh->cfg.maxmemory) {
+        evict_publish(sh); /* the others' view of this shard, for maxmemory */
+    }
     sample_metrics(sh);
     for (int i = 0; i < sh->nlisten; i++) {
         if (sh->accept_paused & (1u << i)) {
@@ -1126,6 +1129,7 @@ int shard_start_all(struct server *srv)
     srv->shards = sh_calloc((size_t)n, sizeof(*srv->shards));
     srv->heartbeat = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->heartbeat));
     srv->dirty = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->dirty));
+    srv->mem_used = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->mem_used));
     srv->monitors_at = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->monitors_at));
     srv->busy_at = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->busy_at));
     for (int i = 0; i < n; i++) {
@@ -1224,6 +1228,8 @@ void shard_join_all(struct server *srv)
     srv->heartbeat = NULL;
     sh_free(srv->dirty);
     srv->dirty = NULL;
+    sh_free(srv->mem_used);
+    srv->mem_used = NULL;
     sh_free(srv->monitors_at);
     srv->monitors_at = NULL;
     sh_free(srv->busy_at);

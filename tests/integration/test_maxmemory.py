@@ -159,6 +159,20 @@ class TestEviction(MaxmemoryTestCase):
         # far (with random eviction both would keep about the same share)
         self.assertGreaterEqual(hot / 20 - old / 250, 0.3, (hot, old, evicted))
 
+    def test_a_value_bigger_than_a_shards_share_is_kept(self):
+        # 12 MB of maxmemory, one 3 MB value and a little more: the server
+        # as a whole is under the limit (its query buffer counts while it
+        # arrives), whichever core holds the value
+        r = self.r
+        self.assertOK(r.cmd("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"))
+        self.assertOK(r.cmd("CONFIG", "SET", "maxmemory", "12mb"))
+        time.sleep(0.3)  # every shard has published its figure
+        self.assertOK(r.cmd("SET", "big", "b" * (3 << 20)))
+        self.fill(100)
+        self.assertEqual(r.cmd("STRLEN", "big"), 3 << 20)
+        self.assertEqual(r.cmd("DBSIZE"), 101)
+        self.assertEqual(info_field(r, "stats", "evicted_keys"), "0")
+
     def test_volatile_ttl_evicts_keys_with_a_ttl_only(self):
         r = self.r
         self.fill(500, prefix="keep")
