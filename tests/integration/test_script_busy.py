@@ -273,7 +273,7 @@ class TestBusyEval(BusyTestCase):
         self.assertEqual(c.cmd("EXEC"), [None])
 
     def test_script_that_ends_by_itself(self):
-        body = TIMED % 1000
+        body = TIMED % 3000  # a window a loaded (sanitizer) run cannot miss
         caller = self.start_script("EVAL", body, "0")
         self.wait_busy(BUSY_SCRIPT)
         others = [self.conn() for _ in range(4)]
@@ -300,7 +300,7 @@ class TestBusyEval(BusyTestCase):
         self.assertEqual(conns[0].cmd("GET", "early"), b"v")
 
     def test_writer_is_unkillable_until_it_ends(self):
-        body = ("redis.call('SET', KEYS[1], 'written') " + TIMED % 1000)
+        body = ("redis.call('SET', KEYS[1], 'written') " + TIMED % 3000)
         caller = self.start_script("EVAL", body, "1", "wk")
         self.wait_busy(BUSY_SCRIPT)
         c = self.conn()
