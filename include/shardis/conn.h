@@ -103,6 +103,7 @@ struct conn {
     char addr[64];
     char laddr[64];
     char last_cmd[32];
+    const struct cmd_spec *last_cmd_spec; /* the command last_cmd names */
     size_t argv_mem; /* bytes of the arguments of the command held or running */
 };
 

@@ -573,6 +573,7 @@ static void hold(struct conn *c, const struct parse_mark *m, const struct cmd_sp
         c->argv_mem += argv[i].len;
     }
     snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", cmd->fullname);
+    c->last_cmd_spec = cmd;
     rewind_to(c, m);
     c->flags |= CONN_PAUSED | CONN_HELD;
 }

@@ -1407,7 +1407,16 @@ void route_dispatch(struct conn *c, int argc, const struct sh_slice *argv)
         }
         return;
     }
-    snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", cmd->fullname);
+    if (c->last_cmd_spec != cmd) {
+        /* CLIENT LIST's cmd=: copied when it changes, not per command (a
+         * snprintf per request was 1.3 % of a -P 16 profile) */
+        size_t n = strlen(cmd->fullname);
+
+        n = n < sizeof(c->last_cmd) - 1 ? n : sizeof(c->last_cmd) - 1;
+        memcpy(c->last_cmd, cmd->fullname, n);
+        c->last_cmd[n] = '\0';
+        c->last_cmd_spec = cmd;
+    }
     if (SH_UNLIKELY(mbox_counter_get(&((struct server *)c->sh->srv)->busy) != 0) &&
         refuse_busy(c, cmd, argc, argv)) {
         return;
