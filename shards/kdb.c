@@ -39,6 +39,7 @@ struct kdb {
 };
 
 static uint32_t lfu_make(int64_t now_ms, unsigned counter);
+static uint64_t next_rnd(uint64_t *rnd);
 
 static inline void snap_check(struct kdb *db, struct kentry *e)
 {
@@ -304,13 +305,7 @@ uint32_t kdb_lfu_touch(struct kdb *db, uint32_t lru, int64_t now_ms)
     if (counter < 255) {
         double base = counter > KDB_LFU_INIT ? (double)(counter - KDB_LFU_INIT) : 0.0;
         double p = 1.0 / (base * db->lfu_log_factor + 1);
-        uint64_t x = db->rnd ? db->rnd : 0x9E3779B97F4A7C15ULL;
-
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        db->rnd = x;
-        if ((double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0 < p) {
+        if ((double)(next_rnd(&db->rnd) >> 11) / 9007199254740992.0 < p) {
             counter++;
         }
     }

@@ -12,9 +12,9 @@
  * idle time, LFU counter, TTL or chance) until one of the two is under, or
  * until maxmemory-eviction-tenacity's time is spent; a command flagged
  * denyoom is refused with -OOM while both stay over. A shard may so hold
- * more than its share while the others leave room. An evicted key fires the "evicted" event, invalidates client
- * caches, is serialized first by a running snapshot and logged as DEL by
- * the AOF. Only the shard's own thread runs this.
+ * more than its share while the others leave room. An evicted key fires the "evicted" event,
+ * invalidates client caches, is serialized first by a running snapshot and logged as DEL by the
+ * AOF. Only the shard's own thread runs this.
  */
 #pragma once
 

@@ -65,17 +65,6 @@ static long long share(const struct shard *sh)
     return s > 0 ? s : 1;
 }
 
-static uint64_t next_rnd(struct shard *sh)
-{
-    uint64_t x = sh->rnd;
-
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    sh->rnd = x;
-    return x * 2685821657736338717ULL;
-}
-
 /* Higher is evicted first. */
 static long long score(const struct shard *sh, enum policy p, const struct kdb *db,
                        const struct kentry *e)
@@ -165,15 +154,15 @@ static bool evict_one(struct shard *sh, enum policy p)
     int samples = sh->cfg.maxmemory_samples > 64 ? 64 : (int)sh->cfg.maxmemory_samples;
 
     for (int k = 0, tries = 0; k < samples && tries < samples * 4 + ndb; tries++) {
-        int dbid = (int)(next_rnd(sh) % (uint64_t)ndb);
+        int dbid = (int)(shard_rand(sh) % (uint64_t)ndb);
         struct kdb *db = shard_db(sh, dbid);
         struct kentry *e;
 
         if (volatile_only ? kdb_expires(db) == 0 : kdb_size(db) == 0) {
             continue;
         }
-        e = volatile_only ? kdb_random_volatile(db, next_rnd(sh))
-                          : kdb_random(db, next_rnd(sh), sh->now_ms);
+        e = volatile_only ? kdb_random_volatile(db, shard_rand(sh))
+                          : kdb_random(db, shard_rand(sh), sh->now_ms);
         k++;
         if (!e) {
             continue;
@@ -210,8 +199,8 @@ static bool evict_one(struct shard *sh, enum policy p)
             /* sampling missed (few databases hold keys): look at each */
             struct kdb *db = shard_db(sh, i);
 
-            best = volatile_only ? kdb_random_volatile(db, next_rnd(sh))
-                                 : kdb_random(db, next_rnd(sh), sh->now_ms);
+            best = volatile_only ? kdb_random_volatile(db, shard_rand(sh))
+                                 : kdb_random(db, shard_rand(sh), sh->now_ms);
             best_db = db;
             best_dbid = i;
         }
