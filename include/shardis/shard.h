@@ -410,6 +410,12 @@ void shard_shutdown_from(struct shard *sh);
 
 /* Owner of a key: xxh3_64 of the key or of its non-empty {tag}. *hash is
  * set to the key's own table hash (kdict_hash). */
+/* A listening TCP socket on addr ("*" and "::*" for any) and port: its fd,
+ * or -errno (-EINVAL, logged naming directive, for an address that does not
+ * parse). clients: the client port's options, SO_REUSEPORT (every shard
+ * listens on it), TCP_NODELAY, IPV6_V6ONLY; without, a port taken by
+ * anyone fails. */
+int shard_listen(const char *addr, int port, int backlog, bool clients, const char *directive);
 int shard_owner(int nshards, const char *key, size_t len, uint64_t *hash);
 /* The next number of sh's random stream (xorshift64* over sh->rnd): random
  * picks, and seeds of new dicts and skiplists. On sh's thread only. */

@@ -744,41 +744,6 @@ static void on_tick(struct shard *sh, struct shard_io *io, int res)
     }
 }
 
-static int listen_on(const char *addr, int port, int backlog)
-{
-    struct addrinfo hints = { .ai_family = AF_UNSPEC,
-                              .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE | AI_NUMERICHOST };
-    struct addrinfo *ai;
-    char portstr[16];
-    int fd, one = 1, rc;
-    const char *host = !strcmp(addr, "*") ? "0.0.0.0" : !strcmp(addr, "::*") ? "::" : addr;
-
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    rc = getaddrinfo(host, portstr, &hints, &ai);
-    if (rc != 0) {
-        sh_log(LOG_WARNING, "metrics-bind %s: %s", addr, gai_strerror(rc));
-        return -EINVAL;
-    }
-    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        rc = -errno;
-        goto out_free;
-    }
-    /* no SO_REUSEPORT: a port taken by anyone (the client port included)
-     * fails the start */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
-        rc = -errno;
-        close(fd);
-        goto out_free;
-    }
-    rc = fd;
-out_free:
-    freeaddrinfo(ai);
-    return rc;
-}
-
 int metrics_setup(struct shard *sh)
 {
     struct metrics *m;
@@ -787,7 +752,10 @@ int metrics_setup(struct shard *sh)
     if (sh->id != 0 || sh->cfg.metrics_port <= 0) {
         return 0;
     }
-    fd = listen_on(sh->cfg.metrics_bind, (int)sh->cfg.metrics_port, (int)sh->cfg.tcp_backlog);
+    /* no SO_REUSEPORT: a port taken by anyone (the client port included)
+     * fails the start */
+    fd = shard_listen(sh->cfg.metrics_bind, (int)sh->cfg.metrics_port, (int)sh->cfg.tcp_backlog,
+                      false, "metrics-bind");
     if (fd < 0) {
         sh_log(LOG_WARNING, "Could not create metrics listening socket %s:%lld: %s",
                sh->cfg.metrics_bind, sh->cfg.metrics_port, strerror(-fd));

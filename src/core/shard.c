@@ -871,7 +871,7 @@ static int setup_buffers(struct shard *sh)
     return 0;
 }
 
-static int setup_listener(struct shard *sh, const char *addr, int port)
+int shard_listen(const char *addr, int port, int backlog, bool clients, const char *directive)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC,
                               .ai_socktype = SOCK_STREAM,
@@ -889,7 +889,7 @@ static int setup_listener(struct shard *sh, const char *addr, int port)
     snprintf(portstr, sizeof(portstr), "%d", port);
     rc = getaddrinfo(host, portstr, &hints, &ai);
     if (rc != 0) {
-        sh_log(LOG_WARNING, "bind %s: %s", addr, gai_strerror(rc));
+        sh_log(LOG_WARNING, "%s %s: %s", directive, addr, gai_strerror(rc));
         return -EINVAL;
     }
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -898,24 +898,39 @@ static int setup_listener(struct shard *sh, const char *addr, int port)
         goto out_free;
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-    /* accepted sockets inherit TCP_NODELAY from the listener */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (ai->ai_family == AF_INET6) {
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (clients) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+        /* accepted sockets inherit TCP_NODELAY from the listener */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (ai->ai_family == AF_INET6) {
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        }
     }
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, (int)sh->cfg.tcp_backlog) < 0) {
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
         rc = -errno;
-        sh_log(LOG_WARNING, "Could not create server TCP listening socket %s:%d: %s", addr, port,
-               strerror(-rc));
         close(fd);
         goto out_free;
     }
-    sh->listen_fd[sh->nlisten++] = fd;
-    rc = 0;
+    rc = fd;
 out_free:
     freeaddrinfo(ai);
     return rc;
+}
+
+static int setup_listener(struct shard *sh, const char *addr, int port)
+{
+    int fd = shard_listen(addr, port, (int)sh->cfg.tcp_backlog, true, "bind");
+
+    if (fd == -EINVAL) {
+        return fd; /* logged */
+    }
+    if (fd < 0) {
+        sh_log(LOG_WARNING, "Could not create server TCP listening socket %s:%d: %s", addr, port,
+               strerror(-fd));
+        return fd;
+    }
+    sh->listen_fd[sh->nlisten++] = fd;
+    return 0;
 }
 
 static int shard_setup(struct shard *sh)
