@@ -15,6 +15,7 @@
 #include "shardis/config.h"
 #include "shardis/log.h"
 #include "shardis/persist.h"
+#include "shardis/repl.h"
 #include "shardis/route.h"
 #include "shardis/sdnotify.h"
 #include "shardis/shard.h"
@@ -311,11 +312,13 @@ int main(int argc, char **argv)
     sh_log(LOG_NOTICE, "shardis %s starting, pid=%d, %d shards, port %lld", SHARDIS_VERSION,
            (int)getpid(), srv.nshards, srv.cfg.port);
     persist_init(&srv);
+    repl_init(&srv);
     if (shard_start_all(&srv) != 0 || wait_ready(&srv) != 0) {
         sh_log(LOG_WARNING, "start-up failed");
         shard_hooks.stop = NULL; /* every shard stops now, nothing saved */
         shard_request_shutdown(&srv);
         shard_join_all(&srv);
+        repl_fini(&srv);
         persist_fini(&srv);
         goto out_pidfile;
     }
@@ -331,6 +334,7 @@ int main(int argc, char **argv)
     /* a SHUTDOWN command ends the shards without main's signal path */
     sdnotify_send("STOPPING=1\nSTATUS=Shutting down");
     shard_join_all(&srv);
+    repl_fini(&srv);
     persist_fini(&srv);
     sh_log(LOG_NOTICE, "shardis is now ready to exit, bye bye...");
     rc = 0;

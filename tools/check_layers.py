@@ -8,7 +8,7 @@ own, or when src/ loses its shape (see src/README.md).
 Layers, lowest first; a file may include headers of its own layer and of the
 layers below it:
 
-    shards < proto < ops < core < txn < persist < cmd < main
+    shards < proto < ops < core < txn < persist < repl < cmd < main
 
 A .c file's layer is its folder (shards/, src/<layer>/, src/main.c). The
 public headers stay flat in include/shardis/; a header's layer is the layer
@@ -24,7 +24,7 @@ import os
 import re
 import sys
 
-LAYERS = ["shards", "proto", "ops", "core", "txn", "persist", "cmd", "main"]
+LAYERS = ["shards", "proto", "ops", "core", "txn", "persist", "repl", "cmd", "main"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 MAX_LINES = 1500
 GENERATED = {"src/ops/cmdtab_gen.c"}

@@ -22,6 +22,7 @@
 
 #include "shardis/sh.h"
 
+struct rbuf;
 struct shard;
 
 /* BGREWRITEAOF: 0 started, 1 scheduled (a snapshot runs), -1 with Redis's
@@ -30,6 +31,19 @@ SH_MUST_CHECK int aof_rewrite_start(struct shard *sh, char *err, size_t errlen);
 
 /* CONFIG SET appendonly changed on this shard (each shard's part). */
 void aof_set_enabled(struct shard *sh, bool on);
+
+/* Whether this shard writes its log now. */
+bool aof_logging(struct shard *sh);
+
+/* Replication's tap (repl.h): from aof_tap_on on, each loop iteration's
+ * records (what the log gets, file or not) are also handed to aof_tap, set
+ * once by replication; aof_put_raw adds a line of its own (a "#MARK")
+ * to them. This shard only. */
+extern void (*aof_tap)(struct shard *sh, const char *p, size_t n);
+void aof_tap_on(struct shard *sh);
+/* A command in RESP (an array of bulks) appended to b. */
+void aof_put_cmd(struct rbuf *b, int argc, const struct sh_slice *argv);
+void aof_put_raw(struct shard *sh, const char *p, size_t n);
 
 /* INFO persistence's aof_* fields. */
 struct aof_status {

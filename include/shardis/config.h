@@ -130,6 +130,29 @@ struct config {
      * address; set at start only */
     long long metrics_port;
     char *metrics_bind;
+    /* replication (repl/): "host port" of the primary ("" = this server is
+     * a primary), and the directives Redis 7.0 has for it */
+    char *replicaof;
+    char *masterauth; /* "" = none */
+    char *masteruser; /* "" = none (AUTH with the password only) */
+    long long replica_read_only;
+    long long replica_serve_stale_data;
+    long long replica_priority;
+    char *replica_announce_ip; /* "" = none */
+    long long replica_announce_port;
+    long long replica_announced;
+    long long replica_lazy_flush;
+    long long repl_backlog_size;
+    long long repl_backlog_ttl;
+    long long repl_timeout;
+    long long repl_ping_replica_period;
+    long long repl_diskless_sync;
+    long long repl_diskless_sync_delay;
+    long long repl_diskless_sync_max_replicas;
+    char *repl_diskless_load; /* "disabled" | "on-empty-db" | "swapdb" */
+    long long repl_disable_tcp_nodelay;
+    long long min_replicas_to_write;
+    long long min_replicas_max_lag;
 };
 
 /* Built-in defaults (they match deploy/shardis.conf). */

@@ -62,6 +62,8 @@ enum {
     CONN_NO_EVICT = 1u << 17,        /* CLIENT NO-EVICT ON (shown as 'e') */
     CONN_MULTI_WRITE = 1u << 18,     /* MULTI queued a write: CLIENT PAUSE WRITE holds EXEC */
     CONN_PEER_EOF = 1u << 19,        /* the peer sent EOF: its recv is not re-armed */
+    CONN_MASTER = 1u << 20,          /* the primary's stream on a replica (repl/replica.c) */
+    CONN_REPLICA = 1u << 21,         /* a replica after PSYNC/SYNC (repl/primary.c) */
 };
 #define CONN_REPLY_BITS (CONN_REPLY_OFF | CONN_REPLY_SKIP | CONN_REPLY_SKIP_NEXT)
 
@@ -105,7 +107,17 @@ struct conn {
     char last_cmd[32];
     const struct cmd_spec *last_cmd_spec; /* the command last_cmd names */
     size_t argv_mem; /* bytes of the arguments of the command held or running */
+    void *repl;      /* replication's state of a CONN_REPLICA / CONN_MASTER link */
 };
+
+/* Hooks of the replication layer (repl/), set once before the shards start:
+ * a connection with c->repl sent all its output (a replica's RDB goes out
+ * in pieces), and one is being freed. */
+struct conn_repl_hooks {
+    void (*drained)(struct conn *c);
+    void (*gone)(struct conn *c);
+};
+extern struct conn_repl_hooks conn_repl_hooks;
 
 /* Takes a freshly accepted socket. Returns the connection (owned by the
  * shard) or NULL if it was refused (and closed). */

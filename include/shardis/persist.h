@@ -48,6 +48,10 @@ void persist_fini(struct server *srv);
  * with Redis's error text (without "-") in err: "ERR Background save already
  * in progress", or the file error. */
 SH_MUST_CHECK int persist_snap_prepare(struct shard *sh, char *err, size_t errlen);
+/* After a prepare, before the begin parts go: the begin on every shard also
+ * calls persist_mark_hook (set once by replication) with mark. */
+void persist_snap_set_mark(const struct server *srv, long mark);
+extern void (*persist_mark_hook)(struct shard *sh, long mark);
 /* The part __snapbegin: the snapshot starts on this shard now. */
 void persist_snap_begin(struct shard *sh);
 /* Whether a snapshot is running (anywhere). */

@@ -37,6 +37,13 @@ struct req;
 struct slowlog;
 struct tracking;
 
+/* srv->repl_gate bits: clients' write commands are refused while one is set
+ * (route.c), except the primary's own stream (CONN_MASTER) */
+enum {
+    SHARD_GATE_READONLY = 1,   /* a replica with replica-read-only: -READONLY */
+    SHARD_GATE_NOREPLICAS = 2, /* fewer good replicas than min-replicas-to-write */
+};
+
 struct server {
     struct config cfg; /* as loaded; read-only */
     int nshards;
@@ -58,6 +65,10 @@ struct server {
     struct mbox_counter *mem_used;    /* [shard]: what it counts for maxmemory (evict.c) */
     struct persist *persist;          /* persistence's server-wide state (persist.h) */
     struct mbox_counter save_failed;  /* 1: the last snapshot failed (MISCONF) */
+    /* replication (repl.h): SHARD_GATE_* bits that refuse clients' writes
+     * (route.c), stored by the replication layer */
+    struct mbox_counter repl_gate;
+    struct repl *repl; /* replication's server-wide state (repl.h) */
     struct shard_busy *busy_at;       /* [shard] */
     int64_t start_ms;
     char run_id[41];

@@ -3,6 +3,7 @@
  * cmd_bind.c: binds every command family into the table (see cmd_bind.h).
  */
 #include "shardis/cmd_bind.h"
+#include "shardis/repl.h"
 
 #include "shardis/block.h"
 #include "shardis/eval.h"
@@ -39,4 +40,5 @@ void cmd_bind_all(void)
     pubsub_bind();
     multi_bind();
     eval_bind();
+    repl_bind();
 }

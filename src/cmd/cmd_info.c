@@ -50,6 +50,7 @@
 #include "shardis/kdb.h"
 #include "shardis/latency.h"
 #include "shardis/persist.h"
+#include "shardis/repl.h"
 #include "shardis/pubsub.h"
 #include "shardis/resp.h"
 #include "shardis/route.h"
@@ -788,35 +789,10 @@ static void info_stats(struct rbuf *b, struct info_sum *s)
     info_stats_tail(b, s);
 }
 
-/* A replication id of 40 hex digits, new at each start as Redis's is:
- * derived from run_id (random per start), so it needs no state. */
-static void info_replid(const char *run_id, char *out, size_t len)
-{
-    size_t n = strlen(run_id);
-    XXH128_hash_t h = XXH3_128bits_withSeed(run_id, n, 0x7265706c);
-    uint32_t more = (uint32_t)XXH3_64bits_withSeed(run_id, n, 0x6964);
-
-    snprintf(out, len, "%016llx%016llx%08x", (unsigned long long)h.high64,
-             (unsigned long long)h.low64, (unsigned)more);
-}
-
 static void info_replication(struct rbuf *b, struct info_sum *s)
 {
-    char replid[41];
-
-    info_replid(s->sh->srv->run_id, replid, sizeof(replid));
     info_section(b, "Replication");
-    info_line(b, "role:master");
-    info_line(b, "connected_slaves:0");
-    info_line(b, "master_failover_state:no-failover");
-    info_line(b, "master_replid:%s", replid);
-    info_line(b, "master_replid2:0000000000000000000000000000000000000000");
-    info_line(b, "master_repl_offset:0");
-    info_line(b, "second_repl_offset:-1");
-    info_line(b, "repl_backlog_active:0");
-    info_line(b, "repl_backlog_size:%d", INFO_REPL_BACKLOG_SIZE);
-    info_line(b, "repl_backlog_first_byte_offset:0");
-    info_line(b, "repl_backlog_histlen:0");
+    repl_info(s->sh, b);
 }
 
 /* used_cpu_*_main_thread: Redis's main thread runs the commands; here the

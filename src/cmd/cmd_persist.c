@@ -23,6 +23,7 @@
 #include "shardis/conn.h"
 #include "shardis/log.h"
 #include "shardis/persist.h"
+#include "shardis/repl.h"
 #include "shardis/reply.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
@@ -340,6 +341,18 @@ static void cmd_bgsave(struct cmd_ctx *ctx)
     reply_status(&ctx->r, "Background saving started");
 }
 
+/* Replication's full sync (repl.h): a BGSAVE whose begin marks every
+ * shard's records. */
+static int bgsave_marked(struct shard *sh, long mark, char *err, size_t errlen)
+{
+    if (persist_snap_prepare(sh, err, errlen) != 0) {
+        return -1;
+    }
+    persist_snap_set_mark(sh->srv, mark);
+    start_job(conn_internal(sh), cmdtab_lookup("bgsave", 6), OP_BGSAVE, true, false, PH_PREPARED);
+    return 0;
+}
+
 /* BGREWRITEAOF: a snapshot into the AOF's next base (aof.h); scheduled
  * while a snapshot runs, started from shard 0's cron when it ends. */
 static void cmd_bgrewriteaof(struct cmd_ctx *ctx)
@@ -347,7 +360,7 @@ static void cmd_bgrewriteaof(struct cmd_ctx *ctx)
     char err[160];
     int rc;
 
-    if (!ctx->shard->prop_on && !ctx->shard->cfg.appendonly) {
+    if (!aof_logging(ctx->shard) && !ctx->shard->cfg.appendonly) {
         reply_error(&ctx->r, "ERR shardis: BGREWRITEAOF needs appendonly yes");
         return;
     }
@@ -388,4 +401,5 @@ void cmd_persist_bind(void)
     cmd_must_bind("bgsave", cmd_bgsave, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("lastsave", cmd_lastsave, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("bgrewriteaof", cmd_bgrewriteaof, CMD_ROUTE_CONN, NULL);
+    repl_bgsave = bgsave_marked;
 }

@@ -248,92 +248,6 @@ static void cmd_time(struct cmd_ctx *ctx)
     reply_bulk_ll(&ctx->r, us % 1000000);
 }
 
-/* ROLE: a primary with no replicas yet (replication is not built): its
- * offset and an empty list, as Redis answers. */
-static void cmd_role(struct cmd_ctx *ctx)
-{
-    reply_array(&ctx->r, 3);
-    reply_bulk_cstr(&ctx->r, "master");
-    reply_int(&ctx->r, 0);
-    reply_array(&ctx->r, 0);
-}
-
-/* WAIT numreplicas timeout: no replica ever acknowledges (replication is
- * not built), so, as Redis with no replicas, 0 at once when none is asked
- * for (or inside EXEC or a script), else 0 once the timeout passed (0 ms:
- * never; the client's next commands wait, as behind a blocked command). A
- * timer of the shard's ring re-armed every 100 ms notices a client gone or
- * a shutdown. */
-struct wait_job {
-    struct shard_io io; /* first: the completion hands it back */
-    struct conn *c;
-    struct slot *slot;
-    int64_t deadline_ms; /* 0: none */
-    struct __kernel_timespec ts;
-};
-
-static void wait_arm(struct shard *sh, struct wait_job *w)
-{
-    int64_t left = w->deadline_ms ? w->deadline_ms - sh_time_ms() : 100;
-    struct io_uring_sqe *sqe;
-
-    left = left > 100 ? 100 : left < 1 ? 1 : left;
-    w->ts.tv_sec = left / 1000;
-    w->ts.tv_nsec = (left % 1000) * 1000000;
-    sqe = shard_get_sqe(sh);
-    io_uring_prep_timeout(sqe, &w->ts, 0, 0);
-    io_uring_sqe_set_data64(sqe, shard_io_data(&w->io));
-}
-
-static void wait_fired(struct shard *sh, struct shard_io *io, int res)
-{
-    struct wait_job *w = (struct wait_job *)io;
-    struct reply r = { .buf = &w->slot->buf, .proto = w->c->proto };
-
-    (void)res;
-    if (!(w->c->flags & CONN_CLOSING) && !sh->stopping &&
-        (!w->deadline_ms || sh_time_ms() < w->deadline_ms)) {
-        wait_arm(sh, w);
-        return;
-    }
-    reply_int(&r, 0);
-    conn_slot_done(w->c, w->slot);
-    conn_barrier_end(w->c);
-    conn_request_done(w->c); /* the connection may go now */
-    sh_free(w);
-}
-
-static void cmd_wait(struct cmd_ctx *ctx)
-{
-    long long want, timeout;
-    struct wait_job *w;
-
-    if (!util_str2ll(ctx->argv[1].ptr, ctx->argv[1].len, &want)) {
-        reply_err_notint(&ctx->r);
-        return;
-    }
-    if (!util_str2ll(ctx->argv[2].ptr, ctx->argv[2].len, &timeout)) {
-        reply_error(&ctx->r, "ERR timeout is not an integer or out of range");
-        return;
-    }
-    if (timeout < 0) {
-        reply_error(&ctx->r, "ERR timeout is negative");
-        return;
-    }
-    if (want <= 0 || ctx->nested || !ctx->conn) {
-        reply_int(&ctx->r, 0);
-        return;
-    }
-    w = sh_calloc(1, sizeof(*w));
-    w->io.done = wait_fired;
-    w->c = ctx->conn;
-    w->slot = conn_slot_new(ctx->conn);
-    w->deadline_ms = timeout ? sh_time_ms() + timeout : 0;
-    ctx->conn->inflight++; /* it stays until the reply is written */
-    conn_barrier_begin(ctx->conn);
-    wait_arm(ctx->shard, w);
-}
-
 /* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: with SAVE, or with save
  * points and not NOSAVE, a snapshot first (cmd_persist.c); a failed one
  * keeps the server running unless FORCE. */
@@ -923,8 +837,6 @@ void cmd_server_bind(void)
     cmd_must_bind("auth", cmd_auth, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("select", cmd_select, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("time", cmd_time, CMD_ROUTE_CONN, NULL);
-    cmd_must_bind("role", cmd_role, CMD_ROUTE_CONN, NULL);
-    cmd_must_bind("wait", cmd_wait, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("shutdown", cmd_shutdown, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("client|id", cmd_client_id, CMD_ROUTE_CONN, NULL);
     cmd_must_bind("client|setname", cmd_client_setname, CMD_ROUTE_CONN, NULL);

@@ -47,6 +47,8 @@
 #define IDLE_KEEP_CAP    (64 * 1024)
 #define SENDING_KEEP_CAP (4 * 1024 * 1024)
 
+struct conn_repl_hooks conn_repl_hooks;
+
 static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
     char ip[INET6_ADDRSTRLEN] = "?";
@@ -255,6 +257,9 @@ static void conn_free(struct conn *c)
     tracking_conn_gone(c);
     if (c->multi && route_hooks.gone) {
         route_hooks.gone(c);
+    }
+    if (c->repl && conn_repl_hooks.gone) {
+        conn_repl_hooks.gone(c);
     }
     if (!(c->flags & CONN_FD_CLOSED)) {
         close(c->fd);
@@ -797,6 +802,8 @@ void conn_on_send(struct conn *c, int res)
     }
     if (c->out.len || (c->flags & CONN_CLOSE_AFTER)) {
         conn_want_send(c);
+    } else if (c->repl && conn_repl_hooks.drained && !(c->flags & CONN_CLOSING)) {
+        conn_repl_hooks.drained(c);
     }
     if (c->flags & CONN_PAUSED) {
         want_resume(c);
@@ -809,7 +816,9 @@ void conn_on_send(struct conn *c, int res)
 static bool over_output_limit(struct conn *c)
 {
     const struct config_cobl *lim =
-            &c->sh->cfg.cobl[pubsub_conn_count(c) ? CONFIG_COBL_PUBSUB : CONFIG_COBL_NORMAL];
+            &c->sh->cfg.cobl[(c->flags & CONN_REPLICA) ? CONFIG_COBL_REPLICA
+                             : pubsub_conn_count(c)    ? CONFIG_COBL_PUBSUB
+                                                       : CONFIG_COBL_NORMAL];
     long long pending = (long long)(c->out.len + c->sending.len - c->sent);
     bool over = lim->hard && pending >= lim->hard;
 

@@ -1242,6 +1242,20 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
         shard_count_error(c->sh, "-MISCONF", 8);
         return rejected(c, cmd);
     }
+    if (SH_UNLIKELY(mbox_counter_get((struct mbox_counter *)&c->sh->srv->repl_gate)) &&
+        (cmd->flags & CMD_WRITE) && !(c->flags & (CONN_MASTER | CONN_INTERNAL))) {
+        long gate = mbox_counter_get((struct mbox_counter *)&c->sh->srv->repl_gate);
+
+        r = conn_reply(c);
+        if (gate & SHARD_GATE_READONLY) {
+            reply_error(&r, "READONLY You can't write against a read only replica.");
+            shard_count_error(c->sh, "-READONLY", 9);
+        } else {
+            reply_error(&r, "NOREPLICAS Not enough good replicas to write.");
+            shard_count_error(c->sh, "-NOREPLICAS", 11);
+        }
+        return rejected(c, cmd);
+    }
     if (c->proto == 2 && c->ps && !allowed_when_subscribed(cmd) && pubsub_conn_count(c)) {
         r = conn_reply(c);
         reply_errorf(&r,

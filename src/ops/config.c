@@ -134,14 +134,36 @@ static const struct directive directives[] = {
     { "zset-max-listpack-entries", DIR_INT, F(limits.zset_max_listpack_entries), 0, LLONG_MAX,
       true },
     { "zset-max-listpack-value", DIR_MEM, F(limits.zset_max_listpack_value), 0, LLONG_MAX, true },
+    /* replication (repl/); replicaof changes with REPLICAOF only */
+    { "replicaof", DIR_WORDS, F(replicaof), 0, 0, false },
+    { "masterauth", DIR_STR, F(masterauth), 0, 0, true },
+    { "masteruser", DIR_STR, F(masteruser), 0, 0, true },
+    { "replica-read-only", DIR_BOOL, F(replica_read_only), 0, 1, true },
+    { "replica-serve-stale-data", DIR_BOOL, F(replica_serve_stale_data), 0, 1, true },
+    { "replica-priority", DIR_INT, F(replica_priority), 0, INT_MAX, true },
+    { "replica-announce-ip", DIR_STR, F(replica_announce_ip), 0, 0, true },
+    { "replica-announce-port", DIR_INT, F(replica_announce_port), 0, 65535, true },
+    { "replica-announced", DIR_BOOL, F(replica_announced), 0, 1, true },
+    { "replica-lazy-flush", DIR_BOOL, F(replica_lazy_flush), 0, 1, true },
+    { "repl-backlog-size", DIR_MEM, F(repl_backlog_size), 1, LLONG_MAX, true },
+    { "repl-backlog-ttl", DIR_INT, F(repl_backlog_ttl), 0, INT_MAX, true },
+    { "repl-timeout", DIR_INT, F(repl_timeout), 1, INT_MAX, true },
+    { "repl-ping-replica-period", DIR_INT, F(repl_ping_replica_period), 1, INT_MAX, true },
+    { "repl-diskless-sync", DIR_BOOL, F(repl_diskless_sync), 0, 1, true },
+    { "repl-diskless-sync-delay", DIR_INT, F(repl_diskless_sync_delay), 0, INT_MAX, true },
+    { "repl-diskless-sync-max-replicas", DIR_INT, F(repl_diskless_sync_max_replicas), 0, INT_MAX,
+      true },
+    { "repl-diskless-load", DIR_STR, F(repl_diskless_load), 0, 0, true },
+    { "repl-disable-tcp-nodelay", DIR_BOOL, F(repl_disable_tcp_nodelay), 0, 1, true },
+    { "min-replicas-to-write", DIR_INT, F(min_replicas_to_write), 0, INT_MAX, true },
+    { "min-replicas-max-lag", DIR_INT, F(min_replicas_max_lag), 0, INT_MAX, true },
 };
 
 /* Redis 7.0 still accepts the names of its ziplist days. An alias is a name
  * of its own, as in Redis: CONFIG GET answers under it (and a pattern that
  * matches both lists both), CONFIG SET's errors name it, and setting a
  * directive under both names in one CONFIG SET is not a duplicate. Redis
- * 7.0's other aliases (slave-*, min-slaves-*, repl-ping-slave-period,
- * cluster-slave-*, slaveof) name directives shardis does not have. */
+ * 7.0's cluster-slave-* aliases name directives shardis does not have. */
 static const struct {
     const char *alias, *name;
 } aliases[] = {
@@ -151,6 +173,16 @@ static const struct {
     { "zset-max-ziplist-entries", "zset-max-listpack-entries" },
     { "zset-max-ziplist-value", "zset-max-listpack-value" },
     { "lua-time-limit", "busy-reply-threshold" },
+    { "slaveof", "replicaof" },
+    { "slave-read-only", "replica-read-only" },
+    { "slave-serve-stale-data", "replica-serve-stale-data" },
+    { "slave-priority", "replica-priority" },
+    { "slave-announce-ip", "replica-announce-ip" },
+    { "slave-announce-port", "replica-announce-port" },
+    { "slave-lazy-flush", "replica-lazy-flush" },
+    { "repl-ping-slave-period", "repl-ping-replica-period" },
+    { "min-slaves-to-write", "min-replicas-to-write" },
+    { "min-slaves-max-lag", "min-replicas-max-lag" },
 };
 
 static const struct {
@@ -334,6 +366,22 @@ void config_init(struct config *c)
     c->latency_monitor_threshold = 0;
     c->latency_tracking = 1;
     c->latency_tracking_info_percentiles = sh_strdup("50 99 99.9");
+    c->replicaof = sh_strdup("");
+    c->masterauth = sh_strdup("");
+    c->masteruser = sh_strdup("");
+    c->replica_read_only = 1;
+    c->replica_serve_stale_data = 1;
+    c->replica_priority = 100;
+    c->replica_announce_ip = sh_strdup("");
+    c->replica_announced = 1;
+    c->repl_backlog_size = 1LL << 20;
+    c->repl_backlog_ttl = 3600;
+    c->repl_timeout = 60;
+    c->repl_ping_replica_period = 10;
+    c->repl_diskless_sync = 1;
+    c->repl_diskless_sync_delay = 5;
+    c->repl_diskless_load = sh_strdup("disabled");
+    c->min_replicas_max_lag = 10;
     c->limits = (struct kval_limits){
         .hash_max_listpack_entries = 512,
         .hash_max_listpack_value = 64,
@@ -366,6 +414,11 @@ void config_fini(struct config *c)
     sh_free(c->appendfsync);
     sh_free(c->appendfilename);
     sh_free(c->appenddirname);
+    sh_free(c->replicaof);
+    sh_free(c->masterauth);
+    sh_free(c->masteruser);
+    sh_free(c->replica_announce_ip);
+    sh_free(c->repl_diskless_load);
     memset(c, 0, sizeof(*c));
 }
 
@@ -389,6 +442,11 @@ void config_copy(struct config *dst, const struct config *src)
     dst->appendfsync = sh_strdup(src->appendfsync);
     dst->appendfilename = sh_strdup(src->appendfilename);
     dst->appenddirname = sh_strdup(src->appenddirname);
+    dst->replicaof = sh_strdup(src->replicaof);
+    dst->masterauth = sh_strdup(src->masterauth);
+    dst->masteruser = sh_strdup(src->masteruser);
+    dst->replica_announce_ip = sh_strdup(src->replica_announce_ip);
+    dst->repl_diskless_load = sh_strdup(src->repl_diskless_load);
 }
 
 static bool name_eq(const char *known, const char *name, size_t len)
@@ -474,6 +532,11 @@ static const char *parse_value(struct config *c, const struct directive *d, cons
              (vlen == 2 && memcmp(v, "..", 2) == 0))) {
             return d->off == F(appendfilename) ? "appendfilename can't be a path, just a filename"
                                                : "appenddirname can't be a path, just a dirname";
+        }
+        if (d->off == F(repl_diskless_load) && !(vlen == 8 && strncasecmp(v, "disabled", 8) == 0) &&
+            !(vlen == 11 && strncasecmp(v, "on-empty-db", 11) == 0) &&
+            !(vlen == 6 && strncasecmp(v, "swapdb", 6) == 0)) {
+            return "argument(s) must be one of the following: disabled, on-empty-db, swapdb";
         }
         if (d->off == F(dbfilename) && (memchr(v, '/', vlen) || vlen == 0)) {
             return vlen ? "dbfilename can't be a path, just a filename"

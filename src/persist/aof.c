@@ -36,9 +36,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+void (*aof_tap)(struct shard *sh, const char *p, size_t n);
+
 struct aof_shard *aof_of(struct shard *sh)
 {
     return sh->aof;
+}
+
+bool aof_logging(struct shard *sh)
+{
+    return sh->aof && aof_of(sh)->fd >= 0;
+}
+
+void aof_tap_on(struct shard *sh)
+{
+    if (!sh->aof) {
+        aof_shard_init(sh);
+    }
+    aof_of(sh)->tap = true;
+    aof_of(sh)->buf_db = -1; /* the next record selects its database */
+    sh->prop_on = true;
+}
+
+void aof_put_raw(struct shard *sh, const char *p, size_t n)
+{
+    rbuf_append(&aof_of(sh)->buf, p, n);
 }
 
 /* ---- records ---- */
@@ -507,8 +529,12 @@ static void prop_flush(struct shard *sh)
     if (!a || a->buf.len == 0) {
         return;
     }
+    if (a->tap) {
+        aof_tap(sh, a->buf.data, a->buf.len); /* replication's stream (repl.h) */
+    }
     if (a->fd < 0) {
-        a->buf.len = 0; /* logging stopped (CONFIG SET appendonly no) */
+        a->buf.len = 0; /* no file (logging stopped, or only replication's tap) */
+        a->nmain = 0;
         return;
     }
     mode = sh->cfg.appendfsync[0];
@@ -745,10 +771,10 @@ void aof_set_enabled(struct shard *sh, bool on)
             close(a->fd);
             a->fd = -1;
         }
-        sh->prop_on = false;
+        sh->prop_on = a && a->tap; /* replication's tap goes on */
         return;
     }
-    if (sh->prop_on || sh->id != 0) {
+    if ((sh->prop_on && a && a->fd >= 0) || sh->id != 0) {
         return;
     }
     if (mkdir(sh->cfg.appenddirname, 0755) != 0 && errno != EEXIST) {
@@ -889,7 +915,7 @@ void aof_status(struct shard *sh, struct aof_status *st)
     struct aof_shard *a = sh->aof;
 
     memset(st, 0, sizeof(*st));
-    st->enabled = sh->prop_on || sh->cfg.appendonly; /* on, or its first rewrite runs */
+    st->enabled = aof_logging(sh) || sh->cfg.appendonly; /* on, or its first rewrite runs */
     st->rewriting = mbox_counter_get(&ag->rewriting) != 0;
     st->scheduled = mbox_counter_get(&ag->scheduled) != 0;
     st->last_ok = mbox_counter_get(&ag->last_ok) != 0;
@@ -918,7 +944,7 @@ void aof_auto_rewrite(struct shard *sh)
         persist_snap_running(sh->srv)) {
         return;
     }
-    if (mbox_counter_get(&ag->scheduled) || !sh->prop_on) {
+    if (mbox_counter_get(&ag->scheduled) || !aof_logging(sh)) {
         conn_run_internal(sh, 1, argv);
         return;
     }

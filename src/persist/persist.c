@@ -314,6 +314,9 @@ void persist_snap_begin(struct shard *sh)
     if (persist_of(sh->srv)->for_aof) {
         aof_on_snap_begin(sh); /* the log's next file starts at this point */
     }
+    if (persist_of(sh->srv)->mark && persist_mark_hook) {
+        persist_mark_hook(sh, persist_of(sh->srv)->mark); /* a replica's sync starts here */
+    }
     for (int i = 0; i < sh->cfg.databases; i++) {
         kdb_snap_begin(shard_db(sh, i), on_unreached, sh);
     }
@@ -425,6 +428,13 @@ static int write_all(int fd, const void *p, size_t n, off_t off)
     return 0;
 }
 
+void (*persist_mark_hook)(struct shard *sh, long mark);
+
+void persist_snap_set_mark(const struct server *srv, long mark)
+{
+    persist_of(srv)->mark = mark;
+}
+
 int persist_snap_prepare(struct shard *sh, char *err, size_t errlen)
 {
     return persist_snap_prepare_to(sh, sh->cfg.dbfilename, false, err, errlen);
@@ -444,6 +454,7 @@ int persist_snap_prepare_to(struct shard *sh, const char *target, bool for_aof, 
     }
     g->seq++;
     g->for_aof = for_aof;
+    g->mark = 0;
     snprintf(g->target, sizeof(g->target), "%s", target);
     snprintf(g->tmpname, sizeof(g->tmpname), "temp-%d-%u.rdb", (int)getpid(), g->seq);
     g->fd = open(g->tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

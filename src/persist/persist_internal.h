@@ -78,6 +78,7 @@ struct persist {
     char tmpname[64];
     char target[4096]; /* the snapshot's final name (dbfilename, or the AOF's next base) */
     bool for_aof;      /* a BGREWRITEAOF: its ending is the AOF's */
+    long mark;         /* persist_snap_set_mark's, 0 = none */
     struct aof_global aof;
 };
 
@@ -147,6 +148,7 @@ struct aof_shard {
     struct aof_txn *txns; /* transactions' parts running here */
     long long size;       /* the incr file's bytes */
     bool fsync_inflight, unsynced, loading;
+    bool tap; /* each iteration's records also go to aof_tap (replication) */
     int64_t last_fsync_ms;
     int64_t last_ts; /* aof-timestamp-enabled: the second of the last #TS line */
     struct shard_io fsync_io;
@@ -154,7 +156,6 @@ struct aof_shard {
 };
 
 struct aof_shard *aof_of(struct shard *sh);
-void aof_put_cmd(struct rbuf *b, int argc, const struct sh_slice *argv);
 void aof_incr_name(const struct shard *sh, uint64_t seq, char *out, size_t len);
 void aof_base_name(const struct shard *sh, uint64_t seq, char *out, size_t len);
 uint64_t aof_incr_seq(uint64_t base, int nshards, int shard);
