@@ -59,6 +59,12 @@ struct repl_ids {
 };
 void repl_get_ids(const struct server *srv, struct repl_ids *out);
 
+/* INFO stats' sync_* counters. */
+struct repl_stats {
+    long long sync_full, sync_partial_ok, sync_partial_err;
+};
+void repl_get_stats(const struct server *srv, struct repl_stats *out);
+
 /* INFO's Replication section (the lines after the header). */
 void repl_info(struct shard *sh, struct rbuf *out);
 

@@ -50,8 +50,8 @@
 #include "shardis/kdb.h"
 #include "shardis/latency.h"
 #include "shardis/persist.h"
-#include "shardis/repl.h"
 #include "shardis/pubsub.h"
+#include "shardis/repl.h"
 #include "shardis/resp.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
@@ -770,8 +770,9 @@ static void info_stats_tail(struct rbuf *b, const struct info_sum *s)
 
 static void info_stats(struct rbuf *b, struct info_sum *s)
 {
-    static const char *const sync[] = { "sync_full", "sync_partial_ok", "sync_partial_err" };
+    struct repl_stats rs;
 
+    repl_get_stats(s->sh->srv, &rs);
     info_section(b, "Stats");
     info_line(b, "total_connections_received:%lld", s->f[INFO_CONNECTIONS]);
     info_line(b, "total_commands_processed:%lld", s->f[INFO_COMMANDS]);
@@ -785,7 +786,9 @@ static void info_stats(struct rbuf *b, struct info_sum *s)
     info_line(b, "instantaneous_input_repl_kbps:0.00");
     info_line(b, "instantaneous_output_repl_kbps:0.00");
     info_line(b, "rejected_connections:%lld", s->f[INFO_REJECTED]);
-    info_zeros(b, sync, SH_ARRAY_LEN(sync));
+    info_line(b, "sync_full:%lld", rs.sync_full);
+    info_line(b, "sync_partial_ok:%lld", rs.sync_partial_ok);
+    info_line(b, "sync_partial_err:%lld", rs.sync_partial_err);
     info_stats_tail(b, s);
 }
 

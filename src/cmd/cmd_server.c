@@ -339,6 +339,26 @@ static void mem_fields(const struct conn *c, struct mem_fields *m)
              c->nslots * sizeof(struct slot);
 }
 
+/* Redis's client types (CLIENT LIST / KILL TYPE). */
+enum client_type { CLIENT_NORMAL, CLIENT_REPLICA, CLIENT_MASTER, CLIENT_PUBSUB };
+
+static int client_type_parse(struct sh_slice v)
+{
+    return sh_slice_eq_nocase(v, "normal")                                      ? CLIENT_NORMAL
+           : sh_slice_eq_nocase(v, "replica") || sh_slice_eq_nocase(v, "slave") ? CLIENT_REPLICA
+           : sh_slice_eq_nocase(v, "master")                                    ? CLIENT_MASTER
+           : sh_slice_eq_nocase(v, "pubsub")                                    ? CLIENT_PUBSUB
+                                                                                : -1;
+}
+
+static int client_type_of(const struct conn *c)
+{
+    return (c->flags & CONN_REPLICA)       ? CLIENT_REPLICA
+           : (c->flags & CONN_MASTER)      ? CLIENT_MASTER
+           : c->ps && pubsub_conn_count(c) ? CLIENT_PUBSUB
+                                           : CLIENT_NORMAL;
+}
+
 void cmd_client_line(struct rbuf *b, const struct conn *c, int64_t now_ms, bool nl)
 {
     struct mem_fields m;
@@ -348,6 +368,12 @@ void cmd_client_line(struct rbuf *b, const struct conn *c, int64_t now_ms, bool 
     int n;
 
     /* Redis's letters, in its order */
+    if (c->flags & CONN_REPLICA) {
+        flags[nf++] = 'S';
+    }
+    if (c->flags & CONN_MASTER) {
+        flags[nf++] = 'M';
+    }
     if (c->flags & CONN_MONITOR) {
         flags[nf++] = 'O';
     }
@@ -414,6 +440,12 @@ static void cmd_client_list(struct cmd_ctx *ctx)
 
     for (int i = 2; i < ctx->argc; i++) {
         if (arg_is(ctx, i, "TYPE") && i + 1 < ctx->argc) {
+            if (client_type_parse(ctx->argv[i + 1]) < 0) {
+                reply_errorf(&ctx->r, "ERR Unknown client type '%.*s'",
+                             (int)(ctx->argv[i + 1].len < 64 ? ctx->argv[i + 1].len : 64),
+                             ctx->argv[i + 1].ptr);
+                return;
+            }
             i++;
         } else if (arg_is(ctx, i, "ID") && i + 1 < ctx->argc) {
             i = ctx->argc;
@@ -428,7 +460,7 @@ static void cmd_client_list(struct cmd_ctx *ctx)
 
         for (int i = 2; match && i + 1 < ctx->argc; i++) {
             if (arg_is(ctx, i, "TYPE")) {
-                match = arg_is(ctx, i + 1, "normal");
+                match = client_type_of(c) == client_type_parse(ctx->argv[i + 1]);
                 i++;
             } else if (arg_is(ctx, i, "ID")) {
                 match = false;
@@ -485,8 +517,10 @@ struct kill_filter {
     bool old_form;
     bool skipme;
     long long id;
-    struct sh_slice addr, laddr;
+    struct sh_slice addr, laddr, user;
     long long maxage;
+    int type; /* enum client_type, -1: any */
+    char err[128];
 };
 
 /* Returns NULL or the error to reply. */
@@ -494,6 +528,7 @@ static const char *parse_kill(struct cmd_ctx *ctx, struct kill_filter *f)
 {
     memset(f, 0, sizeof(*f));
     f->id = -1;
+    f->type = -1;
     f->maxage = -1;
     f->skipme = true;
     if (ctx->argc == 3) {
@@ -528,8 +563,14 @@ static const char *parse_kill(struct cmd_ctx *ctx, struct kill_filter *f)
             } else {
                 return "ERR syntax error";
             }
-        } else if (arg_is(ctx, i, "TYPE") || arg_is(ctx, i, "USER")) {
-            continue; /* every client is a normal client of user default */
+        } else if (arg_is(ctx, i, "TYPE")) {
+            if ((f->type = client_type_parse(v)) < 0) {
+                snprintf(f->err, sizeof(f->err), "ERR Unknown client type '%.*s'",
+                         (int)(v.len < 64 ? v.len : 64), v.ptr);
+                return f->err;
+            }
+        } else if (arg_is(ctx, i, "USER")) {
+            f->user = v;
         } else {
             return "ERR syntax error";
         }
@@ -562,6 +603,8 @@ static void cmd_client_kill(struct cmd_ctx *ctx)
         match = match && (!f.laddr.len || slice_is(f.laddr, c->laddr));
         match = match && (f.maxage < 0 || (ctx->shard->now_ms - c->ctime_ms) / 1000 >= f.maxage);
         match = match && !(f.skipme && c->id == ctx->client_id);
+        match = match && (f.type < 0 || client_type_of(c) == f.type);
+        match = match && (!f.user.len || slice_is(f.user, acl_user_name(c->user)));
         if (match) {
             killed++;
             /* the caller itself is closed after its reply */

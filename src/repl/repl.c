@@ -8,6 +8,7 @@
 #include "repl_internal.h"
 #include "shardis/aof.h"
 #include "shardis/cmd.h"
+#include "shardis/cmdtab.h"
 #include "shardis/conn.h"
 #include "shardis/log.h"
 #include "shardis/persist.h"
@@ -116,6 +117,15 @@ void repl_get_ids(const struct server *srv, struct repl_ids *out)
     out->second_offset = mbox_counter_get(&r->second_offset);
 }
 
+void repl_get_stats(const struct server *srv, struct repl_stats *out)
+{
+    struct repl *r = repl_of(srv);
+
+    out->sync_full = mbox_counter_get(&r->sync_full);
+    out->sync_partial_ok = mbox_counter_get(&r->sync_partial_ok);
+    out->sync_partial_err = mbox_counter_get(&r->sync_partial_err);
+}
+
 /* ---- the merged stream ---- */
 
 static void put_cmd(struct rbuf *b, int argc, const struct sh_slice *argv)
@@ -189,6 +199,32 @@ static int slice_int(struct sh_slice s)
 static void publish(struct shard *sh0, struct hub *h);
 static void mark_reached(struct shard *sh0, struct hub *h, long mark);
 
+/* A command without keys that every shard ran (FLUSHALL, FLUSHDB, SWAPDB,
+ * FUNCTION LOAD ...) is in each part of its transaction: the stream has it
+ * once (SWAPDB twice would swap back). */
+struct seen {
+    struct sh_slice cmds[16];
+    int n;
+};
+
+static bool seen_everywhere(struct seen *sn, struct sh_slice name, const char *p, size_t n)
+{
+    const struct cmd_spec *spec = cmdtab_lookup(name.ptr, name.len);
+
+    if (!spec || spec->nkeyspecs > 0) {
+        return false;
+    }
+    for (int i = 0; i < sn->n; i++) {
+        if (sn->cmds[i].len == n && memcmp(sn->cmds[i].ptr, p, n) == 0) {
+            return true;
+        }
+    }
+    if (sn->n < (int)SH_ARRAY_LEN(sn->cmds)) {
+        sn->cmds[sn->n++] = (struct sh_slice){ p, n };
+    }
+    return false;
+}
+
 /* The n parts of transaction seq (or mark) are all at their queues' heads:
  * one MULTI/EXEC block (or the mark's point), and the queues go on. */
 static bool try_complete(struct shard *sh0, struct hub *h, uint64_t seq, bool mark, int n)
@@ -205,6 +241,8 @@ static bool try_complete(struct shard *sh0, struct hub *h, uint64_t seq, bool ma
         size_t start = h->out.len;
         int out_db = h->out_db, ncmds = 0;
         static const struct sh_slice multi[1] = { { "MULTI", 5 } }, exec[1] = { { "EXEC", 4 } };
+
+        struct seen seen = { 0 };
 
         put_cmd(&h->out, 1, multi);
         for (int s = 0; s < h->n; s++) {
@@ -226,7 +264,8 @@ static bool try_complete(struct shard *sh0, struct hub *h, uint64_t seq, bool ma
                 if (sh_slice_eq_nocase(name, "select")) {
                     q->db = slice_int(a1);
                 } else if (!sh_slice_eq_nocase(name, "multi") &&
-                           !sh_slice_eq_nocase(name, "exec")) {
+                           !sh_slice_eq_nocase(name, "exec") &&
+                           !seen_everywhere(&seen, name, q->buf.data + at, e)) {
                     emit_cmd(h, q, q->buf.data + at, e);
                     ncmds++;
                 }
@@ -612,12 +651,16 @@ void hub_sync_request(struct shard *sh0, uint64_t conn_id, int core, int slot,
                    (long long)(b.len - (size_t)n), offset);
             primary_post(sh0, core, conn_id, REPL_MSG_CONT, b.data, b.len);
             x->streaming = true;
+            mbox_counter_add(&r->sync_partial_ok, 1);
             rbuf_fini(&b);
             return;
         }
         rbuf_fini(&b);
     }
-    (void)r;
+    if (offset > 0) {
+        mbox_counter_add(&r->sync_partial_err, 1); /* Redis counts a refused PSYNC */
+    }
+    mbox_counter_add(&r->sync_full, 1);
     sh_log(LOG_NOTICE, "Full resync requested by replica (conn %llu)", (unsigned long long)conn_id);
     sync_progress(sh0, h);
 }

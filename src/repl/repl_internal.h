@@ -47,6 +47,7 @@ struct repl {
     struct mbox_counter backlog_histlen;
     struct mbox_counter backlog_size;
     struct mbox_counter nwaiting;   /* WAIT clients, all cores */
+    struct mbox_counter sync_full, sync_partial_ok, sync_partial_err;
     struct mbox_counter *tap_bytes; /* [shard]: bytes its tap handed to the hub */
     struct repl_slot slots[REPL_MAX_REPLICAS];
     struct hub *hub;         /* shard 0's */
