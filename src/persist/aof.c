@@ -68,9 +68,13 @@ void aof_put_raw(struct shard *sh, const char *p, size_t n)
 static void put_ll(struct rbuf *b, char c, long long v)
 {
     char tmp[32];
-    int n = snprintf(tmp, sizeof(tmp), "%c%lld\r\n", c, v);
+    size_t n;
 
-    rbuf_append(b, tmp, (size_t)n);
+    tmp[0] = c; /* per argument of every logged command: no snprintf */
+    n = 1 + util_ll2str(tmp + 1, v);
+    tmp[n++] = '\r';
+    tmp[n++] = '\n';
+    rbuf_append(b, tmp, n);
 }
 
 static void put_arg(struct rbuf *b, const void *p, size_t len)

@@ -421,6 +421,24 @@ static void cmd_sync(struct cmd_ctx *ctx)
     start_sync(ctx, (struct sh_slice){ "?", 1 }, (struct sh_slice){ "-1", 2 }, true);
 }
 
+/* Each core's cron: a replica that acknowledged nothing for repl-timeout
+ * seconds is gone (Redis's "Disconnecting timedout replica"). */
+void primary_cron(struct shard *sh)
+{
+    struct repl *r = repl_of(sh->srv);
+
+    for (struct rlink *l = g_cores[sh->id].links, *next; l; l = next) {
+        next = l->next; /* closing may free l */
+        if (l->state == L_ONLINE && l->slot >= 0 && !(l->c->flags & CONN_CLOSING) &&
+            sh->now_ms - mbox_counter_get(&r->slots[l->slot].ack_ms) >
+                    sh->cfg.repl_timeout * 1000) {
+            sh_log(LOG_WARNING, "Disconnecting timedout replica (streaming sync): %s:%d", l->ip,
+                   l->port);
+            conn_close(l->c);
+        }
+    }
+}
+
 void primary_bind(void)
 {
     cmd_must_bind("replconf", cmd_replconf, CMD_ROUTE_CONN, NULL);

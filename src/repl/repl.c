@@ -1172,6 +1172,7 @@ static void repl_cron(struct shard *sh)
         prev_cron(sh);
     }
     replica_cron(sh);
+    primary_cron(sh);
     if (sh->id == 0) {
         struct hub *h = r->hub;
         struct mbox_counter *gw = (struct mbox_counter *)&sh->srv->repl_gate;

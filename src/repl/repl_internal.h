@@ -77,5 +77,6 @@ enum {
 };
 void primary_post(struct shard *sh, int core, uint64_t conn_id, int kind, const char *p, size_t n);
 void primary_bind(void);
+void primary_cron(struct shard *sh);
 void primary_init(struct server *srv);
 void primary_fini(struct server *srv);
