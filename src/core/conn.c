@@ -815,10 +815,9 @@ void conn_on_send(struct conn *c, int res)
  * hard and soft limits. Returns true (and closes c) when over. */
 static bool over_output_limit(struct conn *c)
 {
-    const struct config_cobl *lim =
-            &c->sh->cfg.cobl[(c->flags & CONN_REPLICA) ? CONFIG_COBL_REPLICA
-                             : pubsub_conn_count(c)    ? CONFIG_COBL_PUBSUB
-                                                       : CONFIG_COBL_NORMAL];
+    const struct config_cobl *lim = &c->sh->cfg.cobl[(c->flags & CONN_REPLICA) ? CONFIG_COBL_REPLICA
+                                                     : pubsub_conn_count(c)    ? CONFIG_COBL_PUBSUB
+                                                                            : CONFIG_COBL_NORMAL];
     long long pending = (long long)(c->out.len + c->sending.len - c->sent);
     bool over = lim->hard && pending >= lim->hard;
 
@@ -923,8 +922,10 @@ void conn_cron(struct shard *sh)
         struct conn *next = c->next;
 
         trim_idle(c);
-        if (timeout_ms > 0 && !(c->flags & (CONN_CLOSING | CONN_HELD)) && !c->slot_head &&
-            !c->inflight && sh->now_ms - c->last_ms > timeout_ms) {
+        /* as Redis: replicas and the primary's link are not idle clients */
+        if (timeout_ms > 0 &&
+            !(c->flags & (CONN_CLOSING | CONN_HELD | CONN_REPLICA | CONN_MASTER)) &&
+            !c->slot_head && !c->inflight && sh->now_ms - c->last_ms > timeout_ms) {
             sh_log(LOG_VERBOSE, "Closing idle client %s", c->addr);
             conn_close(c);
         }
