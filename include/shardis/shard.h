@@ -68,8 +68,8 @@ struct server {
     /* replication (repl.h): SHARD_GATE_* bits that refuse clients' writes
      * (route.c), stored by the replication layer */
     struct mbox_counter repl_gate;
-    struct repl *repl; /* replication's server-wide state (repl.h) */
-    struct shard_busy *busy_at;       /* [shard] */
+    struct repl *repl;          /* replication's server-wide state (repl.h) */
+    struct shard_busy *busy_at; /* [shard] */
     int64_t start_ms;
     char run_id[41];
     char executable[256];
@@ -345,11 +345,13 @@ static inline void shard_note_dirty(struct shard *sh, const char *reply, size_t 
 
 #define SHARD_PROP_LOCAL UINT64_MAX
 
-/* A command ran here with this reply: the AOF logs it if it writes. */
+/* A command ran here with this reply: the AOF logs it if it writes (and
+ * replication's tap also takes PUBLISH, which may replicate). */
 static inline void shard_prop(struct shard *sh, const struct cmd_spec *cmd, int dbid, int argc,
                               const struct sh_slice *argv, const char *reply, size_t len)
 {
-    if (SH_UNLIKELY(sh->prop_on) && ((cmd->flags & CMD_WRITE) || cmd->id == 0)) {
+    if (SH_UNLIKELY(sh->prop_on) &&
+        ((cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) || cmd->id == 0)) {
         shard_hooks.prop(sh, cmd, dbid, argc, argv, reply, len);
     }
 }

@@ -315,6 +315,14 @@ static void prop(struct shard *sh, const struct cmd_spec *cmd, int dbid, int arg
     if (!a || (len && reply[0] == '-')) {
         return; /* an error changed nothing */
     }
+    if (!(cmd->flags & CMD_WRITE) && cmd->id != 0) {
+        /* may-replicate: PUBLISH and SPUBLISH reach replicas' subscribers
+         * (as Redis; replaying one from the AOF reaches nobody); a script's
+         * effects are its commands, logged as they run */
+        if (!a->tap || (strcmp(n, "publish") != 0 && strcmp(n, "spublish") != 0)) {
+            return;
+        }
+    }
     d = dest_of(sh, a);
     if (cmd->id == 0) {
         int idx[2], nk = internal_keys(cmd, argc, argv, idx);
