@@ -33,6 +33,7 @@ import os
 import random
 import selectors
 import socket
+import subprocess
 import sys
 import time
 
@@ -195,6 +196,8 @@ def main():
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("wrote", path)
+    subprocess.call([sys.executable,  # SVG charts beside it (bench/plot.py), status ignored
+                     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "plot.py"), path])
 
 
 if __name__ == "__main__":

@@ -266,6 +266,8 @@ def main():
                 " VmRSS from /proc\n\n")
         f.write(table + "\n")
     sys.stderr.write("wrote %s\n" % path)
+    subprocess.call([sys.executable,  # SVG charts beside it (bench/plot.py), status ignored
+                     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "plot.py"), path])
 
 
 if __name__ == "__main__":

@@ -502,6 +502,8 @@ def main():
                 "us/delivery.\n\n" % (hz, nsubs))
         f.write(table + "\n\n## Rounds\n\n" + "\n".join(per_round) + "\n")
     say("written: %s" % out)
+    subprocess.call([sys.executable,  # SVG charts beside it (bench/plot.py), status ignored
+                     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "plot.py"), out])
     return 0
 
 

@@ -373,3 +373,4 @@ done
 } >"$OUTFILE"
 
 say "written: $OUTFILE"
+python3 "$ROOT/bench/plot.py" "$OUTFILE" || true  # SVG charts beside it

@@ -192,6 +192,8 @@ def write_results(results_dir, name, lines):
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("wrote", path)
+    subprocess.call([sys.executable,  # SVG charts beside it (bench/plot.py), status ignored
+                     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "plot.py"), path])
     return path
 
 
