@@ -1221,8 +1221,10 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
         shard_count_error(c->sh, "-NOAUTH", 7);
         return rejected(c, cmd);
     }
-    /* the server's own client may run anything */
-    verdict = (c->flags & CONN_INTERNAL) ? ACL_OK : acl_check_at(c->user, cmd, argc, argv, &bad);
+    /* the server's own client may run anything, and so may a primary's stream */
+    verdict = (c->flags & (CONN_INTERNAL | CONN_MASTER))
+                      ? ACL_OK
+                      : acl_check_at(c->user, cmd, argc, argv, &bad);
     if (verdict != ACL_OK) {
         char msg[160];
 
@@ -1245,7 +1247,6 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
     if (SH_UNLIKELY(mbox_counter_get((struct mbox_counter *)&c->sh->srv->repl_gate)) &&
         (cmd->flags & CMD_WRITE) && !(c->flags & (CONN_MASTER | CONN_INTERNAL))) {
         long gate = mbox_counter_get((struct mbox_counter *)&c->sh->srv->repl_gate);
-
         r = conn_reply(c);
         if (gate & SHARD_GATE_READONLY) {
             reply_error(&r, "READONLY You can't write against a read only replica.");

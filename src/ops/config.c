@@ -1326,6 +1326,9 @@ static int rewrite_lines(const struct config *c, const struct directive *d,
 {
     int n = d->kind == DIR_COBL ? CONFIG_COBL_CLASSES : 1;
 
+    if (d->off == F(replicaof) && !c->replicaof[0]) {
+        return 0; /* a primary: no line (Redis drops it after REPLICAOF NO ONE) */
+    }
     for (int i = 0; i < n; i++) {
         rbuf_init(&out[i]);
         rbuf_append(&out[i], d->name, strlen(d->name));
@@ -1354,9 +1357,8 @@ static void rewrite_directive(struct rewrite_state *st, const struct config *c,
 {
     struct rbuf cur[REWRITE_MAX_LINES], def[REWRITE_MAX_LINES];
     int n = rewrite_lines(c, &directives[di], cur);
-    int at = 0;
+    int at = 0, ndef = rewrite_lines(defaults, &directives[di], def);
 
-    rewrite_lines(defaults, &directives[di], def);
     for (int k = 0; k < n; k++) {
         while (at < st->n && st->dir[at] != di) {
             at++;
@@ -1365,7 +1367,7 @@ static void rewrite_directive(struct rewrite_state *st, const struct config *c,
             sh_free(st->lines[at]);
             st->lines[at] = sh_strdup(cur[k].data);
             st->dir[at] = REWRITE_DONE;
-        } else if (strcmp(cur[k].data, def[k].data) != 0) {
+        } else if (k >= ndef || strcmp(cur[k].data, def[k].data) != 0) {
             if (st->needs_signature) {
                 int last = st->n - 1;
 
@@ -1381,6 +1383,8 @@ static void rewrite_directive(struct rewrite_state *st, const struct config *c,
             rewrite_push(st, sh_strdup(cur[k].data), REWRITE_DONE);
         }
         rbuf_fini(&cur[k]);
+    }
+    for (int k = 0; k < ndef; k++) {
         rbuf_fini(&def[k]);
     }
     for (int i = 0; i < st->n; i++) {

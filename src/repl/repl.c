@@ -808,6 +808,11 @@ void repl_hub_promote(struct shard *sh0)
     hex_id(r->replid);
     pthread_mutex_unlock(&r->lock);
     mbox_counter_set(&r->second_offset, (long)(off + 1));
+    /* as Redis: our replicas reconnect to learn the new id (their PSYNC
+     * with the old one continues from the backlog) */
+    for (struct hub_replica *x = h->replicas; x; x = x->next) {
+        primary_post(sh0, x->core, x->conn_id, REPL_MSG_FAIL, "", 0);
+    }
     h->follow = false;
     for (int s = 0; s < h->n; s++) {
         h->q[s].in_done += (long long)(h->q[s].buf.len - h->q[s].pos);

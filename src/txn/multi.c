@@ -345,7 +345,10 @@ static bool exec_done(struct coord *co, struct reply *r)
     return true;
 }
 
-static const struct gather gather_exec = { .start = exec_start, .done = exec_done };
+/* a barrier: a command pipelined after EXEC (a SELECT) waits for its end */
+static const struct gather gather_exec = { .start = exec_start,
+                                           .done = exec_done,
+                                           .barrier = true };
 
 /* Appends the (mode, key) locks of q to pairs; true when q needs every
  * shard whole (it reaches all keys, or changes database). */
