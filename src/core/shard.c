@@ -1135,12 +1135,22 @@ int shard_default_count(void)
     return n > 0 ? n : 1;
 }
 
+static struct io_uring stop_ring; /* main's (shard_request_shutdown) */
+static bool stop_ring_ok;
+
 int shard_start_all(struct server *srv)
 {
     int cpus[CPU_SETSIZE];
     int ncpus = affinity_cpus(cpus, CPU_SETSIZE);
     int n = srv->nshards;
 
+    /* main's ring for the shutdown's doorbells, made now: a ring mapped at
+     * shutdown could land where a shard had a file mapped (a snapshot
+     * load), and liburing maps rings with raw syscalls that ThreadSanitizer
+     * does not see, so it took the ring's writes for a race */
+    if (!stop_ring_ok && io_uring_queue_init(8, &stop_ring, 0) == 0) {
+        stop_ring_ok = true;
+    }
     srv->shards = sh_calloc((size_t)n, sizeof(*srv->shards));
     srv->heartbeat = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->heartbeat));
     srv->dirty = sh_aligned_calloc(SH_CACHELINE, (size_t)n, sizeof(*srv->dirty));
@@ -1184,7 +1194,7 @@ int shard_start_all(struct server *srv)
 
 void shard_request_shutdown(struct server *srv)
 {
-    struct io_uring ring;
+    struct io_uring *ring = &stop_ring;
     /* with a layer that may take the shutdown over, shard 0 alone is told,
      * as a signal; it spreads the shutdown itself */
     bool taken = shard_hooks.stop != NULL;
@@ -1193,11 +1203,11 @@ void shard_request_shutdown(struct server *srv)
     if (!taken) {
         mbox_counter_set(&srv->stopping, 1);
     }
-    if (io_uring_queue_init(8, &ring, 0) < 0) {
+    if (!stop_ring_ok) {
         return;
     }
     for (int i = 0; i < n; i++) {
-        struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+        struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 
         if (srv->shards[i]->ring_fd < 0) {
             continue;
@@ -1205,16 +1215,15 @@ void shard_request_shutdown(struct server *srv)
         io_uring_prep_msg_ring(sqe, srv->shards[i]->ring_fd, 0,
                                taken ? ((1u << TAG_BITS) | TAG_SHUTDOWN) : TAG_SHUTDOWN, 0);
         io_uring_sqe_set_data64(sqe, 0);
-        io_uring_submit(&ring);
+        io_uring_submit(ring);
     }
     for (int i = 0; i < srv->nshards; i++) {
         struct io_uring_cqe *cqe;
 
-        if (io_uring_peek_cqe(&ring, &cqe) == 0) {
-            io_uring_cqe_seen(&ring, cqe);
+        if (io_uring_peek_cqe(ring, &cqe) == 0) {
+            io_uring_cqe_seen(ring, cqe);
         }
     }
-    io_uring_queue_exit(&ring);
 }
 
 void shard_join_all(struct server *srv)
@@ -1223,6 +1232,10 @@ void shard_join_all(struct server *srv)
         struct shard *sh = srv->shards[i];
 
         pthread_join(sh->thread, NULL);
+    }
+    if (stop_ring_ok) {
+        io_uring_queue_exit(&stop_ring);
+        stop_ring_ok = false;
     }
     for (int i = 0; i < srv->nshards; i++) {
         struct shard *sh = srv->shards[i];
