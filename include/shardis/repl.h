@@ -59,6 +59,9 @@ struct repl_ids {
 };
 void repl_get_ids(const struct server *srv, struct repl_ids *out);
 
+/* After CONFIG SET on this shard: min-replicas-* apply to the next write. */
+void repl_configure(struct shard *sh);
+
 /* INFO stats' sync_* counters. */
 struct repl_stats {
     long long sync_full, sync_partial_ok, sync_partial_err;

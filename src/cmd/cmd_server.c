@@ -29,6 +29,7 @@
 #include "shardis/multi.h"
 #include "shardis/persist.h"
 #include "shardis/pubsub.h"
+#include "shardis/repl.h"
 #include "shardis/resp.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
@@ -832,6 +833,7 @@ static void cmd_config_set(struct cmd_ctx *ctx)
         aof_set_enabled(sh, sh->cfg.appendonly != 0);
     }
     evict_configure(sh); /* maxmemory-policy, lfu-* */
+    repl_configure(sh);  /* min-replicas-* */
     diag_configure(sh);
     log_set_level(sh->cfg.loglevel);
     for (struct conn *c = sh->conns; c; c = c->next) {

@@ -232,6 +232,24 @@ static void emit_from_reply(struct dest d, int dbid, const struct sh_slice *pref
 
 /* XADD's id argument: after the key, NOMKSTREAM and MAXLEN|MINID [=|~]
  * threshold [LIMIT count]. */
+/* A command that may set a TTL: as sent, then the absolute TTL; a TTL
+ * already past deleted the key: DEL (as Redis propagates it; a replica
+ * never expires keys itself, so the command would leave it there). */
+static void emit_with_ttl(struct shard *sh, struct dest d, int dbid, int argc,
+                          const struct sh_slice *argv)
+{
+    struct sh_slice key = argv[1];
+
+    if (!kdb_peek(shard_db(sh, dbid), key.ptr, key.len, kdict_hash(key.ptr, key.len), sh->now_ms)) {
+        struct sh_slice del[2] = { { "DEL", 3 }, key };
+
+        emit(d, dbid, 2, del);
+        return;
+    }
+    emit(d, dbid, argc, argv);
+    emit_abs_ttl(sh, d, dbid, key);
+}
+
 static int xadd_id_index(int argc, const struct sh_slice *argv)
 {
     int i = 2;
@@ -365,8 +383,7 @@ static void prop(struct shard *sh, const struct cmd_spec *cmd, int dbid, int arg
             return;
         }
         if (strcmp(n, "set") == 0 || strcmp(n, "setex") == 0 || strcmp(n, "psetex") == 0) {
-            emit(d, dbid, argc, argv);
-            emit_abs_ttl(sh, d, dbid, argv[1]);
+            emit_with_ttl(sh, d, dbid, argc, argv);
             return;
         }
         break;
@@ -375,9 +392,9 @@ static void prop(struct shard *sh, const struct cmd_spec *cmd, int dbid, int arg
     case 'g':
     case 'r':
         if (strcmp(n, "expire") == 0 || strcmp(n, "pexpire") == 0 || strcmp(n, "getex") == 0 ||
+            strcmp(n, "expireat") == 0 || strcmp(n, "pexpireat") == 0 ||
             strcmp(n, "restore") == 0 || strcmp(n, "restore-asking") == 0) {
-            emit(d, dbid, argc, argv);
-            emit_abs_ttl(sh, d, dbid, argv[1]);
+            emit_with_ttl(sh, d, dbid, argc, argv);
             return;
         }
         break;

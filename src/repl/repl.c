@@ -225,6 +225,14 @@ static bool seen_everywhere(struct seen *sn, struct sh_slice name, const char *p
     return false;
 }
 
+/* FUNCTION LOAD/DELETE/FLUSH/RESTORE fan out to every shard (each has its
+ * own copy of the libraries), not as a transaction: the stream takes shard
+ * 0's copy only. */
+static bool fanned_out(struct sh_slice name)
+{
+    return sh_slice_eq_nocase(name, "function");
+}
+
 /* The n parts of transaction seq (or mark) are all at their queues' heads:
  * one MULTI/EXEC block (or the mark's point), and the queues go on. */
 static bool try_complete(struct shard *sh0, struct hub *h, uint64_t seq, bool mark, int n)
@@ -368,7 +376,7 @@ static bool step(struct shard *sh0, struct hub *h, struct hq *q)
         }
         if (sh_slice_eq_nocase(name, "select")) {
             q->db = slice_int(a1);
-        } else if (q->started) {
+        } else if (q->started && (q == h->q || !fanned_out(name))) {
             emit_cmd(h, q, p, e);
         }
         q->in_done += (long long)e;
@@ -427,6 +435,9 @@ static void backlog_put(struct shard *sh0, struct hub *h, const char *p, size_t 
         h->bl_idx = 0;
         h->bl_hist = 0;
         mbox_counter_set(&r->backlog_size, (long)want);
+        mbox_counter_set(&r->backlog_active, 1);
+        mbox_counter_set(&r->backlog_histlen, 0);
+        mbox_counter_set(&r->backlog_first, mbox_counter_get(&r->offset) + 1);
     }
     while (n > 0) {
         size_t room = h->bl_size - h->bl_idx, k = n < room ? n : room;
@@ -633,6 +644,7 @@ void hub_sync_request(struct shard *sh0, uint64_t conn_id, int core, int slot,
     x->core = core;
     x->next = h->replicas;
     h->replicas = x;
+    backlog_put(sh0, h, NULL, 0); /* as Redis: the backlog exists from the first replica on */
     repl_get_ids(sh0->srv, &ids);
     if (replid.len == 40 && offset > 0 &&
         ((memcmp(replid.ptr, ids.replid, 40) == 0) ||
@@ -1154,14 +1166,34 @@ void repl_info(struct shard *sh, struct rbuf *out)
     line_add(out, "master_replid2:%s", ids.replid2);
     line_add(out, "master_repl_offset:%lld", ids.offset);
     line_add(out, "second_repl_offset:%lld", ids.second_offset);
-    line_add(out, "repl_backlog_active:%d", hist > 0 || mbox_counter_get(&r->backlog_size) ? 1 : 0);
+    line_add(out, "repl_backlog_active:%d", mbox_counter_get(&r->backlog_active) ? 1 : 0);
     line_add(out, "repl_backlog_size:%lld", (long long)sh->cfg.repl_backlog_size);
     line_add(out, "repl_backlog_first_byte_offset:%ld",
-             hist ? mbox_counter_get(&r->backlog_first) : 0);
+             mbox_counter_get(&r->backlog_active) ? mbox_counter_get(&r->backlog_first) : 0);
     line_add(out, "repl_backlog_histlen:%lld", hist);
 }
 
 /* ---- the loop ---- */
+
+void repl_configure(struct shard *sh)
+{
+    struct repl *r = repl_of(sh->srv);
+    struct mbox_counter *gw = (struct mbox_counter *)&sh->srv->repl_gate;
+    long gate, want;
+
+    if (sh->id != 0) {
+        return;
+    }
+    do {
+        gate = mbox_word_get(gw);
+        want = gate & ~(long)SHARD_GATE_NOREPLICAS;
+        if (sh->cfg.min_replicas_to_write && sh->cfg.min_replicas_max_lag &&
+            !replica_active(sh->srv) &&
+            good_replicas(r, sh->cfg.min_replicas_max_lag) < sh->cfg.min_replicas_to_write) {
+            want |= SHARD_GATE_NOREPLICAS;
+        }
+    } while (want != gate && !mbox_word_cas(gw, &gate, want));
+}
 
 static void (*prev_cron)(struct shard *sh);
 static void (*prev_exit)(struct shard *sh);
@@ -1180,9 +1212,6 @@ static void repl_cron(struct shard *sh)
     primary_cron(sh);
     if (sh->id == 0) {
         struct hub *h = r->hub;
-        struct mbox_counter *gw = (struct mbox_counter *)&sh->srv->repl_gate;
-        long gate = mbox_counter_get(gw), want = gate & ~SHARD_GATE_NOREPLICAS;
-
         if (h->replicas && !h->follow &&
             sh->now_ms - h->last_ping_ms >= sh->cfg.repl_ping_replica_period * 1000) {
             static const struct sh_slice ping[1] = { { "PING", 4 } };
@@ -1191,14 +1220,7 @@ static void repl_cron(struct shard *sh)
             put_cmd(&h->out, 1, ping);
             publish(sh, h);
         }
-        if (sh->cfg.min_replicas_to_write && sh->cfg.min_replicas_max_lag &&
-            !replica_active(sh->srv) &&
-            good_replicas(r, sh->cfg.min_replicas_max_lag) < sh->cfg.min_replicas_to_write) {
-            want |= SHARD_GATE_NOREPLICAS;
-        }
-        if (want != gate) {
-            mbox_counter_set(gw, want);
-        }
+        repl_configure(sh);
         sync_progress(sh, h);
     }
 }

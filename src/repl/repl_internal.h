@@ -46,7 +46,8 @@ struct repl {
     struct mbox_counter backlog_first; /* repl_backlog_first_byte_offset, 0: none */
     struct mbox_counter backlog_histlen;
     struct mbox_counter backlog_size;
-    struct mbox_counter nwaiting;   /* WAIT clients, all cores */
+    struct mbox_counter backlog_active; /* 1 from the first replica's sync on */
+    struct mbox_counter nwaiting;       /* WAIT clients, all cores */
     struct mbox_counter sync_full, sync_partial_ok, sync_partial_err;
     struct mbox_counter *tap_bytes; /* [shard]: bytes its tap handed to the hub */
     struct repl_slot slots[REPL_MAX_REPLICAS];

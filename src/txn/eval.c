@@ -410,6 +410,17 @@ static enum call_where classify(struct shard *sh, const struct script_call *call
         *err = "-ERR Write commands are not allowed from read-only scripts.\r\n";
         return CALL_ERROR;
     }
+    if ((cmd->flags & CMD_WRITE) && !(conn && (conn->flags & (CONN_MASTER | CONN_INTERNAL)))) {
+        /* replication refuses writes (route.c's gate): in a script too */
+        long gate = mbox_counter_get((struct mbox_counter *)&sh->srv->repl_gate);
+
+        if (SH_UNLIKELY(gate)) {
+            *err = (gate & SHARD_GATE_READONLY)
+                           ? "-READONLY You can't write against a read only replica.\r\n"
+                           : "-NOREPLICAS Not enough good replicas to write.\r\n";
+            return CALL_ERROR;
+        }
+    }
     *out = cmd;
     /* a CONN command with a gather (SORT, a script) is a coordinator of its
      * own: a run without its client goes global for it (CALL_CHILD) */
