@@ -56,6 +56,7 @@
 #include "shardis/thash.h"
 #include "shardis/tlist.h"
 #include "shardis/tset.h"
+#include "shardis/tstream.h"
 #include "shardis/tzset.h"
 #include "shardis/util.h"
 
@@ -206,11 +207,36 @@ static void digest_hash(uint8_t d[DIGEST_LEN], const struct kval *v)
     thash_iter_fini(&it);
 }
 
+/* Each entry's "<ms>.<seq>" id, then its fields and values, in order (a
+ * stream's groups are not in Redis 7.0's digest either). */
+static void digest_stream(uint8_t d[DIGEST_LEN], const struct kval *v)
+{
+    struct tstream_iter it;
+    struct tstream_id id;
+    long long nf;
+
+    tstream_iter_start(&it, v->u.p, NULL, NULL, false);
+    while (tstream_iter_next(&it, &id, &nf)) {
+        char buf[48];
+        int n = snprintf(buf, sizeof(buf), "%llu.%llu", (unsigned long long)id.ms,
+                         (unsigned long long)id.seq);
+
+        mix_digest(d, buf, (size_t)n);
+        while (nf-- > 0) {
+            struct sh_slice f, val;
+
+            tstream_iter_field(&it, &f, &val);
+            mix_digest(d, f.ptr, f.len);
+            mix_digest(d, val.ptr, val.len);
+        }
+    }
+}
+
 /* Redis's xorObjectDigest: the value of e (and its TTL) into d. */
 static void digest_value(uint8_t d[DIGEST_LEN], const struct kentry *e)
 {
-    /* Redis's OBJ_STRING .. OBJ_HASH are 0..4, kval's 1..5 */
-    uint32_t aux = htonl((uint32_t)e->val.type - 1);
+    /* Redis's OBJ_STRING .. OBJ_HASH are 0..4 (kval's 1..5), OBJ_STREAM 6 */
+    uint32_t aux = htonl(e->val.type == KVAL_STREAM ? 6u : (uint32_t)e->val.type - 1);
     char buf[32];
     const char *p;
     size_t n;
@@ -232,6 +258,9 @@ static void digest_value(uint8_t d[DIGEST_LEN], const struct kentry *e)
         break;
     case KVAL_HASH:
         digest_hash(d, &e->val);
+        break;
+    case KVAL_STREAM:
+        digest_stream(d, &e->val);
         break;
     default:
         break;

@@ -429,6 +429,22 @@ class TestFullSync(ReplTestCase):
         rc.cmd("SELECT", 9)
         self.assertGreater(rc.cmd("PTTL", "db9:ttl"), 890000)
 
+    def test_debug_digest_equal_after_sync_and_stream(self):
+        # DEBUG DIGEST hashes every key, value and expiry time: equal on
+        # the primary and its redis-server replica after the snapshot and
+        # after the stream (the TTLs travel as absolute times)
+        fill_every_type(self.r)
+        _rep, rc = self.start_replica()
+        self.assertInSync(rc)
+        self.assertEqual(self.r.cmd("DEBUG", "DIGEST"), rc.cmd("DEBUG", "DIGEST"))
+        fill_every_type(self.r, tag="2")
+        self.r.cmd("SET", "ttl:later", "v", "EX", "1000")
+        self.r.cmd("ZINCRBY", "digest:z", "1.5", "m")
+        self.assertInSync(rc)
+        digest = self.r.cmd("DEBUG", "DIGEST")
+        self.assertNotEqual(digest, "0" * 40)
+        self.assertEqual(digest, rc.cmd("DEBUG", "DIGEST"))
+
     def test_empty_primary_gives_empty_replica(self):
         _rep, rc = self.start_replica()
         self.assertEqual(rc.cmd("DBSIZE"), 0)
