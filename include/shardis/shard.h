@@ -42,7 +42,24 @@ struct tracking;
 enum {
     SHARD_GATE_READONLY = 1,   /* a replica with replica-read-only: -READONLY */
     SHARD_GATE_NOREPLICAS = 2, /* fewer good replicas than min-replicas-to-write */
+    SHARD_GATE_STALE = 4,      /* a replica's link is down, serve-stale-data no */
 };
+
+/* The error (with its '-') a gate gives a command of these CMD_* flags,
+ * or NULL: Redis's order (MASTERDOWN for all but "stale" commands, then
+ * READONLY and NOREPLICAS for writes). */
+static inline const char *shard_gate_refusal(long gate, uint32_t cmd_flags)
+{
+    if ((gate & SHARD_GATE_STALE) && !(cmd_flags & CMD_STALE)) {
+        return "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    }
+    if (!(cmd_flags & CMD_WRITE)) {
+        return NULL;
+    }
+    return (gate & SHARD_GATE_READONLY) ? "-READONLY You can't write against a read only replica."
+           : (gate & SHARD_GATE_NOREPLICAS) ? "-NOREPLICAS Not enough good replicas to write."
+                                            : NULL;
+}
 
 struct server {
     struct config cfg; /* as loaded; read-only */

@@ -1182,6 +1182,7 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
     enum acl_verdict verdict;
     struct reply r;
     int bad = 0;
+    const char *gate_err;
 
     if (!cmd) {
         r = conn_reply(c);
@@ -1245,16 +1246,12 @@ static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_
         return rejected(c, cmd);
     }
     if (SH_UNLIKELY(mbox_counter_get((struct mbox_counter *)&c->sh->srv->repl_gate)) &&
-        (cmd->flags & CMD_WRITE) && !(c->flags & (CONN_MASTER | CONN_INTERNAL))) {
-        long gate = mbox_counter_get((struct mbox_counter *)&c->sh->srv->repl_gate);
+        !(c->flags & (CONN_MASTER | CONN_INTERNAL)) &&
+        (gate_err = shard_gate_refusal(
+                 mbox_counter_get((struct mbox_counter *)&c->sh->srv->repl_gate), cmd->flags))) {
         r = conn_reply(c);
-        if (gate & SHARD_GATE_READONLY) {
-            reply_error(&r, "READONLY You can't write against a read only replica.");
-            shard_count_error(c->sh, "-READONLY", 9);
-        } else {
-            reply_error(&r, "NOREPLICAS Not enough good replicas to write.");
-            shard_count_error(c->sh, "-NOREPLICAS", 11);
-        }
+        reply_error(&r, gate_err + 1);
+        shard_count_error(c->sh, gate_err, strlen(gate_err));
         return rejected(c, cmd);
     }
     if (c->proto == 2 && c->ps && !allowed_when_subscribed(cmd) && pubsub_conn_count(c)) {

@@ -132,16 +132,25 @@ static struct conn *master_conn(struct shard *sh0)
     return NULL;
 }
 
-/* READONLY while a replica with replica-read-only (shard 0 alone changes
- * the bit, so repl.c's cron on the same thread never overwrites it). */
+/* READONLY while a replica with replica-read-only, and MASTERDOWN while
+ * its link is not streaming with replica-serve-stale-data no (shard 0 alone
+ * changes these bits, at each cron and change). */
 static void gate_update(struct shard *sh0)
 {
     struct mbox_counter *gw = (struct mbox_counter *)&sh0->srv->repl_gate;
-    bool want = replica_active(sh0->srv) && sh0->cfg.replica_read_only;
+    bool active = replica_active(sh0->srv);
+    long want = (active && sh0->cfg.replica_read_only ? SHARD_GATE_READONLY : 0);
     long cur = mbox_counter_get(gw);
 
+    if (active && !sh0->cfg.replica_serve_stale_data) {
+        pthread_mutex_lock(&g.rep->lock);
+        if (g.rep->state != REPLICA_S_CONNECTED) {
+            want |= SHARD_GATE_STALE;
+        }
+        pthread_mutex_unlock(&g.rep->lock);
+    }
     for (;;) {
-        long nv = want ? cur | SHARD_GATE_READONLY : cur & ~(long)SHARD_GATE_READONLY;
+        long nv = (cur & ~(long)(SHARD_GATE_READONLY | SHARD_GATE_STALE)) | want;
 
         if (nv == cur || mbox_word_cas(gw, &cur, nv)) {
             return;

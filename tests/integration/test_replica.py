@@ -408,6 +408,31 @@ class ReplicaConfig(unittest.TestCase):
         finally:
             stop_all((other,))
 
+    def test_stale_data_refused_while_the_link_is_down(self):
+        other = Server(shards=shard_count()).start()
+        try:
+            c = other.client()
+            self.assertEqual(c.cmd("SET", "k", "v"), "OK")
+            c.cmd("CONFIG", "SET", "replica-serve-stale-data", "no")
+            c.cmd("REPLICAOF", "127.0.0.1", 1)  # nobody listens there
+            masterdown = Error("MASTERDOWN Link with MASTER is down and "
+                               "replica-serve-stale-data is set to 'no'.")
+            wait_for(lambda: c.cmd("GET", "k") == masterdown, "MASTERDOWN for GET")
+            self.assertEqual(c.cmd("DBSIZE"), masterdown)
+            self.assertEqual(c.cmd("PING"), masterdown)  # as Redis 7.0: not "stale"
+            # commands flagged "stale" still run
+            self.assertEqual(info(c)["master_link_status"], "down")
+            # serving stale data again: the old value
+            c.cmd("CONFIG", "SET", "replica-serve-stale-data", "yes")
+            wait_for(lambda: c.cmd("GET", "k") == b"v", "GET served again")
+            self.assertEqual(c.cmd("SET", "k", "w"),
+                             Error("READONLY You can't write against a read only replica."))
+            self.assertEqual(c.cmd("REPLICAOF", "NO", "ONE"), "OK")
+            self.assertEqual(c.cmd("SET", "k", "w"), "OK")
+            c.close()
+        finally:
+            stop_all((other,))
+
 
 if __name__ == "__main__":
     unittest.main()
