@@ -10,6 +10,7 @@
  */
 #include "shardis/config.h"
 
+#include "config_internal.h"
 #include "shardis/glob.h"
 #include "shardis/reply.h"
 #include "shardis/resp.h"
@@ -27,30 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum dir_kind {
-    DIR_INT,
-    DIR_MEM,
-    DIR_STR,
-    DIR_LOGLEVEL,
-    DIR_BIND,
-    DIR_WORDS,     /* any number of words, kept joined by spaces */
-    DIR_NOTIFY,    /* notify-keyspace-events flags */
-    DIR_COBL,      /* client-output-buffer-limit <class> <hard> <soft> <seconds> ... */
-    DIR_BOOL,      /* yes | no, kept as 1 | 0 in a long long */
-    DIR_PROTECTED, /* no | yes | local, kept as 0 | 1 | 2 in a long long */
-};
-
-struct directive {
-    const char *name;
-    enum dir_kind kind;
-    size_t off;
-    long long min, max;
-    bool tunable;
-};
-
-#define F(field) offsetof(struct config, field)
-
-static const struct directive directives[] = {
+const struct directive config_directives[] = {
     { "bind", DIR_BIND, F(bind), 0, 0, false },
     { "port", DIR_INT, F(port), 0, 65535, false },
     { "shards", DIR_INT, F(shards), 0, 1024, false },
@@ -158,6 +136,7 @@ static const struct directive directives[] = {
     { "min-replicas-to-write", DIR_INT, F(min_replicas_to_write), 0, INT_MAX, true },
     { "min-replicas-max-lag", DIR_INT, F(min_replicas_max_lag), 0, INT_MAX, true },
 };
+const size_t config_ndirectives = SH_ARRAY_LEN(config_directives);
 
 /* Redis 7.0 still accepts the names of its ziplist days. An alias is a name
  * of its own, as in Redis: CONFIG GET answers under it (and a pattern that
@@ -242,7 +221,7 @@ static void notify_format(int flags, char *buf, size_t len)
     buf[n] = '\0';
 }
 
-static const char *const cobl_names[] = { "normal", "slave", "pubsub" };
+const char *const config_cobl_names[] = { "normal", "slave", "pubsub" };
 
 /* "class hard soft seconds" groups, as Redis parses them; all or nothing. */
 static const char *cobl_parse(struct config *c, int nval, const struct sh_slice *val)
@@ -456,7 +435,7 @@ static bool name_eq(const char *known, const char *name, size_t len)
 
 /* The directive called name (case-insensitive), or NULL. With canon, also
  * the lower-case name it was found under: an alias or the directive's own. */
-static const struct directive *find_directive(const char *name, size_t len, const char **canon)
+const struct directive *config_find_directive(const char *name, size_t len, const char **canon)
 {
     const char *as = NULL;
 
@@ -467,12 +446,12 @@ static const struct directive *find_directive(const char *name, size_t len, cons
             len = strlen(name);
         }
     }
-    for (size_t i = 0; i < SH_ARRAY_LEN(directives); i++) {
-        if (name_eq(directives[i].name, name, len)) {
+    for (size_t i = 0; i < SH_ARRAY_LEN(config_directives); i++) {
+        if (name_eq(config_directives[i].name, name, len)) {
             if (canon) {
-                *canon = as ? as : directives[i].name;
+                *canon = as ? as : config_directives[i].name;
             }
-            return &directives[i];
+            return &config_directives[i];
         }
     }
     return NULL;
@@ -701,7 +680,7 @@ static const char *percentiles_words(const char *words, size_t len, char *out, s
 int config_apply(struct config *c, const char *name, int nval, const struct sh_slice *val,
                  char *err, size_t errlen)
 {
-    const struct directive *d = find_directive(name, strlen(name), NULL);
+    const struct directive *d = config_find_directive(name, strlen(name), NULL);
     const char *why;
 
     if (!d) {
@@ -911,7 +890,7 @@ int config_load_args(struct config *c, int argc, char **argv, char *err, size_t 
     return 0;
 }
 
-static void format_value(const struct config *c, const struct directive *d, char *buf, size_t len)
+void config_format_value(const struct config *c, const struct directive *d, char *buf, size_t len)
 {
     const void *field = (const char *)c + d->off;
 
@@ -938,8 +917,9 @@ static void format_value(const struct config *c, const struct directive *d, char
         for (int i = 0; i < CONFIG_COBL_CLASSES; i++) {
             size_t used = strlen(buf);
 
-            snprintf(buf + used, len - used, "%s%s %lld %lld %lld", i ? " " : "", cobl_names[i],
-                     c->cobl[i].hard, c->cobl[i].soft, c->cobl[i].soft_seconds);
+            snprintf(buf + used, len - used, "%s%s %lld %lld %lld", i ? " " : "",
+                     config_cobl_names[i], c->cobl[i].hard, c->cobl[i].soft,
+                     c->cobl[i].soft_seconds);
         }
         break;
     case DIR_LOGLEVEL:
@@ -975,22 +955,22 @@ void config_get(const struct config *c, const char *pattern, size_t plen, config
     char name[64];
 
     if (!has_glob(pattern, plen)) {
-        const struct directive *d = find_directive(pattern, plen, NULL);
+        const struct directive *d = config_find_directive(pattern, plen, NULL);
 
         if (d) { /* found, so plen is a directive's length: it fits */
             memcpy(name, pattern, plen);
             name[plen] = '\0';
-            format_value(c, d, value, sizeof(value));
+            config_format_value(c, d, value, sizeof(value));
             fn(arg, name, value);
         }
         return;
     }
-    for (size_t i = 0; i < SH_ARRAY_LEN(directives); i++) {
-        const struct directive *d = &directives[i];
+    for (size_t i = 0; i < SH_ARRAY_LEN(config_directives); i++) {
+        const struct directive *d = &config_directives[i];
         bool formatted = false;
 
         if (glob_match(pattern, plen, d->name, strlen(d->name), true)) {
-            format_value(c, d, value, sizeof(value));
+            config_format_value(c, d, value, sizeof(value));
             formatted = true;
             fn(arg, d->name, value);
         }
@@ -1000,7 +980,7 @@ void config_get(const struct config *c, const char *pattern, size_t plen, config
             if (!strcmp(aliases[j].name, d->name) &&
                 glob_match(pattern, plen, alias, strlen(alias), true)) {
                 if (!formatted) {
-                    format_value(c, d, value, sizeof(value));
+                    config_format_value(c, d, value, sizeof(value));
                     formatted = true;
                 }
                 fn(arg, alias, value);
@@ -1073,7 +1053,7 @@ static int set_one(struct config *c, const struct directive *d, const char *cano
 int config_set(struct config *c, int npairs, const struct sh_slice *args, char *err, size_t errlen)
 {
     /* the names set so far, by the (static) name each was found under */
-    const char *seen[SH_ARRAY_LEN(directives) + SH_ARRAY_LEN(aliases)];
+    const char *seen[SH_ARRAY_LEN(config_directives) + SH_ARRAY_LEN(aliases)];
     const struct directive *d;
     const char *canon;
     size_t nseen = 0;
@@ -1082,7 +1062,7 @@ int config_set(struct config *c, int npairs, const struct sh_slice *args, char *
         struct sh_slice name = args[2 * i];
         const char *why = NULL;
 
-        d = find_directive(name.ptr, name.len, &canon);
+        d = config_find_directive(name.ptr, name.len, &canon);
         if (!d) {
             snprintf(err, errlen,
                      "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
@@ -1110,392 +1090,10 @@ int config_set(struct config *c, int npairs, const struct sh_slice *args, char *
         seen[nseen++] = canon;
     }
     for (int i = 0; i < npairs; i++) {
-        d = find_directive(args[2 * i].ptr, args[2 * i].len, &canon);
+        d = config_find_directive(args[2 * i].ptr, args[2 * i].len, &canon);
         if (set_one(c, d, canon, args[2 * i + 1], err, errlen) != 0) {
             return -1;
         }
-    }
-    return 0;
-}
-
-/* ---- CONFIG REWRITE ----
- *
- * Redis 7.0's rewriteConfig, over the directive table: the old file is read
- * into lines, each tagged with the directive it sets (or REWRITE_KEEP for
- * comments, blank lines and anything else, which are copied unchanged). Each
- * directive then produces its lines in Redis's form; the k-th one replaces the
- * k-th line of that directive in the file, or, when the file has no line left
- * for it, is appended after the signature if it differs from the built-in
- * default. Lines of a directive left over (duplicates) are dropped. */
-
-#define REWRITE_SIGNATURE "# Generated by CONFIG REWRITE"
-#define REWRITE_MAX_LINES CONFIG_COBL_CLASSES
-
-enum {
-    REWRITE_KEEP = -1, /* a comment, blank or unknown line */
-    REWRITE_DONE = -2, /* replaced with its new value */
-};
-
-struct rewrite_state {
-    char **lines; /* NULL: dropped */
-    int *dir;     /* index into directives[], or REWRITE_KEEP / REWRITE_DONE */
-    int n, cap;
-    bool needs_signature;
-};
-
-/* Takes ownership of line. */
-static void rewrite_push(struct rewrite_state *st, char *line, int dir)
-{
-    if (st->n == st->cap) {
-        st->cap = st->cap ? st->cap * 2 : 64;
-        st->lines = sh_realloc(st->lines, (size_t)st->cap * sizeof(*st->lines));
-        st->dir = sh_realloc(st->dir, (size_t)st->cap * sizeof(*st->dir));
-    }
-    st->lines[st->n] = line;
-    st->dir[st->n] = dir;
-    st->n++;
-}
-
-static void rewrite_state_fini(struct rewrite_state *st)
-{
-    for (int i = 0; i < st->n; i++) {
-        sh_free(st->lines[i]);
-    }
-    sh_free(st->lines);
-    sh_free(st->dir);
-}
-
-/* Which directive a line of the file sets, as load_file reads it. */
-static int rewrite_line_directive(const char *line, size_t len)
-{
-    struct sh_slice v[4];
-    const struct directive *d;
-    char *copy;
-    int n;
-
-    while (len && (*line == ' ' || *line == '\t')) {
-        line++;
-        len--;
-    }
-    if (len == 0 || *line == '#') {
-        return REWRITE_KEEP;
-    }
-    copy = sh_memdup(line, len + 1);
-    n = resp_split_inline(copy, len, v, (int)SH_ARRAY_LEN(v));
-    d = n > 0 ? find_directive(v[0].ptr, v[0].len, NULL) : NULL;
-    sh_free(copy);
-    return d ? (int)(d - directives) : REWRITE_KEEP;
-}
-
-/* Reads the old file; a missing one reads as empty, as in Redis. */
-static int rewrite_read_old(struct rewrite_state *st, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-
-    st->needs_signature = true;
-    if (!f) {
-        return errno == ENOENT ? 0 : -errno;
-    }
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
-            line[--len] = '\0';
-        }
-        if (!strcmp(line, REWRITE_SIGNATURE)) {
-            st->needs_signature = false;
-        }
-        rewrite_push(st, sh_memdup(line, (size_t)len + 1),
-                     rewrite_line_directive(line, (size_t)len));
-    }
-    free(line); /* getline's, from libc malloc */
-    if (ferror(f)) {
-        fclose(f);
-        return -EIO;
-    }
-    fclose(f);
-    return 0;
-}
-
-/* Appends " word", in sdscatrepr's quotes when it is empty or holds spaces,
- * quotes, backslashes or unprintable bytes, so that load_file reads it back. */
-static void rewrite_word(struct rbuf *b, const char *s, size_t len, bool quote)
-{
-    for (size_t i = 0; i < len && !quote; i++) {
-        unsigned char ch = (unsigned char)s[i];
-
-        quote = ch <= ' ' || ch >= 127 || ch == '"' || ch == '\'' || ch == '\\';
-    }
-    rbuf_append(b, " ", 1);
-    if (!quote && len) {
-        rbuf_append(b, s, len);
-        return;
-    }
-    rbuf_append(b, "\"", 1);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        char esc[8];
-
-        if (ch == '\\' || ch == '"') {
-            snprintf(esc, sizeof(esc), "\\%c", ch);
-        } else if (ch == '\n' || ch == '\r' || ch == '\t') {
-            snprintf(esc, sizeof(esc), "\\%c", ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't');
-        } else if (ch < ' ' || ch >= 127) {
-            snprintf(esc, sizeof(esc), "\\x%02x", ch);
-        } else {
-            snprintf(esc, sizeof(esc), "%c", ch);
-        }
-        rbuf_append(b, esc, strlen(esc));
-    }
-    rbuf_append(b, "\"", 1);
-}
-
-/* " 512mb": Redis's rewriteConfigFormatMemory. */
-static void rewrite_memory(struct rbuf *b, long long bytes)
-{
-    static const struct {
-        const char *unit;
-        long long size;
-    } units[] = { { "gb", 1LL << 30 }, { "mb", 1LL << 20 }, { "kb", 1LL << 10 }, { "", 1 } };
-    char num[64];
-    size_t i = 0;
-
-    while (bytes == 0 ? units[i].size != 1 : bytes % units[i].size != 0) {
-        i++;
-    }
-    snprintf(num, sizeof(num), " %lld%s", bytes / units[i].size, units[i].unit);
-    rbuf_append(b, num, strlen(num));
-}
-
-/* The value of d, after its name, as the file writes it. */
-static void rewrite_value(const struct config *c, const struct directive *d, struct rbuf *b)
-{
-    const void *field = (const char *)c + d->off;
-    char value[1024];
-
-    switch (d->kind) {
-    case DIR_MEM:
-        rewrite_memory(b, *(const long long *)field);
-        return;
-    case DIR_STR:
-        rewrite_word(b, *(char *const *)field, strlen(*(char *const *)field), false);
-        return;
-    case DIR_NOTIFY:
-        format_value(c, d, value, sizeof(value));
-        rewrite_word(b, value, strlen(value), true); /* Redis quotes it always */
-        return;
-    case DIR_BIND:
-        for (int i = 0; i < c->nbind; i++) {
-            rewrite_word(b, c->bind[i], strlen(c->bind[i]), false);
-        }
-        return;
-    case DIR_WORDS: {
-        const char *s = *(char *const *)field;
-        bool any = false;
-
-        for (size_t i = 0, e; s[i]; i = e) {
-            for (e = i; s[e] && s[e] != ' '; e++) {
-            }
-            if (e > i) {
-                rewrite_word(b, s + i, e - i, false);
-                any = true;
-            }
-            e += s[e] == ' ';
-        }
-        if (!any) {
-            rbuf_append(b, " \"\"", 3);
-        }
-        return;
-    }
-    case DIR_INT:
-    case DIR_LOGLEVEL:
-    case DIR_BOOL:
-    case DIR_PROTECTED:
-    case DIR_COBL:
-        break;
-    }
-    format_value(c, d, value, sizeof(value));
-    rewrite_word(b, value, strlen(value), false);
-}
-
-/* The lines of d in Redis's form, NUL-terminated in out[]; returns how many:
- * one per client class for client-output-buffer-limit, else one. */
-static int rewrite_lines(const struct config *c, const struct directive *d,
-                         struct rbuf out[REWRITE_MAX_LINES])
-{
-    int n = d->kind == DIR_COBL ? CONFIG_COBL_CLASSES : 1;
-
-    if (d->off == F(replicaof) && !c->replicaof[0]) {
-        return 0; /* a primary: no line (Redis drops it after REPLICAOF NO ONE) */
-    }
-    for (int i = 0; i < n; i++) {
-        rbuf_init(&out[i]);
-        rbuf_append(&out[i], d->name, strlen(d->name));
-        if (d->kind == DIR_COBL) {
-            /* Redis 7.0 writes the "slave" class as "replica" */
-            const char *cls = i == CONFIG_COBL_REPLICA ? "replica" : cobl_names[i];
-            char secs[32];
-
-            rewrite_word(&out[i], cls, strlen(cls), false);
-            rewrite_memory(&out[i], c->cobl[i].hard);
-            rewrite_memory(&out[i], c->cobl[i].soft);
-            snprintf(secs, sizeof(secs), " %lld", c->cobl[i].soft_seconds);
-            rbuf_append(&out[i], secs, strlen(secs));
-        } else {
-            rewrite_value(c, d, &out[i]);
-        }
-        rbuf_append(&out[i], "", 1);
-    }
-    return n;
-}
-
-/* Puts directive di's lines into the state (Redis's rewriteConfigRewriteLine
- * for each, then drops its orphaned lines). */
-static void rewrite_directive(struct rewrite_state *st, const struct config *c,
-                              const struct config *defaults, int di)
-{
-    struct rbuf cur[REWRITE_MAX_LINES], def[REWRITE_MAX_LINES];
-    int n = rewrite_lines(c, &directives[di], cur);
-    int at = 0, ndef = rewrite_lines(defaults, &directives[di], def);
-
-    for (int k = 0; k < n; k++) {
-        while (at < st->n && st->dir[at] != di) {
-            at++;
-        }
-        if (at < st->n) {
-            sh_free(st->lines[at]);
-            st->lines[at] = sh_strdup(cur[k].data);
-            st->dir[at] = REWRITE_DONE;
-        } else if (k >= ndef || strcmp(cur[k].data, def[k].data) != 0) {
-            if (st->needs_signature) {
-                int last = st->n - 1;
-
-                while (last >= 0 && !st->lines[last]) {
-                    last--;
-                }
-                if (last >= 0 && st->lines[last][0]) {
-                    rewrite_push(st, sh_strdup(""), REWRITE_KEEP); /* as Redis */
-                }
-                rewrite_push(st, sh_strdup(REWRITE_SIGNATURE), REWRITE_KEEP);
-                st->needs_signature = false;
-            }
-            rewrite_push(st, sh_strdup(cur[k].data), REWRITE_DONE);
-        }
-        rbuf_fini(&cur[k]);
-    }
-    for (int k = 0; k < ndef; k++) {
-        rbuf_fini(&def[k]);
-    }
-    for (int i = 0; i < st->n; i++) {
-        if (st->dir[i] == di) {
-            sh_free(st->lines[i]);
-            st->lines[i] = NULL;
-            st->dir[i] = REWRITE_DONE;
-        }
-    }
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t w = write(fd, p, len);
-
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w < 0) {
-            return -errno;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Writes content to "<path>.tmp-XXXXXX", fsyncs it, gives it the old file's
- * mode and renames it over path, then fsyncs the directory. 0 or -errno. */
-static int rewrite_replace(const char *path, const struct rbuf *content)
-{
-    size_t plen = strlen(path);
-    char *tmp = sh_malloc(plen + sizeof(".tmp-XXXXXX"));
-    struct stat old;
-    char *slash;
-    int fd, rc;
-
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", sizeof(".tmp-XXXXXX"));
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        rc = -errno;
-        goto out_free;
-    }
-    rc = write_all(fd, content->data, content->len);
-    if (rc == 0 && fchmod(fd, stat(path, &old) == 0 ? old.st_mode & 07777 : 0644) != 0) {
-        rc = -errno;
-    }
-    if (rc == 0 && fsync(fd) != 0) {
-        rc = -errno;
-    }
-    if (close(fd) != 0 && rc == 0) {
-        rc = -errno;
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        rc = -errno;
-    }
-    if (rc != 0) {
-        unlink(tmp);
-        goto out_free;
-    }
-    /* make the rename itself durable; the new file is in place either way */
-    slash = strrchr(tmp, '/');
-    if (slash) {
-        *(slash == tmp ? slash + 1 : slash) = '\0';
-        fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd >= 0) {
-            (void)fsync(fd);
-            close(fd);
-        }
-    }
-out_free:
-    sh_free(tmp);
-    return rc;
-}
-
-int config_rewrite(const struct config *c, char *err, size_t errlen)
-{
-    struct rewrite_state st = { 0 };
-    struct config defaults;
-    struct rbuf content;
-    int rc;
-
-    if (!c->config_file[0]) {
-        snprintf(err, errlen, "ERR The server is running without a config file");
-        return -1;
-    }
-    rc = rewrite_read_old(&st, c->config_file);
-    if (rc != 0) {
-        goto out_state;
-    }
-    config_init(&defaults);
-    for (int i = 0; i < (int)SH_ARRAY_LEN(directives); i++) {
-        rewrite_directive(&st, c, &defaults, i);
-    }
-    config_fini(&defaults);
-    rbuf_init(&content);
-    for (int i = 0; i < st.n; i++) {
-        if (st.lines[i]) {
-            rbuf_append(&content, st.lines[i], strlen(st.lines[i]));
-            rbuf_append(&content, "\n", 1);
-        }
-    }
-    rc = rewrite_replace(c->config_file, &content);
-    rbuf_fini(&content);
-out_state:
-    rewrite_state_fini(&st);
-    if (rc != 0) {
-        snprintf(err, errlen, "ERR Rewriting config file: %s", strerror(-rc));
-        return -1;
     }
     return 0;
 }
