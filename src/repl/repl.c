@@ -1266,14 +1266,15 @@ static void repl_exit(struct shard *sh)
 
 void repl_init(struct server *srv)
 {
-    struct repl *r = sh_calloc(1, sizeof(*r));
+    /* mbox counters are cache-line aligned */
+    struct repl *r = sh_aligned_calloc(SH_CACHELINE, 1, sizeof(*r));
     struct hub *h = sh_calloc(1, sizeof(*h));
 
     pthread_mutex_init(&r->lock, NULL);
     hex_id(r->replid);
     memset(r->replid2, '0', 40);
     mbox_counter_set(&r->second_offset, -1);
-    r->tap_bytes = sh_calloc((size_t)srv->nshards, sizeof(*r->tap_bytes));
+    r->tap_bytes = sh_aligned_calloc(SH_CACHELINE, (size_t)srv->nshards, sizeof(*r->tap_bytes));
     r->cores = sh_calloc((size_t)srv->nshards, sizeof(*r->cores));
     h->n = srv->nshards;
     h->q = sh_calloc((size_t)h->n, sizeof(*h->q));
