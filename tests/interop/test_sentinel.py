@@ -36,7 +36,10 @@ except ImportError:  # pragma: no cover
 
 REDIS = live_redis_binary()
 MASTER = "mymaster"
-FAILOVER_TIMEOUT = 20.0
+# a loaded CI machine running sanitizer builds can hold a node's replies
+# (CONFIG REWRITE's fsyncs) past a 1 s down-after, and the sentinels then
+# abort the first try and retry after 2 x failover-timeout: room for that
+FAILOVER_TIMEOUT = 45.0
 
 SENTINEL_CONF = """port %(port)d
 bind 127.0.0.1
@@ -44,7 +47,7 @@ daemonize no
 dir %(dir)s
 sentinel resolve-hostnames no
 sentinel monitor mymaster 127.0.0.1 %(primary)d 2
-sentinel down-after-milliseconds mymaster 1000
+sentinel down-after-milliseconds mymaster 2000
 sentinel failover-timeout mymaster 5000
 sentinel parallel-syncs mymaster 1
 """
