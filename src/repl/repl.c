@@ -74,6 +74,7 @@ struct hub {
     bool waiting_snap; /* a snapshot of someone else runs: the sync starts after */
     bool follow;       /* a replica: the stream is the primary's (repl_hub_feed) */
     int64_t last_ping_ms;
+    int64_t no_replicas_since_ms; /* 0: it has replicas (or no backlog) */
     struct shard *sh0;
 };
 
@@ -459,7 +460,9 @@ static void publish(struct shard *sh0, struct hub *h)
     if (h->out.len == 0) {
         return;
     }
-    backlog_put(sh0, h, h->out.data, h->out.len);
+    if (h->bl || h->replicas) { /* none after repl-backlog-ttl freed it */
+        backlog_put(sh0, h, h->out.data, h->out.len);
+    }
     off = mbox_counter_add(&r->offset, (long)h->out.len);
     mbox_counter_set(&r->backlog_histlen, (long)h->bl_hist);
     mbox_counter_set(&r->backlog_first, (long)(off - (long long)h->bl_hist + 1));
@@ -1175,6 +1178,39 @@ void repl_info(struct shard *sh, struct rbuf *out)
 
 /* ---- the loop ---- */
 
+/* repl-backlog-ttl, as Redis's replicationCron: a primary whose backlog
+ * had no replica for that long frees it and takes a new id (a replica that
+ * comes back syncs fully). */
+static void backlog_ttl(struct shard *sh0, struct hub *h)
+{
+    struct repl *r = repl_of(sh0->srv);
+
+    if (h->replicas || h->follow || !h->bl || !sh0->cfg.repl_backlog_ttl) {
+        h->no_replicas_since_ms = 0;
+        return;
+    }
+    if (!h->no_replicas_since_ms) {
+        h->no_replicas_since_ms = sh0->now_ms;
+        return;
+    }
+    if (sh0->now_ms - h->no_replicas_since_ms < sh0->cfg.repl_backlog_ttl * 1000) {
+        return;
+    }
+    sh_free(h->bl);
+    h->bl = NULL;
+    h->bl_size = h->bl_idx = h->bl_hist = 0;
+    mbox_counter_set(&r->backlog_active, 0);
+    mbox_counter_set(&r->backlog_histlen, 0);
+    pthread_mutex_lock(&r->lock);
+    hex_id(r->replid);
+    memset(r->replid2, '0', 40);
+    pthread_mutex_unlock(&r->lock);
+    mbox_counter_set(&r->second_offset, -1);
+    sh_log(LOG_NOTICE, "Replication backlog freed after %lld seconds without connected replicas.",
+           (long long)sh0->cfg.repl_backlog_ttl);
+    h->no_replicas_since_ms = 0;
+}
+
 void repl_configure(struct shard *sh)
 {
     struct repl *r = repl_of(sh->srv);
@@ -1221,6 +1257,7 @@ static void repl_cron(struct shard *sh)
             publish(sh, h);
         }
         repl_configure(sh);
+        backlog_ttl(sh, h);
         sync_progress(sh, h);
     }
 }

@@ -1085,6 +1085,26 @@ class TestBacklogStart(ReplTestCase):
         finally:
             raw.close()
 
+    def test_backlog_ttl_frees_it_and_changes_the_id(self):
+        self.r.cmd("CONFIG", "SET", "repl-backlog-ttl", "1")
+        raw = RawReplica(self.port)
+        try:
+            self.assertTrue(raw.psync().startswith("+FULLRESYNC"))
+            self.r.cmd("SET", "k", "v")
+        finally:
+            raw.close()
+        before = info_fields(self.r)
+        self.assertEqual(before["repl_backlog_active"], "1")
+        # a second or two with no replica: freed, and a new replication id
+        self.wait_until(lambda: info_fields(self.r)["repl_backlog_active"] == "0", timeout=8,
+                        msg="the backlog was not freed after repl-backlog-ttl")
+        after = info_fields(self.r)
+        self.assertNotEqual(after["master_replid"], before["master_replid"])
+        self.assertEqual(after["repl_backlog_histlen"], "0")
+        # writes without replicas do not bring it back
+        self.r.cmd("SET", "k2", "v")
+        self.assertEqual(info_fields(self.r)["repl_backlog_active"], "0")
+
 
 class TestBadInput(ReplTestCase):
 
