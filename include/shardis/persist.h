@@ -52,6 +52,17 @@ SH_MUST_CHECK int persist_snap_prepare(struct shard *sh, char *err, size_t errle
  * calls persist_mark_hook (set once by replication) with mark. */
 void persist_snap_set_mark(const struct server *srv, long mark);
 extern void (*persist_mark_hook)(struct shard *sh, long mark);
+/* After a prepare, before the begin parts go: the snapshot is diskless
+ * (replication): each serialized chunk is handed to fn on the shard that
+ * made it (any order; each chunk is whole records after a SELECTDB), none
+ * is written, and the end neither renames nor counts as a save. The file's
+ * header (persist_snap_header) goes first, then the chunks, then EOF and
+ * the CRC-64 of it all, which the receiver computes: persist_snap_bytes
+ * says, once ended, how many chunk bytes there were. */
+typedef void persist_sink_fn(struct shard *sh, const char *p, size_t n);
+void persist_snap_set_sink(const struct server *srv, persist_sink_fn *fn);
+struct sh_slice persist_snap_header(const struct server *srv);
+long long persist_snap_bytes(const struct server *srv);
 /* The part __snapbegin: the snapshot starts on this shard now. */
 void persist_snap_begin(struct shard *sh);
 /* Whether a snapshot is running (anywhere). */

@@ -30,6 +30,7 @@
  */
 #pragma once
 
+#include "shardis/persist.h"
 #include "shardis/sh.h"
 
 struct cmd_ctx;
@@ -45,9 +46,10 @@ void repl_fini(struct server *srv);
 /* Binds REPLCONF, PSYNC, SYNC, ROLE, WAIT, REPLICAOF, SLAVEOF. */
 void repl_bind(void);
 /* Set by the command layer: starts a BGSAVE (as the server's own client)
- * whose begin puts `mark` into every shard's records (persist.h); 0, or -1
- * with the reason in err. */
-extern int (*repl_bgsave)(struct shard *sh, long mark, char *err, size_t errlen);
+ * whose begin puts `mark` into every shard's records (persist.h), diskless
+ * into sink when it is not NULL; 0, or -1 with the reason in err. */
+extern int (*repl_bgsave)(struct shard *sh, long mark, persist_sink_fn *sink, char *err,
+                          size_t errlen);
 
 /* The replication ids and offsets, from any core (Redis's fields: replid,
  * replid2, master_repl_offset, second_repl_offset). */

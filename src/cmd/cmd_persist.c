@@ -343,12 +343,14 @@ static void cmd_bgsave(struct cmd_ctx *ctx)
 
 /* Replication's full sync (repl.h): a BGSAVE whose begin marks every
  * shard's records. */
-static int bgsave_marked(struct shard *sh, long mark, char *err, size_t errlen)
+static int bgsave_marked(struct shard *sh, long mark, persist_sink_fn *sink, char *err,
+                         size_t errlen)
 {
     if (persist_snap_prepare(sh, err, errlen) != 0) {
         return -1;
     }
     persist_snap_set_mark(sh->srv, mark);
+    persist_snap_set_sink(sh->srv, sink);
     start_job(conn_internal(sh), cmdtab_lookup("bgsave", 6), OP_BGSAVE, true, false, PH_PREPARED);
     return 0;
 }

@@ -116,6 +116,14 @@ static void chunk_submit(struct shard *sh, struct pshard *ps)
         ps->out_db = -1;
         return;
     }
+    if (g->sink) {
+        /* diskless: to the replicas' cores; only the byte count is kept */
+        mbox_counter_add(&g->next_off, (long)ps->out.len);
+        g->sink(sh, (const char *)ps->out.data, ps->out.len);
+        rdb_out_reset(&ps->out);
+        ps->out_db = -1;
+        return;
+    }
     w = sh_calloc(1, sizeof(*w));
     w->io.done = on_written;
     w->ps = ps;
@@ -430,6 +438,25 @@ static int write_all(int fd, const void *p, size_t n, off_t off)
 
 void (*persist_mark_hook)(struct shard *sh, long mark);
 
+void persist_snap_set_sink(const struct server *srv, persist_sink_fn *fn)
+{
+    persist_of(srv)->sink = fn;
+}
+
+struct sh_slice persist_snap_header(const struct server *srv)
+{
+    struct persist *g = persist_of(srv);
+
+    return (struct sh_slice){ g->hdr_copy, g->hdr_copy ? g->hdr_len : 0 };
+}
+
+long long persist_snap_bytes(const struct server *srv)
+{
+    struct persist *g = persist_of(srv);
+
+    return (long long)mbox_counter_get(&g->next_off) - (long long)g->hdr_len;
+}
+
 void persist_snap_set_mark(const struct server *srv, long mark)
 {
     persist_of(srv)->mark = mark;
@@ -455,6 +482,7 @@ int persist_snap_prepare_to(struct shard *sh, const char *target, bool for_aof, 
     g->seq++;
     g->for_aof = for_aof;
     g->mark = 0;
+    g->sink = NULL;
     snprintf(g->target, sizeof(g->target), "%s", target);
     snprintf(g->tmpname, sizeof(g->tmpname), "temp-%d-%u.rdb", (int)getpid(), g->seq);
     g->fd = open(g->tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -470,6 +498,8 @@ int persist_snap_prepare_to(struct shard *sh, const char *target, bool for_aof, 
     }
     rdb_out_init(&hdr, sh->cfg.rdbcompression);
     build_header(sh, &hdr, for_aof);
+    sh_free(g->hdr_copy);
+    g->hdr_copy = sh_memdup(hdr.data, hdr.len);
     rc = write_all(g->fd, hdr.data, hdr.len, 0);
     g->hdr_len = hdr.len;
     g->hdr_crc = sh->cfg.rdbchecksum ? crc64(0, hdr.data, hdr.len) : 0;
@@ -582,6 +612,22 @@ static void finish(struct shard *sh, struct shard_io *io, int res)
     SH_ASSERT(mbox_counter_get(&g->done) == sh->srv->nshards);
     end = (uint64_t)mbox_counter_get(&g->next_off);
     err = (int)mbox_counter_get(&g->failed);
+    if (g->sink) {
+        /* diskless: nothing was written but the header; not a save */
+        close(g->fd);
+        g->fd = -1;
+        unlink(g->tmpname);
+        ok = err == 0;
+        for (int i = 0; i < sh->srv->nshards; i++) {
+            g->res[i].chunks = NULL;
+            g->res[i].nchunks = 0;
+        }
+        mbox_counter_set(&g->state, 0);
+        for (int i = 0; i < sh->srv->nshards; i++) {
+            shard_ring_io(sh, i, &pshard_of(sh->srv->shards[i])->ended_io, ok);
+        }
+        return;
+    }
     if (!err && !combine_crc(g, sh->srv->nshards, end, &crc)) {
         sh_log(LOG_WARNING, "Snapshot chunks do not tile the file: not saved");
         err = EIO;
@@ -857,6 +903,7 @@ void persist_fini(struct server *srv)
         unlink(g->tmpname);
     }
     sh_free(g->res);
+    sh_free(g->hdr_copy);
     sh_free(g->dirty_saved);
     sh_free(g->aof.incr_size);
     sh_free(g->aof.extra);

@@ -79,6 +79,10 @@ struct persist {
     char target[4096]; /* the snapshot's final name (dbfilename, or the AOF's next base) */
     bool for_aof;      /* a BGREWRITEAOF: its ending is the AOF's */
     long mark;         /* persist_snap_set_mark's, 0 = none */
+    /* persist_snap_set_sink's (a diskless sync): chunks go to it, not the
+     * file; the header is kept for it */
+    persist_sink_fn *sink;
+    char *hdr_copy;
     struct aof_global aof;
 };
 

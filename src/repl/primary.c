@@ -8,6 +8,7 @@
 #include "repl_internal.h"
 #include "shardis/cmd.h"
 #include "shardis/conn.h"
+#include "shardis/crc64.h"
 #include "shardis/log.h"
 #include "shardis/replica.h"
 #include "shardis/reply.h"
@@ -27,6 +28,7 @@ enum link_state {
     L_WAIT_FULL,     /* asked the hub; nothing sent yet */
     L_WAIT_RDB,      /* +FULLRESYNC sent; the snapshot is being written */
     L_SEND_RDB,      /* the file goes out */
+    L_WAIT_ACK,      /* diskless: all out; the stream starts at its first ACK */
     L_ONLINE,
 };
 
@@ -43,6 +45,14 @@ struct rlink {
     struct rbuf held; /* the stream while the file is not all queued */
     int rdb_fd;
     long long rdb_left;
+    /* a diskless sync: the $EOF mark, whether its header went out, chunks
+     * that came before it, the chunk bytes so far and in all (-1: not known
+     * yet), the CRC-64 of what went out */
+    char eofmark[40];
+    bool dl, dl_hdr, dl_checksum;
+    struct rbuf dl_early;
+    long long dl_got, dl_total;
+    uint64_t dl_crc;
 };
 
 struct pcore {
@@ -71,7 +81,9 @@ static struct rlink *link_of(struct conn *c)
         l->conn_id = c->id;
         l->slot = -1;
         l->rdb_fd = -1;
+        l->dl_total = -1;
         rbuf_init(&l->held);
+        rbuf_init(&l->dl_early);
         /* the peer's address without its port */
         colon = strrchr(c->addr, ':');
         snprintf(l->ip, sizeof(l->ip), "%.*s",
@@ -109,8 +121,22 @@ static void link_gone(struct conn *c)
         close(l->rdb_fd);
     }
     rbuf_fini(&l->held);
+    rbuf_fini(&l->dl_early);
     c->repl = NULL;
     sh_free(l);
+}
+
+/* The snapshot is all queued: the stream held meanwhile follows, and the
+ * replica is online. */
+static void go_online(struct conn *c, struct rlink *l, struct reply *rp)
+{
+    rbuf_append(rp->buf, l->held.data, l->held.len);
+    rbuf_fini(&l->held);
+    rbuf_init(&l->held);
+    l->state = L_ONLINE;
+    mbox_counter_set(&repl_of(c->sh->srv)->slots[l->slot].ack_ms, sh_time_ms());
+    set_slot_state(c, l, REPL_R_ONLINE);
+    sh_log(LOG_NOTICE, "Synchronization with replica %s:%d succeeded", l->ip, l->port);
 }
 
 /* Queues the next piece of the file (the socket drained); at its end the
@@ -120,8 +146,8 @@ static void feed_rdb(struct conn *c)
     struct rlink *l = c->repl;
     struct reply r, *rp;
 
-    if (!l || l->state != L_SEND_RDB || !(rp = conn_push_begin(c, &r))) {
-        return;
+    if (!l || l->state != L_SEND_RDB || l->dl || !(rp = conn_push_begin(c, &r))) {
+        return; /* a diskless sync's bytes come from the shards */
     }
     if (l->rdb_left > 0) {
         size_t want = l->rdb_left < (long long)RDB_PIECE ? (size_t)l->rdb_left : RDB_PIECE;
@@ -142,15 +168,52 @@ static void feed_rdb(struct conn *c)
     if (l->rdb_left == 0) {
         close(l->rdb_fd);
         l->rdb_fd = -1;
-        rbuf_append(rp->buf, l->held.data, l->held.len);
-        rbuf_fini(&l->held);
-        rbuf_init(&l->held);
-        l->state = L_ONLINE;
-        mbox_counter_set(&repl_of(c->sh->srv)->slots[l->slot].ack_ms, sh_time_ms());
-        set_slot_state(c, l, REPL_R_ONLINE);
-        sh_log(LOG_NOTICE, "Synchronization with replica %s:%d succeeded", l->ip, l->port);
+        go_online(c, l, rp);
     }
     conn_push_end(c);
+}
+
+/* A diskless sync's bytes: out now once the header went, else kept. */
+static void dl_put(struct conn *c, struct rlink *l, const char *p, size_t n)
+{
+    struct reply r, *rp;
+
+    if (!l->dl_hdr) {
+        rbuf_append(&l->dl_early, p, n);
+        return;
+    }
+    if (l->dl_checksum) {
+        l->dl_crc = crc64(l->dl_crc, p, n);
+    }
+    if ((rp = conn_push_begin(c, &r))) {
+        rbuf_append(rp->buf, p, n);
+        conn_push_end(c);
+    }
+}
+
+/* Every chunk of a diskless sync went out: EOF, the CRC-64, the mark, then
+ * the stream held meanwhile. */
+static void dl_maybe_end(struct conn *c, struct rlink *l)
+{
+    struct reply r, *rp;
+    unsigned char tail[9];
+
+    if (!l->dl_hdr || l->dl_total < 0 || l->dl_got < l->dl_total || l->state != L_SEND_RDB) {
+        return;
+    }
+    tail[0] = 0xff; /* RDB_OPCODE_EOF */
+    l->dl_crc = l->dl_checksum ? crc64(l->dl_crc, tail, 1) : 0;
+    for (int i = 0; i < 8; i++) {
+        tail[1 + i] = (unsigned char)(l->dl_crc >> (8 * i));
+    }
+    if ((rp = conn_push_begin(c, &r))) {
+        rbuf_append(rp->buf, tail, sizeof(tail));
+        rbuf_append(rp->buf, l->eofmark, sizeof(l->eofmark));
+        conn_push_end(c);
+    }
+    /* as Redis: the replica finds the mark at the end of what it read, so
+     * nothing may follow it before the replica says it loaded (its ACK) */
+    l->state = L_WAIT_ACK;
 }
 
 static void on_drained(struct conn *c)
@@ -228,6 +291,54 @@ static void cmd_replmsg(struct cmd_ctx *ctx)
                 conn_close(l->c);
             }
         }
+        break;
+    case REPL_MSG_DLHDR:
+        if (b.len < 41 || l->state != L_WAIT_RDB) {
+            conn_close(l->c);
+            break;
+        }
+        memcpy(l->eofmark, b.ptr, 40);
+        l->dl = true;
+        l->dl_checksum = b.ptr[40] == '1';
+        l->state = L_SEND_RDB;
+        set_slot_state(l->c, l, REPL_R_SEND_BULK);
+        if ((rp = conn_push_begin(l->c, &r))) {
+            rbuf_append(rp->buf, "$EOF:", 5);
+            rbuf_append(rp->buf, l->eofmark, 40);
+            rbuf_append(rp->buf, "\r\n", 2);
+            conn_push_end(l->c);
+        }
+        l->dl_hdr = true;
+        l->dl_crc = 0;
+        dl_put(l->c, l, b.ptr + 41, b.len - 41);
+        if (l->dl_early.len) {
+            dl_put(l->c, l, l->dl_early.data, l->dl_early.len);
+            rbuf_fini(&l->dl_early);
+            rbuf_init(&l->dl_early);
+        }
+        dl_maybe_end(l->c, l);
+        break;
+    case REPL_MSG_CHUNK:
+        if (l->state != L_WAIT_FULL && l->state != L_WAIT_RDB && l->state != L_SEND_RDB) {
+            break;
+        }
+        l->dl_got += (long long)b.len;
+        dl_put(l->c, l, b.ptr, b.len);
+        dl_maybe_end(l->c, l);
+        break;
+    case REPL_MSG_DLEND:
+        if (b.len < 1 || b.ptr[0] != '1') {
+            sh_log(LOG_WARNING, "Diskless sync of replica %s:%d failed", l->ip, l->port);
+            conn_close(l->c);
+            break;
+        }
+        {
+            char num[32];
+
+            snprintf(num, sizeof(num), "%.*s", (int)(b.len < 31 ? b.len : 31), b.ptr);
+            l->dl_total = strtoll(num + (b.len > 2 ? 2 : 1), NULL, 10);
+        }
+        dl_maybe_end(l->c, l);
         break;
     case REPL_MSG_CONT:
         l->state = L_ONLINE;
@@ -330,7 +441,12 @@ static void cmd_replconf(struct cmd_ctx *ctx)
             if (arg_eq(ctx, i, "ack") && l && l->slot >= 0 &&
                 util_str2ll(ctx->argv[i + 1].ptr, ctx->argv[i + 1].len, &off)) {
                 struct repl_slot *s = &repl_of(ctx->shard->srv)->slots[l->slot];
+                struct reply r, *rp;
 
+                if (l->state == L_WAIT_ACK && (rp = conn_push_begin(c, &r))) {
+                    go_online(c, l, rp); /* a diskless sync was loaded */
+                    conn_push_end(c);
+                }
                 if (off > mbox_counter_get(&s->ack)) {
                     mbox_counter_set(&s->ack, (long)off);
                 }

@@ -45,8 +45,9 @@ struct hub_replica {
     struct hub_replica *next;
     uint64_t conn_id;
     int core;
-    long mark;      /* the full sync it waits for; 0: the next one */
-    bool streaming; /* it gets the stream (its core buffers it until the RDB is out) */
+    long mark;        /* the full sync it waits for; 0: the next one */
+    bool streaming;   /* it gets the stream (its core buffers it until the RDB is out) */
+    int64_t since_ms; /* when it asked (repl-diskless-sync-delay) */
 };
 
 /* A WAIT's question: the stream's offset once every queue is past the
@@ -71,14 +72,16 @@ struct hub {
     long sync_mark;    /* the running full sync's mark, 0: none */
     bool sync_reached; /* its point is passed (+FULLRESYNC sent) */
     bool sync_ended, sync_ok;
-    bool waiting_snap; /* a snapshot of someone else runs: the sync starts after */
-    bool follow;       /* a replica: the stream is the primary's (repl_hub_feed) */
+    bool sync_diskless; /* the running sync's snapshot goes to the replicas */
+    char eofmark[41];   /* its $EOF: mark */
+    bool waiting_snap;  /* a snapshot of someone else runs: the sync starts after */
+    bool follow;        /* a replica: the stream is the primary's (repl_hub_feed) */
     int64_t last_ping_ms;
     int64_t no_replicas_since_ms; /* 0: it has replicas (or no backlog) */
     struct shard *sh0;
 };
 
-int (*repl_bgsave)(struct shard *sh, long mark, char *err, size_t errlen);
+int (*repl_bgsave)(struct shard *sh, long mark, persist_sink_fn *sink, char *err, size_t errlen);
 
 struct repl *repl_of(const struct server *srv)
 {
@@ -503,6 +506,18 @@ static void on_sync_done(void *arg, bool ok);
 
 static void post_rdb(struct shard *sh0, struct hub *h, long mark, bool ok)
 {
+    if (h->sync_diskless) {
+        char msg[48];
+        int n = snprintf(msg, sizeof(msg), "%d %lld", ok ? 1 : 0, persist_snap_bytes(sh0->srv));
+
+        for (struct hub_replica *x = h->replicas; x; x = x->next) {
+            if (x->mark == mark) {
+                x->mark = 0;
+                primary_post(sh0, x->core, x->conn_id, REPL_MSG_DLEND, msg, (size_t)n);
+            }
+        }
+        return;
+    }
     for (struct hub_replica *x = h->replicas; x; x = x->next) {
         char msg[64];
         int fd = -1, n;
@@ -527,23 +542,50 @@ static void post_rdb(struct shard *sh0, struct hub *h, long mark, bool ok)
     }
 }
 
-/* Starts the snapshot of a full sync for every replica that waits for one. */
+/* A diskless sync's chunk, on the shard that made it: to every replica of
+ * the sync, on its core. */
+static void sink(struct shard *sh, const char *p, size_t n)
+{
+    struct repl *r = repl_of(sh->srv);
+
+    for (int i = 0; i < r->ntargets; i++) {
+        primary_post(sh, r->targets[i].core, r->targets[i].conn_id, REPL_MSG_CHUNK, p, n);
+    }
+}
+
+/* Starts the snapshot of a full sync for every replica that waits for one
+ * (diskless: once the first has waited repl-diskless-sync-delay, so that
+ * others arriving meanwhile share it, as Redis does). */
 static void start_sync(struct shard *sh0, struct hub *h)
 {
+    struct repl *r = repl_of(sh0->srv);
     char err[256];
-    bool any = false;
+    bool any = false, diskless = sh0->cfg.repl_diskless_sync != 0;
+    int64_t oldest = INT64_MAX;
     long mark;
 
     h->sh0 = sh0; /* for on_sync_done */
     for (struct hub_replica *x = h->replicas; x; x = x->next) {
-        any |= !x->streaming && x->mark == 0;
+        if (!x->streaming && x->mark == 0) {
+            any = true;
+            oldest = x->since_ms < oldest ? x->since_ms : oldest;
+        }
     }
     if (!any || h->sync_mark || h->waiting_snap) {
         return;
     }
+    if (diskless && sh0->now_ms - oldest < sh0->cfg.repl_diskless_sync_delay * 1000) {
+        return; /* the cron comes back */
+    }
     mark = ++h->next_mark;
     err[0] = '\0';
-    if (!repl_bgsave || repl_bgsave(sh0, mark, err, sizeof(err)) != 0) {
+    r->ntargets = 0;
+    for (struct hub_replica *x = h->replicas; x && diskless; x = x->next) {
+        if (!x->streaming && x->mark == 0 && r->ntargets < REPL_MAX_REPLICAS) {
+            r->targets[r->ntargets++] = (struct repl_target){ x->core, x->conn_id };
+        }
+    }
+    if (!repl_bgsave || repl_bgsave(sh0, mark, diskless ? sink : NULL, err, sizeof(err)) != 0) {
         /* another snapshot runs: this one starts when it ends */
         if (persist_snap_wait(sh0, on_sync_done, h)) {
             h->waiting_snap = true;
@@ -557,7 +599,12 @@ static void start_sync(struct shard *sh0, struct hub *h)
         }
         return;
     }
-    sh_log(LOG_NOTICE, "Starting BGSAVE for SYNC with target: disk");
+    sh_log(LOG_NOTICE, "Starting BGSAVE for SYNC with target: %s",
+           diskless ? "replicas sockets" : "disk");
+    h->sync_diskless = diskless;
+    if (diskless) {
+        hex_id(h->eofmark);
+    }
     h->sync_mark = mark;
     h->sync_reached = false;
     h->sync_ended = false;
@@ -607,6 +654,17 @@ static void mark_reached(struct shard *sh0, struct hub *h, long mark)
         if (x->mark == mark) {
             primary_post(sh0, x->core, x->conn_id, REPL_MSG_FULL, line, (size_t)n);
             x->streaming = true;
+            if (h->sync_diskless) {
+                struct sh_slice hdr = persist_snap_header(sh0->srv);
+                struct rbuf b;
+
+                rbuf_init(&b);
+                rbuf_append(&b, h->eofmark, 40);
+                rbuf_append(&b, sh0->cfg.rdbchecksum ? "1" : "0", 1);
+                rbuf_append(&b, hdr.ptr, hdr.len);
+                primary_post(sh0, x->core, x->conn_id, REPL_MSG_DLHDR, b.data, b.len);
+                rbuf_fini(&b);
+            }
         }
     }
 }
@@ -645,6 +703,7 @@ void hub_sync_request(struct shard *sh0, uint64_t conn_id, int core, int slot,
     (void)slot;
     x->conn_id = conn_id;
     x->core = core;
+    x->since_ms = sh0->now_ms;
     x->next = h->replicas;
     h->replicas = x;
     backlog_put(sh0, h, NULL, 0); /* as Redis: the backlog exists from the first replica on */

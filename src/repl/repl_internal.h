@@ -51,6 +51,13 @@ struct repl {
     struct mbox_counter sync_full, sync_partial_ok, sync_partial_err;
     struct mbox_counter *tap_bytes; /* [shard]: bytes its tap handed to the hub */
     struct repl_slot slots[REPL_MAX_REPLICAS];
+    /* a diskless sync's replicas: written by the hub before the snapshot's
+     * begin parts go (which publish them), read by every shard's sink */
+    struct repl_target {
+        int core;
+        uint64_t conn_id;
+    } targets[REPL_MAX_REPLICAS];
+    int ntargets;
     struct hub *hub;         /* shard 0's */
     struct repl_core *cores; /* [shard]: each core's WAITs */
 };
@@ -75,6 +82,12 @@ enum {
     REPL_MSG_FEED = 3, /* stream bytes */
     REPL_MSG_CONT = 4, /* +CONTINUE line and backlog bytes: online now */
     REPL_MSG_FAIL = 5, /* the sync failed: close */
+    /* diskless: "<40-char mark><checksum 0|1><header>", then the chunks
+     * (from the shards that made them, before or after it), then "<ok>
+     * <chunk bytes>" once the snapshot ended */
+    REPL_MSG_DLHDR = 6,
+    REPL_MSG_CHUNK = 7,
+    REPL_MSG_DLEND = 8,
 };
 void primary_post(struct shard *sh, int core, uint64_t conn_id, int kind, const char *p, size_t n);
 void primary_bind(void);

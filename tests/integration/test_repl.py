@@ -482,6 +482,37 @@ class TestFullSync(ReplTestCase):
             raw.close()
 
 
+class TestDisklessSync(ReplTestCase):
+    """repl-diskless-sync yes (Redis's default): the snapshot goes to the
+    replicas' sockets as "$EOF:<mark>" ... <mark>, no file on the primary,
+    and the stream starts once the replica acknowledged the load."""
+
+    server_args = ("--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0")
+
+    def test_every_type_arrives_without_a_file(self):
+        fill_every_type(self.r)
+        for i in range(2000):  # several chunks per shard
+            self.r.cmd("SET", "bulk:%d" % i, "x" * 50)
+        rep, rc = self.start_replica()
+        data = self.assertInSync(rc)
+        self.assertEqual(len(data[0]), 2016)
+        self.assertIn("receiving streamed RDB from master with EOF", rep.log_text())
+        self.assertEqual(self.r.cmd("DEBUG", "DIGEST"), rc.cmd("DEBUG", "DIGEST"))
+        # the stream follows the snapshot
+        fill_every_type(self.r, tag="after:")
+        self.assertInSync(rc)
+        self.assertEqual(self.r.cmd("DEBUG", "DIGEST"), rc.cmd("DEBUG", "DIGEST"))
+        if self.server is not None and getattr(self.server, "dir", None):
+            self.assertEqual([f for f in os.listdir(self.server.dir) if f.endswith(".rdb")], [])
+
+    def test_two_replicas_share_one_diskless_sync(self):
+        fill_every_type(self.r)
+        _r1, c1 = self.start_replica(wait=False)
+        _r2, c2 = self.start_replica(wait=False)
+        for c in (c1, c2):
+            self.assertInSync(c)
+
+
 class TestStream(ReplTestCase):
     """Writes after the sync reach the replica."""
 

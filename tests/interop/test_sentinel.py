@@ -138,7 +138,8 @@ class FailoverCase:
         self.nodes, self.sentinels = [], []
         self.failed = True  # until the test's end: the logs go to stderr
         self.confdir = tempfile.mkdtemp(prefix="shardis-sentinel-nodes-")
-        self.primary = Server().start()
+        # diskless syncs (the default) without Redis's 5 s wait for more replicas
+        self.primary = Server(args=["--repl-diskless-sync-delay", "0"]).start()
         self.nodes.append(self.primary)
         self.replicas = [self.start_replica(i) for i in range(2)]
         self.sentinels = [Sentinel(self.primary.port) for _ in range(3)]
@@ -171,7 +172,8 @@ class FailoverCase:
     def start_replica(self, i):
         conf = os.path.join(self.confdir, "replica%d.conf" % i)
         open(conf, "w").close()
-        args = ["--replicaof", "127.0.0.1", str(self.primary.port)]
+        args = ["--replicaof", "127.0.0.1", str(self.primary.port),
+                "--repl-diskless-sync-delay", "0"]
         if self.replica_kind == "redis" or reference_mode():
             node = RedisNode(args=args, config_file=conf)
         else:
