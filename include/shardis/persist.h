@@ -62,6 +62,9 @@ extern void (*persist_mark_hook)(struct shard *sh, long mark);
 typedef void persist_sink_fn(struct shard *sh, const char *p, size_t n);
 void persist_snap_set_sink(const struct server *srv, persist_sink_fn *fn);
 struct sh_slice persist_snap_header(const struct server *srv);
+/* Set once by replication: true while the sink's receivers have too much
+ * unsent; the walk pauses (serializing keys commands touch goes on). */
+extern bool (*persist_sink_busy)(struct shard *sh);
 long long persist_snap_bytes(const struct server *srv);
 /* The part __snapbegin: the snapshot starts on this shard now. */
 void persist_snap_begin(struct shard *sh);

@@ -200,6 +200,17 @@ static void walk_one(void *arg, struct kentry *e)
     }
 }
 
+bool (*persist_sink_busy)(struct shard *sh);
+
+/* A diskless snapshot whose receivers have too much unsent: walk no more
+ * now (snap_cron looks again). */
+static bool sink_busy(struct shard *sh)
+{
+    struct persist *g = persist_of(sh->srv);
+
+    return g->sink && persist_sink_busy && persist_sink_busy(sh);
+}
+
 /* Walks database dbid from the cursor until its end or the deadline (0: no
  * deadline). True when the database is done. */
 static bool walk_db(struct shard *sh, struct pshard *ps, int dbid, int64_t deadline_us)
@@ -214,7 +225,10 @@ static bool walk_db(struct shard *sh, struct pshard *ps, int dbid, int64_t deadl
                 return true;
             }
         }
-        if ((deadline_us && sh_mono_us() >= deadline_us) || ps->inflight_bytes >= MAX_INFLIGHT) {
+        /* no deadline (a flush is next): the whole database now, whatever
+         * waits to be written or sent */
+        if (deadline_us &&
+            (sh_mono_us() >= deadline_us || ps->inflight_bytes >= MAX_INFLIGHT || sink_busy(sh))) {
             return false;
         }
     }
@@ -222,7 +236,8 @@ static bool walk_db(struct shard *sh, struct pshard *ps, int dbid, int64_t deadl
 
 static void set_bg_work(struct shard *sh, struct pshard *ps)
 {
-    sh->bg_work = ps->active && !ps->walk_done && ps->inflight_bytes < MAX_INFLIGHT;
+    sh->bg_work =
+            ps->active && !ps->walk_done && ps->inflight_bytes < MAX_INFLIGHT && !sink_busy(sh);
 }
 
 /* Ends the snapshot on this shard: every database's mark is settled. */
@@ -800,7 +815,11 @@ static bool save_point_due(struct shard *sh)
 static void snap_cron(struct shard *sh)
 {
     static const struct sh_slice argv[] = { { "BGSAVE", 6 } };
+    struct pshard *ps = pshard_of(sh);
 
+    if (ps && ps->active && !ps->walk_done && !sh->bg_work) {
+        set_bg_work(sh, ps); /* a diskless snapshot's receivers caught up */
+    }
     if (sh->aof) {
         aof_cron(sh);
         aof_auto_rewrite(sh);

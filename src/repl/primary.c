@@ -52,6 +52,7 @@ struct rlink {
     bool dl, dl_hdr, dl_checksum;
     struct rbuf dl_early;
     long long dl_got, dl_total;
+    long long dl_queued; /* taken since the socket last drained (repl.h's dl_unsent) */
     uint64_t dl_crc;
 };
 
@@ -95,6 +96,8 @@ static struct rlink *link_of(struct conn *c)
     return l;
 }
 
+static void dl_sent(struct conn *c, struct rlink *l);
+
 static void link_gone(struct conn *c)
 {
     struct rlink *l = c->repl;
@@ -120,6 +123,7 @@ static void link_gone(struct conn *c)
     if (l->rdb_fd >= 0) {
         close(l->rdb_fd);
     }
+    dl_sent(c, l);
     rbuf_fini(&l->held);
     rbuf_fini(&l->dl_early);
     c->repl = NULL;
@@ -178,6 +182,7 @@ static void dl_put(struct conn *c, struct rlink *l, const char *p, size_t n)
 {
     struct reply r, *rp;
 
+    l->dl_queued += (long long)n;
     if (!l->dl_hdr) {
         rbuf_append(&l->dl_early, p, n);
         return;
@@ -216,8 +221,18 @@ static void dl_maybe_end(struct conn *c, struct rlink *l)
     l->state = L_WAIT_ACK;
 }
 
+/* A diskless sync's bytes went out: the shards may serialize more. */
+static void dl_sent(struct conn *c, struct rlink *l)
+{
+    if (l->dl_queued) {
+        mbox_counter_add(&repl_of(c->sh->srv)->dl_unsent, -(long)l->dl_queued);
+        l->dl_queued = 0;
+    }
+}
+
 static void on_drained(struct conn *c)
 {
+    dl_sent(c, c->repl);
     feed_rdb(c);
 }
 
@@ -238,6 +253,10 @@ static void cmd_replmsg(struct cmd_ctx *ctx)
     for (l = pc->links; l && l->conn_id != (uint64_t)id; l = l->next) {
     }
     if (!l || (l->c->flags & CONN_CLOSING)) {
+        if (kind == REPL_MSG_CHUNK) {
+            /* never to be sent */
+            mbox_counter_add(&repl_of(ctx->shard->srv)->dl_unsent, -(long)b.len);
+        }
         if (kind == REPL_MSG_RDB) {
             close(atoi(b.ptr)); /* "<fd> <size>": the file is ours to close */
         }
@@ -320,6 +339,7 @@ static void cmd_replmsg(struct cmd_ctx *ctx)
         break;
     case REPL_MSG_CHUNK:
         if (l->state != L_WAIT_FULL && l->state != L_WAIT_RDB && l->state != L_SEND_RDB) {
+            mbox_counter_add(&repl_of(ctx->shard->srv)->dl_unsent, -(long)b.len);
             break;
         }
         l->dl_got += (long long)b.len;

@@ -548,9 +548,15 @@ static void sink(struct shard *sh, const char *p, size_t n)
 {
     struct repl *r = repl_of(sh->srv);
 
+    mbox_counter_add(&r->dl_unsent, (long)n * r->ntargets);
     for (int i = 0; i < r->ntargets; i++) {
         primary_post(sh, r->targets[i].core, r->targets[i].conn_id, REPL_MSG_CHUNK, p, n);
     }
+}
+
+static bool sink_busy(struct shard *sh)
+{
+    return mbox_counter_get(&repl_of(sh->srv)->dl_unsent) > REPL_DL_UNSENT_MAX;
 }
 
 /* Starts the snapshot of a full sync for every replica that waits for one
@@ -580,6 +586,7 @@ static void start_sync(struct shard *sh0, struct hub *h)
     mark = ++h->next_mark;
     err[0] = '\0';
     r->ntargets = 0;
+    mbox_counter_set(&r->dl_unsent, 0);
     for (struct hub_replica *x = h->replicas; x && diskless; x = x->next) {
         if (!x->streaming && x->mark == 0 && r->ntargets < REPL_MAX_REPLICAS) {
             r->targets[r->ntargets++] = (struct repl_target){ x->core, x->conn_id };
@@ -1384,6 +1391,7 @@ void repl_init(struct server *srv)
     srv->repl = r;
     aof_tap = tap;
     persist_mark_hook = mark_here;
+    persist_sink_busy = sink_busy;
     prev_cron = shard_hooks.cron;
     shard_hooks.cron = repl_cron;
     prev_exit = shard_hooks.exit;

@@ -15,7 +15,8 @@ struct cmd_spec;
 struct conn;
 struct shard;
 
-#define REPL_MAX_REPLICAS 64
+#define REPL_MAX_REPLICAS  64
+#define REPL_DL_UNSENT_MAX (32L << 20)
 
 /* A replica's state as INFO shows it (Redis's words). */
 enum repl_rstate {
@@ -49,6 +50,9 @@ struct repl {
     struct mbox_counter backlog_active; /* 1 from the first replica's sync on */
     struct mbox_counter nwaiting;       /* WAIT clients, all cores */
     struct mbox_counter sync_full, sync_partial_ok, sync_partial_err;
+    /* a diskless sync's bytes handed to the replicas' cores and not yet
+     * sent (the walk pauses above REPL_DL_UNSENT_MAX) */
+    struct mbox_counter dl_unsent;
     struct mbox_counter *tap_bytes; /* [shard]: bytes its tap handed to the hub */
     struct repl_slot slots[REPL_MAX_REPLICAS];
     /* a diskless sync's replicas: written by the hub before the snapshot's

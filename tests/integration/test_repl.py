@@ -505,6 +505,18 @@ class TestDisklessSync(ReplTestCase):
         if self.server is not None and getattr(self.server, "dir", None):
             self.assertEqual([f for f in os.listdir(self.server.dir) if f.endswith(".rdb")], [])
 
+    def test_a_snapshot_bigger_than_what_may_wait_unsent(self):
+        # 48 MB of values: past the 32 MB a diskless sync lets wait unsent,
+        # so the shards' walk pauses for the sockets and resumes
+        value = "v" * 400
+        for b in range(12):
+            pipeline(self.r, [("SET", "big:%d" % i, value)
+                              for i in range(b * 10000, (b + 1) * 10000)])
+        _rep, rc = self.start_replica()
+        wait_in_sync(self.r, rc)
+        self.assertEqual(rc.cmd("DBSIZE"), 120000)
+        self.assertEqual(self.r.cmd("DEBUG", "DIGEST"), rc.cmd("DEBUG", "DIGEST"))
+
     def test_two_replicas_share_one_diskless_sync(self):
         fill_every_type(self.r)
         _r1, c1 = self.start_replica(wait=False)
