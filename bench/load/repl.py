@@ -14,8 +14,9 @@ client's), this measures:
      loaded), the time until it has caught up with every write, and the
      primary's peak memory meanwhile (shardis: its RSS; redis-server: the
      parent's RSS plus its fork child's private pages), sampled every 10 ms.
-     Both primaries sync through a file (repl-diskless-sync no), as shardis
-     does.
+     SYNC=disk (the default): both primaries sync through a file
+     (repl-diskless-sync no); SYNC=diskless: both stream the snapshot to the
+     replica's socket (repl-diskless-sync yes, repl-diskless-sync-delay 0).
   2. replication lag under writes: with one replica in sync,
      redis-benchmark -t set -P 16 (CLIENTS connections, random keys of
      KEYSPACE); every 50 ms, master_repl_offset minus the replica's
@@ -32,7 +33,7 @@ client's), this measures:
 
 Environment (defaults in brackets): SHARDIS_BIN [build/src/shardis-server],
 REDIS_BIN [redis-server], SERVER_CPU [1], CLIENT_CPU [0], KEYS [1000000],
-SHARDS ["1"], REQUESTS [2000000], CLIENTS [50], KEYSPACE [100000],
+SHARDS ["1"], REQUESTS [2000000], CLIENTS [50], KEYSPACE [100000], SYNC [disk],
 RESULTS_DIR [bench/results]. Results go to
 bench/results/<date>-<commit>-repl.md.
 """
@@ -234,11 +235,15 @@ def main():
     requests = int(os.environ.get("REQUESTS", "2000000"))
     clients = int(os.environ.get("CLIENTS", "50"))
     keyspace = int(os.environ.get("KEYSPACE", "100000"))
+    diskless = os.environ.get("SYNC", "disk") == "diskless"
+    sync_args = (["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"] if diskless
+                 else ["--repl-diskless-sync", "no"])
     primaries = [("redis-server", [redis_bin, "--save", "", "--appendonly", "no", "--bind",
-                                   "127.0.0.1", "--repl-diskless-sync", "no"])]
+                                   "127.0.0.1"] + sync_args)]
     for n in shard_counts:
         primaries.append(("shardis %d shard%s" % (n, "" if n == 1 else "s"),
-                          [shardis, "--bind", "127.0.0.1", "--shards", str(n), "--save", ""]))
+                          [shardis, "--bind", "127.0.0.1", "--shards", str(n), "--save", ""]
+                          + sync_args))
     tmp = tempfile.mkdtemp(prefix="repl-data-")
     load_path, writes_path = os.path.join(tmp, "load.resp"), os.path.join(tmp, "writes.resp")
     gen_load(load_path, nkeys)
@@ -256,15 +261,19 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    cmdline = "KEYS=%d REQUESTS=%d CLIENTS=%d KEYSPACE=%d SHARDS=\"%s\" bench/load/repl.py" % (
-        nkeys, requests, clients, keyspace, " ".join(map(str, shard_counts)))
+    cmdline = ("KEYS=%d REQUESTS=%d CLIENTS=%d KEYSPACE=%d SHARDS=\"%s\" SYNC=%s "
+               "bench/load/repl.py" % (nkeys, requests, clients, keyspace,
+                                       " ".join(map(str, shard_counts)),
+                                       "diskless" if diskless else "disk"))
     lines = [
         "# Replication side by side (%s, commit %s)" % (datetime.date.today(), git_commit()),
         "",
         "`%s`. The primary is pinned to CPU %d; the redis-server replicas, redis-cli and "
-        "redis-benchmark share CPU %d. Both primaries sync through a file "
-        "(redis-server: repl-diskless-sync no). %s, %s." % (
-            cmdline, server_cpu, client_cpu, os.uname().release, os.uname().machine),
+        "redis-benchmark share CPU %d. Both primaries %s. %s, %s." % (
+            cmdline, server_cpu, client_cpu,
+            "stream the snapshot to the replica (repl-diskless-sync yes, delay 0)" if diskless
+            else "sync through a file (repl-diskless-sync no)",
+            os.uname().release, os.uname().machine),
         "",
         "## Full sync of %d keys while 20 %% of the strings are overwritten" % nkeys,
         "",
