@@ -203,7 +203,7 @@ static void walk_one(void *arg, struct kentry *e)
 bool (*persist_sink_busy)(struct shard *sh);
 
 /* A diskless snapshot whose receivers have too much unsent: walk no more
- * now (snap_cron looks again). */
+ * in this loop iteration. */
 static bool sink_busy(struct shard *sh)
 {
     struct persist *g = persist_of(sh->srv);
@@ -234,10 +234,12 @@ static bool walk_db(struct shard *sh, struct pshard *ps, int dbid, int64_t deadl
     }
 }
 
+/* A diskless snapshot whose receivers are busy keeps the loop polling: the
+ * walk resumes the moment their sends drain (waiting for the next timer run
+ * cost up to 100 ms each time). */
 static void set_bg_work(struct shard *sh, struct pshard *ps)
 {
-    sh->bg_work =
-            ps->active && !ps->walk_done && ps->inflight_bytes < MAX_INFLIGHT && !sink_busy(sh);
+    sh->bg_work = ps->active && !ps->walk_done && ps->inflight_bytes < MAX_INFLIGHT;
 }
 
 /* Ends the snapshot on this shard: every database's mark is settled. */
@@ -815,11 +817,6 @@ static bool save_point_due(struct shard *sh)
 static void snap_cron(struct shard *sh)
 {
     static const struct sh_slice argv[] = { { "BGSAVE", 6 } };
-    struct pshard *ps = pshard_of(sh);
-
-    if (ps && ps->active && !ps->walk_done && !sh->bg_work) {
-        set_bg_work(sh, ps); /* a diskless snapshot's receivers caught up */
-    }
     if (sh->aof) {
         aof_cron(sh);
         aof_auto_rewrite(sh);
