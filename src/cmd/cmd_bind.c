@@ -3,13 +3,13 @@
  * cmd_bind.c: binds every command family into the table (see cmd_bind.h).
  */
 #include "shardis/cmd_bind.h"
-#include "shardis/repl.h"
 
 #include "shardis/block.h"
 #include "shardis/eval.h"
 #include "shardis/monitor.h"
 #include "shardis/multi.h"
 #include "shardis/pubsub.h"
+#include "shardis/repl.h"
 
 void cmd_bind_all(void)
 {
