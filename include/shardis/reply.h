@@ -31,6 +31,8 @@ void rbuf_fini(struct rbuf *b);
 /* Makes room for at least n more bytes; returns where they go. */
 char *rbuf_reserve(struct rbuf *b, size_t n);
 void rbuf_append(struct rbuf *b, const void *p, size_t n);
+/* A formatted line and its CRLF (INFO's text), cut at 509 bytes. */
+SH_PRINTF(2, 3) void rbuf_line(struct rbuf *b, const char *fmt, ...);
 /* Drops the first n bytes (n <= len). O(len - n). */
 void rbuf_consume(struct rbuf *b, size_t n);
 

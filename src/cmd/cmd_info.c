@@ -60,7 +60,6 @@
 
 #include <xxhash.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,28 +427,11 @@ static bool take_bulk(struct sh_slice *t, struct sh_slice *out)
 
 /* ---- the text ---- */
 
-SH_PRINTF(2, 3) static void info_line(struct rbuf *b, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (n > (int)sizeof(line) - 3) {
-        n = (int)sizeof(line) - 3;
-    }
-    line[n++] = '\r';
-    line[n++] = '\n';
-    rbuf_append(b, line, (size_t)n);
-}
-
 /* "name:0" for each of names: what Redis shows of a mechanism at rest. */
 static void info_zeros(struct rbuf *b, const char *const *names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        info_line(b, "%s:0", names[i]);
+        rbuf_line(b, "%s:0", names[i]);
     }
 }
 
@@ -458,7 +440,7 @@ static void info_section(struct rbuf *b, const char *title)
     if (b->len) {
         rbuf_append(b, "\r\n", 2);
     }
-    info_line(b, "# %s", title);
+    rbuf_line(b, "# %s", title);
 }
 
 /* Redis's bytesToHuman: "1023B", "1.50K", "2.00M", ... up to P. */
@@ -486,8 +468,8 @@ static void info_bytes(struct rbuf *b, const char *name, long long n)
     char human[32];
 
     bytes_human(human, sizeof(human), n);
-    info_line(b, "%s:%lld", name, n);
-    info_line(b, "%s_human:%s", name, human);
+    rbuf_line(b, "%s:%lld", name, n);
+    rbuf_line(b, "%s_human:%s", name, human);
 }
 
 /* systemd when it gave us $NOTIFY_SOCKET (sdnotify.c then talks to it);
@@ -509,45 +491,45 @@ static void info_server(struct rbuf *b, struct info_sum *s)
 
     uname(&un);
     info_section(b, "Server");
-    info_line(b, "redis_version:%s", INFO_REDIS_VERSION);
-    info_line(b, "shardis_version:%s", SHARDIS_VERSION);
-    info_line(b, "redis_git_sha1:00000000");
-    info_line(b, "redis_git_dirty:0");
-    info_line(b, "redis_build_id:0");
-    info_line(b, "redis_mode:standalone");
-    info_line(b, "os:%s %s %s", un.sysname, un.release, un.machine);
-    info_line(b, "arch_bits:%d", (int)sizeof(void *) * 8);
-    info_line(b, "monotonic_clock:POSIX clock_gettime");
-    info_line(b, "multiplexing_api:io_uring");
-    info_line(b, "atomicvar_api:c11-builtin");
-    info_line(b, "gcc_version:%d.%d.%d", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
-    info_line(b, "process_id:%d", (int)getpid());
-    info_line(b, "process_supervised:%s", info_supervised());
-    info_line(b, "run_id:%s", srv->run_id);
-    info_line(b, "tcp_port:%lld", srv->cfg.port);
-    info_line(b, "server_time_usec:%lld", (long long)sh_time_us());
-    info_line(b, "uptime_in_seconds:%lld", up);
-    info_line(b, "uptime_in_days:%lld", up / 86400);
-    info_line(b, "hz:%lld", sh->cfg.hz);
-    info_line(b, "configured_hz:%lld", sh->cfg.hz);
-    info_line(b, "lru_clock:%lld", (long long)(sh->now_ms / 1000) & INFO_LRU_CLOCK_MAX);
-    info_line(b, "executable:%s", srv->executable);
-    info_line(b, "config_file:%s", srv->cfg.config_file);
-    info_line(b, "io_threads_active:0");
-    info_line(b, "shards:%d", srv->nshards);
+    rbuf_line(b, "redis_version:%s", INFO_REDIS_VERSION);
+    rbuf_line(b, "shardis_version:%s", SHARDIS_VERSION);
+    rbuf_line(b, "redis_git_sha1:00000000");
+    rbuf_line(b, "redis_git_dirty:0");
+    rbuf_line(b, "redis_build_id:0");
+    rbuf_line(b, "redis_mode:standalone");
+    rbuf_line(b, "os:%s %s %s", un.sysname, un.release, un.machine);
+    rbuf_line(b, "arch_bits:%d", (int)sizeof(void *) * 8);
+    rbuf_line(b, "monotonic_clock:POSIX clock_gettime");
+    rbuf_line(b, "multiplexing_api:io_uring");
+    rbuf_line(b, "atomicvar_api:c11-builtin");
+    rbuf_line(b, "gcc_version:%d.%d.%d", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
+    rbuf_line(b, "process_id:%d", (int)getpid());
+    rbuf_line(b, "process_supervised:%s", info_supervised());
+    rbuf_line(b, "run_id:%s", srv->run_id);
+    rbuf_line(b, "tcp_port:%lld", srv->cfg.port);
+    rbuf_line(b, "server_time_usec:%lld", (long long)sh_time_us());
+    rbuf_line(b, "uptime_in_seconds:%lld", up);
+    rbuf_line(b, "uptime_in_days:%lld", up / 86400);
+    rbuf_line(b, "hz:%lld", sh->cfg.hz);
+    rbuf_line(b, "configured_hz:%lld", sh->cfg.hz);
+    rbuf_line(b, "lru_clock:%lld", (long long)(sh->now_ms / 1000) & INFO_LRU_CLOCK_MAX);
+    rbuf_line(b, "executable:%s", srv->executable);
+    rbuf_line(b, "config_file:%s", srv->cfg.config_file);
+    rbuf_line(b, "io_threads_active:0");
+    rbuf_line(b, "shards:%d", srv->nshards);
 }
 
 static void info_clients(struct rbuf *b, struct info_sum *s)
 {
     info_section(b, "Clients");
-    info_line(b, "connected_clients:%lld", s->f[INFO_CLIENTS]);
-    info_line(b, "cluster_connections:0");
-    info_line(b, "maxclients:%lld", s->sh->cfg.maxclients);
-    info_line(b, "client_recent_max_input_buffer:%lld", s->f[INFO_CLIENT_MAX_IN]);
-    info_line(b, "client_recent_max_output_buffer:%lld", s->f[INFO_CLIENT_MAX_OUT]);
-    info_line(b, "blocked_clients:%lld", s->f[INFO_BLOCKED]);
-    info_line(b, "tracking_clients:%lld", s->f[INFO_TRK_CLIENTS]);
-    info_line(b, "clients_in_timeout_table:%lld", s->f[INFO_BLOCKED_TIMEOUT]);
+    rbuf_line(b, "connected_clients:%lld", s->f[INFO_CLIENTS]);
+    rbuf_line(b, "cluster_connections:0");
+    rbuf_line(b, "maxclients:%lld", s->sh->cfg.maxclients);
+    rbuf_line(b, "client_recent_max_input_buffer:%lld", s->f[INFO_CLIENT_MAX_IN]);
+    rbuf_line(b, "client_recent_max_output_buffer:%lld", s->f[INFO_CLIENT_MAX_OUT]);
+    rbuf_line(b, "blocked_clients:%lld", s->f[INFO_BLOCKED]);
+    rbuf_line(b, "tracking_clients:%lld", s->f[INFO_TRK_CLIENTS]);
+    rbuf_line(b, "clients_in_timeout_table:%lld", s->f[INFO_BLOCKED_TIMEOUT]);
 }
 
 /* The memory figures, in bytes. */
@@ -617,14 +599,14 @@ static void info_memory_scripts(struct rbuf *b, const struct info_sum *s)
 
     /* Redis's order: the human form of used_memory_lua after vm_eval */
     bytes_human(human, sizeof(human), s->f[INFO_LUA_MEM]);
-    info_line(b, "used_memory_lua:%lld", s->f[INFO_LUA_MEM]);
-    info_line(b, "used_memory_vm_eval:%lld", s->f[INFO_LUA_MEM]);
-    info_line(b, "used_memory_lua_human:%s", human);
-    info_line(b, "used_memory_scripts_eval:0");
-    info_line(b, "number_of_cached_scripts:%lld", s->f[INFO_SCRIPTS]);
+    rbuf_line(b, "used_memory_lua:%lld", s->f[INFO_LUA_MEM]);
+    rbuf_line(b, "used_memory_vm_eval:%lld", s->f[INFO_LUA_MEM]);
+    rbuf_line(b, "used_memory_lua_human:%s", human);
+    rbuf_line(b, "used_memory_scripts_eval:0");
+    rbuf_line(b, "number_of_cached_scripts:%lld", s->f[INFO_SCRIPTS]);
     info_zeros(b, zeros2, SH_ARRAY_LEN(zeros2));
     info_bytes(b, "used_memory_vm_total", s->f[INFO_LUA_MEM]);
-    info_line(b, "used_memory_functions:0");
+    rbuf_line(b, "used_memory_functions:0");
     info_bytes(b, "used_memory_scripts", 0);
 }
 
@@ -639,37 +621,37 @@ static void info_memory(struct rbuf *b, struct info_sum *s)
     info_bytes(b, "used_memory", m.used);
     info_bytes(b, "used_memory_rss", m.rss);
     info_bytes(b, "used_memory_peak", m.peak);
-    info_line(b, "used_memory_peak_perc:%.2f%%", 100 * ratio(m.used, m.peak));
-    info_line(b, "used_memory_overhead:%lld", m.overhead);
-    info_line(b, "used_memory_startup:%lld", m.startup);
-    info_line(b, "used_memory_dataset:%lld", m.dataset);
-    info_line(b, "used_memory_dataset_perc:%.2f%%",
+    rbuf_line(b, "used_memory_peak_perc:%.2f%%", 100 * ratio(m.used, m.peak));
+    rbuf_line(b, "used_memory_overhead:%lld", m.overhead);
+    rbuf_line(b, "used_memory_startup:%lld", m.startup);
+    rbuf_line(b, "used_memory_dataset:%lld", m.dataset);
+    rbuf_line(b, "used_memory_dataset_perc:%.2f%%",
               100 * ratio(m.dataset, m.used > m.startup ? m.used - m.startup : 1));
-    info_line(b, "allocator_allocated:%lld", m.allocated);
-    info_line(b, "allocator_active:%lld", m.active);
-    info_line(b, "allocator_resident:%lld", m.resident);
+    rbuf_line(b, "allocator_allocated:%lld", m.allocated);
+    rbuf_line(b, "allocator_active:%lld", m.active);
+    rbuf_line(b, "allocator_resident:%lld", m.resident);
     info_bytes(b, "total_system_memory", m.system);
     info_memory_scripts(b, s);
     info_bytes(b, "maxmemory", s->sh->cfg.maxmemory);
-    info_line(b, "maxmemory_policy:%s", s->sh->cfg.maxmemory_policy);
-    info_line(b, "allocator_frag_ratio:%.2f", ratio(m.active, m.allocated));
-    info_line(b, "allocator_frag_bytes:%lld", m.active - m.allocated);
-    info_line(b, "allocator_rss_ratio:%.2f", ratio(m.resident, m.active));
-    info_line(b, "allocator_rss_bytes:%lld", m.resident - m.active);
-    info_line(b, "rss_overhead_ratio:%.2f", ratio(m.rss, m.resident));
-    info_line(b, "rss_overhead_bytes:%lld", m.rss - m.resident);
-    info_line(b, "mem_fragmentation_ratio:%.2f", ratio(m.rss, m.used));
-    info_line(b, "mem_fragmentation_bytes:%lld", m.rss - m.used);
-    info_line(b, "mem_not_counted_for_evict:%lld", s->f[INFO_NOT_EVICT]);
+    rbuf_line(b, "maxmemory_policy:%s", s->sh->cfg.maxmemory_policy);
+    rbuf_line(b, "allocator_frag_ratio:%.2f", ratio(m.active, m.allocated));
+    rbuf_line(b, "allocator_frag_bytes:%lld", m.active - m.allocated);
+    rbuf_line(b, "allocator_rss_ratio:%.2f", ratio(m.resident, m.active));
+    rbuf_line(b, "allocator_rss_bytes:%lld", m.resident - m.active);
+    rbuf_line(b, "rss_overhead_ratio:%.2f", ratio(m.rss, m.resident));
+    rbuf_line(b, "rss_overhead_bytes:%lld", m.rss - m.resident);
+    rbuf_line(b, "mem_fragmentation_ratio:%.2f", ratio(m.rss, m.used));
+    rbuf_line(b, "mem_fragmentation_bytes:%lld", m.rss - m.used);
+    rbuf_line(b, "mem_not_counted_for_evict:%lld", s->f[INFO_NOT_EVICT]);
     info_zeros(b, zeros, SH_ARRAY_LEN(zeros));
-    info_line(b, "mem_clients_normal:%lld", s->f[INFO_CLIENT_MEM]);
-    info_line(b, "mem_cluster_links:0");
-    info_line(b, "mem_aof_buffer:0");
-    info_line(b, "mem_allocator:%s", sh_alloc_name());
-    info_line(b, "active_defrag_running:0");
-    info_line(b, "lazyfree_pending_objects:0");
-    info_line(b, "lazyfreed_objects:0");
-    info_line(b, "used_memory_shards:%lld", s->f[INFO_MEMORY]);
+    rbuf_line(b, "mem_clients_normal:%lld", s->f[INFO_CLIENT_MEM]);
+    rbuf_line(b, "mem_cluster_links:0");
+    rbuf_line(b, "mem_aof_buffer:0");
+    rbuf_line(b, "mem_allocator:%s", sh_alloc_name());
+    rbuf_line(b, "active_defrag_running:0");
+    rbuf_line(b, "lazyfree_pending_objects:0");
+    rbuf_line(b, "lazyfreed_objects:0");
+    rbuf_line(b, "used_memory_shards:%lld", s->f[INFO_MEMORY]);
 }
 
 /* Persistence: the snapshots' fields from persist.h (no fork, so no
@@ -686,39 +668,39 @@ static void info_persistence(struct rbuf *b, struct info_sum *s)
     persist_status(s->sh, &st);
     aof_status(s->sh, &as);
     info_section(b, "Persistence");
-    info_line(b, "loading:0");
+    rbuf_line(b, "loading:0");
     info_zeros(b, head, SH_ARRAY_LEN(head));
-    info_line(b, "current_fork_perc:0.00");
+    rbuf_line(b, "current_fork_perc:0.00");
     info_zeros(b, middle, SH_ARRAY_LEN(middle));
-    info_line(b, "rdb_changes_since_last_save:%lld", st.changes_since_save);
-    info_line(b, "rdb_bgsave_in_progress:%d", st.bgsave_in_progress);
-    info_line(b, "rdb_last_save_time:%lld", st.last_save_time);
-    info_line(b, "rdb_last_bgsave_status:%s", st.last_bgsave_ok ? "ok" : "err");
-    info_line(b, "rdb_last_bgsave_time_sec:%lld", st.last_bgsave_time_sec);
-    info_line(b, "rdb_current_bgsave_time_sec:%lld", st.current_bgsave_time_sec);
-    info_line(b, "rdb_saves:%lld", st.saves);
-    info_line(b, "rdb_last_cow_size:0");
-    info_line(b, "rdb_last_load_keys_expired:%lld", st.keys_expired);
-    info_line(b, "rdb_last_load_keys_loaded:%lld", st.keys_loaded);
-    info_line(b, "aof_enabled:%d", as.enabled);
-    info_line(b, "aof_rewrite_in_progress:%d", as.rewriting);
-    info_line(b, "aof_rewrite_scheduled:%d", as.scheduled);
-    info_line(b, "aof_last_rewrite_time_sec:%lld", as.last_time_sec);
-    info_line(b, "aof_current_rewrite_time_sec:%lld", as.current_time_sec);
-    info_line(b, "aof_last_bgrewrite_status:%s", as.last_ok ? "ok" : "err");
-    info_line(b, "aof_rewrites:%lld", as.rewrites);
-    info_line(b, "aof_rewrites_consecutive_failures:0");
-    info_line(b, "aof_last_write_status:%s", as.write_ok ? "ok" : "err");
-    info_line(b, "aof_last_cow_size:0");
-    info_line(b, "module_fork_in_progress:0");
-    info_line(b, "module_fork_last_cow_size:0");
+    rbuf_line(b, "rdb_changes_since_last_save:%lld", st.changes_since_save);
+    rbuf_line(b, "rdb_bgsave_in_progress:%d", st.bgsave_in_progress);
+    rbuf_line(b, "rdb_last_save_time:%lld", st.last_save_time);
+    rbuf_line(b, "rdb_last_bgsave_status:%s", st.last_bgsave_ok ? "ok" : "err");
+    rbuf_line(b, "rdb_last_bgsave_time_sec:%lld", st.last_bgsave_time_sec);
+    rbuf_line(b, "rdb_current_bgsave_time_sec:%lld", st.current_bgsave_time_sec);
+    rbuf_line(b, "rdb_saves:%lld", st.saves);
+    rbuf_line(b, "rdb_last_cow_size:0");
+    rbuf_line(b, "rdb_last_load_keys_expired:%lld", st.keys_expired);
+    rbuf_line(b, "rdb_last_load_keys_loaded:%lld", st.keys_loaded);
+    rbuf_line(b, "aof_enabled:%d", as.enabled);
+    rbuf_line(b, "aof_rewrite_in_progress:%d", as.rewriting);
+    rbuf_line(b, "aof_rewrite_scheduled:%d", as.scheduled);
+    rbuf_line(b, "aof_last_rewrite_time_sec:%lld", as.last_time_sec);
+    rbuf_line(b, "aof_current_rewrite_time_sec:%lld", as.current_time_sec);
+    rbuf_line(b, "aof_last_bgrewrite_status:%s", as.last_ok ? "ok" : "err");
+    rbuf_line(b, "aof_rewrites:%lld", as.rewrites);
+    rbuf_line(b, "aof_rewrites_consecutive_failures:0");
+    rbuf_line(b, "aof_last_write_status:%s", as.write_ok ? "ok" : "err");
+    rbuf_line(b, "aof_last_cow_size:0");
+    rbuf_line(b, "module_fork_in_progress:0");
+    rbuf_line(b, "module_fork_last_cow_size:0");
     if (as.enabled) {
-        info_line(b, "aof_current_size:%lld", as.current_size);
-        info_line(b, "aof_base_size:%lld", as.base_size);
-        info_line(b, "aof_pending_rewrite:%d", as.scheduled);
-        info_line(b, "aof_buffer_length:%lld", as.buffer);
-        info_line(b, "aof_pending_bio_fsync:0");
-        info_line(b, "aof_delayed_fsync:0");
+        rbuf_line(b, "aof_current_size:%lld", as.current_size);
+        rbuf_line(b, "aof_base_size:%lld", as.base_size);
+        rbuf_line(b, "aof_pending_rewrite:%d", as.scheduled);
+        rbuf_line(b, "aof_buffer_length:%lld", as.buffer);
+        rbuf_line(b, "aof_pending_bio_fsync:0");
+        rbuf_line(b, "aof_delayed_fsync:0");
     }
 }
 
@@ -739,33 +721,33 @@ static void info_stats_tail(struct rbuf *b, const struct info_sum *s)
     static const char *const io[] = { "io_threaded_reads_processed", "io_threaded_writes_processed",
                                       "reply_buffer_shrinks", "reply_buffer_expands" };
 
-    info_line(b, "expired_keys:%lld", s->f[INFO_EXPIRED]);
-    info_line(b, "expired_stale_perc:0.00");
+    rbuf_line(b, "expired_keys:%lld", s->f[INFO_EXPIRED]);
+    rbuf_line(b, "expired_stale_perc:0.00");
     info_zeros(b, evict, 2);
-    info_line(b, "evicted_keys:%lld", s->f[INFO_EVICTED]);
+    rbuf_line(b, "evicted_keys:%lld", s->f[INFO_EVICTED]);
     info_zeros(b, evict + 2, SH_ARRAY_LEN(evict) - 2);
-    info_line(b, "keyspace_hits:%lld", s->f[INFO_HITS]);
-    info_line(b, "keyspace_misses:%lld", s->f[INFO_MISSES]);
-    info_line(b, "pubsub_channels:%lld", s->f[INFO_PS_CHANNELS]);
-    info_line(b, "pubsub_patterns:%lld", s->f[INFO_PS_PATTERNS]);
-    info_line(b, "pubsubshard_channels:%lld", s->f[INFO_PS_SHARD_CHANNELS]);
+    rbuf_line(b, "keyspace_hits:%lld", s->f[INFO_HITS]);
+    rbuf_line(b, "keyspace_misses:%lld", s->f[INFO_MISSES]);
+    rbuf_line(b, "pubsub_channels:%lld", s->f[INFO_PS_CHANNELS]);
+    rbuf_line(b, "pubsub_patterns:%lld", s->f[INFO_PS_PATTERNS]);
+    rbuf_line(b, "pubsubshard_channels:%lld", s->f[INFO_PS_SHARD_CHANNELS]);
     info_zeros(b, rest, SH_ARRAY_LEN(rest));
-    info_line(b, "tracking_total_keys:%lld", s->f[INFO_TRK_KEYS]);
-    info_line(b, "tracking_total_items:%lld", s->f[INFO_TRK_ITEMS]);
-    info_line(b, "tracking_total_prefixes:%lld", s->f[INFO_TRK_PREFIXES]);
-    info_line(b, "unexpected_error_replies:0");
-    info_line(b, "total_error_replies:%lld", s->f[INFO_ERRORS]);
-    info_line(b, "dump_payload_sanitizations:0");
-    info_line(b, "total_reads_processed:%lld", s->f[INFO_READS]);
-    info_line(b, "total_writes_processed:%lld", s->f[INFO_WRITES]);
+    rbuf_line(b, "tracking_total_keys:%lld", s->f[INFO_TRK_KEYS]);
+    rbuf_line(b, "tracking_total_items:%lld", s->f[INFO_TRK_ITEMS]);
+    rbuf_line(b, "tracking_total_prefixes:%lld", s->f[INFO_TRK_PREFIXES]);
+    rbuf_line(b, "unexpected_error_replies:0");
+    rbuf_line(b, "total_error_replies:%lld", s->f[INFO_ERRORS]);
+    rbuf_line(b, "dump_payload_sanitizations:0");
+    rbuf_line(b, "total_reads_processed:%lld", s->f[INFO_READS]);
+    rbuf_line(b, "total_writes_processed:%lld", s->f[INFO_WRITES]);
     info_zeros(b, io, SH_ARRAY_LEN(io));
-    info_line(b, "mailbox_messages_sent:%lld", s->f[INFO_MBOX_SENT]);
-    info_line(b, "mailbox_messages_received:%lld", s->f[INFO_MBOX_RECV]);
-    info_line(b, "mailbox_overflows:%lld", s->f[INFO_MBOX_OVERFLOW]);
-    info_line(b, "txn_scheduled:%lld", s->f[INFO_TXN_SCHEDULED]);
-    info_line(b, "txn_refused:%lld", s->f[INFO_TXN_REFUSED]);
-    info_line(b, "txn_waited_commands:%lld", s->f[INFO_TXN_WAITED]);
-    info_line(b, "global_script_runs:%lld", s->f[INFO_SCRIPT_GLOBAL]);
+    rbuf_line(b, "mailbox_messages_sent:%lld", s->f[INFO_MBOX_SENT]);
+    rbuf_line(b, "mailbox_messages_received:%lld", s->f[INFO_MBOX_RECV]);
+    rbuf_line(b, "mailbox_overflows:%lld", s->f[INFO_MBOX_OVERFLOW]);
+    rbuf_line(b, "txn_scheduled:%lld", s->f[INFO_TXN_SCHEDULED]);
+    rbuf_line(b, "txn_refused:%lld", s->f[INFO_TXN_REFUSED]);
+    rbuf_line(b, "txn_waited_commands:%lld", s->f[INFO_TXN_WAITED]);
+    rbuf_line(b, "global_script_runs:%lld", s->f[INFO_SCRIPT_GLOBAL]);
 }
 
 static void info_stats(struct rbuf *b, struct info_sum *s)
@@ -774,21 +756,21 @@ static void info_stats(struct rbuf *b, struct info_sum *s)
 
     repl_get_stats(s->sh->srv, &rs);
     info_section(b, "Stats");
-    info_line(b, "total_connections_received:%lld", s->f[INFO_CONNECTIONS]);
-    info_line(b, "total_commands_processed:%lld", s->f[INFO_COMMANDS]);
-    info_line(b, "instantaneous_ops_per_sec:%lld", s->f[INFO_OPS_PER_SEC]);
-    info_line(b, "total_net_input_bytes:%lld", s->f[INFO_NET_IN]);
-    info_line(b, "total_net_output_bytes:%lld", s->f[INFO_NET_OUT]);
-    info_line(b, "total_net_repl_input_bytes:0");
-    info_line(b, "total_net_repl_output_bytes:0");
-    info_line(b, "instantaneous_input_kbps:%.2f", (double)s->f[INFO_NET_IN_PER_SEC] / 1024);
-    info_line(b, "instantaneous_output_kbps:%.2f", (double)s->f[INFO_NET_OUT_PER_SEC] / 1024);
-    info_line(b, "instantaneous_input_repl_kbps:0.00");
-    info_line(b, "instantaneous_output_repl_kbps:0.00");
-    info_line(b, "rejected_connections:%lld", s->f[INFO_REJECTED]);
-    info_line(b, "sync_full:%lld", rs.sync_full);
-    info_line(b, "sync_partial_ok:%lld", rs.sync_partial_ok);
-    info_line(b, "sync_partial_err:%lld", rs.sync_partial_err);
+    rbuf_line(b, "total_connections_received:%lld", s->f[INFO_CONNECTIONS]);
+    rbuf_line(b, "total_commands_processed:%lld", s->f[INFO_COMMANDS]);
+    rbuf_line(b, "instantaneous_ops_per_sec:%lld", s->f[INFO_OPS_PER_SEC]);
+    rbuf_line(b, "total_net_input_bytes:%lld", s->f[INFO_NET_IN]);
+    rbuf_line(b, "total_net_output_bytes:%lld", s->f[INFO_NET_OUT]);
+    rbuf_line(b, "total_net_repl_input_bytes:0");
+    rbuf_line(b, "total_net_repl_output_bytes:0");
+    rbuf_line(b, "instantaneous_input_kbps:%.2f", (double)s->f[INFO_NET_IN_PER_SEC] / 1024);
+    rbuf_line(b, "instantaneous_output_kbps:%.2f", (double)s->f[INFO_NET_OUT_PER_SEC] / 1024);
+    rbuf_line(b, "instantaneous_input_repl_kbps:0.00");
+    rbuf_line(b, "instantaneous_output_repl_kbps:0.00");
+    rbuf_line(b, "rejected_connections:%lld", s->f[INFO_REJECTED]);
+    rbuf_line(b, "sync_full:%lld", rs.sync_full);
+    rbuf_line(b, "sync_partial_ok:%lld", rs.sync_partial_ok);
+    rbuf_line(b, "sync_partial_err:%lld", rs.sync_partial_err);
     info_stats_tail(b, s);
 }
 
@@ -808,15 +790,15 @@ static void info_cpu(struct rbuf *b, struct info_sum *s)
     getrusage(RUSAGE_SELF, &self);
     getrusage(RUSAGE_CHILDREN, &children);
     info_section(b, "CPU");
-    info_line(b, "used_cpu_sys:%ld.%06ld", (long)self.ru_stime.tv_sec, (long)self.ru_stime.tv_usec);
-    info_line(b, "used_cpu_user:%ld.%06ld", (long)self.ru_utime.tv_sec,
+    rbuf_line(b, "used_cpu_sys:%ld.%06ld", (long)self.ru_stime.tv_sec, (long)self.ru_stime.tv_usec);
+    rbuf_line(b, "used_cpu_user:%ld.%06ld", (long)self.ru_utime.tv_sec,
               (long)self.ru_utime.tv_usec);
-    info_line(b, "used_cpu_sys_children:%ld.%06ld", (long)children.ru_stime.tv_sec,
+    rbuf_line(b, "used_cpu_sys_children:%ld.%06ld", (long)children.ru_stime.tv_sec,
               (long)children.ru_stime.tv_usec);
-    info_line(b, "used_cpu_user_children:%ld.%06ld", (long)children.ru_utime.tv_sec,
+    rbuf_line(b, "used_cpu_user_children:%ld.%06ld", (long)children.ru_utime.tv_sec,
               (long)children.ru_utime.tv_usec);
-    info_line(b, "used_cpu_sys_main_thread:%lld.%06lld", sys / 1000000, sys % 1000000);
-    info_line(b, "used_cpu_user_main_thread:%lld.%06lld", user / 1000000, user % 1000000);
+    rbuf_line(b, "used_cpu_sys_main_thread:%lld.%06lld", sys / 1000000, sys % 1000000);
+    rbuf_line(b, "used_cpu_user_main_thread:%lld.%06lld", user / 1000000, user % 1000000);
 }
 
 /* No modules: the section is there, empty, as in Redis without modules. */
@@ -857,7 +839,7 @@ static void info_commandstats(struct rbuf *b, struct info_sum *s)
         const struct cmd_stat *st = &sum[id];
 
         if (st->calls || st->rejected || st->failed) {
-            info_line(b,
+            rbuf_line(b,
                       "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
                       "failed_calls=%llu",
                       cmdtab_by_id(id)->fullname, (unsigned long long)st->calls,
@@ -913,7 +895,7 @@ static void info_errorstats(struct rbuf *b, struct info_sum *s)
     }
     info_section(b, "Errorstats");
     for (int j = 0; j < used; j++) {
-        info_line(b, "errorstat_%s:count=%llu", sum[j].name, (unsigned long long)sum[j].count);
+        rbuf_line(b, "errorstat_%s:count=%llu", sum[j].name, (unsigned long long)sum[j].count);
     }
 }
 
@@ -957,7 +939,7 @@ static void info_latencystats(struct rbuf *b, struct info_sum *s)
             rbuf_append(&line, num, (size_t)k < sizeof(num) ? (size_t)k : sizeof(num) - 1);
             w += wl;
         }
-        info_line(b, "latency_percentiles_usec_%s:%.*s", cmdtab_by_id(id)->fullname, (int)line.len,
+        rbuf_line(b, "latency_percentiles_usec_%s:%.*s", cmdtab_by_id(id)->fullname, (int)line.len,
                   line.data ? line.data : "");
         rbuf_fini(&line);
     }
@@ -968,7 +950,7 @@ static void info_cluster(struct rbuf *b, struct info_sum *s)
 {
     (void)s;
     info_section(b, "Cluster");
-    info_line(b, "cluster_enabled:0");
+    rbuf_line(b, "cluster_enabled:0");
 }
 
 static void info_keyspace(struct rbuf *b, struct info_sum *s)
@@ -978,7 +960,7 @@ static void info_keyspace(struct rbuf *b, struct info_sum *s)
         long long *d = &s->db[i * 4];
 
         if (d[0]) {
-            info_line(b, "db%d:keys=%lld,expires=%lld,avg_ttl=%lld", i, d[0], d[1],
+            rbuf_line(b, "db%d:keys=%lld,expires=%lld,avg_ttl=%lld", i, d[0], d[1],
                       d[3] ? d[2] / d[3] : 0);
         }
     }
@@ -997,7 +979,7 @@ static void info_shards(struct rbuf *b, struct info_sum *s)
         if (parse_ints(coord_part(s->co, sh), v, n) != n) {
             continue;
         }
-        info_line(b,
+        rbuf_line(b,
                   "shard%d:keys=%lld,clients=%lld,commands=%lld,mailbox_sent=%lld,"
                   "mailbox_received=%lld,mailbox_overflows=%lld,memory=%lld,ops_per_sec=%lld",
                   sh, v[INFO_KEYS], v[INFO_CLIENTS], v[INFO_COMMANDS], v[INFO_MBOX_SENT],

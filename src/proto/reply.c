@@ -9,6 +9,7 @@
 #include "shardis/reply.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,6 +57,23 @@ char *rbuf_reserve(struct rbuf *b, size_t n)
         b->cap = cap;
     }
     return b->data + b->len;
+}
+
+void rbuf_line(struct rbuf *b, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof(line) - 3) {
+        n = (int)sizeof(line) - 3;
+    }
+    line[n++] = '\r';
+    line[n++] = '\n';
+    rbuf_append(b, line, (size_t)n);
 }
 
 void rbuf_append(struct rbuf *b, const void *p, size_t n)

@@ -19,7 +19,6 @@
 #include "shardis/util.h"
 
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1179,23 +1178,6 @@ static void cmd_role(struct cmd_ctx *ctx)
     pthread_mutex_unlock(&r->lock);
 }
 
-SH_PRINTF(2, 3) static void line_add(struct rbuf *b, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (n > (int)sizeof(line) - 3) {
-        n = (int)sizeof(line) - 3;
-    }
-    line[n++] = '\r';
-    line[n++] = '\n';
-    rbuf_append(b, line, (size_t)n);
-}
-
 void repl_info(struct shard *sh, struct rbuf *out)
 {
     static const char *const states[] = { "", "wait_bgsave", "send_bulk", "online" };
@@ -1207,12 +1189,12 @@ void repl_info(struct shard *sh, struct rbuf *out)
     if (replica_active(sh->srv)) {
         replica_info(sh, out);
     } else {
-        line_add(out, "role:master");
+        rbuf_line(out, "role:master");
     }
     for (int i = 0; i < REPL_MAX_REPLICAS; i++) {
         n += mbox_counter_get(&r->slots[i].used) != 0;
     }
-    line_add(out, "connected_slaves:%d", n);
+    rbuf_line(out, "connected_slaves:%d", n);
     pthread_mutex_lock(&r->lock);
     for (int i = 0, k = 0; i < REPL_MAX_REPLICAS; i++) {
         struct repl_slot *s = &r->slots[i];
@@ -1221,25 +1203,25 @@ void repl_info(struct shard *sh, struct rbuf *out)
         if (!mbox_counter_get(&s->used)) {
             continue;
         }
-        line_add(out, "slave%d:ip=%s,port=%d,state=%s,offset=%ld,lag=%lld", k++, s->ip, s->port,
-                 states[st >= 0 && st <= 3 ? st : 0], mbox_counter_get(&s->ack),
-                 (long long)((sh_time_ms() - mbox_counter_get(&s->ack_ms)) / 1000));
+        rbuf_line(out, "slave%d:ip=%s,port=%d,state=%s,offset=%ld,lag=%lld", k++, s->ip, s->port,
+                  states[st >= 0 && st <= 3 ? st : 0], mbox_counter_get(&s->ack),
+                  (long long)((sh_time_ms() - mbox_counter_get(&s->ack_ms)) / 1000));
     }
     pthread_mutex_unlock(&r->lock);
     if (sh->cfg.min_replicas_to_write && sh->cfg.min_replicas_max_lag) {
-        line_add(out, "min_slaves_good_slaves:%d", good_replicas(r, sh->cfg.min_replicas_max_lag));
+        rbuf_line(out, "min_slaves_good_slaves:%d", good_replicas(r, sh->cfg.min_replicas_max_lag));
     }
     repl_get_ids(sh->srv, &ids);
-    line_add(out, "master_failover_state:no-failover");
-    line_add(out, "master_replid:%s", ids.replid);
-    line_add(out, "master_replid2:%s", ids.replid2);
-    line_add(out, "master_repl_offset:%lld", ids.offset);
-    line_add(out, "second_repl_offset:%lld", ids.second_offset);
-    line_add(out, "repl_backlog_active:%d", mbox_counter_get(&r->backlog_active) ? 1 : 0);
-    line_add(out, "repl_backlog_size:%lld", (long long)sh->cfg.repl_backlog_size);
-    line_add(out, "repl_backlog_first_byte_offset:%ld",
-             mbox_counter_get(&r->backlog_active) ? mbox_counter_get(&r->backlog_first) : 0);
-    line_add(out, "repl_backlog_histlen:%lld", hist);
+    rbuf_line(out, "master_failover_state:no-failover");
+    rbuf_line(out, "master_replid:%s", ids.replid);
+    rbuf_line(out, "master_replid2:%s", ids.replid2);
+    rbuf_line(out, "master_repl_offset:%lld", ids.offset);
+    rbuf_line(out, "second_repl_offset:%lld", ids.second_offset);
+    rbuf_line(out, "repl_backlog_active:%d", mbox_counter_get(&r->backlog_active) ? 1 : 0);
+    rbuf_line(out, "repl_backlog_size:%lld", (long long)sh->cfg.repl_backlog_size);
+    rbuf_line(out, "repl_backlog_first_byte_offset:%ld",
+              mbox_counter_get(&r->backlog_active) ? mbox_counter_get(&r->backlog_first) : 0);
+    rbuf_line(out, "repl_backlog_histlen:%lld", hist);
 }
 
 /* ---- the loop ---- */

@@ -50,7 +50,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -85,23 +84,6 @@ static struct {
 } g;
 
 /* ---- small helpers ---- */
-
-SH_PRINTF(2, 3) static void line_add(struct rbuf *b, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (n > (int)sizeof(line) - 3) {
-        n = (int)sizeof(line) - 3;
-    }
-    line[n++] = '\r';
-    line[n++] = '\n';
-    rbuf_append(b, line, (size_t)n);
-}
 
 bool replica_active(const struct server *srv)
 {
@@ -691,32 +673,32 @@ void replica_info(struct shard *sh, struct rbuf *out)
     snap.xfer_last_ms = rep->xfer_last_ms;
     pthread_mutex_unlock(&rep->lock);
     repl_get_ids(sh->srv, &ids);
-    line_add(out, "role:slave");
-    line_add(out, "master_host:%s", snap.host);
-    line_add(out, "master_port:%d", snap.port);
-    line_add(out, "master_link_status:%s", snap.state == REPLICA_S_CONNECTED ? "up" : "down");
-    line_add(out, "master_last_io_seconds_ago:%d",
-             snap.state == REPLICA_S_CONNECTED ? (int)((now - snap.last_io_ms) / 1000) : -1);
-    line_add(out, "master_sync_in_progress:%d", snap.state == REPLICA_S_SYNC);
-    line_add(out, "slave_read_repl_offset:%lld",
-             snap.read_off > ids.offset ? snap.read_off : ids.offset);
-    line_add(out, "slave_repl_offset:%lld", ids.offset);
+    rbuf_line(out, "role:slave");
+    rbuf_line(out, "master_host:%s", snap.host);
+    rbuf_line(out, "master_port:%d", snap.port);
+    rbuf_line(out, "master_link_status:%s", snap.state == REPLICA_S_CONNECTED ? "up" : "down");
+    rbuf_line(out, "master_last_io_seconds_ago:%d",
+              snap.state == REPLICA_S_CONNECTED ? (int)((now - snap.last_io_ms) / 1000) : -1);
+    rbuf_line(out, "master_sync_in_progress:%d", snap.state == REPLICA_S_SYNC);
+    rbuf_line(out, "slave_read_repl_offset:%lld",
+              snap.read_off > ids.offset ? snap.read_off : ids.offset);
+    rbuf_line(out, "slave_repl_offset:%lld", ids.offset);
     if (snap.state == REPLICA_S_SYNC) {
-        line_add(out, "master_sync_total_bytes:%lld", snap.xfer_size);
-        line_add(out, "master_sync_read_bytes:%lld", snap.xfer_read);
-        line_add(out, "master_sync_left_bytes:%lld", snap.xfer_size - snap.xfer_read);
-        line_add(out, "master_sync_perc:%.2f",
-                 snap.xfer_size > 0 ? (double)snap.xfer_read * 100 / (double)snap.xfer_size : 0.0);
-        line_add(out, "master_sync_last_io_seconds_ago:%d",
-                 (int)((now - snap.xfer_last_ms) / 1000));
+        rbuf_line(out, "master_sync_total_bytes:%lld", snap.xfer_size);
+        rbuf_line(out, "master_sync_read_bytes:%lld", snap.xfer_read);
+        rbuf_line(out, "master_sync_left_bytes:%lld", snap.xfer_size - snap.xfer_read);
+        rbuf_line(out, "master_sync_perc:%.2f",
+                  snap.xfer_size > 0 ? (double)snap.xfer_read * 100 / (double)snap.xfer_size : 0.0);
+        rbuf_line(out, "master_sync_last_io_seconds_ago:%d",
+                  (int)((now - snap.xfer_last_ms) / 1000));
     }
     if (snap.state != REPLICA_S_CONNECTED) {
-        line_add(out, "master_link_down_since_seconds:%lld",
-                 snap.down_since_ms ? (long long)((now - snap.down_since_ms) / 1000) : -1LL);
+        rbuf_line(out, "master_link_down_since_seconds:%lld",
+                  snap.down_since_ms ? (long long)((now - snap.down_since_ms) / 1000) : -1LL);
     }
-    line_add(out, "slave_priority:%lld", sh->cfg.replica_priority);
-    line_add(out, "slave_read_only:%lld", sh->cfg.replica_read_only);
-    line_add(out, "replica_announced:%lld", sh->cfg.replica_announced);
+    rbuf_line(out, "slave_priority:%lld", sh->cfg.replica_priority);
+    rbuf_line(out, "slave_read_only:%lld", sh->cfg.replica_read_only);
+    rbuf_line(out, "replica_announced:%lld", sh->cfg.replica_announced);
 }
 
 void replica_role(struct cmd_ctx *ctx)
