@@ -43,27 +43,6 @@ static void usage(void)
                     "       shardis-server /etc/shardis/shardis.conf --loglevel verbose\n");
 }
 
-static void make_run_id(char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char rnd[20];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
-        for (size_t i = 0; i < sizeof(rnd); i++) {
-            rnd[i] = (unsigned char)(sh_mono_us() >> (i % 8));
-        }
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    for (int i = 0; i < 20; i++) {
-        out[2 * i] = hex[rnd[i] >> 4];
-        out[2 * i + 1] = hex[rnd[i] & 15];
-    }
-    out[40] = '\0';
-}
-
 static int write_pidfile(const char *path)
 {
     FILE *f;
@@ -297,7 +276,7 @@ int main(int argc, char **argv)
     if (load_users(&srv) != 0) {
         goto out_cmdtab;
     }
-    make_run_id(srv.run_id);
+    shard_new_id(srv.run_id);
     srv.start_ms = sh_time_ms();
     if (!realpath("/proc/self/exe", srv.executable)) {
         snprintf(srv.executable, sizeof(srv.executable), "%s", argv[0]);

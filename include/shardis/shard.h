@@ -450,6 +450,9 @@ int shard_owner(int nshards, const char *key, size_t len, uint64_t *hash);
 /* The next number of sh's random stream (xorshift64* over sh->rnd): random
  * picks, and seeds of new dicts and skiplists. On sh's thread only. */
 uint64_t shard_rand(struct shard *sh);
+/* 40 random hex digits and a NUL (/dev/urandom): a run id, a replication
+ * id, a diskless sync's EOF mark. */
+void shard_new_id(char out[41]);
 
 /* Ring helpers for the connection module (this shard's thread only). */
 void shard_arm_recv(struct shard *sh, struct conn *c);

@@ -41,6 +41,7 @@
 #include <xxhash.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -121,6 +122,27 @@ int64_t shard_count_call(struct shard *sh, const struct cmd_spec *cmd, int64_t t
         shard_count_error(sh, reply, len);
     }
     return sh->clock_us - t0_us;
+}
+
+void shard_new_id(char out[41])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char rnd[20];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
+        for (size_t i = 0; i < sizeof(rnd); i++) {
+            rnd[i] = (unsigned char)(sh_mono_us() >> (i % 8)) ^ (unsigned char)(i * 131);
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    for (int i = 0; i < 20; i++) {
+        out[2 * i] = hex[rnd[i] >> 4];
+        out[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    out[40] = '\0';
 }
 
 uint64_t shard_rand(struct shard *sh)

@@ -87,27 +87,6 @@ struct repl *repl_of(const struct server *srv)
     return srv->repl;
 }
 
-static void hex_id(char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char rnd[20];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
-        for (size_t i = 0; i < sizeof(rnd); i++) {
-            rnd[i] = (unsigned char)(sh_mono_us() >> (i % 8)) ^ (unsigned char)(i * 131);
-        }
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    for (int i = 0; i < 20; i++) {
-        out[2 * i] = hex[rnd[i] >> 4];
-        out[2 * i + 1] = hex[rnd[i] & 15];
-    }
-    out[40] = '\0';
-}
-
 void repl_get_ids(const struct server *srv, struct repl_ids *out)
 {
     struct repl *r = repl_of(srv);
@@ -609,7 +588,7 @@ static void start_sync(struct shard *sh0, struct hub *h)
            diskless ? "replicas sockets" : "disk");
     h->sync_diskless = diskless;
     if (diskless) {
-        hex_id(h->eofmark);
+        shard_new_id(h->eofmark);
     }
     h->sync_mark = mark;
     h->sync_reached = false;
@@ -885,7 +864,7 @@ void repl_hub_promote(struct shard *sh0)
 
     pthread_mutex_lock(&r->lock);
     memcpy(r->replid2, r->replid, sizeof(r->replid2));
-    hex_id(r->replid);
+    shard_new_id(r->replid);
     pthread_mutex_unlock(&r->lock);
     mbox_counter_set(&r->second_offset, (long)(off + 1));
     /* as Redis: our replicas reconnect to learn the new id (their PSYNC
@@ -1250,7 +1229,7 @@ static void backlog_ttl(struct shard *sh0, struct hub *h)
     mbox_counter_set(&r->backlog_active, 0);
     mbox_counter_set(&r->backlog_histlen, 0);
     pthread_mutex_lock(&r->lock);
-    hex_id(r->replid);
+    shard_new_id(r->replid);
     memset(r->replid2, '0', 40);
     pthread_mutex_unlock(&r->lock);
     mbox_counter_set(&r->second_offset, -1);
@@ -1356,7 +1335,7 @@ void repl_init(struct server *srv)
     struct hub *h = sh_calloc(1, sizeof(*h));
 
     pthread_mutex_init(&r->lock, NULL);
-    hex_id(r->replid);
+    shard_new_id(r->replid);
     memset(r->replid2, '0', 40);
     mbox_counter_set(&r->second_offset, -1);
     r->tap_bytes = sh_aligned_calloc(SH_CACHELINE, (size_t)srv->nshards, sizeof(*r->tap_bytes));
