@@ -404,23 +404,22 @@ const struct cmd_spec primary_spec_drop = {
     .name = "__repldrop", .fullname = "__repldrop", .arity = 2, .proc = cmd_repldrop
 };
 
-/* __replsync <conn id> <core> <slot> <replid> <offset>: on the hub. */
+/* __replsync <conn id> <core> <replid> <offset>: on the hub. */
 static void cmd_replsync(struct cmd_ctx *ctx)
 {
-    long long id = 0, core = 0, slot = 0, off = 0;
+    long long id = 0, core = 0, off = 0;
 
     util_str2ll(ctx->argv[1].ptr, ctx->argv[1].len, &id);
     util_str2ll(ctx->argv[2].ptr, ctx->argv[2].len, &core);
-    util_str2ll(ctx->argv[3].ptr, ctx->argv[3].len, &slot);
-    if (!util_str2ll(ctx->argv[5].ptr, ctx->argv[5].len, &off)) {
+    if (!util_str2ll(ctx->argv[4].ptr, ctx->argv[4].len, &off)) {
         off = -1;
     }
-    hub_sync_request(ctx->shard, (uint64_t)id, (int)core, (int)slot, ctx->argv[4], off);
+    hub_sync_request(ctx->shard, (uint64_t)id, (int)core, ctx->argv[3], off);
     reply_ok(&ctx->r);
 }
 
 static const struct cmd_spec spec_replsync = {
-    .name = "__replsync", .fullname = "__replsync", .arity = 6, .proc = cmd_replsync
+    .name = "__replsync", .fullname = "__replsync", .arity = 5, .proc = cmd_replsync
 };
 
 /* ---- the commands ---- */
@@ -502,9 +501,6 @@ static void start_sync(struct cmd_ctx *ctx, struct sh_slice replid, struct sh_sl
     if (c->flags & CONN_REPLICA) {
         return; /* already one: ignored, as Redis */
     }
-    if (c->multi && false) {
-        return;
-    }
     pthread_mutex_lock(&r->lock);
     for (int i = 0; i < REPL_MAX_REPLICAS; i++) {
         if (!mbox_counter_get(&r->slots[i].used)) {
@@ -534,15 +530,14 @@ static void start_sync(struct cmd_ctx *ctx, struct sh_slice replid, struct sh_sl
     c->flags |= CONN_REPLICA;
     sh_log(LOG_NOTICE, "Replica %s:%d asks for synchronization", l->ip, l->port);
     {
-        char a[24], b[24], s[24];
-        struct sh_slice argv[6] = { { "__replsync", 10 },
+        char a[24], b[24];
+        struct sh_slice argv[5] = { { "__replsync", 10 },
                                     { a, util_ll2str(a, (long long)c->id) },
                                     { b, util_ll2str(b, ctx->shard->id) },
-                                    { s, util_ll2str(s, slot) },
                                     replid,
                                     off };
 
-        route_post(ctx->shard, 0, &spec_replsync, 0, 6, argv);
+        route_post(ctx->shard, 0, &spec_replsync, 0, 5, argv);
     }
     /* no reply now: the hub's message writes it */
 }

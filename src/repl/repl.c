@@ -35,7 +35,6 @@ struct hq {
     bool started;      /* past its first mark: its records count */
     uint64_t wait_seq; /* the head is a "#TX" part (or a mark) waiting: 0 none */
     bool wait_mark;
-    int wait_n;
     size_t wait_end;   /* where that block ends in buf */
     long long in_done; /* input bytes taken (tap_bytes's scale) */
 };
@@ -301,7 +300,6 @@ static bool step(struct shard *sh0, struct hub *h, struct hq *q)
         if (line > 6 && memcmp(p, "#MARK:", 6) == 0) {
             q->wait_seq = strtoull(p + 6, NULL, 10);
             q->wait_mark = true;
-            q->wait_n = h->n;
             q->wait_end = q->pos + line;
             try_complete(sh0, h, q->wait_seq, true, h->n);
             return true;
@@ -337,7 +335,6 @@ static bool step(struct shard *sh0, struct hub *h, struct hq *q)
             }
             q->wait_seq = seq;
             q->wait_mark = false;
-            q->wait_n = n;
             q->wait_end = q->pos + at;
             try_complete(sh0, h, seq, false, n);
             return true;
@@ -677,15 +674,14 @@ static struct hub *hub_of(struct shard *sh0)
     return repl_of(sh0->srv)->hub;
 }
 
-void hub_sync_request(struct shard *sh0, uint64_t conn_id, int core, int slot,
-                      struct sh_slice replid, long long offset)
+void hub_sync_request(struct shard *sh0, uint64_t conn_id, int core, struct sh_slice replid,
+                      long long offset)
 {
     struct hub *h = hub_of(sh0);
     struct repl *r = repl_of(sh0->srv);
     struct hub_replica *x = sh_calloc(1, sizeof(*x));
     struct repl_ids ids;
 
-    (void)slot;
     x->conn_id = conn_id;
     x->core = core;
     x->since_ms = sh0->now_ms;
@@ -967,7 +963,6 @@ static void wait_fired(struct shard *sh, struct shard_io *io, int res)
             break;
         }
     }
-    mbox_counter_add(&r->nwaiting, -1);
     reply_int(&out, acks);
     conn_slot_done(w->c, w->slot);
     conn_barrier_end(w->c);
@@ -1104,7 +1099,6 @@ static void cmd_wait(struct cmd_ctx *ctx)
     w->deadline_ms = timeout ? sh_time_ms() + timeout : 0;
     w->next = rc->waits;
     rc->waits = w;
-    mbox_counter_add(&r->nwaiting, 1);
     ctx->conn->inflight++; /* it stays until the reply is written */
     conn_barrier_begin(ctx->conn);
     argv = sh_malloc(sizeof(*argv) * (size_t)(3 + sh->srv->nshards));

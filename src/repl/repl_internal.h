@@ -48,7 +48,6 @@ struct repl {
     struct mbox_counter backlog_histlen;
     struct mbox_counter backlog_size;
     struct mbox_counter backlog_active; /* 1 from the first replica's sync on */
-    struct mbox_counter nwaiting;       /* WAIT clients, all cores */
     struct mbox_counter sync_full, sync_partial_ok, sync_partial_err;
     /* a diskless sync's bytes handed to the replicas' cores and not yet
      * sent (the walk pauses above REPL_DL_UNSENT_MAX) */
@@ -71,8 +70,8 @@ struct repl *repl_of(const struct server *srv);
 /* ---- repl.c, for primary.c ---- */
 
 /* Hub: a replica wants a sync (partial from replid/offset, or full). */
-void hub_sync_request(struct shard *sh0, uint64_t conn_id, int core, int slot,
-                      struct sh_slice replid, long long offset);
+void hub_sync_request(struct shard *sh0, uint64_t conn_id, int core, struct sh_slice replid,
+                      long long offset);
 /* Hub: the replica's connection is gone. */
 void hub_drop(struct shard *sh0, uint64_t conn_id);
 
