@@ -257,6 +257,7 @@ static void shard_maybe_done(struct shard *sh)
     struct pshard *ps = pshard_of(sh);
     struct persist *g = persist_of(sh->srv);
     struct snap_result *res;
+    int origin;
 
     set_bg_work(sh, ps);
     if (!ps->active || !ps->walk_done || ps->inflight || ps->out.len) {
@@ -278,9 +279,12 @@ static void shard_maybe_done(struct shard *sh)
 
         mbox_word_cas(&g->failed, &zero, ps->err);
     }
-    /* the add publishes res (release); the last one rings the origin */
+    /* the add publishes res (release); the last one rings the origin, read
+     * before the add: once the origin has seen every add, it may finish and
+     * let a new snapshot (a waiting replica's) set its own origin */
+    origin = g->origin;
     if (mbox_counter_add(&g->done, 1) == sh->srv->nshards) {
-        shard_ring_io(sh, g->origin, &pshard_of(sh->srv->shards[g->origin])->finish_io, 0);
+        shard_ring_io(sh, origin, &pshard_of(sh->srv->shards[origin])->finish_io, 0);
     }
 }
 
