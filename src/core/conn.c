@@ -857,17 +857,34 @@ void conn_push_end(struct conn *c)
     }
 }
 
-static void flush_one(struct conn *c)
+/* Returns false when c's output is held for the next iteration. */
+static bool flush_one(struct conn *c)
 {
     if (c->flags & CONN_INTERNAL) {
         c->out.len = 0;
-        return;
+        return true;
     }
     if ((c->flags & CONN_CLOSING) || over_output_limit(c)) {
-        return;
+        return true;
     }
     if (!(c->flags & CONN_SENDING) && c->out.len) {
         struct rbuf tmp = c->sending;
+
+        /* Replies from other shards are due: the ready prefix waits for
+         * them (up to SEND_HOLD_US), so that a pipeline's replies leave in
+         * one send, not two or three (each send costs the kernel's TCP
+         * work and a wake-up of the client). */
+        if (c->inflight) {
+            if (!(c->flags & CONN_SEND_HELD)) {
+                c->flags |= CONN_SEND_HELD;
+                c->held_us = c->sh->mono_us;
+                return false;
+            }
+            if (c->sh->mono_us - c->held_us < SEND_HOLD_US) {
+                return false;
+            }
+        }
+        c->flags &= ~CONN_SEND_HELD;
 
         c->sending = c->out;
         c->out = tmp;
@@ -875,27 +892,34 @@ static void flush_one(struct conn *c)
         c->sent = 0;
         c->last_out_ms = c->sh->now_ms;
         start_send(c);
-        return;
+        return true;
     }
     if ((c->flags & CONN_CLOSE_AFTER) && !(c->flags & CONN_SENDING) && !c->slot_head &&
         !c->out.len) {
         conn_close(c);
     }
+    return true;
 }
 
 void conn_flush_all(struct shard *sh)
 {
     struct conn *c = sh->send_list;
+    struct conn *held = NULL;
 
     sh->send_list = NULL;
     while (c) {
         struct conn *next = c->send_next;
 
-        c->flags &= ~CONN_IN_SEND_LIST;
-        flush_one(c);
-        maybe_free(c);
+        if (flush_one(c)) {
+            c->flags &= ~CONN_IN_SEND_LIST;
+            maybe_free(c);
+        } else {
+            c->send_next = held; /* stays in the list: the next iteration's */
+            held = c;
+        }
         c = next;
     }
+    sh->send_list = held;
 }
 
 /* A connection with no output for a while gives back buffers a burst left

@@ -646,6 +646,11 @@ static void wait_for_work(struct shard *sh)
     if (block_next_deadline(sh) - sh_mono_us() < wait_us) {
         wait_us = block_next_deadline(sh) - sh_mono_us();
     }
+    /* a connection's output waits for replies from other shards
+     * (conn_flush_all): they wake us, and this bounds it if one is slow */
+    if (sh->send_list && wait_us > SEND_HOLD_US) {
+        wait_us = SEND_HOLD_US;
+    }
     if (wait_us < 0) {
         wait_us = 0;
     }

@@ -9,7 +9,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Error, ServerTestCase, Status, encode_command, reference_mode  # noqa: E402
+from harness import (Error, ServerTestCase, Status, encode_command, reference_mode,  # noqa: E402
+                     shard_count)
+from test_blocking_stress import key_on  # noqa: E402
 
 NOT_INTEGER = "ERR value is not an integer or out of range"
 
@@ -194,6 +196,30 @@ class TestPipeline(ServerTestCase):
             self.assertEqual(got[3], "PONG")
             c.close()
         self.assertEqual(self.r.cmd("LLEN", "hc:list"), 0)
+
+    def test_ready_replies_leave_while_a_later_command_is_blocked(self):
+        """The replies ready before a command blocked on a key of another
+        shard reach the client at once: a connection's output waits for
+        replies due from other shards (conn.c, so that a pipeline's replies
+        leave in one send), but a blocked command is not one of them. With
+        every shard owning one of the BLPOP keys, the key is at another shard
+        for all connections but one's."""
+        shards = 1 if reference_mode() else max(1, shard_count())
+        waiting = []
+        for j in range(shards):
+            key = key_on("held:list", j)
+            c = self.client(timeout=10)
+            sets = [encode_command("SET", "held:k:%d:%d" % (j, i), "v") for i in range(16)]
+            c.send(b"".join(sets) + encode_command("BLPOP", key, "0"))
+            t0 = time.monotonic()
+            self.assertEqual(c.read_replies(16), [Status("OK")] * 16)
+            # far below the client's timeout: not held until BLPOP ends
+            self.assertLess(time.monotonic() - t0, 5.0)
+            waiting.append((c, key))
+        for c, key in waiting:
+            self.assertEqual(self.r.cmd("RPUSH", key, "x"), 1)
+            self.assertEqual(c.read_reply(), [key.encode(), b"x"])
+            c.close()
 
 
 if __name__ == "__main__":
