@@ -2,10 +2,11 @@
 /*
  * kdb.c: a database: key table plus expiry (see kdb.h).
  *
- * The volatile array holds every entry with expire >= 0; entry->vol_idx is
- * its slot, so adding, removing and sampling are O(1) (removal moves the last
- * element into the hole). It is the counterpart of Redis's "expires" dict
- * without storing the key twice.
+ * The volatile array holds every entry with a TTL and the TTL itself (the
+ * entry has no room for one: most keys have none); entry->vol_idx is its
+ * slot, so adding, removing, reading and sampling are O(1) (removal moves the
+ * last element into the hole). It is the counterpart of Redis's "expires"
+ * dict without storing the key twice.
  */
 #include "shardis/kdb.h"
 
@@ -13,9 +14,14 @@
 
 #define ACTIVE_SAMPLE 20
 
+struct vslot {
+    struct kentry *e;
+    int64_t when; /* unix ms */
+};
+
 struct kdb {
     struct kdict *dict;
-    struct kentry **vol;
+    struct vslot *vol;
     size_t nvol;
     size_t capvol;
     long long avg_ttl;
@@ -106,40 +112,46 @@ static void vol_remove(struct kdb *db, struct kentry *e)
 {
     size_t i = e->vol_idx;
 
-    SH_ASSERT(i < db->nvol && db->vol[i] == e);
+    SH_ASSERT(e->ttl && i < db->nvol && db->vol[i].e == e);
     db->vol[i] = db->vol[--db->nvol];
-    db->vol[i]->vol_idx = (uint32_t)i;
+    db->vol[i].e->vol_idx = (uint32_t)i;
+    e->ttl = 0;
 }
 
 void kdb_set_expire(struct kdb *db, struct kentry *e, int64_t when)
 {
     if (when < 0) {
-        if (e->expire >= 0) {
+        if (e->ttl) {
             vol_remove(db, e);
         }
-        e->expire = -1;
         return;
     }
-    if (e->expire < 0) {
+    if (!e->ttl) {
         if (db->nvol == db->capvol) {
             db->capvol = db->capvol ? db->capvol * 2 : 64;
             db->vol = sh_realloc(db->vol, db->capvol * sizeof(*db->vol));
         }
-        SH_ASSERT(db->nvol < (1u << 31)); /* vol_idx has 31 bits */
+        SH_ASSERT(db->nvol < (1u << 30)); /* vol_idx has 30 bits */
         e->vol_idx = (uint32_t)db->nvol;
-        db->vol[db->nvol++] = e;
+        e->ttl = 1;
+        db->vol[db->nvol++].e = e;
     }
-    e->expire = when;
+    db->vol[e->vol_idx].when = when;
 }
 
-bool kdb_is_expired(const struct kentry *e, int64_t now)
+int64_t kdb_expire_of(const struct kdb *db, const struct kentry *e)
 {
-    return e->expire >= 0 && e->expire <= now;
+    return e->ttl ? db->vol[e->vol_idx].when : -1;
+}
+
+bool kdb_is_expired(const struct kdb *db, const struct kentry *e, int64_t now)
+{
+    return e->ttl && db->vol[e->vol_idx].when <= now;
 }
 
 void kdb_delete(struct kdb *db, struct kentry *e)
 {
-    if (e->expire >= 0) {
+    if (e->ttl) {
         vol_remove(db, e);
     }
     kdict_delete(db->dict, e);
@@ -177,7 +189,7 @@ struct kentry *kdb_find(struct kdb *db, const void *key, size_t len, uint64_t ha
     struct kentry *e = kdict_find(db->dict, key, len, hash);
 
     db->now_ms = now;
-    if (e && kdb_is_expired(e, now)) {
+    if (e && kdb_is_expired(db, e, now)) {
         expire_entry(db, e);
         return NULL;
     }
@@ -193,7 +205,7 @@ struct kentry *kdb_peek(struct kdb *db, const void *key, size_t len, uint64_t ha
 {
     struct kentry *e = kdict_find(db->dict, key, len, hash);
 
-    if (e && kdb_is_expired(e, now)) {
+    if (e && kdb_is_expired(db, e, now)) {
         expire_entry(db, e);
         return NULL;
     }
@@ -239,6 +251,7 @@ void kdb_flush(struct kdb *db)
 }
 
 struct scan_filter {
+    const struct kdb *db;
     kdict_scan_fn *fn;
     void *arg;
     int64_t now;
@@ -250,7 +263,7 @@ static void scan_one(void *arg, struct kentry *e)
 {
     struct scan_filter *f = arg;
 
-    if (kdb_is_expired(e, f->now)) {
+    if (kdb_is_expired(f->db, e, f->now)) {
         /* deleting inside the scan callback would break the bucket walk */
         if (f->nexpired == f->capexpired) {
             f->capexpired = f->capexpired ? f->capexpired * 2 : 16;
@@ -264,7 +277,7 @@ static void scan_one(void *arg, struct kentry *e)
 
 uint64_t kdb_scan(struct kdb *db, uint64_t cursor, int64_t now, kdict_scan_fn *fn, void *arg)
 {
-    struct scan_filter f = { .fn = fn, .arg = arg, .now = now };
+    struct scan_filter f = { .db = db, .fn = fn, .arg = arg, .now = now };
     uint64_t next = kdict_scan(db->dict, cursor, scan_one, &f);
 
     for (size_t i = 0; i < f.nexpired; i++) {
@@ -326,7 +339,7 @@ bool kdb_is_lfu(const struct kdb *db)
 
 struct kentry *kdb_random_volatile(struct kdb *db, uint64_t rnd)
 {
-    return db->nvol ? db->vol[rnd % db->nvol] : NULL;
+    return db->nvol ? db->vol[rnd % db->nvol].e : NULL;
 }
 
 struct kentry *kdb_random(struct kdb *db, uint64_t rnd, int64_t now)
@@ -337,7 +350,7 @@ struct kentry *kdb_random(struct kdb *db, uint64_t rnd, int64_t now)
     for (;;) {
         struct kentry *e = kdict_random(db->dict, rnd);
 
-        if (!e || !kdb_is_expired(e, now)) {
+        if (!e || !kdb_is_expired(db, e, now)) {
             return e;
         }
         expire_entry(db, e);
@@ -371,13 +384,14 @@ size_t kdb_active_expire(struct kdb *db, int64_t now, int64_t deadline_us, uint6
             break;
         }
         for (size_t i = 0; i < sample && db->nvol; i++) {
-            struct kentry *e = db->vol[next_rnd(rnd) % db->nvol];
+            struct vslot *v = &db->vol[next_rnd(rnd) % db->nvol];
+            struct kentry *e = v->e;
 
-            if (kdb_is_expired(e, now)) {
+            if (kdb_is_expired(db, e, now)) {
                 expire_entry(db, e);
                 expired++;
             } else {
-                ttl_sum += e->expire - now;
+                ttl_sum += v->when - now;
                 ttl_n++;
             }
         }

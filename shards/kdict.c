@@ -142,7 +142,7 @@ bool kdict_rehash(struct kdict *d, int n)
 
         while (e) {
             struct kentry *next = e->next;
-            size_t idx = e->hash & d->t[1].mask;
+            size_t idx = kdict_hash(e->key, e->klen) & d->t[1].mask;
 
             e->next = d->t[1].b[idx];
             d->t[1].b[idx] = e;
@@ -192,7 +192,7 @@ struct kentry *kdict_find(struct kdict *d, const void *key, size_t len, uint64_t
             continue;
         }
         for (struct kentry *e = tb->b[hash & tb->mask]; e; e = e->next) {
-            if (e->hash == hash && e->klen == len && memcmp(e->key, key, len) == 0) {
+            if (e->klen == len && memcmp(e->key, key, len) == 0) {
                 return e;
             }
         }
@@ -214,9 +214,9 @@ struct kentry *kdict_add(struct kdict *d, const void *key, size_t len, uint64_t 
         kdict_rehash(d, 1);
     }
     tb = d->rehashidx >= 0 ? &d->t[1] : &d->t[0];
-    e->hash = hash;
-    e->expire = -1;
     e->vol_idx = 0;
+    e->ttl = 0;
+    e->snap = 0;
     e->klen = (uint32_t)len;
     memset(&e->val, 0, sizeof(e->val));
     memcpy(e->key, key, len);
@@ -229,13 +229,15 @@ struct kentry *kdict_add(struct kdict *d, const void *key, size_t len, uint64_t 
 
 void kdict_delete(struct kdict *d, struct kentry *e)
 {
+    uint64_t hash = kdict_hash(e->key, e->klen);
+
     for (int t = 0; t < 2; t++) {
         struct ktable *tb = &d->t[t];
 
         if (tb->size == 0) {
             continue;
         }
-        for (struct kentry **pp = &tb->b[e->hash & tb->mask]; *pp; pp = &(*pp)->next) {
+        for (struct kentry **pp = &tb->b[hash & tb->mask]; *pp; pp = &(*pp)->next) {
             if (*pp == e) {
                 *pp = e->next;
                 tb->used--;

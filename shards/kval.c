@@ -15,6 +15,14 @@
 #include <errno.h>
 #include <string.h>
 
+/* The bytes a string's allocation holds (at most KVAL_STR_MAX). */
+static uint32_t str_cap(const struct kstr *s)
+{
+    size_t cap = sh_alloc_size(s) - sizeof(*s);
+
+    return cap > KVAL_STR_MAX ? KVAL_STR_MAX : (uint32_t)cap;
+}
+
 void kval_clear(struct kval *v)
 {
     switch (v->type) {
@@ -44,6 +52,7 @@ void kval_clear(struct kval *v)
     v->type = KVAL_NONE;
     v->enc = 0;
     v->grown = 0;
+    v->elen = 0;
     v->u.p = NULL;
 }
 
@@ -64,20 +73,33 @@ int kval_set_string(struct kval *v, const void *p, size_t n)
         kval_set_int(v, x);
         return 0;
     }
+    if (n <= KVAL_EMB_MAX) {
+        kval_clear(v);
+        v->type = KVAL_STRING;
+        v->enc = KVAL_ENC_EMB;
+        v->elen = (uint8_t)n;
+        if (n) {
+            memcpy(v->u.b, p, n);
+        }
+        return 0;
+    }
     /* reuse the old buffer when it fits and is not wasteful */
     if (v->type == KVAL_STRING && v->enc == KVAL_ENC_RAW && v->u.s->cap >= n &&
         v->u.s->cap <= n * 2 + 64) {
         memcpy(v->u.s->data, p, n);
-        v->u.s->len = n;
+        v->u.s->len = (uint32_t)n;
         v->grown = 0;
         return 0;
+    }
+    if (n > KVAL_STR_MAX) {
+        return -ENOMEM;
     }
     s = sh_try_malloc(sizeof(*s) + n);
     if (!s) {
         return -ENOMEM;
     }
-    s->len = n;
-    s->cap = sh_alloc_size(s) - sizeof(*s);
+    s->len = (uint32_t)n;
+    s->cap = str_cap(s);
     memcpy(s->data, p, n);
     kval_clear(v);
     v->type = KVAL_STRING;
@@ -92,6 +114,10 @@ const char *kval_string(const struct kval *v, char *buf, size_t *len)
         *len = util_ll2str(buf, v->u.i);
         return buf;
     }
+    if (v->enc == KVAL_ENC_EMB) {
+        *len = v->elen;
+        return v->u.b;
+    }
     *len = v->u.s->len;
     return v->u.s->data;
 }
@@ -103,6 +129,9 @@ size_t kval_strlen(const struct kval *v)
     if (v->enc == KVAL_ENC_INT) {
         return util_ll2str(buf, v->u.i);
     }
+    if (v->enc == KVAL_ENC_EMB) {
+        return v->elen;
+    }
     return v->u.s->len;
 }
 
@@ -110,6 +139,9 @@ struct kstr *kval_make_raw(struct kval *v, size_t cap)
 {
     struct kstr *s;
 
+    if (cap > KVAL_STR_MAX) {
+        return NULL;
+    }
     if (v->type == KVAL_NONE) {
         /* a new key: an empty string to grow */
         s = sh_try_malloc(sizeof(*s) + cap);
@@ -117,25 +149,29 @@ struct kstr *kval_make_raw(struct kval *v, size_t cap)
             return NULL;
         }
         s->len = 0;
-        s->cap = sh_alloc_size(s) - sizeof(*s);
+        s->cap = str_cap(s);
         v->type = KVAL_STRING;
         v->enc = KVAL_ENC_RAW;
         v->grown = 1;
         v->u.s = s;
         return s;
     }
-    if (v->enc == KVAL_ENC_INT) {
+    if (v->enc == KVAL_ENC_INT || v->enc == KVAL_ENC_EMB) {
         char buf[24];
-        size_t n = util_ll2str(buf, v->u.i);
+        size_t n;
+        const char *bytes = kval_string(v, buf, &n);
 
         s = sh_try_malloc(sizeof(*s) + (cap > n ? cap : n));
         if (!s) {
             return NULL;
         }
-        memcpy(s->data, buf, n);
-        s->len = n;
-        s->cap = sh_alloc_size(s) - sizeof(*s);
+        if (n) {
+            memcpy(s->data, bytes, n);
+        }
+        s->len = (uint32_t)n;
+        s->cap = str_cap(s);
         v->enc = KVAL_ENC_RAW;
+        v->elen = 0;
         v->grown = 1;
         v->u.s = s;
         return s;
@@ -144,7 +180,11 @@ struct kstr *kval_make_raw(struct kval *v, size_t cap)
         v->grown = 1;
         return v->u.s;
     }
-    size_t want = cap < v->u.s->cap * 2 ? v->u.s->cap * 2 : cap;
+    size_t want = cap < (size_t)v->u.s->cap * 2 ? (size_t)v->u.s->cap * 2 : cap;
+
+    if (want > KVAL_STR_MAX) {
+        want = KVAL_STR_MAX;
+    }
 
     s = sh_try_realloc(v->u.s, sizeof(*s) + want);
     if (!s) {
@@ -153,7 +193,7 @@ struct kstr *kval_make_raw(struct kval *v, size_t cap)
             return NULL;
         }
     }
-    s->cap = sh_alloc_size(s) - sizeof(*s);
+    s->cap = str_cap(s);
     v->grown = 1;
     v->u.s = s;
     return s;
@@ -199,6 +239,9 @@ const char *kval_encoding_name(const struct kval *v)
         return "quicklist";
     }
     /* Redis embeds strings of up to 44 bytes in the object ("embstr") */
+    if (v->type == KVAL_STRING && v->enc == KVAL_ENC_EMB) {
+        return "embstr";
+    }
     if (v->type == KVAL_STRING && v->enc == KVAL_ENC_RAW) {
         return v->u.s->len <= 44 && !v->grown ? "embstr" : "raw";
     }

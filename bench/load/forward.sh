@@ -1,29 +1,48 @@
 #!/usr/bin/env bash
 # The cost of forwarding: shardis with 1 shard (CPU 1) against 2 shards
-# (on CPUs 0-1, and both on CPU 1), redis-benchmark -t set,get -n 200000
-# -r 100000 -c 50 -P <depth> on CPU 0. Prints the server's CPU per request
-# (utime+stime of the whole process over the run) and its context switches
-# per request (every thread's voluntary and involuntary ones).
+# (on CPUs 0-1, and both on CPU 1), redis-benchmark -t set,get -n N
+# -r 100000 -c 50 -P <depth> on CPU 0. For each run: the server's CPU per
+# request (utime+stime of the whole process over the run), its context
+# switches per request (every thread's voluntary and involuntary ones) and
+# the TCP segments sent per request on the machine (nstat TcpOutSegs: both
+# directions of loopback, so 2 per request at -P 1 and 2/depth when every
+# pipeline's replies leave in one send).
+#
+# With BASE_BIN set, the same configurations run with that binary too,
+# alternating with SHARDIS_BIN, REPEAT times each; the table gives the
+# medians (the machine is noisy: compare medians of one run only).
+# Writes bench/results/<date>-<commit>-forward.md.
 #
 #   SHARDIS_BIN=build/src/shardis-server bench/load/forward.sh 1
-#   SHARDIS_BIN=build/src/shardis-server bench/load/forward.sh 16
+#   BASE_BIN=/tmp/old-server REPEAT=5 bench/load/forward.sh 16
 set -euo pipefail
 
 DEPTH=${1:-1}
-SHARDIS_BIN=$(readlink -f "${SHARDIS_BIN:-build/src/shardis-server}")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+SHARDIS_BIN=$(readlink -f "${SHARDIS_BIN:-$ROOT/build/src/shardis-server}")
+BASE_BIN=${BASE_BIN:+$(readlink -f "$BASE_BIN")}
 PORT=${PORT:-7770}
-N=200000
+REPEAT=${REPEAT:-3}
+N=${N:-$([ "$DEPTH" -gt 1 ] && echo 1000000 || echo 200000)}
+RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
+RAW=$(mktemp)
+trap 'rm -f "$RAW"' EXIT
 
 switches() {
     cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'
 }
 
+segments() {
+    nstat -az TcpOutSegs | awk '/TcpOutSegs/ {print $2}'
+}
+
+# run LABEL BINARY CONFIG CPUS ARGS...: one line "label config cpu cs segs" in $RAW
 run() {
-    local name=$1 cpus=$2
-    shift 2
-    local d pid c0 c1 s0 s1
+    local label=$1 bin=$2 config=$3 cpus=$4
+    shift 4
+    local d pid c0 c1 s0 s1 g0 g1
     d=$(mktemp -d)
-    (cd "$d" && exec taskset -c "$cpus" "$SHARDIS_BIN" "$@" --port "$PORT" --save "" \
+    (cd "$d" && exec taskset -c "$cpus" "$bin" "$@" --port "$PORT" --save "" \
         >"$d/log" 2>&1) &
     pid=$!
     for _ in $(seq 100); do
@@ -32,18 +51,68 @@ run() {
     done
     c0=$(awk '{print $14+$15}' "/proc/$pid/stat")
     s0=$(switches "$pid")
+    g0=$(segments)
     taskset -c 0 redis-benchmark -p "$PORT" -t set,get -n "$N" -r 100000 -c 50 -P "$DEPTH" \
         -q >/dev/null 2>&1
     c1=$(awk '{print $14+$15}' "/proc/$pid/stat")
     s1=$(switches "$pid")
-    printf '%-22s -P %-3s cpu/request %s us  context switches/request %s\n' "$name" "$DEPTH" \
-        "$(echo "scale=2; ($c1 - $c0) * 10000 / (2 * $N)" | bc)" \
-        "$(echo "scale=3; ($s1 - $s0) / (2 * $N)" | bc)"
+    g1=$(segments)
     redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
     wait "$pid" || true
     rm -rf "$d"
+    local cpu cs segs
+    cpu=$(echo "scale=3; ($c1 - $c0) * 10000 / (2 * $N)" | bc)
+    cs=$(echo "scale=3; ($s1 - $s0) / (2 * $N)" | bc)
+    segs=$(echo "scale=3; ($g1 - $g0) / (2 * $N)" | bc)
+    printf '%-6s %-22s -P %-3s cpu/request %s us  context switches/request %s  segments/request %s\n' \
+        "$label" "$config" "$DEPTH" "$cpu" "$cs" "$segs" >&2
+    printf '%s|%s|%s|%s|%s\n' "$label" "$config" "$cpu" "$cs" "$segs" >>"$RAW"
 }
 
-run "1 shard (CPU 1)" 1 --shards 1
-run "2 shards (CPUs 0-1)" 0-1 --shards 2
-run "2 shards (CPU 1)" 1 --shards 2
+binaries=("new:$SHARDIS_BIN")
+[ -n "$BASE_BIN" ] && binaries=("base:$BASE_BIN" "new:$SHARDIS_BIN")
+configs=("1 shard (CPU 1)|1|--shards 1" "2 shards (CPUs 0-1)|0-1|--shards 2"
+    "2 shards (CPU 1)|1|--shards 2")
+for ((i = 0; i < REPEAT; i++)); do
+    for c in "${configs[@]}"; do
+        IFS='|' read -r name cpus args <<<"$c"
+        for b in "${binaries[@]}"; do
+            # shellcheck disable=SC2086
+            run "${b%%:*}" "${b#*:}" "$name" "$cpus" $args
+        done
+    done
+done
+
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo nocommit)
+out="$RESULTS_DIR/$(date +%F)-$commit-forward-P$DEPTH.md"
+mkdir -p "$RESULTS_DIR"
+{
+    echo "# Forwarding: 1 shard against 2, -P $DEPTH"
+    echo
+    echo "- command: \`${BASE_BIN:+BASE_BIN=$BASE_BIN }REPEAT=$REPEAT N=$N bench/load/forward.sh $DEPTH\`"
+    echo "- date: $(date '+%F %T %z')"
+    echo "- commit: $commit (new: $SHARDIS_BIN${BASE_BIN:+; base: $BASE_BIN})"
+    echo "- redis-benchmark -t set,get -n $N -r 100000 -c 50 -P $DEPTH on CPU 0; medians of $REPEAT runs"
+    echo "- cpu: server utime+stime per request; cs: context switches per request (all threads);"
+    echo "  segs: TCP segments per request on loopback (both directions)"
+    echo
+    echo "| binary | configuration | cpu us/req | ratio to 1 shard | cs/req | segs/req |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: |"
+    python3 - "$RAW" <<'EOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, config, cpu, cs, segs = line.strip().split("|")
+    rows.setdefault((label, config), []).append((float(cpu), float(cs), float(segs)))
+for label in ("base", "new"):
+    one = rows.get((label, "1 shard (CPU 1)"))
+    for (l, config), v in rows.items():
+        if l != label:
+            continue
+        med = [statistics.median(x[i] for x in v) for i in range(3)]
+        ratio = med[0] / statistics.median(x[0] for x in one) if one else float("nan")
+        print("| %s | %s | %.3f | %.2f | %.3f | %.3f |" % (label, config, med[0], ratio, med[1], med[2]))
+EOF
+} >"$out"
+cat "$out"
+echo "wrote $out" >&2

@@ -3,7 +3,11 @@
 for each data set on the same loopback port (so that RSS says what that data
 set costs), pinned to one CPU.
 
-Data sets (issue 3):
+Data sets (issue 3, issue 12):
+  strings  N string keys "key:<12 digits>" (16 bytes, redis-benchmark's
+           form) with 16-byte values
+  strings3 the same keys with 3-byte values (redis-benchmark's default -d 3)
+  volatile the strings data set, each key with a TTL (SET ... EX)
   hash     one hash of N fields ("field:<i>" -> "value:<i>")
   set      one set of N members ("member:<i>")
   zset     one sorted set of N members with scores i * 1.5
@@ -27,6 +31,7 @@ Environment (defaults in brackets):
   N             elements of the one-key data sets [1000000]
   SMALL_HASHES  number of 10-field hashes [1000000]
   SETS          which data sets, space-separated [hash set zset hashes]
+                (strings strings3 volatile: N=632000 is the issue 12 figure)
   RESULTS_DIR   where the .md goes [bench/results]
 """
 
@@ -157,6 +162,19 @@ def load(conn, name, n, small):
                 for j in range(0, n, 1000)]
         conn.pipeline(cmds, 16)
         return n, "member", int(conn.cmd("ZCARD", "big"))
+    if name in ("strings", "strings3", "volatile"):
+        # redis-benchmark's key form (16 bytes: key:<12 digits>); 16-byte
+        # values, or its default 3-byte ones; "volatile" with a TTL
+        val = b"xxx" if name == "strings3" else None
+        cmds = []
+        for i in range(n):
+            v = val or (b"v%015d" % i)
+            if name == "volatile":
+                cmds.append(encode("SET", "key:%012d" % i, v, "EX", 100000))
+            else:
+                cmds.append(encode("SET", "key:%012d" % i, v))
+        conn.pipeline(cmds, 1000)
+        return n, "key", int(conn.cmd("DBSIZE"))
     cmds = [encode("HSET", "h:%d" % i, *[x for f in range(10) for x in ("f%d" % f, "v%d" % i)])
             for i in range(small)]
     conn.pipeline(cmds, 1000)
@@ -165,8 +183,9 @@ def load(conn, name, n, small):
 
 def start(argv, port, cpu):
     log = tempfile.TemporaryFile()
+    # in a directory of its own: no dump.rdb of another run is loaded
     proc = subprocess.Popen(["taskset", "-c", cpu] + argv, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, cwd=tempfile.mkdtemp(prefix="memory."))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -230,10 +249,11 @@ def main():
             % shardis)
     servers = [("redis", [redis, "--bind", HOST, "--port", str(port), "--save", "",
                           "--appendonly", "no"]),
-               ("shardis", [shardis, "--bind", HOST, "--port", str(port), "--shards", "1"])]
+               ("shardis", [shardis, "--bind", HOST, "--port", str(port), "--shards", "1",
+                            "--save", ""])]
     rows = {}
     for name in sets:
-        if name not in ("hash", "set", "zset", "hashes"):
+        if name not in ("hash", "set", "zset", "hashes", "strings", "strings3", "volatile"):
             die("unknown data set %r" % name)
         for server, argv in servers:
             rows[(server, name)] = measure(server, argv, port, cpu, name, n, small)

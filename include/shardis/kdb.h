@@ -35,7 +35,9 @@ struct kentry *kdb_add(struct kdb *db, const void *key, size_t len, uint64_t has
 void kdb_delete(struct kdb *db, struct kentry *e);
 /* Sets e's expiry (unix ms) or removes it with -1. */
 void kdb_set_expire(struct kdb *db, struct kentry *e, int64_t when);
-bool kdb_is_expired(const struct kentry *e, int64_t now);
+/* e's expiry (unix ms), -1 when it has none (kentry_has_ttl). */
+int64_t kdb_expire_of(const struct kdb *db, const struct kentry *e);
+bool kdb_is_expired(const struct kdb *db, const struct kentry *e, int64_t now);
 
 size_t kdb_size(const struct kdb *db);
 size_t kdb_expires(const struct kdb *db);

@@ -16,16 +16,24 @@
 #include "shardis/kval.h"
 #include "shardis/sh.h"
 
+/* 32 bytes before the key: a 16-byte key is one 48-byte allocation. The
+ * hash is not kept (a resize computes it again) and a TTL lives in kdb's
+ * volatile array, only for the keys that have one (kentry_has_ttl). */
 struct kentry {
     struct kentry *next;   /* private: bucket chain */
-    uint64_t hash;         /* public, read-only: kdict_hash of the key */
-    int64_t expire;        /* public, read-only: unix ms, -1 = none */
-    uint32_t vol_idx : 31; /* private to kdb: slot in the volatile array */
+    uint32_t vol_idx : 30; /* private to kdb: slot in the volatile array */
+    uint32_t ttl : 1;      /* private to kdb: has a TTL (kentry_has_ttl) */
     uint32_t snap : 1;     /* private to kdb: the snapshot mark (kdb_snap_*) */
     uint32_t klen;         /* public, read-only */
     struct kval val;       /* public: the value, owned by the entry */
     char key[];            /* public, read-only: klen bytes (not terminated) */
 };
+
+/* Whether the key has a TTL (kdb_expire_of tells it). */
+static inline bool kentry_has_ttl(const struct kentry *e)
+{
+    return e->ttl;
+}
 
 struct kdict;
 

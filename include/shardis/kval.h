@@ -35,7 +35,11 @@ enum kval_enc {
     KVAL_ENC_HASHTABLE = 5, /* set, hash: an fdict (fdict.h) */
     KVAL_ENC_SKIPLIST = 6,  /* zset: an fdict plus a zsl (zsl.h) */
     KVAL_ENC_STREAM = 7,    /* stream: a struct tstream (tstream.h) */
+    KVAL_ENC_EMB = 8,       /* string: up to KVAL_EMB_MAX bytes in the value itself (u.b) */
 };
+
+/* The longest string kept in the value itself, with no allocation. */
+#define KVAL_EMB_MAX 8
 
 /* Redis's encoding thresholds (the *-max-listpack-* directives); a shard
  * passes its current values to every type operation that may convert. */
@@ -51,12 +55,18 @@ struct kval_limits {
     long long zset_max_listpack_value;   /* 64 */
 };
 
-/* A string's bytes, allocated by the shard that owns the key. */
+/* A string's bytes, allocated by the shard that owns the key. Lengths fit
+ * 32 bits (KVAL_STR_MAX): an 8-byte header, so a 16-byte value is one
+ * 24-byte allocation (jemalloc's 32-byte class), not 32 (48). */
 struct kstr {
-    size_t len;
-    size_t cap;
+    uint32_t len;
+    uint32_t cap;
     char data[];
 };
+
+/* The longest string value (Redis's is 512 MB; proto-max-bulk-len may allow
+ * more, which is refused as out of memory). */
+#define KVAL_STR_MAX (UINT32_MAX - 64)
 
 struct kval {
     uint8_t type; /* enum kval_type */
@@ -65,6 +75,7 @@ struct kval {
      * BITFIELD BITOP): OBJECT ENCODING says "raw" whatever its length, as
      * for Redis's unshared objects; cleared when a new value is set */
     uint8_t grown;
+    uint8_t elen; /* KVAL_ENC_EMB: the length of the bytes in u.b */
     /* unix seconds of the last access (OBJECT IDLETIME), stamped by kdb on
      * lookup and add; it sits in what would be padding */
     uint32_t lru;
@@ -72,14 +83,15 @@ struct kval {
         long long i;
         struct kstr *s;
         void *p;
+        char b[KVAL_EMB_MAX];
     } u;
 };
 
 /* Frees a value's memory and sets it to KVAL_NONE. */
 void kval_clear(struct kval *v);
 /* Replaces v by a string with the bytes p[0..n), integer-encoded when they
- * are a canonical long long. Returns 0, or -ENOMEM when the bytes could not
- * be allocated (v is then unchanged). */
+ * are a canonical long long, in the value itself when short (KVAL_ENC_EMB). Returns 0, or -ENOMEM
+ * when the bytes could not be allocated (v is then unchanged). */
 SH_MUST_CHECK int kval_set_string(struct kval *v, const void *p, size_t n);
 /* Replaces v by the integer string of x. */
 void kval_set_int(struct kval *v, long long x);

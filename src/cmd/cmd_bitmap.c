@@ -604,7 +604,7 @@ static void store_result(struct cmd_ctx *ctx, int i, struct kval *res)
     }
     if (e) {
         kval_clear(&e->val);
-        if (e->expire >= 0) {
+        if (kentry_has_ttl(e)) {
             kdb_set_expire(ctx->db, e, -1);
         }
     } else {

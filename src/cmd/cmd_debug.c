@@ -265,7 +265,7 @@ static void digest_value(uint8_t d[DIGEST_LEN], const struct kentry *e)
     default:
         break;
     }
-    if (e->expire != -1) {
+    if (kentry_has_ttl(e)) {
         xor_digest(d, "!!expire!!", 10);
     }
 }

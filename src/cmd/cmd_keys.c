@@ -348,7 +348,7 @@ static void rename_generic(struct cmd_ctx *ctx, bool nx)
     dst = kdb_add(ctx->db, ctx->argv[2].ptr, ctx->argv[2].len, cmd_key_hash(ctx, 2));
     dst->val = src->val;
     memset(&src->val, 0, sizeof(src->val));
-    expire = src->expire;
+    expire = kdb_expire_of(ctx->db, src);
     kdb_delete(ctx->db, src);
     if (expire >= 0) {
         kdb_set_expire(ctx->db, dst, expire);
@@ -467,8 +467,8 @@ static void cmd_copy(struct cmd_ctx *ctx)
     dst = kdb_add(dstdb, ctx->argv[2].ptr, ctx->argv[2].len, hash);
     v.lru = dst->val.lru;
     dst->val = v;
-    if (src->expire >= 0) {
-        kdb_set_expire(dstdb, dst, src->expire);
+    if (kentry_has_ttl(src)) {
+        kdb_set_expire(dstdb, dst, kdb_expire_of(ctx->db, src));
     }
     notify_key(ctx->shard, dbid, ctx->argv[2], "copy_to");
     reply_int(&ctx->r, 1);
@@ -515,7 +515,7 @@ static void cmd_move(struct cmd_ctx *ctx)
     dst = kdb_add(dstdb, ctx->argv[1].ptr, ctx->argv[1].len, hash);
     dst->val = src->val;
     memset(&src->val, 0, sizeof(src->val));
-    expire = src->expire;
+    expire = kdb_expire_of(ctx->db, src);
     kdb_delete(ctx->db, src);
     if (expire >= 0) {
         kdb_set_expire(dstdb, dst, expire);
@@ -553,7 +553,7 @@ static void cmd_dump_internal(struct cmd_ctx *ctx)
     p = value_blob(&e->val, &len);
     reply_array(&ctx->r, 2);
     reply_bulk(&ctx->r, p, len);
-    reply_int(&ctx->r, e->expire);
+    reply_int(&ctx->r, kdb_expire_of(ctx->db, e));
     sh_free(p);
 }
 
@@ -941,7 +941,7 @@ static void expire_generic(struct cmd_ctx *ctx, bool relative, bool seconds)
         return;
     }
     e = cmd_lookup(ctx, 1);
-    if (!e || !expire_allowed(flags, e->expire, when)) {
+    if (!e || !expire_allowed(flags, kdb_expire_of(ctx->db, e), when)) {
         reply_int(&ctx->r, 0);
         return;
     }
@@ -987,11 +987,12 @@ static void ttl_generic(struct cmd_ctx *ctx, bool ms, bool absolute)
         reply_int(&ctx->r, -2);
         return;
     }
-    if (e->expire < 0) {
+    if (!kentry_has_ttl(e)) {
         reply_int(&ctx->r, -1);
         return;
     }
-    ttl = absolute ? e->expire : e->expire - ctx->shard->now_ms;
+    ttl = kdb_expire_of(ctx->db, e);
+    ttl = absolute ? ttl : ttl - ctx->shard->now_ms;
     if (ttl < 0) {
         ttl = 0;
     }
@@ -1023,7 +1024,7 @@ static void cmd_persist(struct cmd_ctx *ctx)
 {
     struct kentry *e = cmd_lookup(ctx, 1);
 
-    if (e && e->expire >= 0) {
+    if (e && kentry_has_ttl(e)) {
         kdb_set_expire(ctx->db, e, -1);
         notify_key(ctx->shard, ctx->dbid, ctx->argv[1], "persist");
         reply_int(&ctx->r, 1);
@@ -1035,6 +1036,7 @@ static void cmd_persist(struct cmd_ctx *ctx)
 /* ---- KEYS ---- */
 
 struct keys_walk {
+    const struct kdb *db;
     struct reply *r;
     struct sh_slice pat;
     bool all; /* pattern "*": matches the empty key too, as in Redis */
@@ -1046,7 +1048,7 @@ static void keys_one(void *arg, struct kentry *e)
 {
     struct keys_walk *w = arg;
 
-    if (kdb_is_expired(e, w->now)) {
+    if (kdb_is_expired(w->db, e, w->now)) {
         return;
     }
     if (!w->all && !glob_match(w->pat.ptr, w->pat.len, e->key, e->klen, false)) {
@@ -1061,6 +1063,7 @@ static void keys_one(void *arg, struct kentry *e)
 static void cmd_keys(struct cmd_ctx *ctx)
 {
     struct keys_walk w = {
+        .db = ctx->db,
         .r = &ctx->r,
         .pat = ctx->argv[1],
         .all = ctx->argv[1].len == 1 && ctx->argv[1].ptr[0] == '*',

@@ -632,8 +632,8 @@ static void cmd_migdump_internal(struct cmd_ctx *ctx)
             reply_int(&ctx->r, -1);
             continue;
         }
-        if (e->expire != -1) {
-            ttl = e->expire - ctx->shard->now_ms;
+        if (kentry_has_ttl(e)) {
+            ttl = kdb_expire_of(ctx->db, e) - ctx->shard->now_ms;
             ttl = ttl < 1 ? 1 : ttl;
         }
         p = rdb_dump(&e->val, &len);

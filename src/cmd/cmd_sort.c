@@ -574,7 +574,7 @@ static void store_list(struct shard *sh, struct kdb *db, int dbid, struct sh_sli
     } else {
         if (e) {
             kval_clear(&e->val);
-            if (e->expire >= 0) {
+            if (kentry_has_ttl(e)) {
                 kdb_set_expire(db, e, -1);
             }
         } else {

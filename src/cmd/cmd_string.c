@@ -87,9 +87,22 @@ static void reply_value(struct reply *r, const struct kval *v)
 {
     if (v->enc == KVAL_ENC_INT) {
         reply_bulk_ll(r, v->u.i);
+    } else if (v->enc == KVAL_ENC_EMB) {
+        reply_bulk(r, v->u.b, v->elen);
     } else {
         reply_bulk(r, v->u.s->data, v->u.s->len);
     }
+}
+
+/* A string value (not integer-encoded) as a long long, as Redis's
+ * getLongLongFromObject. */
+static bool value_ll(const struct kval *v, long long *out)
+{
+    char buf[24];
+    size_t n;
+    const char *p = kval_string(v, buf, &n);
+
+    return util_str2ll(p, n, out);
 }
 
 static void reply_oom(struct cmd_ctx *ctx)
@@ -322,7 +335,7 @@ static void set_generic(struct cmd_ctx *ctx, unsigned flags, int exp_idx, int va
     if (!e) {
         return;
     }
-    if (when < 0 && !(flags & SOPT_KEEPTTL) && e->expire >= 0) {
+    if (when < 0 && !(flags & SOPT_KEEPTTL) && kentry_has_ttl(e)) {
         kdb_set_expire(ctx->db, e, -1);
     }
     notify_key(ctx, 1, NOTIFY_STRING, "set");
@@ -440,7 +453,7 @@ static void cmd_getex(struct cmd_ctx *ctx)
     } else if (when >= 0) {
         kdb_set_expire(ctx->db, e, when);
         notify_key(ctx, 1, NOTIFY_GENERIC, "expire");
-    } else if ((flags & SOPT_PERSIST) && e->expire >= 0) {
+    } else if ((flags & SOPT_PERSIST) && kentry_has_ttl(e)) {
         kdb_set_expire(ctx->db, e, -1);
         notify_key(ctx, 1, NOTIFY_GENERIC, "persist");
     }
@@ -617,7 +630,7 @@ static void incr_by(struct cmd_ctx *ctx, long long incr)
     }
     if (e && e->val.enc == KVAL_ENC_INT) {
         v = e->val.u.i;
-    } else if (e && !util_str2ll(e->val.u.s->data, e->val.u.s->len, &v)) {
+    } else if (e && !value_ll(&e->val, &v)) {
         reply_err_notint(&ctx->r);
         return;
     }
@@ -675,7 +688,11 @@ static bool value_ld(const struct kval *v, long double *out)
         *out = (long double)v->u.i;
         return true;
     }
-    return util_str2ld(v->u.s->data, v->u.s->len, out);
+    char buf[24];
+    size_t n;
+    const char *p = kval_string(v, buf, &n);
+
+    return util_str2ld(p, n, out);
 }
 
 /* INCRBYFLOAT key increment: stored and replied (a bulk string, in RESP3
@@ -735,7 +752,7 @@ static bool mset_pairs(struct cmd_ctx *ctx)
         if (!e) {
             return false;
         }
-        if (e->expire >= 0) {
+        if (kentry_has_ttl(e)) {
             kdb_set_expire(ctx->db, e, -1);
         }
         notify_key(ctx, i, NOTIFY_STRING, "set");

@@ -105,7 +105,7 @@ static void store_value(struct kdb *db, struct kentry *e, struct sh_slice key, u
 {
     if (e) {
         kval_clear(&e->val);
-        if (e->expire >= 0) {
+        if (kentry_has_ttl(e)) {
             kdb_set_expire(db, e, -1);
         }
     } else {

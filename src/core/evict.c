@@ -77,7 +77,7 @@ static long long score(const struct shard *sh, enum policy p, const struct kdb *
     case P_VOL_LFU:
         return 255 - (long long)kdb_lfu_counter(db, e->val.lru, sh->now_ms);
     case P_VOL_TTL:
-        return -e->expire; /* the nearest expiry first */
+        return -kdb_expire_of(db, e); /* the nearest expiry first */
     default:
         return 0;
     }
@@ -139,7 +139,8 @@ static void pool_insert(struct evict_pool *p, int dbid, const struct kentry *e, 
         return;
     }
     pool_drop(&p->e[at]);
-    p->e[at] = (struct pool_entry){ sc, dbid, e->hash, e->klen, sh_memdup(e->key, e->klen) };
+    p->e[at] = (struct pool_entry){ sc, dbid, kdict_hash(e->key, e->klen), e->klen,
+                                    sh_memdup(e->key, e->klen) };
 }
 
 /* Evicts one key chosen by the policy. False when there is none to take. */
@@ -189,7 +190,7 @@ static bool evict_one(struct shard *sh, enum policy p)
         best_dbid = pool->e[at].dbid;
         best_db = shard_db(sh, best_dbid);
         best = kdb_peek(best_db, pool->e[at].key, pool->e[at].klen, pool->e[at].hash, sh->now_ms);
-        if (best && volatile_only && best->expire < 0) {
+        if (best && volatile_only && !kentry_has_ttl(best)) {
             best = NULL; /* it lost its TTL since */
         }
         pool_drop(&pool->e[at]);
@@ -209,7 +210,7 @@ static bool evict_one(struct shard *sh, enum policy p)
         }
     }
     /* a running snapshot takes the value first (peek hands it over) */
-    best = kdb_peek(best_db, best->key, best->klen, best->hash, sh->now_ms);
+    best = kdb_peek(best_db, best->key, best->klen, kdict_hash(best->key, best->klen), sh->now_ms);
     if (!best) {
         return true; /* it had expired: memory was freed all the same */
     }

@@ -162,24 +162,25 @@ static void emit_key_state(struct shard *sh, struct dest d, int dbid, struct sh_
     size_t plen;
     char *payload = rdb_dump(&e->val, &plen);
     char ttl[24];
-    int n = snprintf(ttl, sizeof(ttl), "%lld", (long long)(e->expire >= 0 ? e->expire : 0));
+    int64_t expire = kdb_expire_of(db, e);
+    int n = snprintf(ttl, sizeof(ttl), "%lld", (long long)(expire >= 0 ? expire : 0));
     struct sh_slice argv[6] = { { "RESTORE", 7 },   key,
                                 { ttl, (size_t)n }, { payload, plen },
                                 { "REPLACE", 7 },   { "ABSTTL", 6 } };
 
-    emit(d, dbid, e->expire >= 0 ? 6 : 5, argv);
+    emit(d, dbid, expire >= 0 ? 6 : 5, argv);
     sh_free(payload);
 }
 
 /* After a command that may have set a relative TTL: the absolute one. */
 static void emit_abs_ttl(struct shard *sh, struct dest d, int dbid, struct sh_slice key)
 {
-    struct kentry *e = kdb_peek(shard_db(sh, dbid), key.ptr, key.len, kdict_hash(key.ptr, key.len),
-                                sh->now_ms);
+    struct kdb *db = shard_db(sh, dbid);
+    struct kentry *e = kdb_peek(db, key.ptr, key.len, kdict_hash(key.ptr, key.len), sh->now_ms);
 
-    if (e && e->expire >= 0) {
+    if (e && kentry_has_ttl(e)) {
         char at[24];
-        int n = snprintf(at, sizeof(at), "%lld", (long long)e->expire);
+        int n = snprintf(at, sizeof(at), "%lld", (long long)kdb_expire_of(db, e));
         struct sh_slice argv[3] = { { "PEXPIREAT", 9 }, key, { at, (size_t)n } };
 
         emit(d, dbid, 3, argv);

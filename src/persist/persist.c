@@ -150,7 +150,9 @@ static void chunk_submit(struct shard *sh, struct pshard *ps)
  * database dbid. */
 static void put_record(struct shard *sh, struct pshard *ps, int dbid, const struct kentry *e)
 {
-    if (e->expire >= 0 && e->expire <= ps->now_ms) {
+    int64_t expire = kdb_expire_of(shard_db(sh, dbid), e);
+
+    if (expire >= 0 && expire <= ps->now_ms) {
         return; /* expired at the begin: Redis would not load it */
     }
     if (ps->out_db != dbid) {
@@ -159,9 +161,9 @@ static void put_record(struct shard *sh, struct pshard *ps, int dbid, const stru
         rdb_put_len(&ps->out, (uint64_t)dbid);
         ps->out_db = dbid;
     }
-    if (e->expire >= 0) {
+    if (expire >= 0) {
         rdb_put_byte(&ps->out, RDB_OPCODE_EXPIRETIME_MS);
-        rdb_put_ms(&ps->out, e->expire);
+        rdb_put_ms(&ps->out, expire);
     }
     rdb_put_byte(&ps->out, (uint8_t)rdb_value_type(&e->val));
     rdb_put_string(&ps->out, e->key, e->klen);

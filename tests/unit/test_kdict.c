@@ -109,7 +109,7 @@ static void test_find_returns_each_added_key_across_many_resizes(void **state)
     for (int i = 0; i < n; i++) {
         struct kentry *e = add(f->d, i);
 
-        assert_int_equal(e->expire, -1);
+        assert_false(kentry_has_ttl(e));
         assert_int_equal(e->val.type, KVAL_NONE);
     }
     assert_int_equal(kdict_size(f->d), n);

@@ -53,11 +53,23 @@ static void assert_int_value(const struct kval *v, long long x)
     assert_true(v->u.i == x);
 }
 
-static void assert_raw(const struct kval *v, const char *s)
+/* Not integer-encoded: in the value itself up to KVAL_EMB_MAX bytes,
+ * allocated past that (or once made raw). */
+static void assert_raw_n(const struct kval *v, const char *s, size_t n)
 {
     assert_int_equal(v->type, KVAL_STRING);
-    assert_int_equal(v->enc, KVAL_ENC_RAW);
-    assert_bytes(v, s, strlen(s));
+    if (n <= KVAL_EMB_MAX && v->enc != KVAL_ENC_RAW) {
+        assert_int_equal(v->enc, KVAL_ENC_EMB);
+        assert_int_equal(v->elen, n);
+    } else {
+        assert_int_equal(v->enc, KVAL_ENC_RAW);
+    }
+    assert_bytes(v, s, n);
+}
+
+static void assert_raw(const struct kval *v, const char *s)
+{
+    assert_raw_n(v, s, strlen(s));
 }
 
 static void test_make_raw_on_a_new_value_gives_an_empty_string(void **state)
@@ -134,8 +146,44 @@ static void test_binary_bytes_round_trip_raw(void **state)
     struct kval *v = *state;
 
     assert_int_equal(kval_set_string(v, bin, sizeof(bin)), 0);
+    assert_raw_n(v, bin, sizeof(bin));
+}
+
+static void test_short_strings_live_in_the_value_and_longer_ones_are_allocated(void **state)
+{
+    struct kval *v = *state;
+    struct kval copy;
+
+    set(v, "abcdefgh"); /* KVAL_EMB_MAX bytes: no allocation */
+    assert_int_equal(v->enc, KVAL_ENC_EMB);
+    assert_int_equal(kval_memory(v), 0);
+    assert_string_equal(kval_encoding_name(v), "embstr");
+    copy = *v; /* the bytes travel with a copy of the value */
+    assert_raw(&copy, "abcdefgh");
+    set(v, "abcdefghi"); /* one more: allocated */
     assert_int_equal(v->enc, KVAL_ENC_RAW);
-    assert_bytes(v, bin, sizeof(bin));
+    assert_true(kval_memory(v) >= sizeof(struct kstr) + 9);
+    assert_raw(v, "abcdefghi");
+    set(v, ""); /* and back, the allocation freed (ASan would see a leak) */
+    assert_int_equal(v->enc, KVAL_ENC_EMB);
+    assert_raw(v, "");
+}
+
+static void test_make_raw_converts_a_short_string_keeping_its_bytes(void **state)
+{
+    struct kval *v = *state;
+    struct kstr *s;
+
+    assert_int_equal(kval_set_string(v, "ab\0cd", 5), 0);
+    s = kval_make_raw(v, 3);
+    assert_non_null(s);
+    assert_int_equal(v->enc, KVAL_ENC_RAW);
+    assert_ptr_equal(s, v->u.s);
+    assert_true(s->cap >= 5);
+    assert_int_equal(s->len, 5);
+    assert_memory_equal(s->data, "ab\0cd", 5);
+    assert_true(v->grown);
+    assert_string_equal(kval_encoding_name(v), "raw");
 }
 
 static void test_set_int_replaces_a_raw_value(void **state)
@@ -180,8 +228,8 @@ static void test_much_smaller_overwrite_does_not_keep_a_wasteful_buffer(void **s
 
     memset(big, 'x', sizeof(big));
     assert_int_equal(kval_set_string(v, big, sizeof(big)), 0);
-    set(v, "small");
-    assert_raw(v, "small");
+    set(v, "small, not embedded");
+    assert_raw(v, "small, not embedded");
     assert_true(v->u.s->cap < sizeof(big));
 }
 
@@ -216,11 +264,11 @@ static void test_make_raw_within_capacity_returns_the_same_buffer(void **state)
     struct kval *v = *state;
     struct kstr *s;
 
-    set(v, "hello");
+    set(v, "hello, world");
     s = v->u.s;
     assert_ptr_equal(kval_make_raw(v, 5), s);
     assert_ptr_equal(kval_make_raw(v, s->cap), s);
-    assert_raw(v, "hello");
+    assert_raw(v, "hello, world");
 }
 
 static void test_make_raw_grows_at_least_twofold_keeping_the_bytes(void **state)
@@ -230,6 +278,7 @@ static void test_make_raw_grows_at_least_twofold_keeping_the_bytes(void **state)
     struct kstr *s;
 
     set(v, "abc");
+    assert_non_null(kval_make_raw(v, 3));
     cap = v->u.s->cap;
     s = kval_make_raw(v, cap + 1);
     assert_non_null(s);
@@ -247,6 +296,7 @@ static void test_appending_byte_by_byte_reallocates_logarithmically(void **state
     int grows = 0;
 
     set(v, "x");
+    assert_non_null(kval_make_raw(v, 1));
     for (size_t i = 1; i < 100000; i++) {
         size_t cap = v->u.s->cap;
         struct kstr *s = kval_make_raw(v, i + 1);
@@ -284,6 +334,8 @@ int main(void)
         T(test_integers_out_of_long_long_range_stay_raw),
         T(test_signs_spaces_and_empty_strings_stay_raw),
         T(test_binary_bytes_round_trip_raw),
+        T(test_short_strings_live_in_the_value_and_longer_ones_are_allocated),
+        T(test_make_raw_converts_a_short_string_keeping_its_bytes),
         T(test_set_int_replaces_a_raw_value),
         T(test_integer_string_replaces_a_raw_value),
         T(test_overwrite_of_similar_size_reuses_the_buffer),

@@ -575,7 +575,7 @@ static void test_redis_payloads_decode(void **state)
         const char *want;
     } cases[] = {
 #define P(a) a, sizeof(a)
-        { P(redis_str), KVAL_STRING, KVAL_ENC_RAW, "hello" },
+        { P(redis_str), KVAL_STRING, KVAL_ENC_EMB, "hello" },
         { P(redis_int), KVAL_STRING, KVAL_ENC_INT, "-1000" },
         { P(redis_lzf), KVAL_STRING, KVAL_ENC_RAW,
           "abcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabc" },
