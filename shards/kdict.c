@@ -203,6 +203,52 @@ struct kentry *kdict_find(struct kdict *d, const void *key, size_t len, uint64_t
     return NULL;
 }
 
+/* The tables a lookup of hash may visit (t[1] only while rehashing). */
+static int live_tables(const struct kdict *d)
+{
+    return d->rehashidx >= 0 ? 2 : 1;
+}
+
+void kdict_prefetch_bucket(const struct kdict *d, uint64_t hash)
+{
+    for (int t = 0; t < live_tables(d); t++) {
+        if (d->t[t].size) {
+            __builtin_prefetch(&d->t[t].b[hash & d->t[t].mask]);
+        }
+    }
+}
+
+void kdict_prefetch_entry(const struct kdict *d, uint64_t hash)
+{
+    for (int t = 0; t < live_tables(d); t++) {
+        if (d->t[t].size) {
+            const struct kentry *e = d->t[t].b[hash & d->t[t].mask];
+
+            if (e) {
+                /* the header and the key's first bytes: a 48-byte entry
+                 * (a 16-byte key) may straddle two cache lines */
+                __builtin_prefetch(e);
+                __builtin_prefetch((const char *)e + sizeof(*e) + 8);
+            }
+        }
+    }
+}
+
+/* The stored hash is gone (kentry), so this takes the chain's first entry:
+ * the one a lookup most often wants (load factor at most 1); a wrong one is
+ * only a wasted prefetch. */
+void kdict_prefetch_value(const struct kdict *d, uint64_t hash)
+{
+    for (int t = 0; t < live_tables(d); t++) {
+        const struct kentry *e = d->t[t].size ? d->t[t].b[hash & d->t[t].mask] : NULL;
+
+        if (e && e->val.type != KVAL_NONE &&
+            (e->val.type != KVAL_STRING || e->val.enc == KVAL_ENC_RAW)) {
+            __builtin_prefetch(e->val.u.p);
+        }
+    }
+}
+
 struct kentry *kdict_add(struct kdict *d, const void *key, size_t len, uint64_t hash)
 {
     struct kentry *e = sh_malloc(sizeof(*e) + len);

@@ -44,6 +44,11 @@ struct kentry *cmd_lookup(struct cmd_ctx *ctx, int i);
 /* cmd_lookup without the access stamp (Redis's LOOKUP_NOTOUCH: TTL, TYPE,
  * EXISTS leave OBJECT IDLETIME alone). */
 struct kentry *cmd_peek(struct cmd_ctx *ctx, int i);
+/* Prefetches the table slots of the next keys argv[from], argv[from + step],
+ * ... (PREFETCH_KEYS of them at most, prefetch.h), for a handler about to
+ * look them up one by one: call it again every PREFETCH_KEYS keys. A hint
+ * only. Cost: a hash per key. */
+void cmd_prefetch_keys(struct cmd_ctx *ctx, int from, int step);
 /* Counts a keyspace hit or miss (of the last cmd_lookup) for INFO; a miss
  * is also the "keymiss" event (class m). */
 void cmd_count_lookup(struct cmd_ctx *ctx, bool hit);

@@ -51,6 +51,23 @@ bool kdict_is_rehashing(const struct kdict *d);
 /* Returns the entry or NULL. Borrowed: valid until the entry is deleted.
  * Moves a rehash step forward when one is in progress. */
 struct kentry *kdict_find(struct kdict *d, const void *key, size_t len, uint64_t hash);
+/*
+ * Prefetching, for a batch of lookups about to run (memory-level
+ * parallelism: the misses of a batch overlap instead of queueing). A lookup
+ * waits on two dependent misses, the bucket then the entry, and a read on a
+ * third, the value; each stage below touches what the one before brought in,
+ * so a caller runs one stage over the whole batch before the next. They only
+ * hint the cache: whatever the key, the table is unchanged and nothing is
+ * returned. Cost: O(1) for the bucket, the bucket's chain for the others.
+ */
+/* Prefetches the bucket(s) of hash. */
+void kdict_prefetch_bucket(const struct kdict *d, uint64_t hash);
+/* Prefetches the first entry of the bucket(s) of hash. */
+void kdict_prefetch_entry(const struct kdict *d, uint64_t hash);
+/* Prefetches the value (a string's bytes, another type's top structure) of
+ * the first entry of the bucket(s) of hash: most often the key's. */
+void kdict_prefetch_value(const struct kdict *d, uint64_t hash);
+
 /* Adds a new entry with an empty value; the key must not be present.
  * Returns it (owned by the table). May start a resize. */
 struct kentry *kdict_add(struct kdict *d, const void *key, size_t len, uint64_t hash);

@@ -58,6 +58,10 @@ bool mbox_publish(struct mbox *m);
 void *mbox_pop(struct mbox *m);
 /* Consumer: the message mbox_pop would return, left in place. */
 void *mbox_peek(struct mbox *m);
+/* Consumer: copies up to max of the next messages mbox_pop would return to
+ * out, left in place (a look ahead, e.g. to prefetch what they touch).
+ * Returns how many. Cost: O(max). */
+size_t mbox_peek_many(struct mbox *m, void **out, size_t max);
 /* Consumer: gives the slots of popped messages back to the producer. */
 void mbox_consumed(struct mbox *m);
 /* Consumer: is anything visible? (acquire) */

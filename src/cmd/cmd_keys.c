@@ -62,6 +62,7 @@
 #include "shardis/glob.h"
 #include "shardis/kdb.h"
 #include "shardis/persist.h"
+#include "shardis/prefetch.h"
 #include "shardis/pubsub.h"
 #include "shardis/rdb.h"
 #include "shardis/route.h"
@@ -288,8 +289,12 @@ static void cmd_del(struct cmd_ctx *ctx)
     long long n = 0;
 
     for (int i = 1; i < ctx->argc; i++) {
-        struct kentry *e = cmd_lookup(ctx, i);
+        struct kentry *e;
 
+        if ((i - 1) % PREFETCH_KEYS == 0) {
+            cmd_prefetch_keys(ctx, i, 1);
+        }
+        e = cmd_lookup(ctx, i);
         if (e) {
             kdb_delete(ctx->db, e);
             notify_key(ctx->shard, ctx->dbid, ctx->argv[i], "del");

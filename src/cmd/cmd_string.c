@@ -46,6 +46,7 @@
 #include "shardis/config.h"
 #include "shardis/kdb.h"
 #include "shardis/kval.h"
+#include "shardis/prefetch.h"
 #include "shardis/pubsub.h"
 #include "shardis/reply.h"
 #include "shardis/resp.h"
@@ -731,7 +732,12 @@ static void cmd_mget(struct cmd_ctx *ctx)
 {
     reply_array(&ctx->r, ctx->argc - 1);
     for (int i = 1; i < ctx->argc; i++) {
-        struct kentry *e = cmd_lookup(ctx, i);
+        struct kentry *e;
+
+        if ((i - 1) % PREFETCH_KEYS == 0) {
+            cmd_prefetch_keys(ctx, i, 1);
+        }
+        e = cmd_lookup(ctx, i);
 
         cmd_count_lookup(ctx, e != NULL);
         if (e && is_string(e)) {
@@ -747,8 +753,12 @@ static void cmd_mget(struct cmd_ctx *ctx)
 static bool mset_pairs(struct cmd_ctx *ctx)
 {
     for (int i = 1; i + 1 < ctx->argc; i += 2) {
-        struct kentry *e = store(ctx, i, cmd_lookup(ctx, i), &ctx->argv[i + 1]);
+        struct kentry *e;
 
+        if ((i - 1) % (2 * PREFETCH_KEYS) == 0) {
+            cmd_prefetch_keys(ctx, i, 2);
+        }
+        e = store(ctx, i, cmd_lookup(ctx, i), &ctx->argv[i + 1]);
         if (!e) {
             return false;
         }

@@ -8,6 +8,7 @@
 #include "shardis/cmdtab.h"
 #include "shardis/config.h"
 #include "shardis/kdb.h"
+#include "shardis/prefetch.h"
 #include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
@@ -32,6 +33,17 @@ struct kentry *cmd_peek(struct cmd_ctx *ctx, int i)
     ctx->last_lookup = i;
     return kdb_peek(ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, cmd_key_hash(ctx, i),
                     ctx->shard->now_ms);
+}
+
+void cmd_prefetch_keys(struct cmd_ctx *ctx, int from, int step)
+{
+    uint64_t hash[PREFETCH_KEYS];
+    int n = 0;
+
+    for (int i = from; i < ctx->argc && n < PREFETCH_KEYS; i += step) {
+        hash[n++] = cmd_key_hash(ctx, i);
+    }
+    prefetch_hashes(kdb_dict(ctx->db), hash, n);
 }
 
 void cmd_count_lookup(struct cmd_ctx *ctx, bool hit)

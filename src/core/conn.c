@@ -25,6 +25,7 @@
 #include "shardis/cmdtab.h"
 #include "shardis/log.h"
 #include "shardis/monitor.h"
+#include "shardis/prefetch.h"
 #include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/shard.h"
@@ -642,6 +643,7 @@ void conn_process_input(struct conn *c)
 {
     struct resp_parser *p = &c->parser;
     int argc, rc = RESP_NEED_MORE;
+    size_t prefetched = 0; /* the pre-scan got this far in c->q */
 
     if (c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER)) {
         return;
@@ -661,6 +663,10 @@ void conn_process_input(struct conn *c)
         } else {
             struct parse_mark m = { p->start, p->scan, p->mbulk_left, p->bulk_len, p->argc };
 
+            if (p->start >= prefetched) {
+                /* the next batch's key table slots, while the pipeline runs */
+                prefetched = prefetch_input(c->sh, c->db, c->q.data, c->q.len, p->start);
+            }
             rc = resp_parse(p, c->q.data, c->q.len, &argc);
             if (rc != RESP_COMMAND) {
                 break;

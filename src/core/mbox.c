@@ -83,6 +83,22 @@ void *mbox_peek(struct mbox *m)
     return m->slots[m->head_local & m->mask];
 }
 
+size_t mbox_peek_many(struct mbox *m, void **out, size_t max)
+{
+    size_t n;
+
+    if (m->tail_cache - m->head_local < max) {
+        /* acquire: pairs with the producer's release in mbox_publish */
+        m->tail_cache = atomic_load_explicit(&m->tail, memory_order_acquire);
+    }
+    n = m->tail_cache - m->head_local;
+    n = n < max ? n : max;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = m->slots[(m->head_local + i) & m->mask];
+    }
+    return n;
+}
+
 void mbox_consumed(struct mbox *m)
 {
     /* release: our reads of the slots happen-before the producer reuses them */

@@ -33,6 +33,7 @@
 #include "shardis/latency.h"
 #include "shardis/log.h"
 #include "shardis/metrics.h"
+#include "shardis/prefetch.h"
 #include "shardis/pubsub.h"
 #include "shardis/route.h"
 #include "shardis/slowlog.h"
@@ -354,10 +355,21 @@ static void drain_mailboxes(struct shard *sh)
             continue;
         }
         sh->clock_us = sh_mono_us();
-        while ((msg = mbox_pop(m)) != NULL) {
-            sh->stats.mbox_received++;
-            route_on_message(sh, msg);
-            n++;
+        for (;;) {
+            void *ahead[PREFETCH_KEYS];
+            size_t k = mbox_peek_many(m, ahead, PREFETCH_KEYS);
+
+            if (k == 0) {
+                break;
+            }
+            prefetch_messages(sh, ahead, k);
+            /* popped one by one: a message may consume others (a busy
+             * script serves the mailboxes), so ahead is only a hint */
+            for (size_t i = 0; i < k && (msg = mbox_pop(m)) != NULL; i++) {
+                sh->stats.mbox_received++;
+                route_on_message(sh, msg);
+                n++;
+            }
         }
         if (n) {
             mbox_consumed(m);

@@ -391,6 +391,55 @@ static void test_clear_removes_every_entry_and_the_table_is_reusable(void **stat
     assert_int_equal(kdict_size(f->d), 1);
 }
 
+/* All three stages, for hashes present and absent, with string values in
+ * bytes and as integers: nothing moves (not even a rehash step). */
+static void prefetch_all(struct kdict *d, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        char k[32];
+        size_t n = key_of(k, sizeof(k), i);
+        uint64_t h = kdict_hash(k, n);
+
+        kdict_prefetch_bucket(d, h);
+        kdict_prefetch_entry(d, h);
+        kdict_prefetch_value(d, h);
+    }
+}
+
+static void test_prefetch_changes_nothing_in_any_state_of_the_table(void **state)
+{
+    struct fixture *f = *state;
+    int n = 0;
+
+    prefetch_all(f->d, 0, 10); /* empty: no buckets at all */
+    assert_int_equal(kdict_buckets(f->d), 0);
+    for (; n < 3000 || !kdict_is_rehashing(f->d); n++) {
+        struct kentry *e = add(f->d, n);
+
+        assert_true(n < MAX_KEYS);
+        if (n % 3 == 0) {
+            assert_int_equal(kval_set_string(&e->val, "a string of bytes", 17), 0);
+        } else if (n % 3 == 1) {
+            kval_set_int(&e->val, n);
+        } /* else: still KVAL_NONE, as between kdict_add and the caller's set */
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        size_t size = kdict_size(f->d), buckets = kdict_buckets(f->d);
+        bool rehashing = kdict_is_rehashing(f->d);
+
+        prefetch_all(f->d, 0, n + 100);
+        assert_int_equal(kdict_size(f->d), size);
+        assert_int_equal(kdict_buckets(f->d), buckets);
+        assert_int_equal(kdict_is_rehashing(f->d), rehashing);
+        for (int i = 0; i < n; i++) {
+            assert_non_null(find(f->d, i));
+        }
+        assert_null(find(f->d, n));
+        while (kdict_rehash(f->d, 100)) {
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +470,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_random_works_in_the_middle_of_a_rehash, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_clear_removes_every_entry_and_the_table_is_reusable,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prefetch_changes_nothing_in_any_state_of_the_table,
                                         setup, teardown),
     };
 

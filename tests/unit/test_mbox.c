@@ -90,6 +90,45 @@ static void test_messages_come_out_in_order_across_wraparound(void **state)
     mbox_fini(&m);
 }
 
+static void test_peek_many_shows_what_pop_will_return_and_takes_nothing(void **state)
+{
+    struct mbox m;
+    uintptr_t next_in = 1, next_out = 1;
+    void *ahead[8];
+
+    (void)state;
+    assert_int_equal(mbox_init(&m, 8), 0);
+    assert_int_equal(mbox_peek_many(&m, ahead, 8), 0);
+    assert_int_equal(mbox_try_push(&m, (void *)next_in++), 0);
+    assert_int_equal(mbox_peek_many(&m, ahead, 8), 0); /* not published yet */
+    for (int round = 0; round < 50; round++) {
+        /* fill up to 7 (round dependent), so the ring wraps at every offset */
+        while (next_in - next_out < (uintptr_t)(round % 7 + 1) &&
+               mbox_try_push(&m, (void *)next_in) == 0) {
+            next_in++;
+        }
+        mbox_publish(&m);
+        size_t want = next_in - next_out, max = (size_t)round % 4 + 1;
+        size_t k = mbox_peek_many(&m, ahead, max);
+
+        assert_int_equal(k, want < max ? want : max);
+        for (size_t i = 0; i < k; i++) {
+            assert_int_equal((uintptr_t)ahead[i], next_out + i);
+        }
+        assert_int_equal(mbox_peek_many(&m, ahead, 8), want); /* nothing taken */
+        for (size_t i = 0; i < k; i++) {
+            assert_int_equal((uintptr_t)mbox_pop(&m), next_out++);
+        }
+        mbox_consumed(&m);
+    }
+    while (next_out < next_in) {
+        assert_int_equal((uintptr_t)mbox_pop(&m), next_out++);
+    }
+    assert_null(mbox_pop(&m));
+    assert_int_equal(mbox_peek_many(&m, ahead, 8), 0);
+    mbox_fini(&m);
+}
+
 struct pair {
     struct mbox m;
     struct mbox_sleeper sleeper;
@@ -231,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_pushed_messages_are_invisible_until_published),
         cmocka_unit_test(test_push_fails_with_eagain_when_full),
         cmocka_unit_test(test_messages_come_out_in_order_across_wraparound),
+        cmocka_unit_test(test_peek_many_shows_what_pop_will_return_and_takes_nothing),
         cmocka_unit_test(test_two_threads_pass_millions_of_messages_in_order_without_loss),
         cmocka_unit_test(test_sleep_handshake_never_loses_a_message),
         cmocka_unit_test(test_counter_adds_and_reads),
