@@ -64,7 +64,6 @@ enum {
     CONN_PEER_EOF = 1u << 19,        /* the peer sent EOF: its recv is not re-armed */
     CONN_MASTER = 1u << 20,          /* the primary's stream on a replica (repl/replica.c) */
     CONN_REPLICA = 1u << 21,         /* a replica after PSYNC/SYNC (repl/primary.c) */
-    CONN_SEND_HELD = 1u << 22,       /* its output waits for other shards' replies (held_us) */
 };
 #define CONN_REPLY_BITS (CONN_REPLY_OFF | CONN_REPLY_SKIP | CONN_REPLY_SKIP_NEXT)
 
@@ -107,7 +106,7 @@ struct conn {
     struct multi *multi;     /* MULTI and WATCH state, NULL until used (txn/multi.c) */
     int64_t soft_since_ms;   /* when output first passed the soft limit, 0 = not */
     int64_t last_out_ms;     /* when a send last started */
-    int64_t held_us;         /* when its output began to wait (CONN_SEND_HELD) */
+    int64_t held_us;         /* when its output began to wait for other shards' replies, 0 = not */
     char addr[64];
     char laddr[64];
     char last_cmd[32];

@@ -881,8 +881,7 @@ static bool flush_one(struct conn *c)
          * one send, not two or three (each send costs the kernel's TCP
          * work and a wake-up of the client). */
         if (c->inflight) {
-            if (!(c->flags & CONN_SEND_HELD)) {
-                c->flags |= CONN_SEND_HELD;
+            if (!c->held_us) {
                 c->held_us = c->sh->mono_us;
                 return false;
             }
@@ -890,7 +889,7 @@ static bool flush_one(struct conn *c)
                 return false;
             }
         }
-        c->flags &= ~CONN_SEND_HELD;
+        c->held_us = 0;
 
         c->sending = c->out;
         c->out = tmp;
