@@ -88,10 +88,12 @@ static void reply_value(struct reply *r, const struct kval *v)
 {
     if (v->enc == KVAL_ENC_INT) {
         reply_bulk_ll(r, v->u.i);
-    } else if (v->enc == KVAL_ENC_EMB) {
-        reply_bulk(r, v->u.b, v->elen);
     } else {
-        reply_bulk(r, v->u.s->data, v->u.s->len);
+        char buf[24];
+        size_t n;
+        const char *p = kval_string(v, buf, &n);
+
+        reply_bulk(r, p, n);
     }
 }
 
