@@ -39,6 +39,7 @@ struct slot {
     struct rbuf buf;     /* the reply bytes once ready */
     struct coord *coord; /* the gather state of a multi-shard command */
     bool drop;           /* CLIENT REPLY OFF/SKIP: its bytes are never sent */
+    uint64_t in_at;      /* CLIENT REPLY OFF/SKIP: where its command starts in the input */
 };
 
 enum {
@@ -83,7 +84,8 @@ struct conn {
     struct conn *send_next;
     struct conn *resume_next;
 
-    struct rbuf q; /* query buffer */
+    struct rbuf q;    /* query buffer */
+    uint64_t in_base; /* input bytes consumed out of q before its start */
     struct resp_parser parser;
 
     struct rbuf out;
@@ -121,6 +123,9 @@ struct conn {
 struct conn_repl_hooks {
     void (*drained)(struct conn *c);
     void (*gone)(struct conn *c);
+    /* a CONN_MASTER connection ran a command to its end (conn_input_applied
+     * may have moved) */
+    void (*applied)(struct conn *c);
 };
 extern struct conn_repl_hooks conn_repl_hooks;
 
@@ -154,6 +159,10 @@ struct slot *conn_slot_new(struct conn *c);
 void conn_slot_wrote(struct conn *c, size_t n);
 /* The slot is complete (its bytes are in slot->buf): flush what is ready. */
 void conn_slot_done(struct conn *c, struct slot *s);
+/* For a connection whose replies are off (CONN_MASTER): the input bytes
+ * whose commands all ran to their end, counted from its first byte (always
+ * a command's boundary: the start of the first command still running). */
+uint64_t conn_input_applied(const struct conn *c);
 /* Marks c authenticated or not (AUTH, HELLO AUTH, RESET). */
 void conn_set_authed(struct conn *c, bool authed);
 /* A multi-stage command starts / ends: later commands wait for its end. */

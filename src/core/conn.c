@@ -421,6 +421,9 @@ void conn_slot_done(struct conn *c, struct slot *s)
         }
         release_slot(c->sh, h);
     }
+    if (SH_UNLIKELY(c->flags & CONN_MASTER) && conn_repl_hooks.applied) {
+        conn_repl_hooks.applied(c);
+    }
     conn_want_send(c);
 }
 
@@ -588,14 +591,16 @@ static void hold(struct conn *c, const struct parse_mark *m, const struct cmd_sp
  * pending placeholder slot, so every reply it makes (now, or later from
  * other shards) is in a slot of its own, marked drop. CLIENT REPLY ON lifts
  * the silence for its own +OK. */
-static void dispatch_silenced(struct conn *c, int argc, const struct sh_slice *argv)
+static void dispatch_silenced(struct conn *c, int argc, const struct sh_slice *argv, uint64_t in_at)
 {
     struct slot *mark = conn_slot_new(c);
 
+    mark->in_at = in_at;
     route_dispatch(c, argc, argv);
     if (c->flags & (CONN_REPLY_OFF | CONN_REPLY_SKIP)) {
         for (struct slot *s = mark->next; s; s = s->next) {
             s->drop = true;
+            s->in_at = in_at;
             if (s->ready) {
                 c->slot_bytes -= s->buf.len < c->slot_bytes ? s->buf.len : c->slot_bytes;
                 s->buf.len = 0;
@@ -603,6 +608,12 @@ static void dispatch_silenced(struct conn *c, int argc, const struct sh_slice *a
         }
     }
     conn_slot_done(c, mark);
+}
+
+uint64_t conn_input_applied(const struct conn *c)
+{
+    /* a ready slot at the head is popped at once: the head runs still */
+    return c->slot_head ? c->slot_head->in_at : c->in_base + c->parser.start;
 }
 
 /* Parses and runs one command while CLIENT REPLY or CLIENT PAUSE is in
@@ -631,7 +642,7 @@ static int process_one_slow(struct conn *c)
         c->flags = (c->flags & ~CONN_REPLY_SKIP_NEXT) | CONN_REPLY_SKIP;
     }
     if (c->flags & (CONN_REPLY_OFF | CONN_REPLY_SKIP)) {
-        dispatch_silenced(c, argc, p->argv);
+        dispatch_silenced(c, argc, p->argv, c->in_base + m.start);
     } else {
         route_dispatch(c, argc, p->argv);
     }
@@ -694,6 +705,7 @@ void conn_process_input(struct conn *c)
         return;
     }
     if (p->start > 0) {
+        c->in_base += p->start;
         rbuf_consume(&c->q, p->start);
         resp_parser_rebase(p);
     }

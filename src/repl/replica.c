@@ -23,7 +23,10 @@
  * whole in which each empties its databases and loads its keys, then sets
  * the hub's id and offset to the primary's; only then does the thread write
  * the new stream. Offsets: the hub counts every byte fed; the thread feeds
- * only whole commands (and whole transactions), so after a loss it asks for
+ * only whole commands (and whole transactions), and shard 0 feeds a piece to
+ * the hub only once the master connection ran every command in it to its
+ * end (conn_input_applied), so that the offset (ROLE, INFO, REPLCONF ACK:
+ * what WAIT counts) says what is applied; after a loss the thread asks for
  * PSYNC <id> <hub offset + 1> once shard 0 took all it posted.
  *
  * REPLICAOF runs on every shard whole (a transaction): each sets its copy
@@ -81,6 +84,10 @@ static struct {
     uint64_t conn_id;   /* the CONN_MASTER connection, 0: none */
     struct pending_load load;
     bool load_pending, load_running;
+    /* messages taken from the thread, not yet run (a FEED waits for the
+     * master connection to apply it) */
+    struct rmsg *pend, **pend_tail;
+    uint64_t in_fed; /* the master connection's input bytes fed to the hub */
 } g;
 
 /* ---- small helpers ---- */
@@ -203,6 +210,7 @@ static void make_conn(struct shard *sh0, struct rlink *l)
     conn_set_authed(c, true);
     snprintf(c->addr, sizeof(c->addr), "%.40s:%d", l->host, l->port);
     g.conn_id = c->id;
+    g.in_fed = 0;
     pthread_mutex_lock(&g.rep->lock);
     if (l->pair_fd >= 0) {
         close(l->pair_fd); /* one the thread never took */
@@ -329,21 +337,34 @@ static void try_load(struct shard *sh0)
                     0, 0, NULL, true);
 }
 
-/* Takes every waiting message, in order. */
-static void take_messages(struct shard *sh0)
+/* Runs the waiting messages in order. A FEED waits until the master
+ * connection c ran its bytes to their end (the hub's offset, INFO's
+ * slave_repl_offset and REPLCONF ACK count what is applied, not what was
+ * received); without c (killed) it goes at once. feeds_only: stop at the
+ * first message that is not a FEED (the caller is inside c's processing)
+ * and ring the doorbell for it. */
+static void run_messages(struct shard *sh0, struct conn *c, bool feeds_only)
 {
     struct rmsg *m, *done = NULL, **dtail = &done;
     uint64_t fed = 0;
 
-    pthread_mutex_lock(&g.rep->lock);
-    m = g.rep->head;
-    g.rep->head = g.rep->tail = NULL;
-    pthread_mutex_unlock(&g.rep->lock);
-    while (m) {
-        struct rmsg *next = m->next;
+    while ((m = g.pend) != NULL) {
         struct rlink *l = g.link;
 
         if (l && m->gen == l->gen) {
+            if (m->kind == RMSG_FEED && c) {
+                if (conn_input_applied(c) < g.in_fed + m->len) {
+                    break;
+                }
+                g.in_fed += m->len;
+            } else if (m->kind != RMSG_FEED && feeds_only) {
+                uint64_t one = 1;
+
+                if (write(g.rep->bell_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+                    sh_log(LOG_WARNING, "Replication: ringing the doorbell: %s", strerror(errno));
+                }
+                break;
+            }
             fed++;
             switch (m->kind) {
             case RMSG_FEED:
@@ -365,15 +386,19 @@ static void take_messages(struct shard *sh0)
             }
             case RMSG_CONN:
                 make_conn(sh0, l);
+                c = master_conn(sh0);
                 break;
             default:
                 break;
             }
         }
+        g.pend = m->next;
+        if (!g.pend) {
+            g.pend_tail = &g.pend;
+        }
         m->next = NULL;
         *dtail = m;
         dtail = &m->next;
-        m = next;
     }
     if (done || fed) {
         pthread_mutex_lock(&g.rep->lock);
@@ -385,7 +410,31 @@ static void take_messages(struct shard *sh0)
         pthread_cond_broadcast(&g.rep->cond);
         pthread_mutex_unlock(&g.rep->lock);
     }
+}
+
+/* Takes every waiting message, in order, and runs what may run. */
+static void take_messages(struct shard *sh0)
+{
+    struct rmsg *m;
+
+    pthread_mutex_lock(&g.rep->lock);
+    m = g.rep->head;
+    g.rep->head = g.rep->tail = NULL;
+    pthread_mutex_unlock(&g.rep->lock);
+    *g.pend_tail = m;
+    while (*g.pend_tail) {
+        g.pend_tail = &(*g.pend_tail)->next;
+    }
+    run_messages(sh0, master_conn(sh0), false);
     try_load(sh0);
+}
+
+/* conn_repl_hooks.applied: the master connection ran a command. */
+static void on_applied(struct conn *c)
+{
+    if (g.pend && c->sh->id == 0 && c->id == g.conn_id) {
+        run_messages(c->sh, c, true);
+    }
 }
 
 static void arm_bell(struct shard *sh0);
@@ -463,6 +512,7 @@ static void stop_link(struct shard *sh0)
     struct conn *c = master_conn(sh0);
 
     if (c) {
+        run_messages(sh0, c, true); /* what it applied counts */
         conn_close(c);
     }
     g.conn_id = 0;
@@ -785,6 +835,8 @@ void replica_init(struct server *srv)
         sh_panic("replication: eventfd: %s", strerror(errno));
     }
     g.rep = rep;
+    g.pend_tail = &g.pend;
+    conn_repl_hooks.applied = on_applied;
     g.nshards = srv->nshards;
     g.expire_off = sh_calloc((size_t)srv->nshards, sizeof(bool));
     g.saved_expire = sh_calloc((size_t)srv->nshards, sizeof(bool));
@@ -825,7 +877,8 @@ void replica_fini(struct server *srv)
     if (g.load_pending) {
         unlink(g.load.path);
     }
-    for (struct rmsg *lists[2] = { rep->head, rep->used }, **pl = lists; pl < lists + 2; pl++) {
+    for (struct rmsg *lists[3] = { rep->head, rep->used, g.pend }, **pl = lists; pl < lists + 3;
+         pl++) {
         while (*pl) {
             struct rmsg *m = *pl;
 

@@ -19,6 +19,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Error, LiveRedisServer, Server, check_clean_exit,  # noqa: E402
                      shard_count)
+from test_blocking_stress import nshards, owner  # noqa: E402
 
 SYNC_TIMEOUT = 10.0
 
@@ -187,6 +188,46 @@ class ReplicaOfRedis(unittest.TestCase):
         self.assertEqual(dump_all(self.r), dump_all(self.p))
         self.assertEqual(self.r.cmd("GET", "k:tx7"), b"7")
         self.assertEqual(self.r.cmd("LLEN", "k:pipe"), 200)
+
+    def test_1b_offset_counts_what_ran(self):
+        """The replica's offset (ROLE, INFO's slave_repl_offset, REPLCONF
+        ACK: what WAIT counts) passes a command only once it ran. A
+        transaction over two shards holds the master connection's next
+        command until it ends; with a slow SORT ... STORE in it, the offset
+        used to pass that next command (it moved when the stream was handed
+        over) while the SORT still ran. Read with ROLE from a connection on
+        a shard the SORT does not occupy (INFO would wait for every shard)."""
+        def tag_on(shard):
+            return next("{slow%d}" % j for j in range(1000)
+                        if owner("{slow%d}" % j) == shard % nshards())
+        src, dst = tag_on(1) + "src", tag_on(1) + "dst"
+        other, flag = tag_on(2) + "x", tag_on(3) + "flag"
+        watchers = []
+        while True:
+            w = self.replica.client()
+            watchers.append(w)
+            if nshards() == 1 or (w.cmd("CLIENT", "ID") - 1) % nshards() != owner(src):
+                break
+        n, chunk = 400000, 10000
+        for i in range(0, n, chunk):
+            self.p.cmd("RPUSH", src, *[str(n - j) for j in range(i, i + chunk)])
+        wait_synced(self.p, self.r, timeout=60)
+        for rnd in range(3):
+            self.p.cmd("MULTI")
+            self.p.cmd("SORT", src, "STORE", dst)
+            self.p.cmd("SET", other, rnd)
+            self.assertEqual(self.p.cmd("EXEC"), [n, "OK"])
+            self.p.cmd("SET", flag, rnd)
+            target = int(info(self.p)["master_repl_offset"])
+            wait_for(lambda: watchers[-1].cmd("ROLE")[4] >= target,
+                     "the replica's offset", timeout=60)
+            self.assertEqual(watchers[-1].cmd("GET", flag), str(rnd).encode())
+            self.assertEqual(self.r.cmd("LLEN", dst), n)
+            self.assertEqual(self.r.cmd("LINDEX", dst, 0), b"1")
+        for w in watchers:
+            w.close()
+        self.p.cmd("DEL", src, dst, other, flag)
+        wait_synced(self.p, self.r, timeout=60)
 
     def test_2_readonly(self):
         self.assertEqual(self.r.cmd("SET", "k:s", "x"),
