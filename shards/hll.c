@@ -361,7 +361,11 @@ int hll_create(struct kval *v)
     uint8_t b[HLL_HDR_SIZE + 2] = { 'H', 'Y', 'L', 'L', HLL_SPARSE };
 
     sp_put_zero(b + HLL_HDR_SIZE, HLL_REGISTERS);
-    return kval_set_string(v, b, sizeof(b));
+    if (kval_set_string(v, b, sizeof(b)) != 0) {
+        return -ENOMEM;
+    }
+    /* the HLL code writes a struct kstr in place (not a bare string) */
+    return kval_make_raw(v, sizeof(b)) ? 0 : -ENOMEM;
 }
 
 int hll_registers(const void *p, size_t len, uint8_t regs[HLL_REGISTERS])

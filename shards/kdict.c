@@ -243,7 +243,8 @@ void kdict_prefetch_value(const struct kdict *d, uint64_t hash)
         const struct kentry *e = d->t[t].size ? d->t[t].b[hash & d->t[t].mask] : NULL;
 
         if (e && e->val.type != KVAL_NONE &&
-            (e->val.type != KVAL_STRING || e->val.enc == KVAL_ENC_RAW)) {
+            (e->val.type != KVAL_STRING || e->val.enc == KVAL_ENC_RAW ||
+             e->val.enc == KVAL_ENC_BARE)) {
             __builtin_prefetch(e->val.u.p);
         }
     }

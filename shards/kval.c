@@ -29,6 +29,8 @@ void kval_clear(struct kval *v)
     case KVAL_STRING:
         if (v->enc == KVAL_ENC_RAW) {
             sh_free(v->u.s);
+        } else if (v->enc == KVAL_ENC_BARE) {
+            sh_free(v->u.p);
         }
         break;
     case KVAL_LIST:
@@ -64,6 +66,35 @@ void kval_set_int(struct kval *v, long long x)
     v->u.i = x;
 }
 
+/* A string of KVAL_EMB_MAX < n <= KVAL_BARE_MAX bytes, alone in its
+ * allocation; an old one is reused when it fits and is not wasteful. */
+static int set_bare(struct kval *v, const void *p, size_t n)
+{
+    char *b;
+
+    if (v->type == KVAL_STRING && v->enc == KVAL_ENC_BARE) {
+        size_t have = n > v->elen ? sh_alloc_size(v->u.p) : v->elen;
+
+        if (n <= have && have <= n * 2 + 16) {
+            memmove(v->u.p, p, n);
+            v->elen = (uint8_t)n;
+            v->grown = 0;
+            return 0;
+        }
+    }
+    b = sh_try_malloc(n);
+    if (!b) {
+        return -ENOMEM;
+    }
+    memcpy(b, p, n);
+    kval_clear(v);
+    v->type = KVAL_STRING;
+    v->enc = KVAL_ENC_BARE;
+    v->elen = (uint8_t)n;
+    v->u.p = b;
+    return 0;
+}
+
 int kval_set_string(struct kval *v, const void *p, size_t n)
 {
     long long x;
@@ -82,6 +113,9 @@ int kval_set_string(struct kval *v, const void *p, size_t n)
             memcpy(v->u.b, p, n);
         }
         return 0;
+    }
+    if (n <= KVAL_BARE_MAX) {
+        return set_bare(v, p, n);
     }
     /* reuse the old buffer when it fits and is not wasteful */
     if (v->type == KVAL_STRING && v->enc == KVAL_ENC_RAW && v->u.s->cap >= n &&
@@ -118,6 +152,10 @@ const char *kval_string(const struct kval *v, char *buf, size_t *len)
         *len = v->elen;
         return v->u.b;
     }
+    if (v->enc == KVAL_ENC_BARE) {
+        *len = v->elen;
+        return v->u.p;
+    }
     *len = v->u.s->len;
     return v->u.s->data;
 }
@@ -129,7 +167,7 @@ size_t kval_strlen(const struct kval *v)
     if (v->enc == KVAL_ENC_INT) {
         return util_ll2str(buf, v->u.i);
     }
-    if (v->enc == KVAL_ENC_EMB) {
+    if (v->enc == KVAL_ENC_EMB || v->enc == KVAL_ENC_BARE) {
         return v->elen;
     }
     return v->u.s->len;
@@ -156,7 +194,7 @@ struct kstr *kval_make_raw(struct kval *v, size_t cap)
         v->u.s = s;
         return s;
     }
-    if (v->enc == KVAL_ENC_INT || v->enc == KVAL_ENC_EMB) {
+    if (v->enc == KVAL_ENC_INT || v->enc == KVAL_ENC_EMB || v->enc == KVAL_ENC_BARE) {
         char buf[24];
         size_t n;
         const char *bytes = kval_string(v, buf, &n);
@@ -167,6 +205,9 @@ struct kstr *kval_make_raw(struct kval *v, size_t cap)
         }
         if (n) {
             memcpy(s->data, bytes, n);
+        }
+        if (v->enc == KVAL_ENC_BARE) {
+            sh_free(v->u.p);
         }
         s->len = (uint32_t)n;
         s->cap = str_cap(s);
@@ -203,7 +244,9 @@ size_t kval_memory(const struct kval *v)
 {
     switch (v->type) {
     case KVAL_STRING:
-        return v->enc == KVAL_ENC_RAW ? sh_alloc_size(v->u.s) : 0;
+        return v->enc == KVAL_ENC_RAW    ? sh_alloc_size(v->u.s)
+               : v->enc == KVAL_ENC_BARE ? sh_alloc_size(v->u.p)
+                                         : 0;
     case KVAL_LIST:
         return tlist_memory(v);
     case KVAL_SET:
@@ -241,6 +284,9 @@ const char *kval_encoding_name(const struct kval *v)
     /* Redis embeds strings of up to 44 bytes in the object ("embstr") */
     if (v->type == KVAL_STRING && v->enc == KVAL_ENC_EMB) {
         return "embstr";
+    }
+    if (v->type == KVAL_STRING && v->enc == KVAL_ENC_BARE) {
+        return v->elen <= 44 ? "embstr" : "raw";
     }
     if (v->type == KVAL_STRING && v->enc == KVAL_ENC_RAW) {
         return v->u.s->len <= 44 && !v->grown ? "embstr" : "raw";

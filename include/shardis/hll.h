@@ -18,8 +18,8 @@
  * byte as 0 (sds's terminator).
  *
  * Functions that change a value take the struct kval of the key (a raw
- * string that passed hll_is_valid) and may reallocate its bytes; -ENOMEM
- * leaves it as it was before that one operation.
+ * string, KVAL_ENC_RAW: kval_make_raw, that passed hll_is_valid) and may reallocate its bytes;
+ * -ENOMEM leaves it as it was before that one operation.
  *
  * Threading: a value belongs to the shard that owns its key; only that
  * shard's thread calls these functions. Nothing here keeps state.

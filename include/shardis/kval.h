@@ -36,10 +36,16 @@ enum kval_enc {
     KVAL_ENC_SKIPLIST = 6,  /* zset: an fdict plus a zsl (zsl.h) */
     KVAL_ENC_STREAM = 7,    /* stream: a struct tstream (tstream.h) */
     KVAL_ENC_EMB = 8,       /* string: up to KVAL_EMB_MAX bytes in the value itself (u.b) */
+    KVAL_ENC_BARE = 9,      /* string: up to KVAL_BARE_MAX bytes alone in an allocation (u.p) */
 };
 
 /* The longest string kept in the value itself, with no allocation. */
-#define KVAL_EMB_MAX 8
+#define KVAL_EMB_MAX  8
+/* The longest string kept without a header (KVAL_ENC_BARE: its length in
+ * elen): a 16-byte value is one 16-byte allocation, not a 24-byte struct
+ * kstr in jemalloc's 32-byte class. kval_make_raw turns it into a kstr
+ * before it is written in place. */
+#define KVAL_BARE_MAX 255
 
 /* Redis's encoding thresholds (the *-max-listpack-* directives); a shard
  * passes its current values to every type operation that may convert. */
@@ -75,7 +81,7 @@ struct kval {
      * BITFIELD BITOP): OBJECT ENCODING says "raw" whatever its length, as
      * for Redis's unshared objects; cleared when a new value is set */
     uint8_t grown;
-    uint8_t elen; /* KVAL_ENC_EMB: the length of the bytes in u.b */
+    uint8_t elen; /* KVAL_ENC_EMB, KVAL_ENC_BARE: the length of the string */
     /* unix seconds of the last access (OBJECT IDLETIME), stamped by kdb on
      * lookup and add; it sits in what would be padding */
     uint32_t lru;

@@ -64,6 +64,7 @@ enum hll_kind {
     HLL_KIND_NOT_STRING = 1,
     HLL_KIND_NOT_HLL = 2,
     HLL_KIND_OK = 3,
+    HLL_KIND_NOMEM = 4, /* an HLL that could not be made a struct kstr */
 };
 
 /* The hll-sparse-max-bytes in force on this core. */
@@ -87,16 +88,28 @@ static void signal_modified(struct cmd_ctx *ctx, int i)
     }
 }
 
-static enum hll_kind kind_of(const struct kentry *e)
+/* What the key holds; an HLL is left as a struct kstr (e->val.u.s), which
+ * the HLL code reads and writes in place: one that came in by SET, RESTORE
+ * or a load in another string encoding is turned into one here (the lookup
+ * handed it to a running snapshot first). */
+static enum hll_kind kind_of(struct kentry *e)
 {
+    char buf[24];
+    const char *p;
+    size_t n;
+
     if (!e) {
         return HLL_KIND_ABSENT;
     }
     if (e->val.type != KVAL_STRING) {
         return HLL_KIND_NOT_STRING;
     }
-    if (e->val.enc != KVAL_ENC_RAW || !hll_is_valid(e->val.u.s->data, e->val.u.s->len)) {
+    p = kval_string(&e->val, buf, &n);
+    if (!hll_is_valid(p, n)) {
         return HLL_KIND_NOT_HLL;
+    }
+    if (e->val.enc != KVAL_ENC_RAW && !kval_make_raw(&e->val, n)) {
+        return HLL_KIND_NOMEM;
     }
     return HLL_KIND_OK;
 }
@@ -108,6 +121,8 @@ static bool hll_or_reply(struct reply *r, enum hll_kind k)
         reply_err_wrongtype(r);
     } else if (k == HLL_KIND_NOT_HLL) {
         reply_error(r, ERR_NOT_HLL);
+    } else if (k == HLL_KIND_NOMEM) {
+        reply_error(r, OOM_MSG);
     }
     return k == HLL_KIND_OK || k == HLL_KIND_ABSENT;
 }
@@ -443,7 +458,7 @@ static bool read_elem(const struct coord *c, int o, size_t *pos, enum hll_kind *
 
     if (*pos < p.len && p.ptr[*pos] == ':') {
         if (!coord_read_header(p, pos, ':', &v) ||
-            (v != HLL_KIND_NOT_STRING && v != HLL_KIND_NOT_HLL)) {
+            (v != HLL_KIND_NOT_STRING && v != HLL_KIND_NOT_HLL && v != HLL_KIND_NOMEM)) {
             return false;
         }
         *k = (enum hll_kind)v;

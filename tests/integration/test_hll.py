@@ -126,6 +126,18 @@ class HllBasicTests(ServerTestCase):
         fill(self.r, "d", 5000)
         self.assertEqual(self.r.cmd("OBJECT", "ENCODING", "d"), b"raw")
 
+    def test_an_hll_set_as_a_short_string_is_used_in_place(self):
+        # 27 bytes: a header-less string until the HLL code writes it
+        self.r.cmd("SET", "s", ABC)
+        self.assertEqual(self.r.cmd("OBJECT", "ENCODING", "s"), b"embstr")
+        self.assertEqual(self.r.cmd("PFCOUNT", "s"), 3)
+        self.assertEqual(self.r.cmd("GET", "s"), ABC_COUNTED)
+        self.assertEqual(self.r.cmd("OBJECT", "ENCODING", "s"), b"raw")
+        self.r.cmd("SET", "t", ABC)
+        self.assertEqual(self.r.cmd("PFADD", "t", "d"), 1)
+        self.assertEqual(self.r.cmd("PFCOUNT", "t"), 4)
+        self.assertEqual(self.r.cmd("PFADD", "t", "d"), 0)
+
     def test_pfcount_of_missing_key_is_zero(self):
         self.assertEqual(self.r.cmd("PFCOUNT", "nokey"), 0)
         self.assertEqual(self.r.cmd("EXISTS", "nokey"), 0)

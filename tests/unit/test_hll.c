@@ -262,9 +262,11 @@ static void test_validity_of_headers(void **state)
 }
 
 /* Sets v to the bytes p[0..n). */
+/* As cmd_hll.c hands a key's value over: a raw string (struct kstr). */
 static void set_bytes(struct kval *v, const void *p, size_t n)
 {
     assert_int_equal(kval_set_string(v, p, n), 0);
+    assert_non_null(kval_make_raw(v, n));
 }
 
 static void assert_corrupt(const void *p, size_t n)

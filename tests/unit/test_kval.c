@@ -53,13 +53,19 @@ static void assert_int_value(const struct kval *v, long long x)
     assert_true(v->u.i == x);
 }
 
-/* Not integer-encoded: in the value itself up to KVAL_EMB_MAX bytes,
- * allocated past that (or once made raw). */
+/* Not integer-encoded: in the value itself up to KVAL_EMB_MAX bytes, alone
+ * in an allocation up to KVAL_BARE_MAX, a struct kstr past that (or once
+ * made raw). */
 static void assert_raw_n(const struct kval *v, const char *s, size_t n)
 {
     assert_int_equal(v->type, KVAL_STRING);
-    if (n <= KVAL_EMB_MAX && v->enc != KVAL_ENC_RAW) {
+    if (v->enc == KVAL_ENC_RAW) {
+        assert_true(v->u.s->len == n);
+    } else if (n <= KVAL_EMB_MAX) {
         assert_int_equal(v->enc, KVAL_ENC_EMB);
+        assert_int_equal(v->elen, n);
+    } else if (n <= KVAL_BARE_MAX) {
+        assert_int_equal(v->enc, KVAL_ENC_BARE);
         assert_int_equal(v->elen, n);
     } else {
         assert_int_equal(v->enc, KVAL_ENC_RAW);
@@ -160,13 +166,57 @@ static void test_short_strings_live_in_the_value_and_longer_ones_are_allocated(v
     assert_string_equal(kval_encoding_name(v), "embstr");
     copy = *v; /* the bytes travel with a copy of the value */
     assert_raw(&copy, "abcdefgh");
-    set(v, "abcdefghi"); /* one more: allocated */
-    assert_int_equal(v->enc, KVAL_ENC_RAW);
-    assert_true(kval_memory(v) >= sizeof(struct kstr) + 9);
+    set(v, "abcdefghi"); /* one more: allocated, with no header */
+    assert_int_equal(v->enc, KVAL_ENC_BARE);
+    assert_true(kval_memory(v) >= 9 && kval_memory(v) < 9 + sizeof(struct kstr));
+    assert_string_equal(kval_encoding_name(v), "embstr");
     assert_raw(v, "abcdefghi");
     set(v, ""); /* and back, the allocation freed (ASan would see a leak) */
     assert_int_equal(v->enc, KVAL_ENC_EMB);
     assert_raw(v, "");
+}
+
+static void test_strings_up_to_bare_max_have_no_header(void **state)
+{
+    struct kval *v = *state;
+    char big[KVAL_BARE_MAX + 1], *before;
+
+    memset(big, 'q', sizeof(big));
+    assert_int_equal(kval_set_string(v, big, 16), 0); /* a 16-byte allocation */
+    assert_int_equal(v->enc, KVAL_ENC_BARE);
+    assert_int_equal(kval_memory(v), 16);
+    assert_int_equal(kval_strlen(v), 16);
+    before = v->u.p;
+    assert_int_equal(kval_set_string(v, "0123456789abcdef", 16), 0); /* reused */
+    assert_ptr_equal(v->u.p, before);
+    assert_raw(v, "0123456789abcdef");
+    assert_int_equal(kval_set_string(v, big, KVAL_BARE_MAX), 0); /* grows */
+    assert_int_equal(v->enc, KVAL_ENC_BARE);
+    assert_raw_n(v, big, KVAL_BARE_MAX);
+    assert_string_equal(kval_encoding_name(v), "raw");         /* past 44 bytes */
+    assert_int_equal(kval_set_string(v, big, sizeof(big)), 0); /* a kstr past the limit */
+    assert_int_equal(v->enc, KVAL_ENC_RAW);
+    assert_raw_n(v, big, sizeof(big));
+    assert_int_equal(kval_set_string(v, big, 40), 0); /* and back */
+    assert_int_equal(v->enc, KVAL_ENC_BARE);
+    assert_raw_n(v, big, 40);
+}
+
+static void test_make_raw_converts_a_bare_string_keeping_its_bytes(void **state)
+{
+    struct kval *v = *state;
+    struct kstr *s;
+
+    assert_int_equal(kval_set_string(v, "twelve bytes", 12), 0);
+    assert_int_equal(v->enc, KVAL_ENC_BARE);
+    s = kval_make_raw(v, 20); /* the bare allocation is freed (ASan) */
+    assert_non_null(s);
+    assert_ptr_equal(s, v->u.s);
+    assert_int_equal(v->enc, KVAL_ENC_RAW);
+    assert_true(s->cap >= 20);
+    assert_int_equal(s->len, 12);
+    assert_memory_equal(s->data, "twelve bytes", 12);
+    assert_string_equal(kval_encoding_name(v), "raw");
 }
 
 static void test_make_raw_converts_a_short_string_keeping_its_bytes(void **state)
@@ -215,9 +265,9 @@ static void test_overwrite_of_similar_size_reuses_the_buffer(void **state)
     memset(a, 'a', sizeof(a));
     memset(b, 'b', sizeof(b));
     assert_int_equal(kval_set_string(v, a, sizeof(a)), 0);
-    before = v->u.s;
+    before = v->u.p;
     assert_int_equal(kval_set_string(v, b, sizeof(b)), 0);
-    assert_ptr_equal(v->u.s, before);
+    assert_ptr_equal(v->u.p, before);
     assert_bytes(v, b, sizeof(b));
 }
 
@@ -230,7 +280,7 @@ static void test_much_smaller_overwrite_does_not_keep_a_wasteful_buffer(void **s
     assert_int_equal(kval_set_string(v, big, sizeof(big)), 0);
     set(v, "small, not embedded");
     assert_raw(v, "small, not embedded");
-    assert_true(v->u.s->cap < sizeof(big));
+    assert_true(kval_memory(v) < sizeof(big));
 }
 
 static void test_make_raw_converts_an_integer_keeping_its_bytes(void **state)
@@ -265,7 +315,8 @@ static void test_make_raw_within_capacity_returns_the_same_buffer(void **state)
     struct kstr *s;
 
     set(v, "hello, world");
-    s = v->u.s;
+    s = kval_make_raw(v, 5); /* a kstr from here on */
+    assert_ptr_equal(v->u.s, s);
     assert_ptr_equal(kval_make_raw(v, 5), s);
     assert_ptr_equal(kval_make_raw(v, s->cap), s);
     assert_raw(v, "hello, world");
@@ -335,6 +386,8 @@ int main(void)
         T(test_signs_spaces_and_empty_strings_stay_raw),
         T(test_binary_bytes_round_trip_raw),
         T(test_short_strings_live_in_the_value_and_longer_ones_are_allocated),
+        T(test_strings_up_to_bare_max_have_no_header),
+        T(test_make_raw_converts_a_bare_string_keeping_its_bytes),
         T(test_make_raw_converts_a_short_string_keeping_its_bytes),
         T(test_set_int_replaces_a_raw_value),
         T(test_integer_string_replaces_a_raw_value),

@@ -577,7 +577,7 @@ static void test_redis_payloads_decode(void **state)
 #define P(a) a, sizeof(a)
         { P(redis_str), KVAL_STRING, KVAL_ENC_EMB, "hello" },
         { P(redis_int), KVAL_STRING, KVAL_ENC_INT, "-1000" },
-        { P(redis_lzf), KVAL_STRING, KVAL_ENC_RAW,
+        { P(redis_lzf), KVAL_STRING, KVAL_ENC_BARE,
           "abcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabc" },
         { P(redis_list), KVAL_LIST, KVAL_ENC_LISTPACK, "a,1,-300,hello world" },
         { P(redis_intset), KVAL_SET, KVAL_ENC_INTSET, "1,2,70000" },
