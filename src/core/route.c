@@ -1060,6 +1060,15 @@ int route_keys_owner(const struct shard *sh, const struct cmd_spec *cmd, int arg
         pos = sh_malloc(sizeof(int) * (size_t)nkeys);
         nkeys = cmdtab_get_keys(cmd, argv, argc, 0, pos, nkeys);
     }
+    if (n == 1 && nkeys > 0) {
+        /* one owner: only the hash the caller keeps is worth computing */
+        if (has_hash && pos[0] == 1) {
+            *hash = kdict_hash(argv[1].ptr, argv[1].len);
+            *has_hash = true;
+        }
+        nkeys = 0;
+        owner = 0;
+    }
     for (int i = 0; i < nkeys; i++) {
         uint64_t h;
         int o = shard_owner(n, argv[pos[i]].ptr, argv[pos[i]].len, &h);
