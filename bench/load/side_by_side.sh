@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Side-by-side load test: Debian's redis-server, then shardis (one shard),
-# one after the other on the same loopback port, each pinned to one CPU,
-# with the load generator pinned to another. For each server and test it
-# records requests per second (from the client) and the server's CPU time
-# per request (utime+stime from /proc/PID/stat), prints a table and writes
-# it to bench/results/<date>-<shortcommit>.md. See bench/README.md.
+# Side-by-side load test: Debian's redis-server and shardis (one shard),
+# both running at once on two loopback ports, both pinned to one CPU, with
+# the load generator pinned to another. Each test runs on one server, then
+# on the other (the order swaps each round), so that a slow minute of the
+# machine falls on both. For each server and test it records requests per
+# second (from the client) and the server's CPU time per request
+# (utime+stime from /proc/PID/stat); with ROUNDS > 1 the medians. Prints a
+# table and writes it to bench/results/<date>-<shortcommit>.md. See
+# bench/README.md.
 #
 #   bench/load/side_by_side.sh
 #   REQUESTS_P1=50000 REQUESTS_P16=500000 bench/load/side_by_side.sh
@@ -15,7 +18,8 @@
 #   SHARDIS_ARGS    extra server arguments, word-split []
 #   REDIS_BIN       redis-server binary [redis-server]
 #   REDIS_ARGS      extra redis-server arguments, word-split []
-#   BENCH_PORT      loopback port both servers use, in turn [7379]
+#   BENCH_PORT      loopback port of redis-server; shardis uses the next one [7379]
+#   ROUNDS          runs of each test on each server, medians reported [1]
 #   SERVER_CPU      CPU the server is pinned to [1]
 #   CLIENT_CPU      CPU the load generator is pinned to [0]
 #   CLIENTS         connections [50]
@@ -42,7 +46,7 @@ cd "$ROOT"
 
 # The command line as given, with the parameters that were set, for the report.
 PARAM_NAMES=(SHARDIS_BIN SHARDIS_ARGS REDIS_BIN REDIS_ARGS BENCH_PORT SERVER_CPU
-    CLIENT_CPU CLIENTS DEPTHS KEYSPACE DATA_SIZE TESTS SUITE RESULTS_DIR)
+    CLIENT_CPU CLIENTS DEPTHS KEYSPACE DATA_SIZE TESTS SUITE ROUNDS RESULTS_DIR)
 CMDLINE=""
 for name in "${PARAM_NAMES[@]}" $(compgen -v | grep -E '^(MEMTIER_)?REQUESTS_P[0-9]+$' || true); do
     if [[ -n ${!name+x} ]]; then
@@ -67,6 +71,7 @@ esac
 SHARDIS_BIN=${SHARDIS_BIN:-build/src/shardis-server}
 REDIS_BIN=${REDIS_BIN:-redis-server}
 PORT=${BENCH_PORT:-7379}
+ROUNDS=${ROUNDS:-1}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 CLIENTS=${CLIENTS:-50}
@@ -111,6 +116,7 @@ for d in "${depths[@]}"; do
     v=REQUESTS_P$d
     [[ ${!v:-} =~ ^[0-9]+$ ]] || die "set $v (redis-benchmark -n for depth $d)"
 done
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
 HZ=$(getconf CLK_TCK)
 
 if command -v memtier_benchmark >/dev/null; then
@@ -125,7 +131,9 @@ fi
 
 # --------------------------------------------------- processes and cleanup --
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/side_by_side.XXXXXX")
-SERVER_PID=""
+declare -A SPID SPORT # server name -> PID, port
+SPORT[redis]=$PORT
+SPORT[shardis]=$((PORT + 1))
 CLIENT_PID=""
 
 stop_pid() { # pid: TERM, wait up to 10 s, then KILL
@@ -150,38 +158,35 @@ stop_pid() { # pid: TERM, wait up to 10 s, then KILL
 cleanup() {
     stop_pid "$CLIENT_PID"
     CLIENT_PID=""
-    stop_pid "$SERVER_PID"
-    SERVER_PID=""
+    stop_pid "${SPID[redis]:-}"
+    stop_pid "${SPID[shardis]:-}"
+    SPID=()
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ping_ok() {
-    [[ $(redis-cli -h "$HOST" -p "$PORT" ping 2>/dev/null) == PONG ]]
+ping_ok() { # port
+    [[ $(redis-cli -h "$HOST" -p "$1" ping 2>/dev/null) == PONG ]]
 }
 
-start_server() { # name command...
-    local name=$1 i
+start_server() { # name command... (the port is SPORT[name])
+    local name=$1 port=${SPORT[$1]} i pid
     shift
-    ping_ok && die "something already answers on $HOST:$PORT; set BENCH_PORT"
-    say "starting $name on $HOST:$PORT, CPU $SERVER_CPU:$(printf ' %q' "$@")"
+    ping_ok "$port" && die "something already answers on $HOST:$port; set BENCH_PORT"
+    say "starting $name on $HOST:$port, CPU $SERVER_CPU:$(printf ' %q' "$@")"
     # taskset execs the server: $! is the server's own PID.
-    taskset -c "$SERVER_CPU" "$@" >"$WORK/$name.log" 2>&1 </dev/null &
-    SERVER_PID=$!
+    taskset -c "$SERVER_CPU" "$@" --port "$port" >"$WORK/$name.log" 2>&1 </dev/null &
+    pid=$!
+    SPID[$name]=$pid
     for ((i = 0; i < 100; i++)); do
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        ping_ok && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        ping_ok "$port" && return 0
         sleep 0.1
     done
     tail -n 20 "$WORK/$name.log" >&2 || true
-    die "$name did not answer PING on $HOST:$PORT within 10 s"
-}
-
-stop_server() {
-    stop_pid "$SERVER_PID"
-    SERVER_PID=""
+    die "$name did not answer PING on $HOST:$port within 10 s"
 }
 
 cpu_ticks() { # pid -> utime+stime of the whole process (all threads), ticks
@@ -206,8 +211,13 @@ run_client() { # outfile command...  (pinned to CLIENT_CPU, killable by PID)
     fi
 }
 
-# Results: key "server|test|depth" -> value
-declare -A RPS CPU_TICKS NREQ
+median() { # numbers... -> their median (the mean of the middle two)
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# Results: key "server|test|depth" -> value (medians over the rounds)
+declare -A RPS CPU_TICKS NREQ RPS_ALL TICKS_ALL
 RUN_ORDER=() # "test|depth" in run order
 RAW=""   # raw client lines for the report
 
@@ -220,42 +230,65 @@ record_test() {
     RUN_ORDER+=("$key")
 }
 
-run_suite() { # server name
-    local server=$1 d n test t0 t1 out rps csv_test
+run_one() { # server test depth n
+    local server=$1 test=$2 d=$3 n=$4 csv_test out rps t0 t1 pid=${SPID[$1]}
+    csv_test=${test^^}
+    out=$WORK/$server-$test-P$d.csv
+    t0=$(cpu_ticks "$pid")
+    run_client "$out" redis-benchmark -h "$HOST" -p "${SPORT[$server]}" -c "$CLIENTS" \
+        -n "$n" -r "$KEYSPACE" -d "$DATA_SIZE" -P "$d" -t "$test" --csv
+    t1=$(cpu_ticks "$pid")
+    # "LRANGE_100 (first 100 elements)": the name, then a space
+    rps=$(awk -F'"' -v t="$csv_test" '$2 == t || index($2, t " (") == 1 { print $4; exit }' "$out")
+    [[ -n $rps ]] || die "no $csv_test line in redis-benchmark output: $(cat "$out")"
+    RPS_ALL["$server|$test|$d"]+=" $rps"
+    TICKS_ALL["$server|$test|$d"]+=" $((t1 - t0))"
+    NREQ["$server|$test|$d"]=$n
+    RAW+="$server P$d $(grep -E "^\"${csv_test}[\" ]" "$out" | head -1)"$'\n'
+    say "$(printf '%-8s %-4s P%-3s n=%-9s %12s rps  server CPU %ss' "$server" "$test" "$d" "$n" "$rps" \
+        "$(awk -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }')")"
+}
+
+run_suite() { # every test on both servers, the order swapped each round
+    local d n test r key server
     for d in "${depths[@]}"; do
         n=REQUESTS_P$d
         n=${!n}
         for test in "${tests[@]}"; do
-            csv_test=${test^^}
-            out=$WORK/$server-$test-P$d.csv
-            t0=$(cpu_ticks "$SERVER_PID")
-            run_client "$out" redis-benchmark -h "$HOST" -p "$PORT" -c "$CLIENTS" \
-                -n "$n" -r "$KEYSPACE" -d "$DATA_SIZE" -P "$d" -t "$test" --csv
-            t1=$(cpu_ticks "$SERVER_PID")
-            # "LRANGE_100 (first 100 elements)": the name, then a space
-            rps=$(awk -F'"' -v t="$csv_test" '$2 == t || index($2, t " (") == 1 { print $4; exit }' "$out")
-            [[ -n $rps ]] || die "no $csv_test line in redis-benchmark output: $(cat "$out")"
             record_test "$test|$d"
-            RPS["$server|$test|$d"]=$rps
-            CPU_TICKS["$server|$test|$d"]=$((t1 - t0))
-            NREQ["$server|$test|$d"]=$n
-            RAW+="$server P$d $(grep -E "^\"$csv_test[\" ]" "$out" | head -1)"$'\n'
-            say "$(printf '%-8s %-4s P%-3s n=%-9s %12s rps  server CPU %ss' "$server" "$test" "$d" "$n" "$rps" \
-                "$(awk -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }')")"
+            for ((r = 1; r <= ROUNDS; r++)); do
+                if ((r % 2)); then
+                    run_one redis "$test" "$d" "$n"
+                    run_one shardis "$test" "$d" "$n"
+                else
+                    run_one shardis "$test" "$d" "$n"
+                    run_one redis "$test" "$d" "$n"
+                fi
+            done
+            for server in redis shardis; do
+                key="$server|$test|$d"
+                # shellcheck disable=SC2086 # the lists are space-separated numbers
+                RPS[$key]=$(median ${RPS_ALL[$key]})
+                # shellcheck disable=SC2086
+                CPU_TICKS[$key]=$(median ${TICKS_ALL[$key]})
+            done
         done
     done
-    ((HAVE_MEMTIER)) || return 0
+}
+
+run_memtier() { # server
+    local server=$1 d n test out rps t0 t1 pid=${SPID[$1]}
     for d in "${depths[@]}"; do
         n=MEMTIER_REQUESTS_P$d
         n=${!n}
         test="memtier 1:1"
         out=$WORK/$server-memtier-P$d.txt
-        t0=$(cpu_ticks "$SERVER_PID")
-        run_client "$out" memtier_benchmark --server="$HOST" --port="$PORT" --protocol=redis \
+        t0=$(cpu_ticks "$pid")
+        run_client "$out" memtier_benchmark --server="$HOST" --port="${SPORT[$server]}" --protocol=redis \
             --threads=1 --clients="$CLIENTS" --ratio=1:1 --pipeline="$d" --requests="$n" \
             --data-size="$DATA_SIZE" --key-minimum=1 --key-maximum="$KEYSPACE" \
             --key-pattern=R:R --hide-histogram
-        t1=$(cpu_ticks "$SERVER_PID")
+        t1=$(cpu_ticks "$pid")
         rps=$(awk '$1 == "Totals" { print $2; exit }' "$out")
         [[ -n $rps ]] || die "no Totals line in memtier output: $(cat "$out")"
         record_test "$test|$d"
@@ -272,17 +305,20 @@ if ((!HAVE_MEMTIER)); then
     say "memtier_benchmark not on PATH: skipping the memtier comparison"
 fi
 
-start_server redis "$REDIS_BIN" --bind "$HOST" --port "$PORT" \
-    --save '' --appendonly no ${redis_extra[@]+"${redis_extra[@]}"}
-REDIS_VERSION=$(redis-cli -h "$HOST" -p "$PORT" info server | tr -d '\r' |
+start_server redis "$REDIS_BIN" --bind "$HOST" --save '' --appendonly no \
+    ${redis_extra[@]+"${redis_extra[@]}"}
+REDIS_VERSION=$(redis-cli -h "$HOST" -p "${SPORT[redis]}" info server | tr -d '\r' |
     awk -F: '$1 == "redis_version" { print $2 }')
-run_suite redis
-stop_server
-
-start_server shardis "$SHARDIS_BIN" --bind "$HOST" --port "$PORT" --shards 1 \
+start_server shardis "$SHARDIS_BIN" --bind "$HOST" --shards 1 \
     ${shardis_extra[@]+"${shardis_extra[@]}"}
-run_suite shardis
-stop_server
+run_suite
+if ((HAVE_MEMTIER)); then
+    run_memtier redis
+    run_memtier shardis
+fi
+stop_pid "${SPID[redis]}"
+stop_pid "${SPID[shardis]}"
+SPID=()
 
 # ----------------------------------------------------------------- report --
 us_per_req() { # ticks n
@@ -337,8 +373,8 @@ done
     printf -- '- load average before the run: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
     printf -- '- redis-server %s: `--save '"''"' --appendonly no`\n' "${REDIS_VERSION:-?}"
     printf -- '- shardis: `%s --shards 1`\n' "$SHARDIS_BIN"
-    printf -- '- servers pinned to CPU %s, one after the other on 127.0.0.1:%s; load generator pinned to CPU %s\n' \
-        "$SERVER_CPU" "$PORT" "$CLIENT_CPU"
+    printf -- '- servers pinned to CPU %s, running side by side on 127.0.0.1:%s (redis) and :%s (shardis); each test runs on one, then the other, the order swapped each round; %s round(s), medians; load generator pinned to CPU %s\n' \
+        "$SERVER_CPU" "${SPORT[redis]}" "${SPORT[shardis]}" "$ROUNDS" "$CLIENT_CPU"
     printf -- '- redis-benchmark: -c %s -r %s -d %s; -n per depth:' "$CLIENTS" "$KEYSPACE" "$DATA_SIZE"
     for d in "${depths[@]}"; do
         v=REQUESTS_P$d
