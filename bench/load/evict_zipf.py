@@ -47,6 +47,10 @@ import time
 
 import redis
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from procstat import cpu_ticks, rss_kb  # noqa: E402
+from procstat import env_int as _env_int  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOST = "127.0.0.1"  # loopback only
 
@@ -57,14 +61,7 @@ def die(msg):
 
 
 def env_int(name, default):
-    v = os.environ.get(name, "")
-    try:
-        n = int(v) if v else default
-    except ValueError:
-        die("%s must be an integer, not %r" % (name, v))
-    if n < 1:
-        die("%s must be at least 1" % name)
-    return n
+    return _env_int(name, default, "evict_zipf")
 
 
 def env_float(name, default):
@@ -81,20 +78,6 @@ def parse_mem(s):
         if s.endswith(suffix):
             return int(float(s[:-len(suffix)]) * mul)
     return int(s)
-
-
-def cpu_ticks(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def zipf_draws(nkeys, s, count, seed):

@@ -44,6 +44,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from procstat import env_int as _env_int  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOST = "127.0.0.1"  # loopback only
 PARAM_NAMES = ("SHARDIS_BIN", "REDIS_BIN", "BENCH_PORT", "SERVER_CPU", "N", "SMALL_HASHES",
@@ -56,14 +59,7 @@ def die(msg):
 
 
 def env_int(name, default):
-    v = os.environ.get(name, "")
-    try:
-        n = int(v) if v else default
-    except ValueError:
-        die("%s must be an integer, not %r" % (name, v))
-    if n < 1:
-        die("%s must be at least 1" % name)
-    return n
+    return _env_int(name, default, "memory")
 
 
 def encode(*args):

@@ -42,6 +42,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from procstat import rss_kb  # noqa: E402
 from txn import bench_env, git_commit, write_results  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -94,14 +95,6 @@ def pipe(port, path, cpu):
                              stdin=f, capture_output=True, text=True)
     if "errors: 0" not in out.stdout:
         raise RuntimeError("redis-cli --pipe: %s %s" % (out.stdout, out.stderr))
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def private_kb(pid):
