@@ -890,49 +890,12 @@ static const struct cmd_spec stype_spec = {
 
 /* ---- gathers: the multi-key commands across shards (client's core) ---- */
 
-/* Reads "<type><integer>\r\n" at *pos of p. */
-static bool read_header(struct sh_slice p, size_t *pos, char type, long long *v)
-{
-    const char *cr;
-
-    if (*pos >= p.len || p.ptr[*pos] != type) {
-        return false;
-    }
-    cr = memchr(p.ptr + *pos, '\r', p.len - *pos);
-    if (!cr || (size_t)(cr - p.ptr) + 1 >= p.len ||
-        !util_str2ll(p.ptr + *pos + 1, (size_t)(cr - p.ptr) - *pos - 1, v)) {
-        return false;
-    }
-    *pos = (size_t)(cr - p.ptr) + 2;
-    return true;
-}
-
-/* Reads a bulk string at *pos; a nil bulk gives {NULL, 0}. */
-static bool read_bulk(struct sh_slice p, size_t *pos, struct sh_slice *out)
-{
-    long long n;
-
-    if (!read_header(p, pos, '$', &n)) {
-        return false;
-    }
-    if (n < 0) {
-        *out = (struct sh_slice){ NULL, 0 };
-        return true;
-    }
-    if ((size_t)n > p.len - *pos || p.len - *pos - (size_t)n < 2) {
-        return false;
-    }
-    *out = (struct sh_slice){ p.ptr + *pos, (size_t)n };
-    *pos += (size_t)n + 2;
-    return true;
-}
-
 /* The integer reply of shard s's part; false when it is not one. */
 static bool part_int(const struct coord *c, int s, long long *v)
 {
     size_t pos = 0;
 
-    return read_header(coord_part(c, s), &pos, ':', v);
+    return coord_read_header(coord_part(c, s), &pos, ':', v);
 }
 
 /* Copies shard s's part as the reply when it is an error. */
@@ -1068,7 +1031,7 @@ static int gather_one(struct coord *c, struct gathered *g, int k, int i, size_t 
     int o = c->owner[i];
     struct sh_slice dump;
 
-    if (!read_bulk(coord_part(c, o), &pos[o], &dump)) {
+    if (!coord_read_bulk(coord_part(c, o), &pos[o], &dump)) {
         return -EINVAL;
     }
     g->sets[k] = NULL;
@@ -1088,7 +1051,7 @@ static bool gather_sets(struct coord *c, int first, struct gathered *g, struct r
     int rc = 0;
 
     for (int s = 0; s < c->nshards && rc == 0; s++) {
-        if (coord_part(c, s).len && !read_header(coord_part(c, s), &pos[s], '*', &len)) {
+        if (coord_part(c, s).len && !coord_read_header(coord_part(c, s), &pos[s], '*', &len)) {
             rc = -EINVAL;
         }
     }
