@@ -35,6 +35,10 @@ struct cmd_ctx {
     int last_lookup;    /* argv index of the last cmd_lookup (for keymiss) */
     bool has_key_hash;
     bool nested; /* run by EXEC or a script (route_exec_into): must not block */
+    /* a write handler changed nothing (a pop or a DEL of missing keys): no
+     * change for the save points, no touch of WATCHed keys (Redis's
+     * handlers count only real changes; unset, every write counts) */
+    bool unchanged;
 };
 
 /* The key table hash of argv[i] (computed by routing for argv[1]). */

@@ -301,6 +301,7 @@ static void cmd_del(struct cmd_ctx *ctx)
             n++;
         }
     }
+    ctx->unchanged = n == 0;
     reply_int(&ctx->r, n);
 }
 

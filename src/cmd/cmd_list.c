@@ -252,11 +252,13 @@ static void pop_generic(struct cmd_ctx *ctx, enum tlist_end end)
     }
     if (!e) {
         has_count ? reply_null_array(&ctx->r) : reply_null(&ctx->r);
+        ctx->unchanged = true;
     } else if (!has_count) {
         tlist_pop(&e->val, end, 1, reply_elem, &ctx->r, limits(ctx));
         popped(ctx, 1, e, end);
     } else if (count == 0) {
         reply_array(&ctx->r, 0);
+        ctx->unchanged = true;
     } else {
         pop_reply_array(ctx, 1, e, end, count);
     }

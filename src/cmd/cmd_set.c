@@ -296,6 +296,7 @@ static void spop_count(struct cmd_ctx *ctx)
     }
     if (!e || count == 0) {
         reply_set(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     size = tset_size(&e->val);
@@ -331,6 +332,7 @@ static void cmd_spop(struct cmd_ctx *ctx)
     }
     if (!e) {
         reply_null(&ctx->r);
+        ctx->unchanged = true;
         return;
     }
     m = tset_random(&e->val, shard_rand(ctx->shard), buf);

@@ -430,6 +430,8 @@ static void cmd_getdel(struct cmd_ctx *ctx)
         reply_value(&ctx->r, &e->val);
         kdb_delete(ctx->db, e);
         notify_key(ctx, 1, NOTIFY_GENERIC, "del");
+    } else {
+        ctx->unchanged = true; /* missing (or not a string: an error) */
     }
 }
 

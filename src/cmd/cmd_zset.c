@@ -462,10 +462,12 @@ static void zpop_generic(struct cmd_ctx *ctx, int first, int nkeys, const struct
     }
     if (!e) {
         o->nil_if_none ? reply_null_array(&ctx->r) : reply_array(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     if (count == 0) {
         reply_array(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     n = tzset_card(&e->val);

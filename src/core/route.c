@@ -136,7 +136,7 @@ static void exec_req(struct shard *sh, struct req *m)
         m->cmd->proc(&ctx);
     }
     sh->pub_origin = 0;
-    if (m->cmd->flags & CMD_WRITE) {
+    if ((m->cmd->flags & CMD_WRITE) && !ctx.unchanged) {
         shard_note_dirty(sh, m->reply.data + at, m->reply.len - at);
         if (SH_UNLIKELY(sh->nwatched)) {
             route_note_write(sh, m->cmd, m->dbid, m->argc, m->argv);
@@ -201,7 +201,7 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
             shard_prop(sh, cmd, c->db, argc, argv, ctx.r.buf->data + at, ctx.r.buf->len - at);
         }
     }
-    if (cmd->flags & CMD_WRITE) {
+    if ((cmd->flags & CMD_WRITE) && !ctx.unchanged) {
         shard_note_dirty(sh, ctx.r.buf->data + at, ctx.r.buf->len - at);
         if (SH_UNLIKELY(sh->nwatched)) {
             route_note_write(sh, cmd, c->db, argc, argv);
@@ -1139,7 +1139,7 @@ void route_exec_into(struct shard *sh, struct conn *c, const struct cmd_spec *cm
         cmd->proc(&ctx);
         shard_prop(sh, cmd, dbid, argc, argv, out->data + at, out->len - at);
     }
-    if (cmd->flags & CMD_WRITE) {
+    if ((cmd->flags & CMD_WRITE) && !ctx.unchanged) {
         shard_note_dirty(sh, out->data + at, out->len - at);
         if (SH_UNLIKELY(sh->nwatched)) {
             route_note_write(sh, cmd, dbid, argc, argv);

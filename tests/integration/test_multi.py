@@ -135,6 +135,29 @@ class TestMulti(ServerTestCase):
         self.r.cmd("INCR", "u")
         self.assertEqual(self.r.cmd("EXEC"), [2])
 
+    def test_watch_ignores_writes_that_change_nothing(self):
+        # as Redis: pops and deletes of missing keys touch nothing; a real
+        # pop after them still aborts
+        self.r.cmd("DEL", "nw", "nwl", "nws", "nwz")
+        self.r.cmd("WATCH", "nw", "nwl", "nws", "nwz")
+        o = self.other()
+        for c in (("LPOP", "nwl"), ("RPOP", "nwl", "2"), ("SPOP", "nws"), ("SPOP", "nws", "3"),
+                  ("ZPOPMIN", "nwz"), ("ZPOPMAX", "nwz", "2"), ("GETDEL", "nw"),
+                  ("DEL", "nw"), ("UNLINK", "nws")):
+            # (a DEL over keys of several shards is a transaction, which
+            # marks its keys when it is scheduled, before it runs)
+            self.assertIn(o.cmd(*c), (None, [], 0), c)
+        self.r.cmd("MULTI")
+        self.r.cmd("SET", "nw", "1")
+        self.assertEqual(self.r.cmd("EXEC"), ["OK"])
+        o.cmd("RPUSH", "nwl", "a")
+        self.r.cmd("WATCH", "nwl")
+        o.cmd("LPOP", "nwl")
+        self.r.cmd("MULTI")
+        self.r.cmd("SET", "nw", "2")
+        self.assertIsNone(self.r.cmd("EXEC"))
+        self.assertEqual(self.r.cmd("GET", "nw"), b"1")
+
     def test_unwatch_forgets(self):
         self.r.cmd("WATCH", "uw")
         self.assertEqual(self.r.cmd("UNWATCH"), "OK")

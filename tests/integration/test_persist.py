@@ -184,6 +184,11 @@ class Snapshots(PersistBase):
             self.assertEqual(info_field(c, "rdb_changes_since_last_save"), "0")
             c.cmd("SET", "b", "2")
             self.assertEqual(info_field(c, "rdb_changes_since_last_save"), "1")
+            # writes that change nothing are not changes (as Redis counts)
+            for cmd in (("LPOP", "none"), ("SPOP", "none"), ("ZPOPMIN", "none"),
+                        ("GETDEL", "none"), ("DEL", "none", "none2")):
+                c.cmd(*cmd)
+            self.assertEqual(info_field(c, "rdb_changes_since_last_save"), "1")
             self.assertEqual(c.cmd("BGSAVE", "SCHEDULE"), "Background saving started")
             wait_bgsave(c)
             self.assertEqual(c.cmd("BGSAVE", "NOW").message, "ERR syntax error")
