@@ -156,5 +156,8 @@ if ! clang "${CFLAGS[@]}" "${SRCS[@]}" "${LIBS[@]}" -o "$WORK/fuzz_$TARGET" 2>"$
     exit 1
 fi
 # shellcheck disable=SC2086
+# a crash must fail the test: libFuzzer's own exit code for one is 77,
+# which CTest takes for a skip (SKIP_RETURN_CODE)
 "$WORK/fuzz_$TARGET" -max_total_time="$SECS" -max_len="$MAXLEN" -rss_limit_mb=4096 \
+    -error_exitcode=1 -timeout_exitcode=1 -artifact_prefix="$WORK/" \
     -print_final_stats=1 "${DICT[@]}" ${FUZZ_FLAGS:-} "$CORPUS"
