@@ -311,6 +311,7 @@ static void cmd_hdel(struct cmd_ctx *ctx)
     if (removed) {
         notify_key(ctx, NOTIFY_GENERIC, "del");
     }
+    ctx->unchanged = deleted == 0;
     reply_int(&ctx->r, deleted);
 }
 

@@ -205,6 +205,7 @@ static void cmd_srem(struct cmd_ctx *ctx)
     if (emptied) {
         delete_emptied(ctx, 1, e);
     }
+    ctx->unchanged = removed == 0;
     reply_int(&ctx->r, removed);
 }
 

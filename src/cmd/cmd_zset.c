@@ -352,6 +352,7 @@ static void cmd_zrem(struct cmd_ctx *ctx)
     if (removed) {
         cmd_zset_notify(ctx, 1, NOTIFY_GENERIC, "del");
     }
+    ctx->unchanged = deleted == 0;
     reply_int(&ctx->r, deleted);
 }
 

@@ -143,10 +143,18 @@ class TestMulti(ServerTestCase):
         o = self.other()
         for c in (("LPOP", "nwl"), ("RPOP", "nwl", "2"), ("SPOP", "nws"), ("SPOP", "nws", "3"),
                   ("ZPOPMIN", "nwz"), ("ZPOPMAX", "nwz", "2"), ("GETDEL", "nw"),
-                  ("DEL", "nw"), ("UNLINK", "nws")):
+                  ("DEL", "nw"), ("UNLINK", "nws"), ("SREM", "nws", "m"),
+                  ("HDEL", "nw", "f"), ("ZREM", "nwz", "m")):
             # (a DEL over keys of several shards is a transaction, which
             # marks its keys when it is scheduled, before it runs)
             self.assertIn(o.cmd(*c), (None, [], 0), c)
+        # and members that are not there, of keys that are
+        o.cmd("SADD", "nws2", "a")
+        o.cmd("HSET", "nwh2", "f", "v")
+        o.cmd("ZADD", "nwz2", "1", "a")
+        self.r.cmd("WATCH", "nws2", "nwh2", "nwz2")
+        self.assertEqual([o.cmd("SREM", "nws2", "zz"), o.cmd("HDEL", "nwh2", "zz"),
+                          o.cmd("ZREM", "nwz2", "zz")], [0, 0, 0])
         self.r.cmd("MULTI")
         self.r.cmd("SET", "nw", "1")
         self.assertEqual(self.r.cmd("EXEC"), ["OK"])

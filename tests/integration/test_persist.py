@@ -186,7 +186,8 @@ class Snapshots(PersistBase):
             self.assertEqual(info_field(c, "rdb_changes_since_last_save"), "1")
             # writes that change nothing are not changes (as Redis counts)
             for cmd in (("LPOP", "none"), ("SPOP", "none"), ("ZPOPMIN", "none"),
-                        ("GETDEL", "none"), ("DEL", "none", "none2")):
+                        ("GETDEL", "none"), ("DEL", "none", "none2"), ("SREM", "none", "m"),
+                        ("HDEL", "none", "f"), ("ZREM", "none", "m")):
                 c.cmd(*cmd)
             self.assertEqual(info_field(c, "rdb_changes_since_last_save"), "1")
             self.assertEqual(c.cmd("BGSAVE", "SCHEDULE"), "Background saving started")
