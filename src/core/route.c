@@ -1056,18 +1056,18 @@ int route_keys_owner(const struct shard *sh, const struct cmd_spec *cmd, int arg
         *has_hash = false;
     }
     nkeys = cmdtab_get_keys(cmd, argv, argc, 0, pos, MAX_STACK_KEYS);
-    if (nkeys > MAX_STACK_KEYS) {
-        pos = sh_malloc(sizeof(int) * (size_t)nkeys);
-        nkeys = cmdtab_get_keys(cmd, argv, argc, 0, pos, nkeys);
-    }
-    if (n == 1 && nkeys > 0) {
-        /* one owner: only the hash the caller keeps is worth computing */
-        if (has_hash && pos[0] == 1) {
+    if (n == 1) {
+        /* one owner: only the hash the caller keeps is worth computing (the
+         * first key's position is in pos whatever the count) */
+        if (nkeys > 0 && has_hash && pos[0] == 1) {
             *hash = kdict_hash(argv[1].ptr, argv[1].len);
             *has_hash = true;
         }
-        nkeys = 0;
-        owner = 0;
+        return nkeys > 0 ? 0 : -2;
+    }
+    if (nkeys > MAX_STACK_KEYS) {
+        pos = sh_malloc(sizeof(int) * (size_t)nkeys);
+        nkeys = cmdtab_get_keys(cmd, argv, argc, 0, pos, nkeys);
     }
     for (int i = 0; i < nkeys; i++) {
         uint64_t h;
