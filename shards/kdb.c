@@ -3,10 +3,14 @@
  * kdb.c: a database: key table plus expiry (see kdb.h).
  *
  * The volatile array holds every entry with a TTL and the TTL itself (the
- * entry has no room for one: most keys have none); entry->vol_idx is its
- * slot, so adding, removing, reading and sampling are O(1) (removal moves the
- * last element into the hole). It is the counterpart of Redis's "expires"
- * dict without storing the key twice.
+ * entry has no room for one: most keys have none; its kt_ttl bit says it has
+ * one), so that sampling is O(1). The volatile map says where an entry is in
+ * it: open addressing (linear probing, deletes by backward shift) over
+ * 4-byte slots holding an array index + 1, keyed by the entry's address, so
+ * that adding, removing and reading are O(1) too (removal moves the last
+ * element into the hole). Together they are the counterpart of Redis's
+ * "expires" dict without storing the key twice. The map is rebuilt whole,
+ * at most half full, when it passes 3/4 full or falls below 1/8.
  */
 #include "shardis/kdb.h"
 
@@ -24,6 +28,8 @@ struct kdb {
     struct vslot *vol;
     size_t nvol;
     size_t capvol;
+    uint32_t *vmap;   /* the volatile map: vol index + 1, 0 when empty */
+    size_t vmap_size; /* power of two, or 0 */
     long long avg_ttl;
     uint64_t expired; /* keys deleted because their TTL passed */
     kdb_key_fn *on_expired;
@@ -49,9 +55,9 @@ static uint64_t next_rnd(uint64_t *rnd);
 
 static inline void snap_check(struct kdb *db, struct kentry *e)
 {
-    if (SH_UNLIKELY(db->snap_on) && e->snap != db->snap_phase) {
+    if (SH_UNLIKELY(db->snap_on) && e->val.kt_snap != db->snap_phase) {
         db->snap_fn(db->snap_arg, db->id, e);
-        e->snap = db->snap_phase;
+        e->val.kt_snap = db->snap_phase;
     }
 }
 
@@ -66,7 +72,7 @@ void kdb_snap_begin(struct kdb *db, kdb_snap_fn *fn, void *arg)
 
 static void mark_one(void *arg, struct kentry *e)
 {
-    e->snap = ((struct kdb *)arg)->snap_phase;
+    e->val.kt_snap = ((struct kdb *)arg)->snap_phase;
 }
 
 void kdb_snap_end(struct kdb *db, bool mark_rest)
@@ -83,12 +89,12 @@ void kdb_snap_end(struct kdb *db, bool mark_rest)
 
 bool kdb_snap_reached(const struct kdb *db, const struct kentry *e)
 {
-    return e->snap == db->snap_phase;
+    return e->val.kt_snap == db->snap_phase;
 }
 
 void kdb_snap_mark(struct kdb *db, struct kentry *e)
 {
-    e->snap = db->snap_phase;
+    e->val.kt_snap = db->snap_phase;
 }
 
 struct kdb *kdb_create(void)
@@ -104,54 +110,138 @@ void kdb_destroy(struct kdb *db)
     if (db) {
         kdict_destroy(db->dict);
         sh_free(db->vol);
+        sh_free(db->vmap);
         sh_free(db);
     }
 }
 
+static size_t vmap_home(const struct kdb *db, const struct kentry *e)
+{
+    return (size_t)(((uint64_t)(uintptr_t)e * 0x9E3779B97F4A7C15ULL) >> 32) & (db->vmap_size - 1);
+}
+
+/* The map slot that holds e (which has a TTL). */
+static size_t vmap_slot(const struct kdb *db, const struct kentry *e)
+{
+    size_t i = vmap_home(db, e);
+
+    while (db->vol[db->vmap[i] - 1].e != e) {
+        i = (i + 1) & (db->vmap_size - 1);
+    }
+    return i;
+}
+
+static size_t vol_index(const struct kdb *db, const struct kentry *e)
+{
+    return db->vmap[vmap_slot(db, e)] - 1;
+}
+
+static void vmap_put(struct kdb *db, size_t idx)
+{
+    size_t i = vmap_home(db, db->vol[idx].e);
+
+    while (db->vmap[i]) {
+        i = (i + 1) & (db->vmap_size - 1);
+    }
+    db->vmap[i] = (uint32_t)idx + 1;
+}
+
+/* Rebuilds the map for the array's nvol entries, at most half full. */
+static void vmap_rebuild(struct kdb *db)
+{
+    size_t size = 64;
+
+    while (size < db->nvol * 2) {
+        size *= 2;
+    }
+    sh_free(db->vmap);
+    db->vmap = sh_calloc(size, sizeof(*db->vmap));
+    db->vmap_size = size;
+    for (size_t i = 0; i < db->nvol; i++) {
+        vmap_put(db, i);
+    }
+}
+
+/* Empties map slot i, moving back the entries after it that may sit there
+ * (Knuth's deletion for linear probing: no tombstones). */
+static void vmap_delete(struct kdb *db, size_t i)
+{
+    size_t mask = db->vmap_size - 1;
+
+    for (size_t j = i;;) {
+        j = (j + 1) & mask;
+        if (db->vmap[j] == 0) {
+            break;
+        }
+        size_t k = vmap_home(db, db->vol[db->vmap[j] - 1].e);
+
+        /* the entry at j may move to i unless its home is in (i, j] */
+        if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) {
+            continue;
+        }
+        db->vmap[i] = db->vmap[j];
+        i = j;
+    }
+    db->vmap[i] = 0;
+}
+
 static void vol_remove(struct kdb *db, struct kentry *e)
 {
-    size_t i = e->vol_idx;
+    size_t at = vmap_slot(db, e), i = db->vmap[at] - 1;
 
-    SH_ASSERT(e->ttl && i < db->nvol && db->vol[i].e == e);
-    db->vol[i] = db->vol[--db->nvol];
-    db->vol[i].e->vol_idx = (uint32_t)i;
-    e->ttl = 0;
+    SH_ASSERT(e->val.kt_ttl && i < db->nvol);
+    vmap_delete(db, at);
+    if (i != --db->nvol) {
+        db->vol[i] = db->vol[db->nvol];
+        db->vmap[vmap_slot(db, db->vol[i].e)] = (uint32_t)i + 1;
+    }
+    e->val.kt_ttl = 0;
+    if (db->vmap_size > 64 && db->nvol * 8 < db->vmap_size) {
+        vmap_rebuild(db);
+    }
 }
 
 void kdb_set_expire(struct kdb *db, struct kentry *e, int64_t when)
 {
     if (when < 0) {
-        if (e->ttl) {
+        if (e->val.kt_ttl) {
             vol_remove(db, e);
         }
         return;
     }
-    if (!e->ttl) {
+    if (!e->val.kt_ttl) {
         if (db->nvol == db->capvol) {
             db->capvol = db->capvol ? db->capvol * 2 : 64;
             db->vol = sh_realloc(db->vol, db->capvol * sizeof(*db->vol));
         }
-        SH_ASSERT(db->nvol < (1u << 30)); /* vol_idx has 30 bits */
-        e->vol_idx = (uint32_t)db->nvol;
-        e->ttl = 1;
-        db->vol[db->nvol++].e = e;
+        SH_ASSERT(db->nvol < UINT32_MAX - 1);
+        e->val.kt_ttl = 1;
+        db->vol[db->nvol].e = e;
+        db->vol[db->nvol].when = when;
+        if ((db->nvol + 1) * 4 > db->vmap_size * 3) {
+            db->nvol++;
+            vmap_rebuild(db);
+        } else {
+            vmap_put(db, db->nvol++);
+        }
+        return;
     }
-    db->vol[e->vol_idx].when = when;
+    db->vol[vol_index(db, e)].when = when;
 }
 
 int64_t kdb_expire_of(const struct kdb *db, const struct kentry *e)
 {
-    return e->ttl ? db->vol[e->vol_idx].when : -1;
+    return e->val.kt_ttl ? db->vol[vol_index(db, e)].when : -1;
 }
 
 bool kdb_is_expired(const struct kdb *db, const struct kentry *e, int64_t now)
 {
-    return e->ttl && db->vol[e->vol_idx].when <= now;
+    return e->val.kt_ttl && db->vol[vol_index(db, e)].when <= now;
 }
 
 void kdb_delete(struct kdb *db, struct kentry *e)
 {
-    if (e->ttl) {
+    if (e->val.kt_ttl) {
         vol_remove(db, e);
     }
     kdict_delete(db->dict, e);
@@ -221,7 +311,7 @@ struct kentry *kdb_add(struct kdb *db, const void *key, size_t len, uint64_t has
 
     e->val.lru = SH_UNLIKELY(db->lfu) ? lfu_make(db->now_ms, KDB_LFU_INIT)
                                       : (uint32_t)(db->now_ms / 1000);
-    e->snap = db->snap_phase;
+    e->val.kt_snap = db->snap_phase;
     if (db->on_new) {
         db->on_new(db->hook_arg, db->id, e);
     }
@@ -247,6 +337,9 @@ void kdb_flush(struct kdb *db)
 {
     kdict_clear(db->dict);
     db->nvol = 0;
+    sh_free(db->vmap);
+    db->vmap = NULL;
+    db->vmap_size = 0;
     db->avg_ttl = 0;
 }
 

@@ -2,19 +2,37 @@
 /*
  * kdict.c: the key table (see kdict.h).
  *
- *   t[0]: [b0]->e->e  [b1]  [b2]->e ...      size 2^k
- *   t[1]: used only while resizing; rehashidx walks t[0] bucket by bucket
+ *   t[0].s: [e|tag] [0] [e|tag] [e|tag] [TOMB] [0] ...   size 2^k slots
+ *   t[1]:   used only while resizing
  *
- * Invariants: an entry is in exactly one of t[0], t[1]; while rehashing, the
- * buckets of t[0] below rehashidx are empty; bucket = hash & mask. The table
- * grows at load factor 1 (doubling) and shrinks below 1/8 (to the next power
- * of two of the count), Redis's policy. Each find/add/delete moves one bucket;
- * the shard's timer moves more when idle (kdict_rehash).
+ * A slot is EMPTY (0), a TOMB (a deleted entry's place, 1), or an entry's
+ * address with the top 16 bits of its key's hash in the slot's top 16 bits
+ * (user addresses fit 48 bits). An entry's home is hash & mask; it sits at
+ * the first slot at or after its home (wrapping) that was EMPTY or a TOMB
+ * when it was added, so every slot from its home to it is non-EMPTY: a
+ * lookup probes from the home to the first EMPTY slot. A delete leaves a
+ * TOMB, or EMPTY (with the TOMBs just before it) when the next slot is
+ * EMPTY, which keeps that invariant. A cluster is a maximal run of
+ * non-EMPTY slots; every entry's home is in its own cluster.
  *
- * Scan: Redis's dictScan. The cursor is a bucket index of the smaller table
- * advanced by incrementing its bit-reversed form, so that every bucket of the
- * smaller table and its expansions in the larger one are visited exactly
- * once, whatever resizes happen between calls.
+ * Load: live entries plus TOMBs stay below 3/4 of the slots; past that the
+ * table is rehashed (to twice the size, or the same size when TOMBs are
+ * what filled it), and below 1/8 live it shrinks (Redis's policy).
+ *
+ * Incremental rehash: entries move from t[0] to t[1] a whole cluster at a
+ * time, starting at a slot that was EMPTY when the rehash began and walking
+ * t[0] once around (rh_pos, rh_left slots to go). The slots walked are EMPTY,
+ * and the clusters not walked yet are whole (t[0] gains no entries while
+ * rehashing: adds go to t[1]), so a lookup probes t[0] as usual, then t[1].
+ * Each add walks enough slots that the walk ends before t[1] could pass its
+ * load limit (rh_budget).
+ *
+ * Scan: Redis's dictScan over home slots. The cursor is a home slot of the
+ * smaller table advanced by incrementing its bit-reversed form, so that
+ * every home of the smaller table and its expansions in the larger one are
+ * visited exactly once, whatever resizes happen between calls; visiting a
+ * home walks its cluster from there and takes the entries whose home it is
+ * (their hash is computed again).
  */
 #include "shardis/kdict.h"
 
@@ -22,18 +40,26 @@
 
 #include <string.h>
 
-#define KDICT_MIN_SIZE 4
+#define KDICT_MIN_SIZE 8
+/* slots walked by each lookup, add and delete while rehashing (at least) */
+#define REHASH_STEP    16
+#define SLOT_EMPTY     0ULL
+#define SLOT_TOMB      1ULL
+#define SLOT_PTR_MASK  ((1ULL << 48) - 1)
 
 struct ktable {
-    struct kentry **b;
+    uint64_t *s;
     size_t size; /* power of two, or 0 */
     size_t mask;
-    size_t used;
+    size_t used;  /* live entries */
+    size_t tombs; /* TOMB slots */
 };
 
 struct kdict {
     struct ktable t[2];
-    long rehashidx; /* -1 when not rehashing */
+    bool rehashing;
+    size_t rh_pos;  /* next slot of t[0] to walk */
+    size_t rh_left; /* slots of t[0] not walked yet */
 };
 
 uint64_t kdict_hash(const void *key, size_t len)
@@ -41,12 +67,29 @@ uint64_t kdict_hash(const void *key, size_t len)
     return XXH3_64bits(key, len);
 }
 
+static inline uint64_t tag_of(uint64_t hash)
+{
+    return hash & ~SLOT_PTR_MASK;
+}
+
+static inline bool slot_live(uint64_t s)
+{
+    return s > SLOT_TOMB;
+}
+
+static inline struct kentry *slot_entry(uint64_t s)
+{
+    return (struct kentry *)(uintptr_t)(s & SLOT_PTR_MASK);
+}
+
+static inline uint64_t entry_hash(const struct kentry *e)
+{
+    return kdict_hash(kentry_key(e), kentry_klen(e));
+}
+
 struct kdict *kdict_create(void)
 {
-    struct kdict *d = sh_calloc(1, sizeof(*d));
-
-    d->rehashidx = -1;
-    return d;
+    return sh_calloc(1, sizeof(struct kdict));
 }
 
 static void free_entry(struct kentry *e)
@@ -58,16 +101,11 @@ static void free_entry(struct kentry *e)
 static void table_clear(struct ktable *t)
 {
     for (size_t i = 0; i < t->size; i++) {
-        struct kentry *e = t->b[i];
-
-        while (e) {
-            struct kentry *next = e->next;
-
-            free_entry(e);
-            e = next;
+        if (slot_live(t->s[i])) {
+            free_entry(slot_entry(t->s[i]));
         }
     }
-    sh_free(t->b);
+    sh_free(t->s);
     memset(t, 0, sizeof(*t));
 }
 
@@ -75,7 +113,7 @@ void kdict_clear(struct kdict *d)
 {
     table_clear(&d->t[0]);
     table_clear(&d->t[1]);
-    d->rehashidx = -1;
+    d->rehashing = false;
 }
 
 void kdict_destroy(struct kdict *d)
@@ -98,21 +136,39 @@ size_t kdict_buckets(const struct kdict *d)
 
 bool kdict_is_rehashing(const struct kdict *d)
 {
-    return d->rehashidx >= 0;
+    return d->rehashing;
 }
 
-static void start_resize(struct kdict *d, size_t want)
+/* Whether n entries and TOMBs are within a table of size's load limit. */
+static inline bool fits(size_t n, size_t size)
+{
+    return n * 4 < size * 3;
+}
+
+/* Puts a slot value in the first EMPTY or TOMB slot from hash's home. */
+static void table_put(struct ktable *t, uint64_t hash, uint64_t slot)
+{
+    size_t i = hash & t->mask;
+
+    while (slot_live(t->s[i])) {
+        i = (i + 1) & t->mask;
+    }
+    if (t->s[i] == SLOT_TOMB) {
+        t->tombs--;
+    }
+    t->s[i] = slot;
+    t->used++;
+}
+
+static void start_resize(struct kdict *d, size_t live)
 {
     size_t size = KDICT_MIN_SIZE;
 
-    while (size < want) {
+    while (!fits(live + 1, size)) {
         size *= 2;
     }
-    if (size == d->t[0].size) {
-        return;
-    }
     struct ktable nt = {
-        .b = sh_calloc(size, sizeof(struct kentry *)),
+        .s = sh_calloc(size, sizeof(uint64_t)),
         .size = size,
         .mask = size - 1,
     };
@@ -121,84 +177,129 @@ static void start_resize(struct kdict *d, size_t want)
         return;
     }
     d->t[1] = nt;
-    d->rehashidx = 0;
+    d->rehashing = true;
+    d->rh_left = d->t[0].size;
+    /* the walk starts at an EMPTY slot: the cluster after it is whole */
+    d->rh_pos = 0;
+    while (d->t[0].s[d->rh_pos] != SLOT_EMPTY) {
+        d->rh_pos++;
+    }
+}
+
+static void finish_rehash(struct kdict *d)
+{
+    SH_ASSERT(d->t[0].used == 0);
+    if (d->t[0].size * sizeof(uint64_t) >= (64u << 10)) {
+        sh_free_pages(d->t[0].s); /* RSS falls now, not 10 s later */
+    } else {
+        sh_free(d->t[0].s);
+    }
+    d->t[0] = d->t[1];
+    memset(&d->t[1], 0, sizeof(d->t[1]));
+    d->rehashing = false;
+}
+
+/* Walks at least n slots of t[0], stopping only after an EMPTY one (or at
+ * the end of the walk), moving the entries met to t[1]. */
+static void rehash_slots(struct kdict *d, size_t n)
+{
+    struct ktable *t0 = &d->t[0], *t1 = &d->t[1];
+
+    while (d->rh_left) {
+        uint64_t s = t0->s[d->rh_pos];
+
+        if (slot_live(s)) {
+            table_put(t1, entry_hash(slot_entry(s)), s);
+            t0->used--;
+        } else if (s == SLOT_TOMB) {
+            t0->tombs--;
+        }
+        t0->s[d->rh_pos] = SLOT_EMPTY;
+        d->rh_pos = (d->rh_pos + 1) & t0->mask;
+        d->rh_left--;
+        if (n) {
+            n--;
+        }
+        if (n == 0 && s == SLOT_EMPTY) {
+            break;
+        }
+    }
+    if (d->rh_left == 0 || t0->used == 0) {
+        finish_rehash(d);
+    }
 }
 
 bool kdict_rehash(struct kdict *d, int n)
 {
-    int empty_visits = n * 10;
-
-    if (d->rehashidx < 0) {
+    if (!d->rehashing) {
         return false;
     }
-    while (n-- && d->t[0].used) {
-        while (d->t[0].b[d->rehashidx] == NULL) {
-            d->rehashidx++;
-            if (--empty_visits == 0) {
-                return true;
-            }
-        }
-        struct kentry *e = d->t[0].b[d->rehashidx];
+    rehash_slots(d, (size_t)n * 8);
+    return d->rehashing;
+}
 
-        while (e) {
-            struct kentry *next = e->next;
-            size_t idx = kdict_hash(e->key, e->klen) & d->t[1].mask;
+/* Slots an add walks so that the walk ends before t[1] passes its load
+ * limit: what is left to walk over the adds t[1] has room for. */
+static size_t rh_budget(const struct kdict *d)
+{
+    size_t held = d->t[0].used + d->t[1].used + d->t[1].tombs;
+    size_t limit = d->t[1].size * 3 / 4;
+    size_t room = limit > held + 1 ? limit - held - 1 : 0;
 
-            e->next = d->t[1].b[idx];
-            d->t[1].b[idx] = e;
-            d->t[0].used--;
-            d->t[1].used++;
-            e = next;
-        }
-        d->t[0].b[d->rehashidx] = NULL;
-        d->rehashidx++;
+    if (room == 0) {
+        return d->rh_left;
     }
-    if (d->t[0].used == 0) {
-        sh_free(d->t[0].b);
-        d->t[0] = d->t[1];
-        memset(&d->t[1], 0, sizeof(d->t[1]));
-        d->rehashidx = -1;
-        return false;
-    }
-    return true;
+    return d->rh_left / room + REHASH_STEP;
 }
 
 static void maybe_resize(struct kdict *d)
 {
-    size_t used = d->t[0].used;
+    const struct ktable *t = &d->t[0];
 
-    if (d->rehashidx >= 0) {
+    if (d->rehashing) {
         return;
     }
-    if (d->t[0].size == 0 || used >= d->t[0].size) {
-        start_resize(d, used + 1);
-    } else if (d->t[0].size > KDICT_MIN_SIZE && used * 8 < d->t[0].size) {
-        start_resize(d, used);
+    /* sized for half again the live entries: at most about half full after,
+     * twice the size when the entries filled it, the same size (or smaller)
+     * when TOMBs did */
+    if (t->size == 0 || !fits(t->used + t->tombs + 1, t->size) ||
+        (t->size > KDICT_MIN_SIZE && t->used * 8 < t->size)) {
+        start_resize(d, t->used + t->used / 2);
     }
+}
+
+static struct kentry *table_find(const struct ktable *t, const void *key, size_t len, uint64_t hash)
+{
+    uint64_t tag = tag_of(hash);
+    size_t i = hash & t->mask;
+
+    for (uint64_t s; (s = t->s[i]) != SLOT_EMPTY; i = (i + 1) & t->mask) {
+        if ((s & ~SLOT_PTR_MASK) == tag && s != SLOT_TOMB) {
+            struct kentry *e = slot_entry(s);
+
+            if (kentry_klen(e) == len && memcmp(kentry_key(e), key, len) == 0) {
+                return e;
+            }
+        }
+    }
+    return NULL;
 }
 
 struct kentry *kdict_find(struct kdict *d, const void *key, size_t len, uint64_t hash)
 {
+    struct kentry *e;
+
     if (kdict_size(d) == 0) {
         return NULL;
     }
-    if (d->rehashidx >= 0) {
-        kdict_rehash(d, 1);
+    if (d->rehashing) {
+        rehash_slots(d, REHASH_STEP);
     }
-    for (int t = 0; t < 2; t++) {
-        const struct ktable *tb = &d->t[t];
-
-        if (tb->size == 0) {
-            continue;
-        }
-        for (struct kentry *e = tb->b[hash & tb->mask]; e; e = e->next) {
-            if (e->klen == len && memcmp(e->key, key, len) == 0) {
-                return e;
-            }
-        }
-        if (d->rehashidx < 0) {
-            break;
-        }
+    if (d->t[0].used && (e = table_find(&d->t[0], key, len, hash))) {
+        return e;
+    }
+    if (d->rehashing && d->t[1].used) {
+        return table_find(&d->t[1], key, len, hash);
     }
     return NULL;
 }
@@ -206,41 +307,56 @@ struct kentry *kdict_find(struct kdict *d, const void *key, size_t len, uint64_t
 /* The tables a lookup of hash may visit (t[1] only while rehashing). */
 static int live_tables(const struct kdict *d)
 {
-    return d->rehashidx >= 0 ? 2 : 1;
+    return d->rehashing ? 2 : 1;
 }
 
 void kdict_prefetch_bucket(const struct kdict *d, uint64_t hash)
 {
     for (int t = 0; t < live_tables(d); t++) {
         if (d->t[t].size) {
-            __builtin_prefetch(&d->t[t].b[hash & d->t[t].mask]);
+            __builtin_prefetch(&d->t[t].s[hash & d->t[t].mask]);
         }
     }
+}
+
+/* The first entry from hash's home whose tag matches (a few slots at most). */
+static const struct kentry *tag_entry(const struct ktable *t, uint64_t hash)
+{
+    uint64_t tag = tag_of(hash);
+    size_t i = hash & t->mask;
+
+    if (t->size == 0) {
+        return NULL;
+    }
+    for (int n = 0; n < 8; n++, i = (i + 1) & t->mask) {
+        uint64_t s = t->s[i];
+
+        if (s == SLOT_EMPTY) {
+            break;
+        }
+        if ((s & ~SLOT_PTR_MASK) == tag && s != SLOT_TOMB) {
+            return slot_entry(s);
+        }
+    }
+    return NULL;
 }
 
 void kdict_prefetch_entry(const struct kdict *d, uint64_t hash)
 {
     for (int t = 0; t < live_tables(d); t++) {
-        if (d->t[t].size) {
-            const struct kentry *e = d->t[t].b[hash & d->t[t].mask];
+        const struct kentry *e = tag_entry(&d->t[t], hash);
 
-            if (e) {
-                /* the header and the key's first bytes: a 48-byte entry
-                 * (a 16-byte key) may straddle two cache lines */
-                __builtin_prefetch(e);
-                __builtin_prefetch((const char *)e + sizeof(*e) + 8);
-            }
+        if (e) {
+            /* the header and the key: a 32-byte entry is in one line */
+            __builtin_prefetch(e);
         }
     }
 }
 
-/* The stored hash is gone (kentry), so this takes the chain's first entry:
- * the one a lookup most often wants (load factor at most 1); a wrong one is
- * only a wasted prefetch. */
 void kdict_prefetch_value(const struct kdict *d, uint64_t hash)
 {
     for (int t = 0; t < live_tables(d); t++) {
-        const struct kentry *e = d->t[t].size ? d->t[t].b[hash & d->t[t].mask] : NULL;
+        const struct kentry *e = tag_entry(&d->t[t], hash);
 
         if (e && e->val.type != KVAL_NONE &&
             (e->val.type != KVAL_STRING || e->val.enc == KVAL_ENC_RAW ||
@@ -252,45 +368,64 @@ void kdict_prefetch_value(const struct kdict *d, uint64_t hash)
 
 struct kentry *kdict_add(struct kdict *d, const void *key, size_t len, uint64_t hash)
 {
-    struct kentry *e = sh_malloc(sizeof(*e) + len);
-    struct ktable *tb;
-    size_t idx;
+    size_t pre = len >= KENTRY_LONG ? sizeof(uint32_t) : 0;
+    struct kentry *e = sh_malloc(sizeof(*e) + pre + len);
+    struct ktable *t;
 
+    SH_ASSERT(((uintptr_t)e & ~SLOT_PTR_MASK) == 0 && ((uintptr_t)e & 1) == 0);
     maybe_resize(d);
-    if (d->rehashidx >= 0) {
-        kdict_rehash(d, 1);
+    if (d->rehashing) {
+        rehash_slots(d, rh_budget(d));
     }
-    tb = d->rehashidx >= 0 ? &d->t[1] : &d->t[0];
-    e->vol_idx = 0;
-    e->ttl = 0;
-    e->snap = 0;
-    e->klen = (uint32_t)len;
+    t = d->rehashing ? &d->t[1] : &d->t[0];
     memset(&e->val, 0, sizeof(e->val));
-    memcpy(e->key, key, len);
-    idx = hash & tb->mask;
-    e->next = tb->b[idx];
-    tb->b[idx] = e;
-    tb->used++;
+    if (pre) {
+        uint32_t n = (uint32_t)len;
+
+        e->val.kt_klen = KENTRY_LONG;
+        memcpy(e->kraw, &n, sizeof(n));
+    } else {
+        e->val.kt_klen = (uint8_t)len;
+    }
+    memcpy(e->kraw + pre, key, len);
+    table_put(t, hash, (uint64_t)(uintptr_t)e | tag_of(hash));
     return e;
+}
+
+/* Empties slot i of t: a TOMB, unless the next slot is EMPTY, in which case
+ * it and the TOMBs just before it become EMPTY. */
+static void table_remove(struct ktable *t, size_t i)
+{
+    t->used--;
+    if (t->s[(i + 1) & t->mask] != SLOT_EMPTY) {
+        t->s[i] = SLOT_TOMB;
+        t->tombs++;
+        return;
+    }
+    t->s[i] = SLOT_EMPTY;
+    for (i = (i - 1) & t->mask; t->s[i] == SLOT_TOMB; i = (i - 1) & t->mask) {
+        t->s[i] = SLOT_EMPTY;
+        t->tombs--;
+    }
 }
 
 void kdict_delete(struct kdict *d, struct kentry *e)
 {
-    uint64_t hash = kdict_hash(e->key, e->klen);
+    uint64_t hash = entry_hash(e);
+    uint64_t want = (uint64_t)(uintptr_t)e | tag_of(hash);
 
-    for (int t = 0; t < 2; t++) {
-        struct ktable *tb = &d->t[t];
+    for (int n = 0; n < 2; n++) {
+        struct ktable *t = &d->t[n];
 
-        if (tb->size == 0) {
+        if (t->used == 0) {
             continue;
         }
-        for (struct kentry **pp = &tb->b[hash & tb->mask]; *pp; pp = &(*pp)->next) {
-            if (*pp == e) {
-                *pp = e->next;
-                tb->used--;
+        for (size_t i = hash & t->mask; t->s[i] != SLOT_EMPTY; i = (i + 1) & t->mask) {
+            if (t->s[i] == want) {
+                table_remove(t, i);
                 free_entry(e);
-                if (d->rehashidx >= 0) {
-                    kdict_rehash(d, 1);
+                if (d->rehashing) {
+                    rehash_slots(d, REHASH_STEP);
                 } else {
                     maybe_resize(d);
                 }
@@ -301,13 +436,14 @@ void kdict_delete(struct kdict *d, struct kentry *e)
     sh_panic("kdict_delete: entry not in table");
 }
 
-static void scan_bucket(struct kentry *e, kdict_scan_fn *fn, void *arg)
+/* Calls fn for the entries of t whose home is slot h: they are in the
+ * cluster from h on. */
+static void scan_home(const struct ktable *t, size_t h, kdict_scan_fn *fn, void *arg)
 {
-    while (e) {
-        struct kentry *next = e->next;
-
-        fn(arg, e);
-        e = next;
+    for (size_t i = h; t->s[i] != SLOT_EMPTY; i = (i + 1) & t->mask) {
+        if (slot_live(t->s[i]) && (entry_hash(slot_entry(t->s[i])) & t->mask) == h) {
+            fn(arg, slot_entry(t->s[i]));
+        }
     }
 }
 
@@ -327,10 +463,10 @@ uint64_t kdict_scan(struct kdict *d, uint64_t v, kdict_scan_fn *fn, void *arg)
     if (kdict_size(d) == 0) {
         return 0;
     }
-    if (d->rehashidx < 0) {
+    if (!d->rehashing) {
         small = &d->t[0];
         m0 = small->mask;
-        scan_bucket(small->b[v & m0], fn, arg);
+        scan_home(small, v & m0, fn, arg);
         v |= ~m0;
         v = rev(v);
         v++;
@@ -346,10 +482,10 @@ uint64_t kdict_scan(struct kdict *d, uint64_t v, kdict_scan_fn *fn, void *arg)
     }
     m0 = small->mask;
     m1 = large->mask;
-    scan_bucket(small->b[v & m0], fn, arg);
-    /* every bucket of the larger table that expands the small one's bucket */
+    scan_home(small, v & m0, fn, arg);
+    /* every home of the larger table that expands the small one's home */
     do {
-        scan_bucket(large->b[v & m1], fn, arg);
+        scan_home(large, v & m1, fn, arg);
         v |= ~m1;
         v = rev(v);
         v++;
@@ -360,39 +496,23 @@ uint64_t kdict_scan(struct kdict *d, uint64_t v, kdict_scan_fn *fn, void *arg)
 
 struct kentry *kdict_random(struct kdict *d, uint64_t rnd)
 {
-    struct kentry *e = NULL;
-    size_t len = 0;
+    const struct ktable *t = &d->t[0];
+    size_t i;
 
     if (kdict_size(d) == 0) {
         return NULL;
     }
-    if (d->rehashidx >= 0) {
-        kdict_rehash(d, 1);
+    if (d->rehashing) {
+        rehash_slots(d, 1);
     }
-    /* probe buckets from a random start until a non-empty one */
-    for (uint64_t r = rnd;; r = r * 6364136223846793005ULL + 1442695040888963407ULL) {
-        if (d->rehashidx >= 0) {
-            size_t span = d->t[0].size + d->t[1].size;
-            size_t h = (size_t)(r >> 17) % span;
+    if (d->rehashing) {
+        /* a table in proportion to its entries */
+        size_t all = d->t[0].used + d->t[1].used;
 
-            if (h < d->t[0].size) {
-                e = h >= (size_t)d->rehashidx ? d->t[0].b[h] : NULL;
-            } else {
-                e = d->t[1].b[h - d->t[0].size];
-            }
-        } else {
-            e = d->t[0].b[(r >> 17) & d->t[0].mask];
-        }
-        if (e) {
-            break;
-        }
+        t = (size_t)(rnd % all) < d->t[0].used ? &d->t[0] : &d->t[1];
+        rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
     }
-    for (struct kentry *x = e; x; x = x->next) {
-        len++;
+    for (i = (size_t)(rnd >> 17) & t->mask; !slot_live(t->s[i]); i = (i + 1) & t->mask) {
     }
-    len = (size_t)(rnd % len);
-    while (len--) {
-        e = e->next;
-    }
-    return e;
+    return slot_entry(t->s[i]);
 }

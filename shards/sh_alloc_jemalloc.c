@@ -79,3 +79,19 @@ int sh_alloc_purge(void)
     snprintf(cmd, sizeof(cmd), "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
     return mallctl(cmd, NULL, NULL, NULL, 0) == 0 ? 0 : -ENOTSUP;
 }
+
+void sh_free_pages(void *ptr)
+{
+    unsigned arena;
+    size_t len = sizeof(arena);
+    char cmd[64];
+
+    if (!ptr) {
+        return;
+    }
+    sh_free(ptr);
+    if (mallctl("thread.arena", &arena, &len, NULL, 0) == 0) {
+        snprintf(cmd, sizeof(cmd), "arena.%u.purge", arena);
+        (void)mallctl(cmd, NULL, NULL, NULL, 0);
+    }
+}

@@ -38,3 +38,9 @@ int sh_alloc_purge(void)
 {
     return -ENOTSUP;
 }
+
+void sh_free_pages(void *ptr)
+{
+    /* glibc's free unmaps a block this large (it came from mmap) */
+    sh_free(ptr);
+}

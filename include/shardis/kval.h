@@ -75,15 +75,23 @@ struct kstr {
 #define KVAL_STR_MAX (UINT32_MAX - 64)
 
 struct kval {
-    uint8_t type; /* enum kval_type */
-    uint8_t enc;  /* enum kval_enc */
+    uint8_t type : 4; /* enum kval_type */
+    uint8_t enc : 4;  /* enum kval_enc */
+    uint8_t elen;     /* KVAL_ENC_EMB, KVAL_ENC_BARE: the length of the string */
     /* a raw string written in place (kval_make_raw: APPEND SETRANGE SETBIT
      * BITFIELD BITOP): OBJECT ENCODING says "raw" whatever its length, as
      * for Redis's unshared objects; cleared when a new value is set */
-    uint8_t grown;
-    uint8_t elen; /* KVAL_ENC_EMB, KVAL_ENC_BARE: the length of the string */
+    uint8_t grown : 1;
+    /* The key table's bits (kt_*), in what would be padding: they belong to
+     * the struct kentry the value sits in (its TTL mark, snapshot mark and
+     * key length), not to the value. A value that may sit in an entry is
+     * assigned whole only with kval_assign (kentry_set_val), which keeps
+     * them; in a value outside an entry they mean nothing. */
+    uint8_t kt_ttl : 1;
+    uint8_t kt_snap : 1;
+    uint8_t kt_klen;
     /* unix seconds of the last access (OBJECT IDLETIME), stamped by kdb on
-     * lookup and add; it sits in what would be padding */
+     * lookup and add */
     uint32_t lru;
     union {
         long long i;
@@ -92,6 +100,16 @@ struct kval {
         char b[KVAL_EMB_MAX];
     } u;
 };
+
+/* Assigns v to *dst whole, keeping dst's table bits (kt_*): how a value
+ * is put in one that may sit in a struct kentry (kentry_set_val). */
+static inline void kval_assign(struct kval *dst, struct kval v)
+{
+    v.kt_ttl = dst->kt_ttl;
+    v.kt_snap = dst->kt_snap;
+    v.kt_klen = dst->kt_klen;
+    *dst = v;
+}
 
 /* Frees a value's memory and sets it to KVAL_NONE. */
 void kval_clear(struct kval *v);

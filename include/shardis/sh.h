@@ -87,6 +87,12 @@ SH_MUST_CHECK int sh_alloc_get_stats(struct sh_alloc_stats *st);
  * back to the system; -ENOTSUP likewise. */
 SH_MUST_CHECK int sh_alloc_print_stats(void (*out)(void *arg, const char *text), void *arg);
 SH_MUST_CHECK int sh_alloc_purge(void);
+/* Frees a large block (a resized table's old array) and hands the free
+ * pages of the calling thread's arena back to the system at once, instead of
+ * after the allocator's decay time (jemalloc's 10 s), so that RSS falls when
+ * the table has moved. For blocks of a megabyte or more: the purge costs a
+ * system call per free extent. sh_free_pages(NULL) is a no-op. */
+void sh_free_pages(void *ptr);
 
 char *sh_strdup(const char *s);
 char *sh_memdup(const void *p, size_t n);

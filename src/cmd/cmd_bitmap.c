@@ -611,7 +611,7 @@ static void store_result(struct cmd_ctx *ctx, int i, struct kval *res)
         e = kdb_add(ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, cmd_key_hash(ctx, i));
     }
     res->lru = e->val.lru;
-    e->val = *res;
+    kentry_set_val(e, *res);
     notify_key(ctx, i, NOTIFY_STRING, "set");
 }
 

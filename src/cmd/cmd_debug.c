@@ -280,7 +280,7 @@ static void digest_entry(void *arg, struct kentry *e)
     struct db_digest *dd = arg;
     uint8_t kd[DIGEST_LEN] = { 0 };
 
-    mix_digest(kd, e->key, e->klen);
+    mix_digest(kd, kentry_key(e), kentry_klen(e));
     digest_value(kd, e);
     xor_digest(dd->d, kd, DIGEST_LEN);
     dd->any = true;

@@ -155,7 +155,7 @@ static void cmd_restore(struct cmd_ctx *ctx)
 
         v.lru = at > 0 ? (uint32_t)at : 0;
     }
-    e->val = v;
+    kentry_set_val(e, v);
     if (ttl) {
         kdb_set_expire(ctx->db, e, ttl);
     }

@@ -151,7 +151,7 @@ static struct kentry *add_new_hll(struct cmd_ctx *ctx, int i)
     }
     e = kdb_add(ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, cmd_key_hash(ctx, i));
     v.lru = e->val.lru;
-    e->val = v;
+    kentry_set_val(e, v);
     return e;
 }
 

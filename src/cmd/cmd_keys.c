@@ -261,7 +261,7 @@ static int store_value(struct shard *sh, int dbid, struct sh_slice key, uint64_t
     }
     e = kdb_add(db, key.ptr, key.len, hash);
     v.lru = e->val.lru;
-    e->val = v;
+    kentry_set_val(e, v);
     kdb_set_expire(db, e, pexpireat);
     notify_key(sh, dbid, key, event);
     return 1;
@@ -352,8 +352,7 @@ static void rename_generic(struct cmd_ctx *ctx, bool nx)
     }
     /* move the value: src keeps an empty one so deleting it frees nothing */
     dst = kdb_add(ctx->db, ctx->argv[2].ptr, ctx->argv[2].len, cmd_key_hash(ctx, 2));
-    dst->val = src->val;
-    memset(&src->val, 0, sizeof(src->val));
+    kentry_set_val(dst, kentry_take_val(src));
     expire = kdb_expire_of(ctx->db, src);
     kdb_delete(ctx->db, src);
     if (expire >= 0) {
@@ -472,7 +471,7 @@ static void cmd_copy(struct cmd_ctx *ctx)
     }
     dst = kdb_add(dstdb, ctx->argv[2].ptr, ctx->argv[2].len, hash);
     v.lru = dst->val.lru;
-    dst->val = v;
+    kentry_set_val(dst, v);
     if (kentry_has_ttl(src)) {
         kdb_set_expire(dstdb, dst, kdb_expire_of(ctx->db, src));
     }
@@ -519,8 +518,7 @@ static void cmd_move(struct cmd_ctx *ctx)
     }
     /* the value moves: src keeps an empty one so deleting it frees nothing */
     dst = kdb_add(dstdb, ctx->argv[1].ptr, ctx->argv[1].len, hash);
-    dst->val = src->val;
-    memset(&src->val, 0, sizeof(src->val));
+    kentry_set_val(dst, kentry_take_val(src));
     expire = kdb_expire_of(ctx->db, src);
     kdb_delete(ctx->db, src);
     if (expire >= 0) {
@@ -1057,10 +1055,10 @@ static void keys_one(void *arg, struct kentry *e)
     if (kdb_is_expired(w->db, e, w->now)) {
         return;
     }
-    if (!w->all && !glob_match(w->pat.ptr, w->pat.len, e->key, e->klen, false)) {
+    if (!w->all && !glob_match(w->pat.ptr, w->pat.len, kentry_key(e), kentry_klen(e), false)) {
         return;
     }
-    reply_bulk(w->r, e->key, e->klen);
+    reply_bulk(w->r, kentry_key(e), kentry_klen(e));
     w->n++;
 }
 
@@ -1142,7 +1140,7 @@ static void scan_collect(void *arg, struct kentry *e)
 
 static bool scan_keep(const struct scan_opts *o, const struct kentry *e)
 {
-    if (o->use_pat && !glob_match(o->pat.ptr, o->pat.len, e->key, e->klen, false)) {
+    if (o->use_pat && !glob_match(o->pat.ptr, o->pat.len, kentry_key(e), kentry_klen(e), false)) {
         return false;
     }
     return !o->use_type || sh_slice_eq_nocase(o->type, type_name(e));
@@ -1175,7 +1173,7 @@ static void cmd_scan(struct cmd_ctx *ctx)
     at = reply_array_begin(&ctx->r);
     for (size_t i = 0; i < a.n; i++) {
         if (scan_keep(&o, a.v[i])) {
-            reply_bulk(&ctx->r, a.v[i]->key, a.v[i]->klen);
+            reply_bulk(&ctx->r, kentry_key(a.v[i]), kentry_klen(a.v[i]));
             n++;
         }
     }
@@ -1299,7 +1297,7 @@ static void cmd_randomkey(struct cmd_ctx *ctx)
     struct kentry *e = kdb_random(ctx->db, shard_rand(ctx->shard), ctx->shard->now_ms);
 
     if (e) {
-        reply_bulk(&ctx->r, e->key, e->klen);
+        reply_bulk(&ctx->r, kentry_key(e), kentry_klen(e));
     } else {
         reply_null(&ctx->r);
     }

@@ -172,7 +172,7 @@ static void cmd_sadd(struct cmd_ctx *ctx)
     }
     if (!e && fresh.type == KVAL_SET) {
         e = kdb_add(ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, cmd_key_hash(ctx, 1));
-        e->val = fresh;
+        kentry_set_val(e, fresh);
     }
     if (added) {
         notify_key(ctx, 1, NOTIFY_SET, "sadd");
@@ -277,7 +277,8 @@ static void spop_most(struct cmd_ctx *ctx, struct kval *v, size_t count, size_t 
     SH_ASSERT(tset_size(v) == count);
     reply_members(&ctx->r, v, true);
     kval_clear(v);
-    *v = kept;
+    kept.lru = v->lru;
+    kval_assign(v, kept);
 }
 
 static void spop_count(struct cmd_ctx *ctx)
@@ -505,7 +506,7 @@ static void cmd_smove(struct cmd_ctx *ctx)
     }
     if (!dst) {
         dst = kdb_add(ctx->db, ctx->argv[2].ptr, ctx->argv[2].len, cmd_key_hash(ctx, 2));
-        dst->val = fresh;
+        kentry_set_val(dst, fresh);
     }
     if (added) {
         notify_key(ctx, 2, NOTIFY_SET, "sadd");
@@ -599,7 +600,7 @@ static void store_result(struct cmd_ctx *ctx, int i, struct kval *res, const cha
     } else {
         e = kdb_add(ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, cmd_key_hash(ctx, i));
     }
-    e->val = *res;
+    kentry_set_val(e, *res);
     notify_key(ctx, i, NOTIFY_SET, event);
     reply_int(&ctx->r, card);
 }

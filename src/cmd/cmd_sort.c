@@ -581,7 +581,7 @@ static void store_list(struct shard *sh, struct kdb *db, int dbid, struct sh_sli
             e = kdb_add(db, dst.ptr, dst.len, h);
         }
         list->lru = e->val.lru;
-        e->val = *list;
+        kentry_set_val(e, *list);
         pubsub_notify(sh, NOTIFY_LIST, "sortstore", dst.ptr, dst.len, dbid);
     }
     if (SH_UNLIKELY(sh->nwatched) && route_hooks.touched) {

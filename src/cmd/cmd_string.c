@@ -286,7 +286,7 @@ static struct kentry *swap_value(struct cmd_ctx *ctx, struct kentry *e, const st
         e = add_key(ctx, 1);
     }
     nv.lru = e->val.lru;
-    e->val = nv;
+    kentry_set_val(e, nv);
     return e;
 }
 

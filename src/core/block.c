@@ -249,8 +249,9 @@ void block_mark_ready(struct shard *sh, int dbid, const char *key, size_t len)
 void block_key_added(struct shard *sh, int dbid, const struct kentry *e)
 {
     if (sh->blk->nqueues &&
-        block_queue_entry(sh, dbid, (struct sh_slice){ e->key, e->klen }, false) != NULL) {
-        block_mark_ready(sh, dbid, e->key, e->klen);
+        block_queue_entry(sh, dbid, (struct sh_slice){ kentry_key(e), kentry_klen(e) }, false) !=
+                NULL) {
+        block_mark_ready(sh, dbid, kentry_key(e), kentry_klen(e));
     }
 }
 

@@ -120,8 +120,8 @@ static void pool_insert(struct evict_pool *p, int dbid, const struct kentry *e, 
     for (int i = 0; i < POOL_SIZE; i++) {
         struct pool_entry *pe = &p->e[i];
 
-        if (pe->key && pe->dbid == dbid && pe->klen == e->klen &&
-            memcmp(pe->key, e->key, e->klen) == 0) {
+        if (pe->key && pe->dbid == dbid && pe->klen == kentry_klen(e) &&
+            memcmp(pe->key, kentry_key(e), kentry_klen(e)) == 0) {
             pe->score = sc; /* already in: its score now */
             return;
         }
@@ -139,8 +139,8 @@ static void pool_insert(struct evict_pool *p, int dbid, const struct kentry *e, 
         return;
     }
     pool_drop(&p->e[at]);
-    p->e[at] = (struct pool_entry){ sc, dbid, kdict_hash(e->key, e->klen), e->klen,
-                                    sh_memdup(e->key, e->klen) };
+    p->e[at] = (struct pool_entry){ sc, dbid, kdict_hash(kentry_key(e), kentry_klen(e)),
+                                    kentry_klen(e), sh_memdup(kentry_key(e), kentry_klen(e)) };
 }
 
 /* Evicts one key chosen by the policy. False when there is none to take. */
@@ -210,14 +210,15 @@ static bool evict_one(struct shard *sh, enum policy p)
         }
     }
     /* a running snapshot takes the value first (peek hands it over) */
-    best = kdb_peek(best_db, best->key, best->klen, kdict_hash(best->key, best->klen), sh->now_ms);
+    best = kdb_peek(best_db, kentry_key(best), kentry_klen(best),
+                    kdict_hash(kentry_key(best), kentry_klen(best)), sh->now_ms);
     if (!best) {
         return true; /* it had expired: memory was freed all the same */
     }
-    pubsub_notify(sh, NOTIFY_EVICTED, "evicted", best->key, best->klen, best_dbid);
-    tracking_key_expired(sh, best->key, best->klen);
+    pubsub_notify(sh, NOTIFY_EVICTED, "evicted", kentry_key(best), kentry_klen(best), best_dbid);
+    tracking_key_expired(sh, kentry_key(best), kentry_klen(best));
     if (SH_UNLIKELY(sh->prop_on)) {
-        shard_hooks.prop_expired(sh, best_dbid, best->key, best->klen); /* a DEL */
+        shard_hooks.prop_expired(sh, best_dbid, kentry_key(best), kentry_klen(best)); /* a DEL */
     }
     kdb_delete(best_db, best);
     sh->stats.evicted_keys++;

@@ -328,9 +328,9 @@ static void deliver_to_pattern(void *arg, struct kentry *e)
 {
     struct pat_delivery *d = arg;
     struct pslist *l = e->val.u.p;
-    struct sh_slice pat = { e->key, e->klen };
+    struct sh_slice pat = { kentry_key(e), kentry_klen(e) };
 
-    if (!glob_match(e->key, e->klen, d->ch.ptr, d->ch.len, false)) {
+    if (!glob_match(kentry_key(e), kentry_klen(e), d->ch.ptr, d->ch.len, false)) {
         return;
     }
     for (uint32_t i = 0; i < l->n; i++) {
@@ -399,7 +399,7 @@ static void count_pattern(void *arg, struct kentry *e)
     struct pat_count *pc = arg;
     struct psreg *r = e->val.u.p;
 
-    if (!glob_match(e->key, e->klen, pc->ch.ptr, pc->ch.len, false)) {
+    if (!glob_match(kentry_key(e), kentry_klen(e), pc->ch.ptr, pc->ch.len, false)) {
         return;
     }
     pc->total += r->total;
@@ -660,8 +660,8 @@ static void collect_name(void *arg, struct kentry *e)
     }
     /* offsets for now: the byte buffer may still move */
     l->v[l->n].ptr = (const char *)(uintptr_t)l->bytes.len;
-    l->v[l->n].len = e->klen;
-    rbuf_append(&l->bytes, e->key, e->klen);
+    l->v[l->n].len = kentry_klen(e);
+    rbuf_append(&l->bytes, kentry_key(e), kentry_klen(e));
     l->n++;
 }
 
@@ -834,11 +834,12 @@ static void list_channel(void *arg, struct kentry *e)
 {
     struct channel_list *cl = arg;
 
-    if (!owns(cl->sh, (struct sh_slice){ e->key, e->klen })) {
+    if (!owns(cl->sh, (struct sh_slice){ kentry_key(e), kentry_klen(e) })) {
         return; /* every shard has it: its owner lists it */
     }
-    if (!cl->pattern || glob_match(cl->pattern->ptr, cl->pattern->len, e->key, e->klen, false)) {
-        reply_bulk(cl->r, e->key, e->klen);
+    if (!cl->pattern ||
+        glob_match(cl->pattern->ptr, cl->pattern->len, kentry_key(e), kentry_klen(e), false)) {
+        reply_bulk(cl->r, kentry_key(e), kentry_klen(e));
         cl->n++;
     }
 }

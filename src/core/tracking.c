@@ -436,7 +436,7 @@ static void invalidate_key(struct tracking *t, struct sh_slice key, uint64_t wri
     ids = e->val.u.p;
     e->val.u.p = NULL;
     if (ids) {
-        struct sh_slice k = { e->key, e->klen };
+        struct sh_slice k = { kentry_key(e), kentry_klen(e) };
 
         send_inv(t, 'd', writer, &k, 1, ids->id, (int)ids->n);
         t->items -= ids->n;
@@ -491,9 +491,9 @@ static void limit_table(struct tracking *t)
         if (!e) {
             break;
         }
-        len = e->klen;
+        len = kentry_klen(e);
         copy = len <= sizeof(stack) ? stack : sh_malloc(len);
-        memcpy(copy, e->key, len);
+        memcpy(copy, kentry_key(e), len);
         invalidate_key(t, (struct sh_slice){ copy, len }, 0, false);
         if (copy != stack) {
             sh_free(copy);
@@ -520,7 +520,7 @@ static void collect_one(void *arg, struct kentry *e)
     struct trk_prefix *p = e->val.u.p;
     struct kentry *k;
 
-    if (e->klen > cc->key.len || memcmp(e->key, cc->key.ptr, e->klen) != 0) {
+    if (kentry_klen(e) > cc->key.len || memcmp(kentry_key(e), cc->key.ptr, kentry_klen(e)) != 0) {
         return;
     }
     k = name_find(p->keys, cc->key);
@@ -607,7 +607,7 @@ static void list_key(void *arg, struct kentry *e)
         l->k = sh_realloc(l->k, sizeof(*l->k) * (size_t)l->cap);
         l->writer = sh_realloc(l->writer, sizeof(*l->writer) * (size_t)l->cap);
     }
-    l->k[l->n] = (struct sh_slice){ e->key, e->klen };
+    l->k[l->n] = (struct sh_slice){ kentry_key(e), kentry_klen(e) };
     l->writer[l->n] = (uint64_t)e->val.u.i;
     l->n++;
 }

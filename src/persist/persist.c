@@ -166,7 +166,7 @@ static void put_record(struct shard *sh, struct pshard *ps, int dbid, const stru
         rdb_put_ms(&ps->out, expire);
     }
     rdb_put_byte(&ps->out, (uint8_t)rdb_value_type(&e->val));
-    rdb_put_string(&ps->out, e->key, e->klen);
+    rdb_put_string(&ps->out, kentry_key(e), kentry_klen(e));
     rdb_put_value_payload(&ps->out, &e->val);
     ps->keys++;
     if (ps->out.len >= CHUNK_BYTES) {

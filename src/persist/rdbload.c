@@ -96,7 +96,7 @@ static bool load_key(struct load *l, int type, int dbid, int64_t expire, long lo
     }
     e = kdb_add(db, key.p, key.len, hash);
     lru = e->val.lru;
-    e->val = v;
+    kentry_set_val(e, v);
     e->val.lru = idle >= 0 ? (uint32_t)(sh->now_ms / 1000 - idle) : lru;
     if (expire >= 0) {
         kdb_set_expire(db, e, expire);

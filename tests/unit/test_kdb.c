@@ -205,6 +205,54 @@ static void test_volatile_count_follows_set_expire_persist_and_delete(void **sta
     assert_int_equal(kdb_size(db), 7);
 }
 
+/* Many volatile keys set, persisted and deleted in a random order (the
+ * volatile map moves entries on every removal and is rebuilt as it grows and
+ * shrinks): each key's TTL stays its own. */
+static void test_many_ttls_stay_with_their_keys_through_removals(void **state)
+{
+    struct kdb *db = *state;
+    enum { N = 20000 };
+    static struct kentry *e[N];
+    static int64_t want[N];
+    uint64_t rnd = 0x2545F4914F6CDD1DULL;
+    size_t vol = 0;
+
+    for (int i = 0; i < N; i++) {
+        e[i] = add(db, i);
+        want[i] = -1;
+    }
+    for (int round = 0; round < 200000; round++) {
+        int i;
+
+        rnd ^= rnd << 13;
+        rnd ^= rnd >> 7;
+        rnd ^= rnd << 17;
+        i = (int)(rnd % N);
+        if ((rnd >> 32) % 3 == 0 && want[i] >= 0) {
+            kdb_set_expire(db, e[i], -1);
+            want[i] = -1;
+            vol--;
+        } else if ((rnd >> 32) % 3 != 0) {
+            vol += want[i] < 0;
+            want[i] = NOW + 1000 + round;
+            kdb_set_expire(db, e[i], want[i]);
+        }
+    }
+    assert_int_equal(kdb_expires(db), vol);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(kdb_expire_of(db, e[i]), want[i]);
+        assert_int_equal(kentry_has_ttl(e[i]), want[i] >= 0);
+    }
+    /* deleting every other key leaves the others' TTLs alone */
+    for (int i = 0; i < N; i += 2) {
+        kdb_delete(db, e[i]);
+    }
+    for (int i = 1; i < N; i += 2) {
+        assert_ptr_equal(find(db, i, NOW), e[i]);
+        assert_int_equal(kdb_expire_of(db, e[i]), want[i]);
+    }
+}
+
 static void test_keys_left_volatile_after_deletes_are_still_found_by_active_expire(void **state)
 {
     struct kdb *db = *state;
@@ -415,6 +463,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
                 test_keys_left_volatile_after_deletes_are_still_found_by_active_expire, setup,
                 teardown),
+        cmocka_unit_test_setup_teardown(test_many_ttls_stay_with_their_keys_through_removals, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_flush_removes_every_key_and_every_ttl, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_scan_skips_expired_keys_and_deletes_them, setup,

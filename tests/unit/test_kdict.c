@@ -60,9 +60,9 @@ static int number_of(const struct kentry *e)
 {
     char buf[32];
 
-    assert_true(e->klen > 1 && e->klen < sizeof(buf) && e->key[0] == 'k');
-    memcpy(buf, e->key + 1, e->klen - 1);
-    buf[e->klen - 1] = '\0';
+    assert_true(kentry_klen(e) > 1 && kentry_klen(e) < sizeof(buf) && kentry_key(e)[0] == 'k');
+    memcpy(buf, kentry_key(e) + 1, kentry_klen(e) - 1);
+    buf[kentry_klen(e) - 1] = '\0';
     return atoi(buf);
 }
 
@@ -121,6 +121,88 @@ static void test_find_returns_each_added_key_across_many_resizes(void **state)
     }
     assert_null(find(f->d, n));
     assert_null(find(f->d, -1));
+}
+
+/* Keys of every length around the one-byte length limit (254, 255, 256) and
+ * far past it keep their bytes and length, and are found and deleted. */
+static void test_long_keys_keep_their_length_and_bytes(void **state)
+{
+    struct fixture *f = *state;
+    static const size_t lens[] = { 0, 1, 16, 254, 255, 256, 1000, 70000 };
+    const size_t n = sizeof(lens) / sizeof(lens[0]);
+    char *keys[sizeof(lens) / sizeof(lens[0])];
+
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = malloc(lens[i] + 1);
+        memset(keys[i], 'a' + (int)i, lens[i]);
+        kval_set_int(&kdict_add(f->d, keys[i], lens[i], kdict_hash(keys[i], lens[i]))->val,
+                     (long long)i);
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct kentry *e = kdict_find(f->d, keys[i], lens[i], kdict_hash(keys[i], lens[i]));
+
+        assert_non_null(e);
+        assert_int_equal(kentry_klen(e), lens[i]);
+        assert_memory_equal(kentry_key(e), keys[i], lens[i]);
+        assert_int_equal(e->val.u.i, (long long)i);
+    }
+    /* a key that differs from a stored one only in length is another key */
+    assert_null(kdict_find(f->d, keys[4], 253, kdict_hash(keys[4], 253)));
+    for (size_t i = 0; i < n; i++) {
+        kdict_delete(f->d, kdict_find(f->d, keys[i], lens[i], kdict_hash(keys[i], lens[i])));
+        free(keys[i]);
+    }
+    assert_int_equal(kdict_size(f->d), 0);
+}
+
+/* A whole value assigned to an entry keeps the entry's own bits: its key
+ * stays findable and its length right. */
+static void test_set_val_keeps_the_key(void **state)
+{
+    struct fixture *f = *state;
+    char big[300];
+    struct kentry *e, *l;
+
+    memset(big, 'z', sizeof(big));
+    e = add(f->d, 7);
+    l = kdict_add(f->d, big, sizeof(big), kdict_hash(big, sizeof(big)));
+    kentry_set_val(e, (struct kval){ .type = KVAL_STRING, .enc = KVAL_ENC_INT, .u.i = 5 });
+    kentry_set_val(l, (struct kval){ .type = KVAL_STRING, .enc = KVAL_ENC_INT, .u.i = 6 });
+    assert_ptr_equal(find(f->d, 7), e);
+    assert_int_equal(kentry_klen(l), sizeof(big));
+    assert_ptr_equal(kdict_find(f->d, big, sizeof(big), kdict_hash(big, sizeof(big))), l);
+    assert_int_equal(kentry_take_val(e).u.i, 5);
+    assert_int_equal(e->val.type, KVAL_NONE);
+    assert_ptr_equal(find(f->d, 7), e);
+    del(f->d, 7);
+    kdict_delete(f->d, l);
+}
+
+/* Adding and deleting over and over (deletes leave tombstones) keeps the
+ * table no bigger than the live keys need, and every live key findable. */
+static void test_churn_keeps_the_table_bounded(void **state)
+{
+    struct fixture *f = *state;
+    const int live = 1000;
+    size_t most = 0;
+
+    for (int i = 0; i < live; i++) {
+        add(f->d, i);
+    }
+    for (int i = live; i < 200000; i++) {
+        del(f->d, i - live);
+        add(f->d, i);
+        if (kdict_buckets(f->d) > most) {
+            most = kdict_buckets(f->d);
+        }
+    }
+    assert_int_equal(kdict_size(f->d), live);
+    /* 1000 live keys: 2048 slots, 4096 while one is rehashed into another */
+    assert_true(most <= 4096);
+    for (int i = 200000 - live; i < 200000; i++) {
+        assert_non_null(find(f->d, i));
+    }
+    assert_null(find(f->d, 200000 - live - 1));
 }
 
 static void test_find_on_an_empty_table_returns_null(void **state)
@@ -269,7 +351,7 @@ static void test_scan_returns_every_key_present_for_the_whole_scan_while_growing
     for (int i = 0; i < 500; i++) {
         add(f->d, i);
     }
-    scan_while_changing(f, 500, 7, true);
+    scan_while_changing(f, 500, 1, true);
     /* it did resize under the scan */
     assert_true(kdict_size(f->d) > 1000);
 }
@@ -445,6 +527,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_find_returns_each_added_key_across_many_resizes, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_long_keys_keep_their_length_and_bytes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_set_val_keeps_the_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_churn_keeps_the_table_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_find_on_an_empty_table_returns_null, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_with_the_same_hash_are_told_apart_by_their_bytes,
                                         setup, teardown),
