@@ -499,6 +499,8 @@ static void bitfield_generic(struct cmd_ctx *ctx, bool ro)
     reply_array(&ctx->r, count_bf(ctx));
     if (run_bf(ctx, (const uint8_t *)p, len, s, grew) > 0) {
         notify_key(ctx, 1, NOTIFY_STRING, "setbit");
+    } else {
+        ctx->unchanged = true; /* only GETs, or every write failed: a read */
     }
 }
 

@@ -836,6 +836,7 @@ static void geoadd_apply(struct cmd_ctx *ctx, struct kentry *e, int first, unsig
 
     if (!e && (flags & TZSET_IN_XX)) {
         reply_int(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     if (!e) {
@@ -864,6 +865,7 @@ static void geoadd_apply(struct cmd_ctx *ctx, struct kentry *e, int first, unsig
     if (added || updated) {
         cmd_zset_notify(ctx, 1, NOTIFY_ZSET, "zadd");
     }
+    ctx->unchanged = !added && !updated;
 }
 
 /* GEOADD key [NX|XX] [CH] lon lat member [lon lat member ...] */

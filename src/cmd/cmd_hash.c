@@ -199,6 +199,7 @@ static void cmd_hsetnx(struct cmd_ctx *ctx)
     }
     if (e && thash_exists(&e->val, ctx->argv[2].ptr, ctx->argv[2].len)) {
         reply_int(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     if (!e) {

@@ -183,6 +183,7 @@ static void cmd_pfadd(struct cmd_ctx *ctx)
         hll_cache_invalidate(e->val.u.s->data);
         notify_pfadd(ctx, 1);
     }
+    ctx->unchanged = !updated;
     reply_int(&ctx->r, updated ? 1 : 0);
 }
 

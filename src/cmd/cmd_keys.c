@@ -340,12 +340,14 @@ static void rename_generic(struct cmd_ctx *ctx, bool nx)
     }
     if (slice_eq(ctx->argv[1], ctx->argv[2])) {
         nx ? reply_int(&ctx->r, 0) : reply_ok(&ctx->r);
+        ctx->unchanged = true;
         return;
     }
     dst = cmd_lookup(ctx, 2);
     if (dst) {
         if (nx) {
             reply_int(&ctx->r, 0);
+            ctx->unchanged = true;
             return;
         }
         kdb_delete(ctx->db, dst);
@@ -455,11 +457,13 @@ static void cmd_copy(struct cmd_ctx *ctx)
     cmd_count_lookup(ctx, src != NULL);
     if (!src) {
         reply_int(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     dst = find_key(dstdb, ctx->argv[2], hash, ctx->shard->now_ms);
     if (dst && !replace) {
         reply_int(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     if (copy_value(&v, &src->val, ctx->shard) != 0) {
@@ -514,6 +518,7 @@ static void cmd_move(struct cmd_ctx *ctx)
     src = cmd_lookup(ctx, 1);
     if (!src || find_key(dstdb, ctx->argv[1], hash, ctx->shard->now_ms)) {
         reply_int(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     /* the value moves: src keeps an empty one so deleting it frees nothing */
@@ -947,6 +952,7 @@ static void expire_generic(struct cmd_ctx *ctx, bool relative, bool seconds)
     e = cmd_lookup(ctx, 1);
     if (!e || !expire_allowed(flags, kdb_expire_of(ctx->db, e), when)) {
         reply_int(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     if (when <= now) {
@@ -1034,6 +1040,7 @@ static void cmd_persist(struct cmd_ctx *ctx)
         reply_int(&ctx->r, 1);
     } else {
         reply_int(&ctx->r, 0);
+        ctx->unchanged = true;
     }
 }
 

@@ -191,6 +191,7 @@ static void push_generic(struct cmd_ctx *ctx, enum tlist_end end, bool xx)
     }
     if (!e && xx) {
         reply_int(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     reply_int(&ctx->r, (long long)push_elements(ctx, 1, e, end, 2));
@@ -584,10 +585,12 @@ static void cmd_linsert(struct cmd_ctx *ctx)
     }
     if (!e) {
         reply_int(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     if (!tlist_insert(&e->val, where, pivot->ptr, pivot->len, elem->ptr, elem->len, limits(ctx))) {
         reply_int(&ctx->r, -1);
+        ctx->unchanged = true;
         return;
     }
     notify_key(ctx, 1, NOTIFY_LIST, "linsert");
@@ -606,6 +609,7 @@ static void cmd_lrem(struct cmd_ctx *ctx)
     }
     if (!e) {
         reply_int(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     removed = tlist_remove(&e->val, count, ctx->argv[3].ptr, ctx->argv[3].len, limits(ctx));
@@ -613,6 +617,7 @@ static void cmd_lrem(struct cmd_ctx *ctx)
         notify_key(ctx, 1, NOTIFY_LIST, "lrem");
         drop_if_empty(ctx, 1, e);
     }
+    ctx->unchanged = removed == 0;
     reply_int(&ctx->r, (long long)removed);
 }
 
@@ -694,6 +699,7 @@ static void lmove_generic(struct cmd_ctx *ctx, enum tlist_end from, enum tlist_e
     }
     if (!src) {
         reply_null(&ctx->r);
+        ctx->unchanged = true;
         return;
     }
     if (!lookup_write(ctx, 2, &dst)) {

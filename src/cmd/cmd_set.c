@@ -177,6 +177,7 @@ static void cmd_sadd(struct cmd_ctx *ctx)
     if (added) {
         notify_key(ctx, 1, NOTIFY_SET, "sadd");
     }
+    ctx->unchanged = added == 0;
     if (oom) {
         reply_oom(&ctx->r);
     } else {
@@ -491,6 +492,7 @@ static void cmd_smove(struct cmd_ctx *ctx)
     bool added;
 
     if (!smove_checks(ctx, src, dst)) {
+        ctx->unchanged = true;
         return;
     }
     /* add first, so that an OOM leaves both sets as they were */

@@ -460,12 +460,14 @@ static void cmd_xtrim(struct cmd_ctx *ctx)
     }
     if (!e) {
         reply_int(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     n = do_trim(tstream_of(&e->val), &a);
     if (n) {
         cmd_stream_notify(ctx, 1, "xtrim");
     }
+    ctx->unchanged = n == 0;
     reply_int(&ctx->r, n);
 }
 
@@ -491,6 +493,7 @@ static void cmd_xdel(struct cmd_ctx *ctx)
     }
     if (!e) {
         reply_int(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     s = tstream_of(&e->val);
@@ -521,6 +524,7 @@ static void cmd_xdel(struct cmd_ctx *ctx)
         }
         cmd_stream_notify(ctx, 1, "xdel");
     }
+    ctx->unchanged = deleted == 0;
     reply_int(&ctx->r, deleted);
 }
 

@@ -290,9 +290,10 @@ static struct kentry *swap_value(struct cmd_ctx *ctx, struct kentry *e, const st
     return e;
 }
 
-/* The "not done" reply of NX/XX. */
+/* The "not done" reply of NX/XX: nothing changed. */
 static void reply_abort(struct cmd_ctx *ctx, unsigned flags, const struct kentry *e, bool int_reply)
 {
+    ctx->unchanged = true;
     if (flags & SOPT_GET) {
         if (e) {
             reply_value(&ctx->r, &e->val);
@@ -461,6 +462,8 @@ static void cmd_getex(struct cmd_ctx *ctx)
     } else if ((flags & SOPT_PERSIST) && kentry_has_ttl(e)) {
         kdb_set_expire(ctx->db, e, -1);
         notify_key(ctx, 1, NOTIFY_GENERIC, "persist");
+    } else {
+        ctx->unchanged = true; /* a read, as Redis counts it */
     }
 }
 
@@ -597,6 +600,7 @@ static void cmd_setrange(struct cmd_ctx *ctx)
     }
     if (v->len == 0) {
         reply_int(&ctx->r, e ? (long long)kval_strlen(&e->val) : 0);
+        ctx->unchanged = true;
         return;
     }
     if (!check_len(ctx, (unsigned long long)off + v->len)) {
@@ -794,6 +798,7 @@ static void cmd_msetnx(struct cmd_ctx *ctx)
     for (int i = 1; i < ctx->argc; i += 2) {
         if (cmd_lookup(ctx, i)) {
             reply_int(&ctx->r, 0);
+            ctx->unchanged = true;
             return;
         }
     }

@@ -296,6 +296,7 @@ static void zadd_generic(struct cmd_ctx *ctx, unsigned flags)
     }
     if (!e && (flags & TZSET_IN_XX)) {
         zadd_reply(ctx, flags, ch, &res);
+        ctx->unchanged = true;
         return;
     }
     if (!e) {
@@ -316,6 +317,7 @@ static void zadd_generic(struct cmd_ctx *ctx, unsigned flags)
     if (res.added || res.updated) {
         cmd_zset_notify(ctx, 1, NOTIFY_ZSET, (flags & TZSET_IN_INCR) ? "zincr" : "zadd");
     }
+    ctx->unchanged = !res.added && !res.updated;
 }
 
 static void cmd_zadd(struct cmd_ctx *ctx)

@@ -550,6 +550,7 @@ static void zremrange_generic(struct cmd_ctx *ctx, const struct zrange_args *a, 
     }
     if (!e) {
         reply_int(&ctx->r, 0);
+        ctx->unchanged = true;
         return;
     }
     if (a->type == RT_SCORE) {
@@ -566,6 +567,7 @@ static void zremrange_generic(struct cmd_ctx *ctx, const struct zrange_args *a, 
         kdb_delete(ctx->db, e);
         cmd_zset_notify(ctx, 1, NOTIFY_GENERIC, "del");
     }
+    ctx->unchanged = n == 0;
     reply_int(&ctx->r, (long long)n);
 }
 

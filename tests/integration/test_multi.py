@@ -166,6 +166,80 @@ class TestMulti(ServerTestCase):
         self.assertIsNone(self.r.cmd("EXEC"))
         self.assertEqual(self.r.cmd("GET", "nw"), b"1")
 
+    # (setup commands, keys to WATCH, a write that changes nothing, its reply):
+    # Redis neither touches WATCHed keys nor counts a change for the save
+    # points for any of them. Keys with one {tag} share a shard.
+    NOOP_WRITES = [
+        ([("SET", "nx1", "v")], ["nx1"], ("SET", "nx1", "w", "NX"), None),
+        ([], ["xx1"], ("SET", "xx1", "w", "XX"), None),
+        ([("SET", "snx", "v")], ["snx"], ("SETNX", "snx", "w"), 0),
+        ([("SET", "{m}a", "v")], ["{m}a", "{m}b"], ("MSETNX", "{m}a", "1", "{m}b", "2"), 0),
+        ([], ["ex1"], ("EXPIRE", "ex1", "10"), 0),
+        ([], ["ex2"], ("PEXPIRE", "ex2", "10000"), 0),
+        ([], ["ex3"], ("EXPIREAT", "ex3", "4000000000"), 0),
+        ([], ["ex4"], ("PEXPIREAT", "ex4", "4000000000000"), 0),
+        ([("SET", "ex5", "v", "EX", "100")], ["ex5"], ("EXPIRE", "ex5", "50", "NX"), 0),
+        ([("SET", "ex6", "v")], ["ex6"], ("EXPIRE", "ex6", "50", "XX"), 0),
+        ([("SET", "ex7", "v", "EX", "100")], ["ex7"], ("EXPIRE", "ex7", "50", "GT"), 0),
+        ([("SET", "ps1", "v")], ["ps1"], ("PERSIST", "ps1"), 0),
+        ([], ["ps2"], ("PERSIST", "ps2"), 0),
+        ([("RPUSH", "lr1", "a")], ["lr1"], ("LREM", "lr1", "0", "zz"), 0),
+        ([("RPUSH", "li1", "a")], ["li1"], ("LINSERT", "li1", "BEFORE", "zz", "x"), -1),
+        ([], ["li2"], ("LINSERT", "li2", "BEFORE", "a", "x"), 0),
+        ([], ["lx1"], ("LPUSHX", "lx1", "a"), 0),
+        ([], ["lx2"], ("RPUSHX", "lx2", "a"), 0),
+        ([], ["{l}s", "{l}d"], ("LMOVE", "{l}s", "{l}d", "LEFT", "RIGHT"), None),
+        ([], ["{l}s2", "{l}d2"], ("RPOPLPUSH", "{l}s2", "{l}d2"), None),
+        ([("SADD", "sa1", "a")], ["sa1"], ("SADD", "sa1", "a"), 0),
+        ([("SADD", "{s}1", "a")], ["{s}1", "{s}2"], ("SMOVE", "{s}1", "{s}2", "zz"), 0),
+        ([], ["{s}3", "{s}4"], ("SMOVE", "{s}3", "{s}4", "a"), 0),
+        ([("HSET", "hn1", "f", "v")], ["hn1"], ("HSETNX", "hn1", "f", "w"), 0),
+        ([("ZADD", "za1", "1", "a")], ["za1"], ("ZADD", "za1", "1", "a"), 0),
+        ([("ZADD", "za2", "1", "a")], ["za2"], ("ZADD", "za2", "NX", "5", "a"), 0),
+        ([], ["za3"], ("ZADD", "za3", "XX", "5", "a"), 0),
+        ([("ZADD", "zr1", "1", "a")], ["zr1"], ("ZREMRANGEBYSCORE", "zr1", "100", "200"), 0),
+        ([("ZADD", "zr2", "1", "a")], ["zr2"], ("ZREMRANGEBYRANK", "zr2", "5", "9"), 0),
+        ([("ZADD", "zr3", "0", "a")], ["zr3"], ("ZREMRANGEBYLEX", "zr3", "[x", "[y"), 0),
+        ([("PFADD", "pf1", "a")], ["pf1"], ("PFADD", "pf1", "a"), 0),
+        ([("XADD", "xs1", "1-1", "f", "v")], ["xs1"], ("XDEL", "xs1", "9-9"), 0),
+        ([("XADD", "xs2", "1-1", "f", "v")], ["xs2"], ("XTRIM", "xs2", "MAXLEN", "10"), 0),
+        ([], ["sr1"], ("SETRANGE", "sr1", "0", ""), 0),
+        ([("SET", "sr2", "abc")], ["sr2"], ("SETRANGE", "sr2", "1", ""), 3),
+        ([("SET", "{r}a", "1"), ("SET", "{r}b", "2")], ["{r}a", "{r}b"],
+         ("RENAMENX", "{r}a", "{r}b"), 0),
+        ([("SET", "{c}a", "1"), ("SET", "{c}b", "2")], ["{c}a", "{c}b"],
+         ("COPY", "{c}a", "{c}b"), 0),
+        ([], ["{c}x", "{c}y"], ("COPY", "{c}x", "{c}y"), 0),
+        ([("SET", "gx1", "v")], ["gx1"], ("GETEX", "gx1"), b"v"),
+        ([("SET", "bf1", "a")], ["bf1"], ("BITFIELD", "bf1", "GET", "u8", "0"), [97]),
+        ([("GEOADD", "geo1", "13.36", "38.11", "p")], ["geo1"],
+         ("GEOADD", "geo1", "NX", "15.08", "37.50", "p"), 0),
+    ]
+
+    def test_watch_and_save_points_ignore_more_writes_that_change_nothing(self):
+        o = self.other()
+
+        def changes():
+            for line in o.cmd("INFO", "persistence").decode().splitlines():
+                if line.startswith("rdb_changes_since_last_save:"):
+                    return int(line.split(":", 1)[1])
+            raise AssertionError("no rdb_changes_since_last_save")
+
+        wrong = []
+        for setup, keys, cmd, want in self.NOOP_WRITES:
+            for c in setup:
+                self.assertNotIsInstance(o.cmd(*c), Error, c)
+            self.r.cmd("WATCH", *keys)
+            before = changes()
+            self.assertEqual(o.cmd(*cmd), want, cmd)
+            if changes() != before:
+                wrong.append("%s counted as a change" % (cmd,))
+            self.r.cmd("MULTI")
+            self.r.cmd("PING")
+            if self.r.cmd("EXEC") != ["PONG"]:
+                wrong.append("%s touched a WATCHed key" % (cmd,))
+        self.assertEqual(wrong, [], "\n" + "\n".join(wrong))
+
     def test_unwatch_forgets(self):
         self.r.cmd("WATCH", "uw")
         self.assertEqual(self.r.cmd("UNWATCH"), "OK")
