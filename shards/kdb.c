@@ -9,8 +9,17 @@
  * 4-byte slots holding an array index + 1, keyed by the entry's address, so
  * that adding, removing and reading are O(1) too (removal moves the last
  * element into the hole). Together they are the counterpart of Redis's
- * "expires" dict without storing the key twice. The map is rebuilt whole,
- * at most half full, when it passes 3/4 full or falls below 1/8.
+ * "expires" dict without storing the key twice.
+ *
+ * The map is resized (to at most half full) when it passes 3/4 full or falls
+ * below 1/8, incrementally, so that no command waits for a whole rebuild:
+ * the old map is walked from slot 0, a few slots per volatile add or remove
+ * (and in the cron), each entry met moved to the new map (deleting it there
+ * may pull a later entry of its cluster into the slot, so the walk moves on
+ * only past an empty slot). The slots walked are empty and no entry whose
+ * home they are is left behind, so a lookup probes the new map, then the old
+ * one as usual. Each add or remove walks enough that the walk ends before
+ * the new map passes 3/4 full.
  */
 #include "shardis/kdb.h"
 
@@ -23,13 +32,21 @@ struct vslot {
     int64_t when; /* unix ms */
 };
 
+/* vol index + 1 per slot, 0 when empty */
+struct vmap {
+    uint32_t *s;
+    size_t size; /* power of two, or 0 */
+    size_t used;
+};
+
 struct kdb {
     struct kdict *dict;
     struct vslot *vol;
     size_t nvol;
     size_t capvol;
-    uint32_t *vmap;   /* the volatile map: vol index + 1, 0 when empty */
-    size_t vmap_size; /* power of two, or 0 */
+    struct vmap vm;     /* the volatile map */
+    struct vmap vm_old; /* while resizing (size 0: not resizing) */
+    size_t vm_pos;      /* the next slot of vm_old to walk */
     long long avg_ttl;
     uint64_t expired; /* keys deleted because their TTL passed */
     kdb_key_fn *on_expired;
@@ -110,94 +127,156 @@ void kdb_destroy(struct kdb *db)
     if (db) {
         kdict_destroy(db->dict);
         sh_free(db->vol);
-        sh_free(db->vmap);
+        sh_free(db->vm.s);
+        sh_free(db->vm_old.s);
         sh_free(db);
     }
 }
 
-static size_t vmap_home(const struct kdb *db, const struct kentry *e)
+static size_t vm_home(const struct vmap *m, const struct kentry *e)
 {
-    return (size_t)(((uint64_t)(uintptr_t)e * 0x9E3779B97F4A7C15ULL) >> 32) & (db->vmap_size - 1);
+    return (size_t)(((uint64_t)(uintptr_t)e * 0x9E3779B97F4A7C15ULL) >> 32) & (m->size - 1);
 }
 
-/* The map slot that holds e (which has a TTL). */
-static size_t vmap_slot(const struct kdb *db, const struct kentry *e)
+/* Finds e's slot in m: true and *at, or false. */
+static bool vm_find(const struct kdb *db, const struct vmap *m, const struct kentry *e, size_t *at)
 {
-    size_t i = vmap_home(db, e);
-
-    while (db->vol[db->vmap[i] - 1].e != e) {
-        i = (i + 1) & (db->vmap_size - 1);
+    if (m->used == 0) {
+        return false;
     }
-    return i;
+    for (size_t i = vm_home(m, e); m->s[i]; i = (i + 1) & (m->size - 1)) {
+        if (db->vol[m->s[i] - 1].e == e) {
+            *at = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The slot that holds e (which has a TTL), in the new map or the old. */
+static uint32_t *vol_slot(const struct kdb *db, const struct kentry *e)
+{
+    size_t i = 0;
+
+    if (vm_find(db, &db->vm, e, &i)) {
+        return &db->vm.s[i];
+    }
+    if (!vm_find(db, &db->vm_old, e, &i)) {
+        sh_panic("kdb: a key with a TTL is not in the volatile map");
+    }
+    return &db->vm_old.s[i];
 }
 
 static size_t vol_index(const struct kdb *db, const struct kentry *e)
 {
-    return db->vmap[vmap_slot(db, e)] - 1;
+    return *vol_slot(db, e) - 1;
 }
 
-static void vmap_put(struct kdb *db, size_t idx)
+static void vm_put(struct kdb *db, struct vmap *m, uint32_t v)
 {
-    size_t i = vmap_home(db, db->vol[idx].e);
+    size_t i = vm_home(m, db->vol[v - 1].e);
 
-    while (db->vmap[i]) {
-        i = (i + 1) & (db->vmap_size - 1);
+    while (m->s[i]) {
+        i = (i + 1) & (m->size - 1);
     }
-    db->vmap[i] = (uint32_t)idx + 1;
+    m->s[i] = v;
+    m->used++;
 }
 
-/* Rebuilds the map for the array's nvol entries, at most half full. */
-static void vmap_rebuild(struct kdb *db)
-{
-    size_t size = 64;
-
-    while (size < db->nvol * 2) {
-        size *= 2;
-    }
-    sh_free(db->vmap);
-    db->vmap = sh_calloc(size, sizeof(*db->vmap));
-    db->vmap_size = size;
-    for (size_t i = 0; i < db->nvol; i++) {
-        vmap_put(db, i);
-    }
-}
-
-/* Empties map slot i, moving back the entries after it that may sit there
+/* Empties slot i of m, moving back the entries after it that may sit there
  * (Knuth's deletion for linear probing: no tombstones). */
-static void vmap_delete(struct kdb *db, size_t i)
+static void vm_delete(struct kdb *db, struct vmap *m, size_t i)
 {
-    size_t mask = db->vmap_size - 1;
+    size_t mask = m->size - 1;
 
     for (size_t j = i;;) {
         j = (j + 1) & mask;
-        if (db->vmap[j] == 0) {
+        if (m->s[j] == 0) {
             break;
         }
-        size_t k = vmap_home(db, db->vol[db->vmap[j] - 1].e);
+        size_t k = vm_home(m, db->vol[m->s[j] - 1].e);
 
         /* the entry at j may move to i unless its home is in (i, j] */
         if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) {
             continue;
         }
-        db->vmap[i] = db->vmap[j];
+        m->s[i] = m->s[j];
         i = j;
     }
-    db->vmap[i] = 0;
+    m->s[i] = 0;
+    m->used--;
+}
+
+/* Walks about n slots of the old map (all of it for SIZE_MAX). */
+static void vm_migrate(struct kdb *db, size_t n)
+{
+    struct vmap *old = &db->vm_old;
+
+    while (old->size && n) {
+        if (old->used && old->s[db->vm_pos]) {
+            uint32_t v = old->s[db->vm_pos];
+
+            vm_delete(db, old, db->vm_pos); /* may pull another one here */
+            vm_put(db, &db->vm, v);
+        } else if (old->used == 0 || ++db->vm_pos == old->size) {
+            SH_ASSERT(old->used == 0);
+            sh_free(old->s);
+            memset(old, 0, sizeof(*old));
+            break;
+        }
+        n--;
+    }
+}
+
+/* The slots an add or remove walks: what is left of the old map over the
+ * adds the new map has room for. */
+static size_t vm_budget(const struct kdb *db)
+{
+    size_t limit = db->vm.size * 3 / 4;
+
+    if (db->vm_old.size == 0) {
+        return 0;
+    }
+    if (limit <= db->nvol + 1) {
+        return SIZE_MAX;
+    }
+    return (db->vm_old.size - db->vm_pos) / (limit - db->nvol - 1) + 8;
+}
+
+/* Starts moving to a map at most half full for want entries. */
+static void vm_resize(struct kdb *db, size_t want)
+{
+    size_t size = 64;
+
+    while (size < want * 2) {
+        size *= 2;
+    }
+    if (db->vm.size == 0) {
+        db->vm = (struct vmap){ .s = sh_calloc(size, sizeof(uint32_t)), .size = size };
+        return;
+    }
+    SH_ASSERT(db->vm_old.size == 0);
+    db->vm_old = db->vm;
+    db->vm_pos = 0;
+    db->vm = (struct vmap){ .s = sh_calloc(size, sizeof(uint32_t)), .size = size };
 }
 
 static void vol_remove(struct kdb *db, struct kentry *e)
 {
-    size_t at = vmap_slot(db, e), i = db->vmap[at] - 1;
+    uint32_t *slot = vol_slot(db, e);
+    size_t i = *slot - 1;
+    struct vmap *m = slot >= db->vm.s && slot < db->vm.s + db->vm.size ? &db->vm : &db->vm_old;
 
     SH_ASSERT(e->val.kt_ttl && i < db->nvol);
-    vmap_delete(db, at);
+    vm_delete(db, m, (size_t)(slot - m->s));
     if (i != --db->nvol) {
         db->vol[i] = db->vol[db->nvol];
-        db->vmap[vmap_slot(db, db->vol[i].e)] = (uint32_t)i + 1;
+        *vol_slot(db, db->vol[i].e) = (uint32_t)i + 1;
     }
     e->val.kt_ttl = 0;
-    if (db->vmap_size > 64 && db->nvol * 8 < db->vmap_size) {
-        vmap_rebuild(db);
+    vm_migrate(db, vm_budget(db));
+    if (db->vm_old.size == 0 && db->vm.size > 64 && db->nvol * 8 < db->vm.size) {
+        vm_resize(db, db->nvol);
     }
 }
 
@@ -215,15 +294,15 @@ void kdb_set_expire(struct kdb *db, struct kentry *e, int64_t when)
             db->vol = sh_realloc(db->vol, db->capvol * sizeof(*db->vol));
         }
         SH_ASSERT(db->nvol < UINT32_MAX - 1);
+        if (db->vm_old.size == 0 && (db->nvol + 1) * 4 > db->vm.size * 3) {
+            vm_resize(db, db->nvol + 1);
+        }
+        vm_migrate(db, vm_budget(db));
         e->val.kt_ttl = 1;
         db->vol[db->nvol].e = e;
         db->vol[db->nvol].when = when;
-        if ((db->nvol + 1) * 4 > db->vmap_size * 3) {
-            db->nvol++;
-            vmap_rebuild(db);
-        } else {
-            vmap_put(db, db->nvol++);
-        }
+        db->nvol++;
+        vm_put(db, &db->vm, (uint32_t)db->nvol);
         return;
     }
     db->vol[vol_index(db, e)].when = when;
@@ -337,9 +416,10 @@ void kdb_flush(struct kdb *db)
 {
     kdict_clear(db->dict);
     db->nvol = 0;
-    sh_free(db->vmap);
-    db->vmap = NULL;
-    db->vmap_size = 0;
+    sh_free(db->vm.s);
+    sh_free(db->vm_old.s);
+    memset(&db->vm, 0, sizeof(db->vm));
+    memset(&db->vm_old, 0, sizeof(db->vm_old));
     db->avg_ttl = 0;
 }
 
@@ -504,6 +584,12 @@ size_t kdb_active_expire(struct kdb *db, int64_t now, int64_t deadline_us, uint6
 
 void kdb_rehash(struct kdb *db, int64_t deadline_us)
 {
+    while (db->vm_old.size) {
+        vm_migrate(db, 1000);
+        if (sh_mono_us() >= deadline_us) {
+            return;
+        }
+    }
     while (kdict_rehash(db->dict, 100)) {
         if (sh_mono_us() >= deadline_us) {
             break;

@@ -251,6 +251,18 @@ static void test_many_ttls_stay_with_their_keys_through_removals(void **state)
         assert_ptr_equal(find(db, i, NOW), e[i]);
         assert_int_equal(kdb_expire_of(db, e[i]), want[i]);
     }
+    /* and nearly all the rest (the map shrinks while they go) */
+    for (int i = 1; i < N - 100; i += 2) {
+        kdb_delete(db, e[i]);
+    }
+    for (int i = N - 99; i < N; i += 2) {
+        assert_int_equal(kdb_expire_of(db, e[i]), want[i]);
+        kdb_set_expire(db, e[i], NOW + 7);
+    }
+    for (int i = N - 99; i < N; i += 2) {
+        assert_int_equal(kdb_expire_of(db, e[i]), NOW + 7);
+    }
+    assert_int_equal(kdb_expires(db), 50);
 }
 
 static void test_keys_left_volatile_after_deletes_are_still_found_by_active_expire(void **state)
