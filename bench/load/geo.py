@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.join(ROOT, "bench", "load"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import Client, encode_command, parse_reply, Incomplete  # noqa: E402
 from txn import (bench_env, cpu_seconds, git_commit, start, server_list)  # noqa: E402
+from procstat import env_int as _env_int  # noqa: E402
 
 KEY = "geo"
 LON0, LON1, LAT0, LAT1 = 0.0, 10.0, 40.0, 50.0
@@ -134,7 +135,7 @@ def drive(port, cmds, clients, depth, keep):
 
 
 def env_int(name, default):
-    return int(os.environ.get(name, str(default)))
+    return _env_int(name, default, "geo")
 
 
 def main():

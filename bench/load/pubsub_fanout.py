@@ -55,6 +55,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from procstat import env_int as _env_int  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOST = "127.0.0.1"  # loopback only
 CHANNEL = b"fanout"
@@ -64,16 +67,7 @@ PARAM_NAMES = ("SHARDIS_BIN", "SHARDS", "SHARDIS_ARGS", "REDIS_BIN", "REDIS_ARGS
 
 
 def env_int(name, default):
-    v = os.environ.get(name, "")
-    if not v:
-        return default
-    try:
-        n = int(v)
-    except ValueError:
-        die("%s must be an integer, not %r" % (name, v))
-    if n < 1:
-        die("%s must be at least 1" % name)
-    return n
+    return _env_int(name, default, "pubsub_fanout")
 
 
 def die(msg):
