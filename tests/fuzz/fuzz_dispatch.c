@@ -46,12 +46,12 @@ static bool ready;
 
 static void on_key_expired(void *arg, int dbid, const struct kentry *e)
 {
-    pubsub_notify(arg, NOTIFY_EXPIRED, "expired", e->key, e->klen, dbid);
+    pubsub_notify(arg, NOTIFY_EXPIRED, "expired", kentry_key(e), kentry_klen(e), dbid);
 }
 
 static void on_key_new(void *arg, int dbid, const struct kentry *e)
 {
-    pubsub_notify(arg, NOTIFY_NEW, "new", e->key, e->klen, dbid);
+    pubsub_notify(arg, NOTIFY_NEW, "new", kentry_key(e), kentry_klen(e), dbid);
 }
 
 static void setup(void)
