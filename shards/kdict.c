@@ -521,14 +521,23 @@ struct kentry *kdict_random(struct kdict *d, uint64_t rnd)
         return NULL;
     }
     if (d->rehashing) {
-        rehash_slots(d, 1);
+        rehash_slots(d, REHASH_STEP);
     }
     if (d->rehashing) {
         /* a table in proportion to its entries */
         size_t all = d->t[0].used + d->t[1].used;
 
         t = (size_t)(rnd % all) < d->t[0].used ? &d->t[0] : &d->t[1];
+    }
+    /* random slots until a live one, as Redis draws buckets: every entry
+     * equally likely (a few draws at the load factors kept); a very sparse
+     * table falls back to the first live slot after the last draw */
+    for (int tries = 0; tries < 64; tries++) {
         rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+        i = (size_t)(rnd >> 17) & t->mask;
+        if (slot_live(t->s[i])) {
+            return slot_entry(t->s[i]);
+        }
     }
     for (i = (size_t)(rnd >> 17) & t->mask; !slot_live(t->s[i]); i = (i + 1) & t->mask) {
     }

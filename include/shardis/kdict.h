@@ -126,6 +126,6 @@ typedef void kdict_scan_fn(void *arg, struct kentry *e);
  * cursor (0 when the scan is over). fn must not add or delete entries. */
 uint64_t kdict_scan(struct kdict *d, uint64_t cursor, kdict_scan_fn *fn, void *arg);
 
-/* The first entry at or after a uniformly chosen slot, or NULL when empty.
- * rnd is a random 64-bit number from the caller. */
+/* A random entry (the one in a random live slot: each equally likely), or
+ * NULL when empty. rnd is a random 64-bit number from the caller. */
 struct kentry *kdict_random(struct kdict *d, uint64_t rnd);

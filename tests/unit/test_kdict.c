@@ -10,6 +10,7 @@
  */
 #include "shardis/kdict.h"
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -441,6 +442,33 @@ static void test_random_returns_only_present_entries_and_reaches_all_of_them(voi
     }
 }
 
+/* Every entry is about equally likely (eviction and RANDOMKEY sample with
+ * it): 200 draws per key on average, each key's count within 40 % of it
+ * (a uniform draw's spread is about 7 %; taking the first entry after a
+ * random slot gives the entries that follow an occupied slot half that). */
+static void test_random_draws_every_entry_about_equally(void **state)
+{
+    struct fixture *f = *state;
+    const int n = 1000, draws = 200000;
+    uint64_t rnd = 7;
+    unsigned lo = UINT_MAX, hi = 0;
+
+    for (int i = 0; i < n; i++) {
+        add(f->d, i);
+    }
+    while (kdict_rehash(f->d, 100)) {
+    }
+    for (int t = 0; t < draws; t++) {
+        rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+        f->seen[number_of(kdict_random(f->d, rnd >> 1))]++;
+    }
+    for (int i = 0; i < n; i++) {
+        lo = f->seen[i] < lo ? f->seen[i] : lo;
+        hi = f->seen[i] > hi ? f->seen[i] : hi;
+    }
+    assert_true(lo >= 120 && hi <= 280);
+}
+
 static void test_random_works_in_the_middle_of_a_rehash(void **state)
 {
     struct fixture *f = *state;
@@ -553,6 +581,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
                 test_random_returns_only_present_entries_and_reaches_all_of_them, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_draws_every_entry_about_equally, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_random_works_in_the_middle_of_a_rehash, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_clear_removes_every_entry_and_the_table_is_reusable,
