@@ -58,6 +58,7 @@ struct ktable {
 struct kdict {
     struct ktable t[2];
     bool rehashing;
+    bool scanning;  /* inside kdict_scan's calls: lookups move nothing */
     size_t rh_pos;  /* next slot of t[0] to walk */
     size_t rh_left; /* slots of t[0] not walked yet */
 };
@@ -310,7 +311,7 @@ struct kentry *kdict_find(struct kdict *d, const void *key, size_t len, uint64_t
     if (kdict_size(d) == 0) {
         return NULL;
     }
-    if (d->rehashing) {
+    if (d->rehashing && !d->scanning) {
         rehash_slots(d, REHASH_STEP);
     }
     if (d->t[0].used && (e = table_find(&d->t[0], key, len, hash))) {
@@ -481,10 +482,12 @@ uint64_t kdict_scan(struct kdict *d, uint64_t v, kdict_scan_fn *fn, void *arg)
     if (kdict_size(d) == 0) {
         return 0;
     }
+    d->scanning = true;
     if (!d->rehashing) {
         small = &d->t[0];
         m0 = small->mask;
         scan_home(small, v & m0, fn, arg);
+        d->scanning = false;
         v |= ~m0;
         v = rev(v);
         v++;
@@ -509,6 +512,7 @@ uint64_t kdict_scan(struct kdict *d, uint64_t v, kdict_scan_fn *fn, void *arg)
         v++;
         v = rev(v);
     } while (v & (m0 ^ m1));
+    d->scanning = false;
     return v;
 }
 
@@ -520,7 +524,7 @@ struct kentry *kdict_random(struct kdict *d, uint64_t rnd)
     if (kdict_size(d) == 0) {
         return NULL;
     }
-    if (d->rehashing) {
+    if (d->rehashing && !d->scanning) {
         rehash_slots(d, REHASH_STEP);
     }
     if (d->rehashing) {

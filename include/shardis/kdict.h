@@ -123,7 +123,8 @@ bool kdict_rehash(struct kdict *d, int n);
 
 typedef void kdict_scan_fn(void *arg, struct kentry *e);
 /* Calls fn for the entries whose home slot is the cursor's and returns the next
- * cursor (0 when the scan is over). fn must not add or delete entries. */
+ * cursor (0 when the scan is over). fn must not add or delete entries; it
+ * may look keys up (no rehash step is taken meanwhile). */
 uint64_t kdict_scan(struct kdict *d, uint64_t cursor, kdict_scan_fn *fn, void *arg);
 
 /* A random entry (the one in a random live slot: each equally likely), or

@@ -446,6 +446,36 @@ static void test_random_returns_only_present_entries_and_reaches_all_of_them(voi
  * it): 200 draws per key on average, each key's count within 40 % of it
  * (a uniform draw's spread is about 7 %; taking the first entry after a
  * random slot gives the entries that follow an occupied slot half that). */
+static void find_while_scanning(void *arg, struct kentry *e)
+{
+    struct fixture *f = arg;
+
+    /* a lookup from inside the scan moves no entry under it */
+    assert_ptr_equal(find(f->d, number_of(e)), e);
+    count_seen(f, e);
+}
+
+/* A scan whose callback looks keys up in the middle of a rehash still
+ * returns every key once (a lookup's rehash step would move the slots the
+ * scan walks, and could free them). */
+static void test_lookups_inside_a_scan_move_nothing(void **state)
+{
+    struct fixture *f = *state;
+    int n = 0;
+    uint64_t cursor = 0;
+
+    while (!kdict_is_rehashing(f->d) || n < 3000) {
+        add(f->d, n++);
+        assert_true(n < MAX_KEYS);
+    }
+    do {
+        cursor = kdict_scan(f->d, cursor, find_while_scanning, f);
+    } while (cursor != 0);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(f->seen[i], 1);
+    }
+}
+
 static void test_random_draws_every_entry_about_equally(void **state)
 {
     struct fixture *f = *state;
@@ -581,6 +611,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
                 test_random_returns_only_present_entries_and_reaches_all_of_them, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookups_inside_a_scan_move_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_draws_every_entry_about_equally, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_random_works_in_the_middle_of_a_rehash, setup,
