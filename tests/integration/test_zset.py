@@ -210,6 +210,30 @@ class ReadAndRemoveTests(ZsetCase):
         self.assertIsNone(self.r.cmd("ZRANK", "nokey", "a"))
         self.assertIsNone(self.r.cmd("ZREVRANK", "z", "x"))
 
+    def test_score_replies_are_redis_70s_17_digit_form(self):
+        # integral scores below 2^53 are written without printf: the same
+        # text as "%.17g", which Redis 7.0 replies
+        cases = [("5", b"5"), ("-3", b"-3"), ("0", b"0"), ("-0", b"0"),
+                 ("1e15", b"1000000000000000"), ("9007199254740991", b"9007199254740991"),
+                 ("-9007199254740991", b"-9007199254740991"),
+                 ("9007199254740992", b"9007199254740992"),
+                 ("1e17", b"1e+17"), ("123456789012345678", b"1.2345678901234568e+17"),
+                 ("1.5", b"1.5"), ("0.1", b"0.10000000000000001"), ("-2.5e-7", b"-2.4999999999999999e-07"),
+                 ("inf", b"inf"), ("-inf", b"-inf")]
+        for i, (score, want) in enumerate(cases):
+            self.r.cmd("ZADD", "zs", score, "m%d" % i)
+        self.assertEqual([self.r.cmd("ZSCORE", "zs", "m%d" % i) for i in range(len(cases))],
+                         [w for _, w in cases])
+        # a big set (skiplist) replies the same
+        self.r.cmd("ZADD", "zs", *[x for j in range(200) for x in (str(j), "pad%d" % j)])
+        self.assertEqual(self.r.cmd("ZSCORE", "zs", "m4"), b"1000000000000000")
+        self.assertEqual(self.r.cmd("ZPOPMIN", "zs"), [b"m%d" % (len(cases) - 1), b"-inf"])
+        self.assertEqual(self.r.cmd("ZRANGE", "zs", "0", "0", "WITHSCORES"),
+                         [b"m6", b"-9007199254740991"])
+        # a negative zero is kept as 0, but ZINCRBY replies the sum's sign
+        self.assertEqual(self.r.cmd("ZINCRBY", "zn", "-0", "a"), b"-0")
+        self.assertEqual(self.r.cmd("ZSCORE", "zn", "a"), b"0")
+
     def test_zmscore(self):
         self.assertEqual(self.r.raw("ZMSCORE", "z", "c", "x", "a"),
                          b"*3\r\n$1\r\n3\r\n$-1\r\n$1\r\n1\r\n")
