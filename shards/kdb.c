@@ -263,12 +263,15 @@ static void vm_resize(struct kdb *db, size_t want)
 
 static void vol_remove(struct kdb *db, struct kentry *e)
 {
-    uint32_t *slot = vol_slot(db, e);
-    size_t i = *slot - 1;
-    struct vmap *m = slot >= db->vm.s && slot < db->vm.s + db->vm.size ? &db->vm : &db->vm_old;
+    size_t at = 0, i;
+    struct vmap *m = vm_find(db, &db->vm, e, &at) ? &db->vm : &db->vm_old;
 
+    if (m == &db->vm_old && !vm_find(db, m, e, &at)) {
+        sh_panic("kdb: a key with a TTL is not in the volatile map");
+    }
+    i = m->s[at] - 1;
     SH_ASSERT(e->val.kt_ttl && i < db->nvol);
-    vm_delete(db, m, (size_t)(slot - m->s));
+    vm_delete(db, m, at);
     if (i != --db->nvol) {
         db->vol[i] = db->vol[db->nvol];
         *vol_slot(db, db->vol[i].e) = (uint32_t)i + 1;

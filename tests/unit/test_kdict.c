@@ -57,6 +57,19 @@ static void del(struct kdict *d, int i)
     kdict_delete(d, e);
 }
 
+/* Adds keys 0, 1, ... until a resize is under way and at least `least` are
+ * in; returns how many were added. */
+static int fill_until_rehashing(struct kdict *d, int least)
+{
+    int n = 0;
+
+    while (!kdict_is_rehashing(d) || n < least) {
+        add(d, n++);
+        assert_true(n < MAX_KEYS);
+    }
+    return n;
+}
+
 static int number_of(const struct kentry *e)
 {
     char buf[32];
@@ -301,13 +314,9 @@ static void test_scan_returns_every_key_exactly_once_when_nothing_changes(void *
 static void test_scan_returns_every_key_exactly_once_in_the_middle_of_a_rehash(void **state)
 {
     struct fixture *f = *state;
-    int n = 0;
+    int n = fill_until_rehashing(f->d, 1000);
     uint64_t cursor = 0;
 
-    while (!kdict_is_rehashing(f->d) || n < 1000) {
-        add(f->d, n++);
-        assert_true(n < MAX_KEYS);
-    }
     /* a frozen table that is half moved: still one visit per key */
     assert_true(kdict_is_rehashing(f->d));
     do {
@@ -461,13 +470,9 @@ static void find_while_scanning(void *arg, struct kentry *e)
 static void test_lookups_inside_a_scan_move_nothing(void **state)
 {
     struct fixture *f = *state;
-    int n = 0;
+    int n = fill_until_rehashing(f->d, 3000);
     uint64_t cursor = 0;
 
-    while (!kdict_is_rehashing(f->d) || n < 3000) {
-        add(f->d, n++);
-        assert_true(n < MAX_KEYS);
-    }
     do {
         cursor = kdict_scan(f->d, cursor, find_while_scanning, f);
     } while (cursor != 0);
@@ -502,11 +507,8 @@ static void test_random_draws_every_entry_about_equally(void **state)
 static void test_random_works_in_the_middle_of_a_rehash(void **state)
 {
     struct fixture *f = *state;
-    int n = 0;
 
-    while (!kdict_is_rehashing(f->d) || n < 64) {
-        add(f->d, n++);
-    }
+    fill_until_rehashing(f->d, 64);
     for (uint64_t r = 1; r < 2000; r++) {
         struct kentry *e = kdict_random(f->d, r * 0x9E3779B97F4A7C15ULL);
 
