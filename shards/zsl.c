@@ -259,7 +259,17 @@ static struct zsl_node *walk(const struct zsl *zsl, node_pred_fn *pred, const vo
     for (int i = zsl->level - 1; i >= 0; i--) {
         struct zsl_node *next;
 
-        while ((next = x->level[i].forward) && pred(next, rank + x->level[i].span, arg)) {
+        while ((next = x->level[i].forward)) {
+            /* the misses this step may take, started together: next's
+             * score, next's link at this level (another line in a tall
+             * node), and the node one level down should next not qualify */
+            __builtin_prefetch(&next->level[i]);
+            if (i > 0) {
+                __builtin_prefetch(x->level[i - 1].forward);
+            }
+            if (!pred(next, rank + x->level[i].span, arg)) {
+                break;
+            }
             rank += x->level[i].span;
             x = next;
         }
@@ -376,23 +386,83 @@ static bool keeps_place(const struct zsl_node *x, double score)
     return (!x->backward || node_cmp(x->backward, &k) < 0) && (!next || node_cmp(next, &k) > 0);
 }
 
+/* One of two walks update_score runs in lockstep. */
+struct cursor {
+    struct zsl_node *x; /* the last node reached */
+    size_t rank;        /* its rank, counting every node of the list */
+    int i;              /* the level it is on; below 0 when done */
+};
+
+/* One step of a key_lt walk for k that looks through skip (NULL: through
+ * nothing), as though it were not linked: records the level in p and goes
+ * down when the next node is not below k. Returns whether the walk goes on.
+ * Ranks count skip; the caller corrects them. */
+static SH_ALWAYS_INLINE bool walk_step(struct cursor *c, const struct key *k,
+                                       const struct zsl_node *skip, struct path *p)
+{
+    struct zsl_node *x = c->x;
+    int i = c->i;
+    struct zsl_node *next = x->level[i].forward;
+    size_t span = x->level[i].span;
+
+    if (next != NULL && next == skip) {
+        span += next->level[i].span;
+        next = next->level[i].forward;
+    }
+    if (next != NULL) {
+        __builtin_prefetch(&next->level[i]);
+        if (i > 0) {
+            __builtin_prefetch(x->level[i - 1].forward);
+        }
+        if (next->score < k->score ||
+            (next->score == k->score &&
+             member_cmp(next->member, next->mlen, k->member, k->mlen) < 0)) {
+            c->rank += span;
+            c->x = next;
+            return true;
+        }
+    }
+    p->update[i] = x;
+    p->rank[i] = c->rank;
+    return --c->i >= 0;
+}
+
 struct zsl_node *zsl_update_score(struct zsl *zsl, struct zsl_node *node, double score)
 {
-    struct key k = { .score = node->score, .member = node->member, .mlen = node->mlen };
-    struct path p;
-    struct zsl_node *found = walk(zsl, key_lt, &k, &p)->level[0].forward;
+    struct key was = { .score = node->score, .member = node->member, .mlen = node->mlen };
+    struct key k = { .score = score, .member = node->member, .mlen = node->mlen };
+    struct cursor a = { zsl->header, 0, zsl->level - 1 };
+    struct cursor b = a;
+    struct path pa, pb;
+    bool more_a = true, more_b = true;
+    size_t at;
     int height;
 
-    SH_ASSERT(found == node && !isnan(score));
+    SH_ASSERT(!isnan(score));
     if (keeps_place(node, score)) {
         node->score = score;
         return node;
     }
-    height = unlink_node(zsl, node, &p);
+    /* The walk to node's predecessors (a) and the one to its new place in
+     * the list without it (b) do not depend on each other: run step by
+     * step together, the cache misses of one overlap the other's. */
+    while (more_a || more_b) {
+        if (more_a) {
+            more_a = walk_step(&a, &was, NULL, &pa);
+        }
+        if (more_b) {
+            more_b = walk_step(&b, &k, node, &pb);
+        }
+    }
+    SH_ASSERT(pa.update[0]->level[0].forward == node);
+    at = pa.rank[0] + 1; /* node's rank */
+    for (int i = 0; i < zsl->level; i++) {
+        /* b stopped only at other nodes: past node, a rank counted it */
+        pb.rank[i] -= pb.rank[i] > at;
+    }
+    height = unlink_node(zsl, node, &pa);
     node->score = score;
-    k.score = score;
-    walk(zsl, key_lt, &k, &p);
-    link_node(zsl, node, height, &p);
+    link_node(zsl, node, height, &pb);
     return node;
 }
 

@@ -11,13 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SH_MUST_CHECK   __attribute__((warn_unused_result))
-#define SH_LIKELY(x)    __builtin_expect(!!(x), 1)
-#define SH_UNLIKELY(x)  __builtin_expect(!!(x), 0)
-#define SH_NORETURN     __attribute__((noreturn))
-#define SH_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define SH_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define SH_CACHELINE    64
+#define SH_MUST_CHECK    __attribute__((warn_unused_result))
+#define SH_LIKELY(x)     __builtin_expect(!!(x), 1)
+#define SH_UNLIKELY(x)   __builtin_expect(!!(x), 0)
+#define SH_NORETURN      __attribute__((noreturn))
+#define SH_ALWAYS_INLINE inline __attribute__((always_inline))
+#define SH_PRINTF(a, b)  __attribute__((format(printf, a, b)))
+#define SH_ARRAY_LEN(a)  (sizeof(a) / sizeof((a)[0]))
+#define SH_CACHELINE     64
 
 /* A borrowed run of bytes; it owns nothing. */
 struct sh_slice {

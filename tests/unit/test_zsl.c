@@ -430,6 +430,46 @@ static void test_update_score_of_the_only_node_works_at_every_height(void **stat
     assert_int_equal(zsl_length(f->z), 1);
 }
 
+/* update_score walks to the node's predecessors and to its new place at
+ * once, the second as though the node were gone: every move, up or down, to
+ * a neighbour's place or past a run of equal scores, leaves the list whole
+ * (spans included: zsl_check) and every rank right. */
+static void test_update_score_moves_keep_every_rank_and_span(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 300 };
+    static char names[N][8];
+    struct zsl_node *nodes[N];
+    uint64_t r = 0x9e3779b97f4a7c15ULL;
+
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "m%03d", i);
+        nodes[i] = add(f->z, i % 7, names[i]);
+    }
+    for (int step = 0; step < 3000; step++) {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        int i = (int)(r % N);
+        /* few distinct scores: most moves land among equal scores */
+        double score = (double)((r >> 20) % 9) - 1;
+
+        assert_ptr_equal(zsl_update_score(f->z, nodes[i], score), nodes[i]);
+        assert_int_equal(zsl_check(f->z), 0);
+        if (step % 50 == 0) {
+            struct zsl_node *x = zsl_first(f->z);
+
+            for (size_t rank = 1; x; rank++, x = zsl_node_next(x)) {
+                struct sh_slice s = zsl_node_member(x);
+
+                assert_ptr_equal(zsl_node_by_rank(f->z, rank), x);
+                assert_int_equal(zsl_rank(f->z, zsl_node_score(x), s.ptr, s.len), rank);
+            }
+        }
+    }
+    assert_int_equal(zsl_length(f->z), N);
+}
+
 static void test_delete_removes_only_the_exact_score_and_member(void **state)
 {
     struct fixture *f = *state;
@@ -1175,6 +1215,8 @@ int main(void)
         cmocka_unit_test(test_parse_lex_range_accepts_only_brackets_minus_and_plus),
         cmocka_unit_test(test_the_same_seed_builds_the_same_shape_with_logarithmic_levels),
         cmocka_unit_test(test_random_operations_match_a_sorted_array_model),
+        cmocka_unit_test_setup_teardown(test_update_score_moves_keep_every_rank_and_span, setup,
+                                        teardown),
         cmocka_unit_test(test_random_lex_operations_match_a_sorted_array_model),
     };
 
