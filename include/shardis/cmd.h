@@ -36,8 +36,9 @@ struct cmd_ctx {
     bool has_key_hash;
     bool nested; /* run by EXEC or a script (route_exec_into): must not block */
     /* a write handler changed nothing (a pop or a DEL of missing keys): no
-     * change for the save points, no touch of WATCHed keys (Redis's
-     * handlers count only real changes; unset, every write counts) */
+     * change for the save points, no touch of WATCHed keys, nothing for the
+     * AOF or the replicas (Redis's handlers count and propagate only real
+     * changes; unset, every write counts) */
     bool unchanged;
 };
 

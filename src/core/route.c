@@ -130,7 +130,10 @@ static void exec_req(struct shard *sh, struct req *m)
 
         sh->prop_seq = m->txn_seq ? m->txn_seq : outer;
         m->cmd->proc(&ctx);
-        shard_prop(sh, m->cmd, m->dbid, m->argc, m->argv, m->reply.data + at, m->reply.len - at);
+        if (!ctx.unchanged) {
+            shard_prop(sh, m->cmd, m->dbid, m->argc, m->argv, m->reply.data + at,
+                       m->reply.len - at);
+        }
         sh->prop_seq = outer;
     } else {
         m->cmd->proc(&ctx);
@@ -197,7 +200,7 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
         /* a handler that started a coordinator (SORT ... STORE, XREADGROUP,
          * MIGRATE over other cores) wrote nothing here: its parts are
          * logged where they run */
-        if (!SH_UNLIKELY(sh->prop_on) || c->inflight == inflight) {
+        if (SH_UNLIKELY(sh->prop_on) && c->inflight == inflight && !ctx.unchanged) {
             shard_prop(sh, cmd, c->db, argc, argv, ctx.r.buf->data + at, ctx.r.buf->len - at);
         }
     }
@@ -1137,7 +1140,9 @@ void route_exec_into(struct shard *sh, struct conn *c, const struct cmd_spec *cm
 
     if (may_run(sh, cmd, &ctx.r)) {
         cmd->proc(&ctx);
-        shard_prop(sh, cmd, dbid, argc, argv, out->data + at, out->len - at);
+        if (!ctx.unchanged) {
+            shard_prop(sh, cmd, dbid, argc, argv, out->data + at, out->len - at);
+        }
     }
     if ((cmd->flags & CMD_WRITE) && !ctx.unchanged) {
         shard_note_dirty(sh, out->data + at, out->len - at);

@@ -705,6 +705,54 @@ class Replay(AofBase):
             self.assertEqual(c.cmd("GET", "k7"), b"v6")
 
 
+    def test_writes_that_change_nothing_are_not_logged(self):
+        # Redis propagates a write only when it changed something (dirty
+        # moved): a failed SET NX is not in the AOF, nor sent to replicas
+        srv = self.start()
+        with Client(srv.port) as c:
+            c.cmd("SET", "noop:s", "v-set")
+            c.cmd("HSET", "noop:h", "f", "v-hset")
+            c.cmd("SADD", "noop:set", "m-sadd")
+            c.cmd("ZADD", "noop:z", "1", "zm")
+            c.cmd("RPUSH", "noop:l", "v-rpush")
+            noops = [
+                ("SET", "noop:s", "v-setnx-opt", "NX"),
+                ("SET", "noop:missing1", "v-setxx-opt", "XX"),
+                ("SETNX", "noop:s", "v-setnx"),
+                ("MSETNX", "noop:s", "v-msetnx", "noop:other", "v-msetnx2"),
+                ("EXPIRE", "noop:missing2", "100"),
+                ("PEXPIRE", "noop:s", "100000", "XX"),
+                ("PERSIST", "noop:s"),
+                ("HSETNX", "noop:h", "f", "v-hsetnx"),
+                ("SADD", "noop:set", "m-sadd"),
+                ("SREM", "noop:set", "m-srem-missing"),
+                ("ZADD", "noop:z", "NX", "777", "zm"),
+                ("ZREM", "noop:z", "zrem-missing"),
+                ("LPUSHX", "noop:missing3", "v-lpushx"),
+                ("LREM", "noop:l", "0", "v-lrem-missing"),
+                ("DEL", "noop:missing4"),
+                ("LPOP", "noop:missing5"),
+                ("GETEX", "noop:s"),
+                ("SETRANGE", "noop:s", "0", ""),
+            ]
+            for cmd in noops:
+                c.cmd(*cmd)
+            c.cmd("SET", "noop:last", "v-last")  # the log is written in order
+            self.assertEqual(c.cmd("GET", "noop:s"), b"v-set")
+        text = b""
+        deadline = time.monotonic() + 5
+        while b"v-last" not in text and time.monotonic() < deadline:
+            text = b"".join(open(f, "rb").read() for f in self.incr_files(srv))
+            time.sleep(0.02)
+        for marker in (b"v-set", b"v-hset", b"m-sadd", b"v-rpush", b"v-last"):
+            self.assertIn(marker, text)
+        self.assertEqual(text.count(b"m-sadd"), 1)
+        for marker in (b"v-setnx", b"v-setxx", b"v-msetnx", b"noop:missing", b"v-hsetnx",
+                       b"m-srem", b"777", b"zrem-missing", b"v-lpushx", b"v-lrem",
+                       b"PERSIST", b"GETEX", b"SETRANGE"):
+            self.assertNotIn(marker, text, marker)
+
+
 # --------------------------------------------------------------------------
 # 5: crashes
 # --------------------------------------------------------------------------
