@@ -113,6 +113,8 @@ struct conn {
     char laddr[64];
     char last_cmd[32];
     const struct cmd_spec *last_cmd_spec; /* the command last_cmd names */
+    const struct cmd_spec *last_top;      /* what argv[0] named last (route.c's lookup cache) */
+    size_t last_top_len;                  /* the length of its name */
     size_t argv_mem; /* bytes of the arguments of the command held or running */
     void *repl;      /* replication's state of a CONN_REPLICA / CONN_MASTER link */
 };

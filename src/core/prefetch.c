@@ -102,6 +102,17 @@ static long long read_header(const char *buf, size_t len, size_t *pos, char type
  * cares: 1 every one after the name, 2 every other one, 0 argv[1] only. */
 static int key_step(const char *name, size_t len)
 {
+    /* most commands (GET, SET, PING ...) leave at the first letter */
+    switch (len >= 3 ? name[0] | 0x20 : 0) {
+    case 'm':
+    case 'd':
+    case 'u':
+    case 'e':
+    case 't':
+        break;
+    default:
+        return 0;
+    }
     if (len == 4 && !strncasecmp(name, "mget", 4)) {
         return 1;
     }

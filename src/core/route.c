@@ -959,9 +959,41 @@ static bool allowed_when_subscribed(const struct cmd_spec *cmd)
 }
 
 /* Resolves the command (and subcommand) or writes the error. */
+/* Whether in[0..len) is lower (a command's lower-case name) in any case. */
+static inline bool name_is(const char *in, size_t len, const char *lower)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)in[i];
+
+        ch = (unsigned char)(ch + ((unsigned)(ch - 'A') < 26u ? 'a' - 'A' : 0));
+        if (ch != (unsigned char)lower[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The top-level command argv[0] names: a client mostly repeats its last
+ * one, compared before the table is looked up (a command has one name: no
+ * rename-command). */
+static const struct cmd_spec *lookup_top(struct conn *c, const struct sh_slice *name)
+{
+    const struct cmd_spec *cmd = c->last_top;
+
+    if (cmd && name->len == c->last_top_len && name_is(name->ptr, name->len, cmd->name)) {
+        return cmd;
+    }
+    cmd = cmdtab_lookup(name->ptr, name->len);
+    if (cmd) {
+        c->last_top = cmd;
+        c->last_top_len = name->len;
+    }
+    return cmd;
+}
+
 static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_slice *argv)
 {
-    const struct cmd_spec *cmd = cmdtab_lookup(argv[0].ptr, argv[0].len);
+    const struct cmd_spec *cmd = lookup_top(c, &argv[0]);
     enum acl_verdict verdict;
     struct reply r;
     int bad = 0;

@@ -137,6 +137,33 @@ class TestInlineCommands(ServerTestCase):
         self.assertEqual(c.read_replies(3), ["OK", 2, b"2"])
 
 
+class TestCommandNames(ServerTestCase):
+    def test_names_in_any_case_one_after_another(self):
+        # the server compares a name with the connection's last command
+        # before it looks it up: a name of the same length that differs in
+        # one byte, or in a byte that is no letter, is another command
+        c = self.client()
+        c.cmd("SET", "k", "v")
+        for name in ("GET", "get", "gEt", "GeT"):
+            self.assertEqual(c.cmd(name, "k"), b"v")
+        for name in ("GEU", "GE", "GETT", "G\x05T", "G\xc5T", "GE\x14", "gE\x00"):
+            r = c.cmd(name, "k")
+            self.assertIsInstance(r, Exception, name)
+            self.assertTrue(str(r).startswith("ERR unknown command '"), (name, r))
+            self.assertEqual(c.cmd("GET", "k"), b"v")
+        # a name with '-' (0x2d), then one with '\\r' (0x0d) in its place
+        r = c.cmd("RESTORE-ASKING")
+        self.assertTrue(str(r).startswith("ERR wrong number of arguments"), r)
+        r = c.cmd("RESTORE\rASKING")
+        self.assertTrue(str(r).startswith("ERR unknown command '"), r)
+        self.assertEqual(c.cmd("DEL", "k"), 1)
+        self.assertEqual(c.cmd("dEl", "k"), 0)
+        r = c.cmd("SET", "k")
+        self.assertTrue(str(r).startswith("ERR wrong number of arguments for 'set'"), r)
+        self.assertEqual(c.cmd("PING"), "PONG")
+        self.assertEqual(c.cmd("ping"), "PONG")
+
+
 class TestProtocolErrors(ServerTestCase):
     """Each protocol error gets its exact error reply, then the close."""
 
