@@ -123,6 +123,7 @@ struct config {
     long long acllog_max_len;            /* ACL LOG entries kept (per shard and merged) */
     long long latency_monitor_threshold; /* milliseconds; 0 = off */
     long long latency_tracking;          /* 1: per-command latency histograms */
+    long long io_batch_wait_us;          /* a busy shard's wait for a batch (shard.c) */
     struct kval_limits limits;           /* the *-max-listpack-* encoding thresholds */
     /* "50 99 99.9": the percentiles INFO latencystats shows */
     char *latency_tracking_info_percentiles;

@@ -92,9 +92,10 @@ struct conn {
     struct rbuf sending;
     size_t sent;
     struct slot *slot_head, *slot_tail;
-    uint32_t inflight; /* requests at other shards */
-    uint32_t nslots;   /* slots in the list */
-    size_t slot_bytes; /* reply bytes held in ready slots */
+    uint32_t inflight;  /* requests at other shards */
+    uint32_t active_ms; /* the shard's active_ms when it last sent (batch waits) */
+    uint32_t nslots;    /* slots in the list */
+    size_t slot_bytes;  /* reply bytes held in ready slots */
 
     int db;
     int proto;

@@ -109,6 +109,7 @@ struct shard_stats {
     uint64_t writes_processed; /* send completions */
     uint64_t dirty;            /* write commands that did not fail (save points) */
     uint64_t evicted_keys;     /* keys maxmemory evicted (evict.c) */
+    uint64_t batch_waits;      /* sleeps that waited for a batch (io-batch-wait-us) */
 };
 
 /*
@@ -237,6 +238,11 @@ struct shard {
     uint64_t rnd;
     bool stopping;
     bool drained;
+    /* connections that sent in this millisecond and the one before (a
+     * busy shard's batch wait, shard.c); whether the kernel has the wait */
+    uint32_t active_ms, active_now, active_before;
+    int64_t active_ms_end_us;
+    bool min_wait_ok;
     bool active_expire_off; /* DEBUG SET-ACTIVE-EXPIRE 0: cron expires nothing */
     /* a busy script runs here (shard_busy_begin); the connection whose
      * command runs it reads nothing until the script ends: its receives are

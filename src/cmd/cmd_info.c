@@ -98,6 +98,7 @@ enum {
     INFO_NET_IN_PER_SEC,  /* bytes */
     INFO_NET_OUT_PER_SEC, /* bytes */
     INFO_READS,
+    INFO_BATCH_WAITS,
     INFO_WRITES,
     INFO_MEM_PEAK,       /* bytes, process-wide */
     INFO_MEM_STARTUP,    /* bytes, process-wide */
@@ -260,6 +261,7 @@ static void info_part_fields(struct shard *sh, long long *f)
     f[INFO_NET_IN_PER_SEC] = metric_average(sh, SHARD_METRIC_NET_IN);
     f[INFO_NET_OUT_PER_SEC] = metric_average(sh, SHARD_METRIC_NET_OUT);
     f[INFO_READS] = (long long)st->reads_processed;
+    f[INFO_BATCH_WAITS] = (long long)st->batch_waits;
     f[INFO_WRITES] = (long long)st->writes_processed;
     f[INFO_MEM_PEAK] = sh->metrics.mem_peak;
     f[INFO_MEM_STARTUP] = sh->metrics.mem_startup;
@@ -748,6 +750,7 @@ static void info_stats_tail(struct rbuf *b, const struct info_sum *s)
     rbuf_line(b, "txn_refused:%lld", s->f[INFO_TXN_REFUSED]);
     rbuf_line(b, "txn_waited_commands:%lld", s->f[INFO_TXN_WAITED]);
     rbuf_line(b, "global_script_runs:%lld", s->f[INFO_SCRIPT_GLOBAL]);
+    rbuf_line(b, "io_batch_waits:%lld", s->f[INFO_BATCH_WAITS]);
 }
 
 static void info_stats(struct rbuf *b, struct info_sum *s)

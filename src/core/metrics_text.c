@@ -192,6 +192,7 @@ static const struct field_map field_maps[] = {
     { "txn_refused", "txn_refused_total", MT_COUNTER, 0 },
     { "txn_waited_commands", "txn_waited_commands_total", MT_COUNTER, 0 },
     { "global_script_runs", "global_script_runs_total", MT_COUNTER, 0 },
+    { "io_batch_waits", "io_batch_waits_total", MT_COUNTER, 0 },
     { "connected_slaves", "connected_slaves", MT_GAUGE, 0 },
     { "master_repl_offset", "master_repl_offset", MT_GAUGE, 0 },
     { "second_repl_offset", "second_repl_offset", MT_GAUGE, 0 },

@@ -506,6 +506,15 @@ void shard_busy_forget(struct shard *sh, struct conn *c)
     }
 }
 
+/* A connection sent: counted once per millisecond. */
+static inline void note_active(struct shard *sh, struct conn *c)
+{
+    if (c->active_ms != sh->active_ms) {
+        c->active_ms = sh->active_ms;
+        sh->active_now++;
+    }
+}
+
 static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
 {
     uint64_t ud = cqe->user_data;
@@ -526,6 +535,7 @@ static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
             break;
         }
         sh->stats.reads_processed += cqe->res > 0;
+        note_active(sh, ptr);
         conn_on_recv(ptr, cqe->res, cqe->flags);
         break;
     case TAG_SEND:
@@ -643,8 +653,67 @@ static bool log_settled(const struct shard *sh)
     return !log_buf_is_writing() || sh->mono_us >= sh->next_cron_us + SHUTDOWN_LOG_US;
 }
 
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15) /* Linux 6.12; liburing 2.3 lacks it */
+#endif
+
+/* Hands the queued submissions to the kernel's ring (liburing's own
+ * __io_uring_flush_sq, which 2.3 does not export). Returns how many wait. */
+static unsigned flush_sq(struct io_uring *ring)
+{
+    struct io_uring_sq *sq = &ring->sq;
+    unsigned tail = sq->sqe_tail;
+
+    if (sq->sqe_head != tail) {
+        sq->sqe_head = tail;
+        IO_URING_WRITE_ONCE(*sq->ktail, tail);
+    }
+    return tail - IO_URING_READ_ONCE(*sq->khead);
+}
+
+/* How many connections a wait may gather before it wakes: a quarter of those
+ * active lately (when a connection is answered, it mostly sends again), or 0
+ * with too few for a wait to gather anything (one client waiting on each
+ * reply must not wait on the others). */
+static unsigned batch_goal(struct shard *sh)
+{
+    unsigned active;
+
+    if (sh->mono_us >= sh->active_ms_end_us) {
+        sh->active_before = sh->active_now;
+        sh->active_now = 0;
+        sh->active_ms++;
+        sh->active_ms_end_us = sh->mono_us + 1000;
+    }
+    active = sh->active_now > sh->active_before ? sh->active_now : sh->active_before;
+    if (!sh->min_wait_ok || sh->cfg.io_batch_wait_us <= 0 || active < 16) {
+        return 0;
+    }
+    return active / 4 < 64 ? active / 4 : 64;
+}
+
+/* Submits and sleeps until `goal` more completions than are (or are about
+ * to be: each submitted send completes at once, mostly) in the ring, or
+ * io-batch-wait-us has passed with at least one, or the timeout ts. */
+static void wait_batch(struct shard *sh, struct __kernel_timespec *ts, unsigned goal)
+{
+    struct io_uring_getevents_arg arg = {
+        .sigmask_sz = _NSIG / 8,
+        .pad = (uint32_t)sh->cfg.io_batch_wait_us, /* min_wait_usec since Linux 6.12 */
+        .ts = (uint64_t)(uintptr_t)ts,
+    };
+    unsigned ready = io_uring_cq_ready(&sh->ring);
+    unsigned n = flush_sq(&sh->ring);
+
+    sh->stats.batch_waits++;
+    (void)io_uring_enter2((unsigned)sh->ring.ring_fd, n, ready + n + goal,
+                          IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, (sigset_t *)&arg,
+                          sizeof(arg));
+}
+
 static void wait_for_work(struct shard *sh)
 {
+    unsigned goal;
     struct __kernel_timespec ts;
     struct io_uring_cqe *cqe;
     int64_t wait_us;
@@ -674,7 +743,12 @@ static void wait_for_work(struct shard *sh)
     }
     ts.tv_sec = wait_us / 1000000;
     ts.tv_nsec = (wait_us % 1000000) * 1000;
-    io_uring_submit_and_wait_timeout(&sh->ring, &cqe, 1, &ts, NULL);
+    goal = batch_goal(sh);
+    if (goal) {
+        wait_batch(sh, &ts, goal);
+    } else {
+        io_uring_submit_and_wait_timeout(&sh->ring, &cqe, 1, &ts, NULL);
+    }
     mbox_sleep_end(&sh->sleeper);
 }
 
@@ -999,6 +1073,7 @@ static int shard_setup(struct shard *sh)
         return rc;
     }
     sh->ring_fd = sh->ring.ring_fd;
+    sh->min_wait_ok = (p.features & IORING_FEAT_MIN_TIMEOUT) != 0;
     rc = setup_buffers(sh);
     if (rc < 0) {
         sh_log(LOG_WARNING, "provided buffer ring setup failed: %s", strerror(-rc));

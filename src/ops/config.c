@@ -41,6 +41,8 @@ const struct directive config_directives[] = {
     { "metrics-port", DIR_INT, F(metrics_port), 0, 65535, false },
     { "metrics-bind", DIR_STR, F(metrics_bind), 0, 0, false },
     { "hz", DIR_INT, F(hz), 1, 500, true },
+    /* how long a busy shard may wait to gather completions (0: never) */
+    { "io-batch-wait-us", DIR_INT, F(io_batch_wait_us), 0, 10000, true },
     { "loglevel", DIR_LOGLEVEL, F(loglevel), 0, 0, true },
     { "protected-mode", DIR_BOOL, F(protected_mode), 0, 1, true },
     { "enable-debug-command", DIR_PROTECTED, F(enable_debug_command), 0, 2, false },
@@ -344,6 +346,7 @@ void config_init(struct config *c)
     c->acllog_max_len = 128;
     c->latency_monitor_threshold = 0;
     c->latency_tracking = 1;
+    c->io_batch_wait_us = 50;
     c->latency_tracking_info_percentiles = sh_strdup("50 99 99.9");
     c->replicaof = sh_strdup("");
     c->masterauth = sh_strdup("");

@@ -508,9 +508,10 @@ class TestShardisInfo(InfoTestCase):
         memory = [k for k, _ in parsed["Memory"]]
         self.assertEqual(memory[-1], "used_memory_shards")
         stats = [k for k, _ in parsed["Stats"]]
-        self.assertEqual(stats[-7:], ["mailbox_messages_sent", "mailbox_messages_received",
+        self.assertEqual(stats[-8:], ["mailbox_messages_sent", "mailbox_messages_received",
                                       "mailbox_overflows", "txn_scheduled", "txn_refused",
-                                      "txn_waited_commands", "global_script_runs"])
+                                      "txn_waited_commands", "global_script_runs",
+                                      "io_batch_waits"])
 
     def test_info_from_every_shard_agrees_on_the_ids(self):
         # connections land on any shard: INFO merged by each must agree
