@@ -506,6 +506,19 @@ void shard_busy_forget(struct shard *sh, struct conn *c)
     }
 }
 
+/* Starts the next millisecond of note_active's count, each loop iteration.
+ * A millisecond with no iteration had no receive: after an idle sleep the
+ * count before it is not carried on. */
+static inline void roll_active(struct shard *sh)
+{
+    if (SH_UNLIKELY(sh->mono_us >= sh->active_ms_end_us)) {
+        sh->active_before = sh->mono_us < sh->active_ms_end_us + 1000 ? sh->active_now : 0;
+        sh->active_now = 0;
+        sh->active_ms++;
+        sh->active_ms_end_us = sh->mono_us + 1000;
+    }
+}
+
 /* A connection sent: counted once per millisecond. */
 static inline void note_active(struct shard *sh, struct conn *c)
 {
@@ -534,8 +547,10 @@ static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
             busy_stash(sh, cqe);
             break;
         }
-        sh->stats.reads_processed += cqe->res > 0;
-        note_active(sh, ptr);
+        if (cqe->res > 0) {
+            sh->stats.reads_processed++;
+            note_active(sh, ptr);
+        }
         conn_on_recv(ptr, cqe->res, cqe->flags);
         break;
     case TAG_SEND:
@@ -675,17 +690,10 @@ static unsigned flush_sq(struct io_uring *ring)
  * active lately (when a connection is answered, it mostly sends again), or 0
  * with too few for a wait to gather anything (one client waiting on each
  * reply must not wait on the others). */
-static unsigned batch_goal(struct shard *sh)
+static unsigned batch_goal(const struct shard *sh)
 {
-    unsigned active;
+    unsigned active = sh->active_now > sh->active_before ? sh->active_now : sh->active_before;
 
-    if (sh->mono_us >= sh->active_ms_end_us) {
-        sh->active_before = sh->active_now;
-        sh->active_now = 0;
-        sh->active_ms++;
-        sh->active_ms_end_us = sh->mono_us + 1000;
-    }
-    active = sh->active_now > sh->active_before ? sh->active_now : sh->active_before;
     if (!sh->min_wait_ok || sh->cfg.io_batch_wait_us <= 0 || active < 16) {
         return 0;
     }
@@ -929,6 +937,7 @@ static void loop(struct shard *sh)
     for (;;) {
         sh->mono_us = sh_mono_us();
         sh->now_ms = sh_time_ms();
+        roll_active(sh);
         reap(sh);
         if (SH_UNLIKELY(sh->busy_protect != NULL)) {
             busy_replay(sh);
