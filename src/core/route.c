@@ -958,7 +958,6 @@ static bool allowed_when_subscribed(const struct cmd_spec *cmd)
     return false;
 }
 
-/* Resolves the command (and subcommand) or writes the error. */
 /* Whether in[0..len) is lower (a command's lower-case name) in any case. */
 static inline bool name_is(const char *in, size_t len, const char *lower)
 {
@@ -991,6 +990,7 @@ static const struct cmd_spec *lookup_top(struct conn *c, const struct sh_slice *
     return cmd;
 }
 
+/* Resolves the command (and subcommand) or writes the error. */
 static const struct cmd_spec *resolve(struct conn *c, int argc, const struct sh_slice *argv)
 {
     const struct cmd_spec *cmd = lookup_top(c, &argv[0]);
