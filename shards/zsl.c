@@ -88,7 +88,7 @@ static int member_cmp(const char *a, size_t alen, const char *b, size_t blen)
     return alen < blen ? -1 : alen > blen;
 }
 
-static int node_cmp(const struct zsl_node *x, const struct key *k)
+static SH_ALWAYS_INLINE int node_cmp(const struct zsl_node *x, const struct key *k)
 {
     if (x->score != k->score) {
         return x->score < k->score ? -1 : 1;
@@ -248,6 +248,18 @@ void zsl_node_set_member(struct zsl_node *node, const char *member, size_t mlen)
 
 /* ---- walking, linking, unlinking ---- */
 
+/* The misses a walk's step at x on level i may take, started together:
+ * next's score, next's link at this level (another line in a tall node),
+ * and the node one level down should next not qualify. */
+static SH_ALWAYS_INLINE void prefetch_step(const struct zsl_node *x, const struct zsl_node *next,
+                                           int i)
+{
+    __builtin_prefetch(&next->level[i]);
+    if (i > 0) {
+        __builtin_prefetch(x->level[i - 1].forward);
+    }
+}
+
 /* Moves forward from the header while pred holds for the next node, level by
  * level; fills p and returns the last node reached (the header if none). */
 static struct zsl_node *walk(const struct zsl *zsl, node_pred_fn *pred, const void *arg,
@@ -260,13 +272,7 @@ static struct zsl_node *walk(const struct zsl *zsl, node_pred_fn *pred, const vo
         struct zsl_node *next;
 
         while ((next = x->level[i].forward)) {
-            /* the misses this step may take, started together: next's
-             * score, next's link at this level (another line in a tall
-             * node), and the node one level down should next not qualify */
-            __builtin_prefetch(&next->level[i]);
-            if (i > 0) {
-                __builtin_prefetch(x->level[i - 1].forward);
-            }
+            prefetch_step(x, next, i);
             if (!pred(next, rank + x->level[i].span, arg)) {
                 break;
             }
@@ -410,13 +416,8 @@ static SH_ALWAYS_INLINE bool walk_step(struct cursor *c, const struct key *k,
         next = next->level[i].forward;
     }
     if (next != NULL) {
-        __builtin_prefetch(&next->level[i]);
-        if (i > 0) {
-            __builtin_prefetch(x->level[i - 1].forward);
-        }
-        if (next->score < k->score ||
-            (next->score == k->score &&
-             member_cmp(next->member, next->mlen, k->member, k->mlen) < 0)) {
+        prefetch_step(x, next, i);
+        if (node_cmp(next, k) < 0) {
             c->rank += span;
             c->x = next;
             return true;
