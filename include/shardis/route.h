@@ -282,6 +282,11 @@ extern struct route_hooks route_hooks;
 void route_note_write(struct shard *sh, const struct cmd_spec *cmd, int dbid, int argc,
                       const struct sh_slice *argv);
 
+/* Redis's signalModifiedKey for a write the command path does not see (an
+ * internal command's, or one of a command the table does not flag as a
+ * write): marks the WATCHers of key in dbid dirty. */
+void route_touch(struct shard *sh, int dbid, struct sh_slice key);
+
 /* Owner of every key of cmd over argv: a shard, -2 when it names no key,
  * -1 when several shards own them. With hash, *hash is the table hash of
  * argv[1] when it is a key (*has_hash). */

@@ -79,15 +79,6 @@ static void notify_pfadd(struct cmd_ctx *ctx, int i)
                   ctx->dbid);
 }
 
-/* Redis's signalModifiedKey for a command the table does not flag as a
- * write (PFCOUNT): marks WATCHers of argv[i] dirty. */
-static void signal_modified(struct cmd_ctx *ctx, int i)
-{
-    if (SH_UNLIKELY(ctx->shard->nwatched) && route_hooks.touched) {
-        route_hooks.touched(ctx->shard, ctx->dbid, ctx->argv[i], 0);
-    }
-}
-
 /* What the key holds; an HLL is left as a struct kstr (e->val.u.s), which
  * the HLL code reads and writes in place: one that came in by SET, RESTORE
  * or a load in another string encoding is turned into one here (the lookup
@@ -245,7 +236,7 @@ static void cmd_pfcount(struct cmd_ctx *ctx)
             return;
         }
         hll_cache_set(s->data, card);
-        signal_modified(ctx, 1);
+        route_touch(ctx->shard, ctx->dbid, ctx->argv[1]);
     }
     reply_int(&ctx->r, (long long)card);
 }

@@ -584,9 +584,7 @@ static void store_list(struct shard *sh, struct kdb *db, int dbid, struct sh_sli
         kentry_set_val(e, *list);
         pubsub_notify(sh, NOTIFY_LIST, "sortstore", dst.ptr, dst.len, dbid);
     }
-    if (SH_UNLIKELY(sh->nwatched) && route_hooks.touched) {
-        route_hooks.touched(sh, dbid, dst, 0);
-    }
+    route_touch(sh, dbid, dst);
 }
 
 /* ---- SORT whole on one core ---- */

@@ -484,6 +484,7 @@ static int push_elem(struct cmd_ctx *ctx, struct sh_slice key, bool left, struct
     }
     tlist_push(&e->val, left ? TLIST_HEAD : TLIST_TAIL, elem.ptr, elem.len,
                &ctx->shard->cfg.limits);
+    route_touch(ctx->shard, ctx->dbid, key); /* internal: the command path does not */
     pubsub_notify(ctx->shard, NOTIFY_LIST, left ? "lpush" : "rpush", key.ptr, key.len, ctx->dbid);
     return 0;
 }
@@ -547,6 +548,7 @@ static void cmd_bpop(struct cmd_ctx *ctx)
         block_queue_remove(ctx->shard->blk, q->val.u.p, token, (int)origin, &found);
         block_queue_drop_if_empty(ctx->shard, ctx->dbid, q);
     }
+    route_touch(ctx->shard, ctx->dbid, key); /* an element leaves it now */
     if (zset) {
         size_t at = reply_array_begin(&ctx->r);
         size_t n = tzset_pop(&e->val, !left, (size_t)count, zset_elem_out, &ctx->r);
@@ -627,6 +629,7 @@ static void cmd_bpushback(struct cmd_ctx *ctx)
                   &ctx->shard->cfg.limits, shard_rand(ctx->shard)) < 0) {
         sh_log(LOG_WARNING, "a popped member could not go back: out of memory");
     }
+    route_touch(ctx->shard, ctx->dbid, key);
     pubsub_notify(ctx->shard, NOTIFY_ZSET, "zadd", key.ptr, key.len, ctx->dbid);
     reply_ok(&ctx->r);
 }

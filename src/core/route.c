@@ -60,6 +60,13 @@ void route_note_write(struct shard *sh, const struct cmd_spec *cmd, int dbid, in
     cmd_keys_free(&k);
 }
 
+void route_touch(struct shard *sh, int dbid, struct sh_slice key)
+{
+    if (SH_UNLIKELY(sh->nwatched) && route_hooks.touched) {
+        route_hooks.touched(sh, dbid, key, 0);
+    }
+}
+
 static struct req *req_new(struct shard *sh, int to, const struct cmd_spec *cmd, int dbid,
                            int proto, int argc, const struct sh_slice *argv)
 {

@@ -1,0 +1,108 @@
+"""WATCH against writes whose keys lie on several shards, as Redis 7.0 has it.
+
+Redis marks a WATCHed key when a command really changes it (or, for FLUSHALL,
+FLUSHDB and SWAPDB, when the key existed in a database they empty or swap),
+never for a write that changes nothing. Every command here names keys with no
+common {tag}, so with several shards it crosses shards (a transaction of
+parts, or a staged move), which is where a server could mark keys when it
+schedules the write instead of when the write changes them.
+
+Writes that change a WATCHed key: EXEC must abort (missing one is a lost
+update). Every test passes against redis-server (SHARDIS_REFERENCE=redis).
+"""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Client, Error, ServerTestCase  # noqa: E402
+
+MOVE_SCRIPT = "redis.call('set', KEYS[1], 'x') redis.call('set', KEYS[2], 'y') return 1"
+READ_SCRIPT = "return {redis.call('get', KEYS[1]), redis.call('exists', KEYS[2])}"
+
+# (setup, keys to WATCH, the other client's commands): each set of commands
+# changes at least one WATCHed key. A WATCHed key that a command empties is
+# seen as changed by its disappearance alone, so the sources popped from keep
+# an element.
+CHANGES = [
+    ([("SET", "w1", "v")], ["w1"], [("DEL", "a1", "b1", "w1", "c1")]),
+    ([("SET", "w2", "v")], ["w2"], [("UNLINK", "a2", "w2", "b2", "c2")]),
+    ([], ["w3"], [("MSET", "a3", "1", "w3", "2", "b3", "3")]),
+    ([], ["w4"], [("MSETNX", "a4", "1", "b4", "2", "w4", "3")]),
+    ([("SET", "s5", "v")], ["w5"], [("RENAME", "s5", "w5")]),
+    ([("SET", "w6", "v")], ["w6"], [("RENAME", "w6", "d6")]),
+    ([("SET", "s7", "v")], ["w7"], [("RENAMENX", "s7", "w7")]),
+    ([("SET", "s8", "v"), ("SET", "w8", "old")], ["w8"], [("COPY", "s8", "w8", "REPLACE")]),
+    ([("SET", "s9", "v")], ["w9"], [("COPY", "s9", "w9")]),
+    ([("SADD", "s10", "m")], ["w10"], [("SMOVE", "s10", "w10", "m")]),
+    ([("SADD", "w11", "m", "n")], ["w11"], [("SMOVE", "w11", "d11", "m")]),
+    ([("RPUSH", "s12", "a")], ["w12"], [("LMOVE", "s12", "w12", "LEFT", "RIGHT")]),
+    ([("RPUSH", "w13", "a", "b")], ["w13"], [("RPOPLPUSH", "w13", "d13")]),
+    ([("RPUSH", "s14", "a")], ["w14"], [("BLMOVE", "s14", "w14", "LEFT", "LEFT", "0.1")]),
+    ([("SADD", "s15", "a")], ["w15"], [("SUNIONSTORE", "w15", "s15", "t15")]),
+    ([("SADD", "w16", "a")], ["w16"], [("SINTERSTORE", "w16", "s16", "t16")]),
+    ([("SADD", "s17", "a")], ["w17"], [("SDIFFSTORE", "w17", "s17", "t17")]),
+    ([("ZADD", "s18", "1", "a")], ["w18"], [("ZUNIONSTORE", "w18", "2", "s18", "t18")]),
+    ([("ZADD", "w19", "1", "a")], ["w19"], [("ZINTERSTORE", "w19", "2", "s19", "t19")]),
+    ([("ZADD", "s20", "1", "a")], ["w20"], [("ZDIFFSTORE", "w20", "2", "s20", "t20")]),
+    ([("ZADD", "s21", "1", "a")], ["w21"], [("ZRANGESTORE", "w21", "s21", "0", "-1")]),
+    ([("RPUSH", "s22", "3", "1")], ["w22"], [("SORT", "s22", "STORE", "w22")]),
+    ([("PFADD", "s23", "a")], ["w23"], [("PFMERGE", "w23", "s23", "t23")]),
+    ([("SET", "s24", "a")], ["w24"], [("BITOP", "OR", "w24", "s24", "t24")]),
+    ([("SET", "w25", "a")], ["w25"], [("BITOP", "AND", "w25", "s25", "t25")]),
+    ([("GEOADD", "s26", "13.36", "38.11", "p")], ["w26"],
+     [("GEOSEARCHSTORE", "w26", "s26", "FROMLONLAT", "13.36", "38.11", "BYRADIUS", "10",
+       "km")]),
+    ([("RPUSH", "w27", "a", "b")], ["w27"], [("LMPOP", "3", "a27", "b27", "w27", "LEFT")]),
+    ([("ZADD", "w28", "1", "a", "2", "b")], ["w28"], [("ZMPOP", "3", "a28", "b28", "w28", "MIN")]),
+    ([], ["w29"], [("EVAL", MOVE_SCRIPT, "2", "a29", "w29")]),
+    ([], ["w30"], [("MULTI",), ("SET", "a30", "1"), ("SET", "w30", "1"), ("EXEC",)]),
+    ([("SET", "w31", "v")], ["w31"], [("MULTI",), ("DEL", "a31", "w31"), ("EXEC",)]),
+    ([("SET", "w32", "v")], ["w32"], [("FLUSHDB",)]),
+    ([("SET", "w33", "v")], ["w33"], [("SELECT", "1"), ("SET", "w33", "1"), ("SWAPDB", "0", "1")]),
+    ([("SET", "w34", "v")], ["w34"], [("MOVE", "w34", "1")]),
+    ([("SADD", "s35", "a"), ("SADD", "t35", "a")], ["w35"],
+     [("SINTERSTORE", "w35", "s35", "t35")]),
+    # blocking commands that find their element at once
+    ([("RPUSH", "w36", "a", "b")], ["w36"], [("BLPOP", "a36", "w36", "0.1")]),
+    ([("RPUSH", "w37", "a", "b")], ["w37"], [("BRPOP", "a37", "w37", "0.1")]),
+    ([("RPUSH", "w38", "a", "b")], ["w38"], [("BLMPOP", "0.1", "2", "a38", "w38", "RIGHT")]),
+    ([("ZADD", "w39", "1", "a", "2", "b")], ["w39"], [("BZPOPMIN", "a39", "w39", "0.1")]),
+    ([("ZADD", "w40", "1", "a", "2", "b")], ["w40"], [("BZPOPMAX", "a40", "w40", "0.1")]),
+    ([("ZADD", "w41", "1", "a", "2", "b")], ["w41"], [("BZMPOP", "0.1", "2", "a41", "w41", "MIN")]),
+    ([("RPUSH", "w42", "a", "b")], ["w42"], [("BRPOPLPUSH", "w42", "d42", "0.1")]),
+    ([("RPUSH", "s43", "a")], ["w43"], [("BRPOPLPUSH", "s43", "w43", "0.1")]),
+    ([("RPUSH", "w44", "a", "b")], ["w44"], [("BLMOVE", "w44", "d44", "RIGHT", "LEFT", "0.1")]),
+]
+
+class TestWatchCross(ServerTestCase):
+
+    def run_table(self, table, aborts):
+        o = Client(self.server.port)
+        self._clients.append(o)
+        wrong = []
+        for setup, keys, cmds in table:
+            o.cmd("FLUSHALL")
+            o.cmd("SELECT", "0")
+            for c in setup:
+                self.assertNotIsInstance(o.cmd(*c), Error, c)
+            self.r.cmd("WATCH", *keys)
+            for c in cmds:
+                reply = o.cmd(*c)
+                if c[0] not in ("RENAME",):
+                    self.assertNotIsInstance(reply, Error, c)
+            o.cmd("SELECT", "0")
+            self.r.cmd("MULTI")
+            self.r.cmd("PING")
+            ran = self.r.cmd("EXEC") == ["PONG"]
+            if ran == aborts:
+                wrong.append("%s: EXEC %s" % (cmds, "ran" if ran else "aborted"))
+        self.assertEqual(wrong, [], "\n" + "\n".join(wrong))
+
+    def test_writes_that_change_a_watched_key_abort_exec(self):
+        self.run_table(CHANGES, aborts=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
