@@ -40,6 +40,10 @@ struct cmd_ctx {
      * AOF or the replicas (Redis's handlers count and propagate only real
      * changes; unset, every write counts) */
     bool unchanged;
+    /* the handler marked the WATCHers of exactly the keys it changed
+     * (route_touch): the command path does not mark all of its keys (DEL of
+     * several keys, some missing) */
+    bool touched_own;
 };
 
 /* The key table hash of argv[i] (computed by routing for argv[1]). */

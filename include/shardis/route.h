@@ -262,17 +262,18 @@ void route_post(struct shard *sh, int to, const struct cmd_spec *cmd, int dbid, 
  *   queue     c is in MULTI: true when it queued the command (and replied)
  *   refused   c is in MULTI and a command was refused before it could run
  *   gone      c (with c->multi) is being freed
- *   touched   a key of database dbid was written (sh->nwatched > 0 only);
- *             key {NULL, 0}: every key of dbid, or of every database when
- *             dbid is -1 (FLUSHDB, FLUSHALL); not for client `except` (an
- *             EXEC's own schedule), 0 for none
+ *   touched   a key of database dbid was written (sh->nwatched > 0 only)
+ *   touched_db  database dbid is about to be emptied (with < 0) or swapped
+ *             with database `with` (FLUSHDB, FLUSHALL, SWAPDB): its keys
+ *             that exist in either are (sh->nwatched > 0 only)
  */
 struct route_hooks {
     bool (*queue)(struct conn *c, const struct cmd_spec *cmd, int argc,
                   const struct sh_slice *argv);
     void (*refused)(struct conn *c);
     void (*gone)(struct conn *c);
-    void (*touched)(struct shard *sh, int dbid, struct sh_slice key, uint64_t except);
+    void (*touched)(struct shard *sh, int dbid, struct sh_slice key);
+    void (*touched_db)(struct shard *sh, int dbid, int with);
     void (*shard_exit)(struct shard *sh); /* free what the layer keeps there */
 };
 extern struct route_hooks route_hooks;
@@ -286,6 +287,9 @@ void route_note_write(struct shard *sh, const struct cmd_spec *cmd, int dbid, in
  * internal command's, or one of a command the table does not flag as a
  * write): marks the WATCHers of key in dbid dirty. */
 void route_touch(struct shard *sh, int dbid, struct sh_slice key);
+/* The same for every key of database dbid that exists in it or in database
+ * `with` (>= 0), before a flush (with -1) or a swap empties or replaces it. */
+void route_touch_db(struct shard *sh, int dbid, int with);
 
 /* Owner of every key of cmd over argv: a shard, -2 when it names no key,
  * -1 when several shards own them. With hash, *hash is the table hash of

@@ -32,9 +32,12 @@ struct shard;
  * :0. */
 extern const struct cmd_spec watch_spec_watch, watch_spec_unwatch, watch_spec_check;
 
-/* route_hooks.touched: key {NULL, 0} marks every key of dbid (-1: all);
- * the watches of client `except` (0: none) stay as they are. */
-void watch_touched(struct shard *sh, int dbid, struct sh_slice key, uint64_t except);
+/* route_hooks.touched: marks the watches of key in dbid. */
+void watch_touched(struct shard *sh, int dbid, struct sh_slice key);
+/* route_hooks.touched_db: database dbid is about to be emptied (with < 0)
+ * or swapped with database `with`: marks the watches of its keys that exist
+ * in either (Redis's touchAllWatchedKeysInDb). */
+void watch_touched_db(struct shard *sh, int dbid, int with);
 /* On the owner: did key change for client id since it watched it? */
 bool watch_changed(struct shard *sh, uint64_t client_id, int dbid, struct sh_slice key);
 /* Frees the shard's table (at shard exit). */

@@ -601,9 +601,13 @@ static void store_result(struct cmd_ctx *ctx, int i, struct kval *res)
         if (e) {
             kdb_delete(ctx->db, e);
             notify_key(ctx, i, NOTIFY_GENERIC, "del");
+            route_touch(ctx->shard, ctx->dbid, ctx->argv[i]);
+        } else {
+            ctx->unchanged = true; /* nothing to delete: no change */
         }
         return;
     }
+    route_touch(ctx->shard, ctx->dbid, ctx->argv[i]); /* __bstore has no command path */
     if (e) {
         kval_clear(&e->val);
         if (kentry_has_ttl(e)) {

@@ -677,9 +677,9 @@ static void geo_search(struct cmd_ctx *ctx, int off, int flags, bool part)
         reply_int(&ctx->r, q.store);
         reply_bulk(&ctx->r, blob, len);
     } else {
-        long long stored =
-                cmd_zset_store(ctx->shard, ctx->dbid, argv[q.store],
-                               cmd_key_hash(ctx, q.store + off), blob, len, store_event(flags));
+        long long stored = cmd_zset_store(ctx->shard, ctx->dbid, argv[q.store],
+                                          cmd_key_hash(ctx, q.store + off), blob, len,
+                                          store_event(flags), &ctx->unchanged);
 
         cmd_zset_reply_stored(&ctx->r, stored);
     }
@@ -729,7 +729,7 @@ static void cmd_geostore_internal(struct cmd_ctx *ctx)
         return;
     }
     n = cmd_zset_store(ctx->shard, ctx->dbid, ctx->argv[1], cmd_key_hash(ctx, 1), ctx->argv[2].ptr,
-                       ctx->argv[2].len, event);
+                       ctx->argv[2].len, event, &ctx->unchanged);
     cmd_zset_reply_stored(&ctx->r, n);
 }
 

@@ -388,6 +388,7 @@ static void cmd_pfstore_internal(struct cmd_ctx *ctx)
         return;
     }
     pfmerge_write(ctx, 1, (const uint8_t *)ctx->argv[2].ptr, sh_slice_eq_nocase(ctx->argv[3], "1"));
+    route_touch(ctx->shard, ctx->dbid, ctx->argv[1]); /* internal: no command path */
 }
 
 static const struct cmd_spec pfdump_spec = {

@@ -264,6 +264,7 @@ static int store_value(struct shard *sh, int dbid, struct sh_slice key, uint64_t
     kentry_set_val(e, v);
     kdb_set_expire(db, e, pexpireat);
     notify_key(sh, dbid, key, event);
+    route_touch(sh, dbid, key); /* a stage of a move: no command path */
     return 1;
 }
 
@@ -278,6 +279,7 @@ static bool delete_key(struct shard *sh, int dbid, struct sh_slice key, uint64_t
     if (e) {
         kdb_delete(db, e);
         notify_key(sh, dbid, key, event);
+        route_touch(sh, dbid, key); /* a stage of a move: no command path */
     }
     return e != NULL;
 }
@@ -298,10 +300,12 @@ static void cmd_del(struct cmd_ctx *ctx)
         if (e) {
             kdb_delete(ctx->db, e);
             notify_key(ctx->shard, ctx->dbid, ctx->argv[i], "del");
+            route_touch(ctx->shard, ctx->dbid, ctx->argv[i]);
             n++;
         }
     }
     ctx->unchanged = n == 0;
+    ctx->touched_own = true;
     reply_int(&ctx->r, n);
 }
 
@@ -1367,6 +1371,8 @@ static void cmd_flushdb(struct cmd_ctx *ctx)
 {
     if (flush_args_ok(ctx)) {
         persist_before_flush(ctx->shard, ctx->dbid); /* a snapshot keeps what it had */
+        route_touch_db(ctx->shard, ctx->dbid, -1);
+        ctx->touched_own = true;
         kdb_flush(ctx->db);
         reply_ok(&ctx->r);
     }
@@ -1374,10 +1380,9 @@ static void cmd_flushdb(struct cmd_ctx *ctx)
 
 /* SWAPDB index1 index2, on every shard at once (an all-shard transaction):
  * each swaps its two databases. A running snapshot first writes what it has
- * not reached of both (it holds the state at its begin). WATCHed keys are
- * touched by the router as for FLUSHALL (Redis touches only those of the two
- * databases that exist in either: a few more EXECs fail here), and blocked
- * clients are told of every key the swap brought in. */
+ * not reached of both (it holds the state at its begin). WATCHed keys of
+ * the two databases are touched when they exist in either, as Redis does,
+ * and blocked clients are told of every key the swap brought in. */
 static bool db_index(struct cmd_ctx *ctx, int i, const char *which, int *out)
 {
     long long v;
@@ -1409,9 +1414,12 @@ static void cmd_swapdb(struct cmd_ctx *ctx)
     if (!db_index(ctx, 1, "first", &a) || !db_index(ctx, 2, "second", &b)) {
         return;
     }
+    ctx->touched_own = true;
     if (a != b) {
         persist_before_flush(sh, a);
         persist_before_flush(sh, b);
+        route_touch_db(sh, a, b);
+        route_touch_db(sh, b, a);
         shard_swap_db(sh, a, b);
         for (int k = 0; k < 2; k++) {
             struct cmd_ctx w = *ctx;
@@ -1431,8 +1439,10 @@ static void cmd_flushall(struct cmd_ctx *ctx)
     if (flush_args_ok(ctx)) {
         persist_snap_abort(ctx->shard); /* as Redis kills its saving child */
         for (long long i = 0; i < ctx->shard->cfg.databases; i++) {
+            route_touch_db(ctx->shard, (int)i, -1);
             kdb_flush(shard_db(ctx->shard, (int)i));
         }
+        ctx->touched_own = true;
         reply_ok(&ctx->r);
     }
 }

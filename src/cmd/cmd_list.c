@@ -334,12 +334,16 @@ static void cmd_lmpop(struct cmd_ctx *ctx)
             return;
         }
         if (e) {
+            /* the key popped from is changed, not the others it names */
+            route_touch(ctx->shard, ctx->dbid, ctx->argv[i]);
+            ctx->touched_own = true;
             reply_array(&ctx->r, 2);
             reply_bulk(&ctx->r, ctx->argv[i].ptr, ctx->argv[i].len);
             pop_reply_array(ctx, i, e, mp.end, mp.count);
             return;
         }
     }
+    ctx->unchanged = true;
     reply_null_array(&ctx->r);
 }
 
@@ -777,6 +781,7 @@ static void cmd_lpush_internal(struct cmd_ctx *ctx)
         return;
     }
     (void)push_elements(ctx, 1, e, end, 3);
+    route_touch(ctx->shard, ctx->dbid, ctx->argv[1]); /* internal: no command path */
     reply_bulk(&ctx->r, elem->ptr, elem->len);
 }
 

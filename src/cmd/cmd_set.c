@@ -580,7 +580,9 @@ static void reply_op(struct reply *r, enum tset_op op, struct kval *const *sets,
 
 /* Replaces key argv[i] with *res (taken; KVAL_NONE: deletes the key) as
  * Redis's setKey does (any old value and TTL go), publishes event or "del",
- * and replies the cardinality. */
+ * and replies the cardinality. An empty result where no key was is no
+ * change; any other marks the key's WATCHers itself (__sstore has no
+ * command path). */
 static void store_result(struct cmd_ctx *ctx, int i, struct kval *res, const char *event)
 {
     struct kentry *e = cmd_lookup(ctx, i);
@@ -590,10 +592,14 @@ static void store_result(struct cmd_ctx *ctx, int i, struct kval *res, const cha
         kval_clear(res);
         if (e) {
             delete_emptied(ctx, i, e);
+            route_touch(ctx->shard, ctx->dbid, ctx->argv[i]);
+        } else {
+            ctx->unchanged = true;
         }
         reply_int(&ctx->r, 0);
         return;
     }
+    route_touch(ctx->shard, ctx->dbid, ctx->argv[i]);
     if (e) {
         kval_clear(&e->val);
         if (kentry_has_ttl(e)) {

@@ -117,7 +117,7 @@ static void store_value(struct kdb *db, struct kentry *e, struct sh_slice key, u
 }
 
 long long cmd_zset_store(struct shard *sh, int dbid, struct sh_slice key, uint64_t hash,
-                         const char *blob, size_t len, const char *event)
+                         const char *blob, size_t len, const char *event, bool *unchanged)
 {
     struct kdb *db = shard_db(sh, dbid);
     struct kentry *e = kdb_find(db, key.ptr, key.len, hash, sh->now_ms);
@@ -133,6 +133,9 @@ long long cmd_zset_store(struct shard *sh, int dbid, struct sh_slice key, uint64
         if (e) {
             kdb_delete(db, e);
             pubsub_notify(sh, NOTIFY_GENERIC, "del", key.ptr, key.len, dbid);
+            route_touch(sh, dbid, key);
+        } else {
+            *unchanged = true;
         }
         return 0;
     }
@@ -142,6 +145,7 @@ long long cmd_zset_store(struct shard *sh, int dbid, struct sh_slice key, uint64
     }
     n = (long long)tzset_card(&v);
     store_value(db, e, key, hash, &v);
+    route_touch(sh, dbid, key); /* __zstore and __geostore have no command path */
     pubsub_notify(sh, NOTIFY_ZSET, event, key.ptr, key.len, dbid);
     return n;
 }
@@ -481,6 +485,9 @@ static void zpop_generic(struct cmd_ctx *ctx, int first, int nkeys, const struct
     }
     reply_array(&ctx->r, o->nested ? (long long)n : 2 * (long long)n);
     (void)tzset_pop(&e->val, o->max, n, o->nested ? pop_reply_nested : pop_reply_elem, &ctx->r);
+    /* ZMPOP changes the key it pops from, not the others it names */
+    route_touch(ctx->shard, ctx->dbid, ctx->argv[i - 1]);
+    ctx->touched_own = true;
     cmd_zset_notify(ctx, i - 1, NOTIFY_ZSET, o->max ? "zpopmax" : "zpopmin");
     if (tzset_card(&e->val) == 0) {
         kdb_delete(ctx->db, e);

@@ -35,10 +35,12 @@ void cmd_zset_reply_elem(struct reply *r, const struct tzset_elem *e, bool withs
  * dropping its TTL, and publishes event (class z); with no element the key
  * is deleted instead ("del" when it existed). The *STORE commands' last
  * step, on the destination's owner. Returns the members stored (0 when
- * deleted), -ENOMEM or -EINVAL (corrupt bytes; nothing changed). */
+ * deleted), -ENOMEM or -EINVAL (corrupt bytes; nothing changed). Marks the
+ * key's WATCHers when it changes it; sets *unchanged when an empty result
+ * met no key. */
 SH_MUST_CHECK long long cmd_zset_store(struct shard *sh, int dbid, struct sh_slice key,
                                        uint64_t hash, const char *blob, size_t len,
-                                       const char *event);
+                                       const char *event, bool *unchanged);
 /* Replies a cmd_zset_store result: the count, or the OOM / internal error. */
 void cmd_zset_reply_stored(struct reply *r, long long n);
 

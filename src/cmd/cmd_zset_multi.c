@@ -653,7 +653,7 @@ static void zop_local(struct cmd_ctx *ctx, const struct zop_cmd *zc)
     blob = calc_bytes(&c, &len);
     calc_fini(&c); /* the inputs may include the destination */
     n = cmd_zset_store(ctx->shard, ctx->dbid, ctx->argv[1], cmd_key_hash(ctx, 1), blob, len,
-                       zc->event);
+                       zc->event, &ctx->unchanged);
     sh_free(blob);
     cmd_zset_reply_stored(&ctx->r, n);
     return;
@@ -734,7 +734,7 @@ static void cmd_zstore_internal(struct cmd_ctx *ctx)
         return;
     }
     n = cmd_zset_store(ctx->shard, ctx->dbid, ctx->argv[1], cmd_key_hash(ctx, 1), ctx->argv[2].ptr,
-                       ctx->argv[2].len, event);
+                       ctx->argv[2].len, event, &ctx->unchanged);
     cmd_zset_reply_stored(&ctx->r, n);
 }
 

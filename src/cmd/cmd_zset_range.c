@@ -419,7 +419,7 @@ static void cmd_zrangestore(struct cmd_ctx *ctx)
         return;
     }
     n = cmd_zset_store(ctx->shard, ctx->dbid, ctx->argv[1], cmd_key_hash(ctx, 1), blob, len,
-                       "zrangestore");
+                       "zrangestore", &ctx->unchanged);
     sh_free(blob);
     cmd_zset_reply_stored(&ctx->r, n);
 }

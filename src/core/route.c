@@ -46,24 +46,37 @@ void route_note_write(struct shard *sh, const struct cmd_spec *cmd, int dbid, in
     if (!route_hooks.touched) {
         return;
     }
+    /* a write of no named key (FLUSHDB, FLUSHALL, SWAPDB) touches what it
+     * empties itself, before (route_touch_db) */
     cmd_keys_get(&k, cmd, argc, argv);
-    if (k.n == 0) {
-        /* a write of no named key: FLUSHDB, FLUSHALL, SWAPDB */
-        route_hooks.touched(sh, strcmp(cmd->fullname, "flushdb") ? -1 : dbid,
-                            (struct sh_slice){ NULL, 0 }, 0);
-    }
     for (int i = 0; i < k.n; i++) {
         if (!(k.flags[i] & CMD_KEY_RO)) {
-            route_hooks.touched(sh, dbid, argv[k.pos[i]], 0);
+            route_hooks.touched(sh, dbid, argv[k.pos[i]]);
         }
     }
     cmd_keys_free(&k);
 }
 
+/* After a handler: an error reply means it changed nothing (Redis's
+ * handlers check before they write, and count or propagate no failure). */
+static inline void note_error_unchanged(struct cmd_ctx *ctx, const struct rbuf *b, size_t at)
+{
+    if (b->len > at && b->data[at] == '-') {
+        ctx->unchanged = true;
+    }
+}
+
 void route_touch(struct shard *sh, int dbid, struct sh_slice key)
 {
     if (SH_UNLIKELY(sh->nwatched) && route_hooks.touched) {
-        route_hooks.touched(sh, dbid, key, 0);
+        route_hooks.touched(sh, dbid, key);
+    }
+}
+
+void route_touch_db(struct shard *sh, int dbid, int with)
+{
+    if (SH_UNLIKELY(sh->nwatched) && route_hooks.touched_db) {
+        route_hooks.touched_db(sh, dbid, with);
     }
 }
 
@@ -131,12 +144,13 @@ static void exec_req(struct shard *sh, struct req *m)
      * were read (conn.c), not each part a shard runs for them */
     sh->pub_origin = m->from != sh->id && m->client_id ? m->from + 1 : 0;
     if (!may_run(sh, m->cmd, &ctx.r)) {
-        /* -OOM */
+        ctx.unchanged = true; /* -OOM */
     } else if (SH_UNLIKELY(sh->prop_on)) {
         uint64_t outer = sh->prop_seq;
 
         sh->prop_seq = m->txn_seq ? m->txn_seq : outer;
         m->cmd->proc(&ctx);
+        note_error_unchanged(&ctx, &m->reply, at);
         if (!ctx.unchanged) {
             shard_prop(sh, m->cmd, m->dbid, m->argc, m->argv, m->reply.data + at,
                        m->reply.len - at);
@@ -144,11 +158,12 @@ static void exec_req(struct shard *sh, struct req *m)
         sh->prop_seq = outer;
     } else {
         m->cmd->proc(&ctx);
+        note_error_unchanged(&ctx, &m->reply, at);
     }
     sh->pub_origin = 0;
     if ((m->cmd->flags & CMD_WRITE) && !ctx.unchanged) {
         shard_note_dirty(sh, m->reply.data + at, m->reply.len - at);
-        if (SH_UNLIKELY(sh->nwatched)) {
+        if (SH_UNLIKELY(sh->nwatched) && !ctx.touched_own) {
             route_note_write(sh, m->cmd, m->dbid, m->argc, m->argv);
         }
     }
@@ -204,16 +219,19 @@ static void exec_local(struct conn *c, const struct cmd_spec *cmd, int argc,
         uint32_t inflight = c->inflight;
 
         cmd->proc(&ctx);
+        note_error_unchanged(&ctx, ctx.r.buf, at);
         /* a handler that started a coordinator (SORT ... STORE, XREADGROUP,
          * MIGRATE over other cores) wrote nothing here: its parts are
          * logged where they run */
         if (SH_UNLIKELY(sh->prop_on) && c->inflight == inflight && !ctx.unchanged) {
             shard_prop(sh, cmd, c->db, argc, argv, ctx.r.buf->data + at, ctx.r.buf->len - at);
         }
+    } else {
+        ctx.unchanged = true; /* -OOM */
     }
     if ((cmd->flags & CMD_WRITE) && !ctx.unchanged) {
         shard_note_dirty(sh, ctx.r.buf->data + at, ctx.r.buf->len - at);
-        if (SH_UNLIKELY(sh->nwatched)) {
+        if (SH_UNLIKELY(sh->nwatched) && !ctx.touched_own) {
             route_note_write(sh, cmd, c->db, argc, argv);
         }
     }
@@ -1179,13 +1197,16 @@ void route_exec_into(struct shard *sh, struct conn *c, const struct cmd_spec *cm
 
     if (may_run(sh, cmd, &ctx.r)) {
         cmd->proc(&ctx);
+        note_error_unchanged(&ctx, out, at);
         if (!ctx.unchanged) {
             shard_prop(sh, cmd, dbid, argc, argv, out->data + at, out->len - at);
         }
+    } else {
+        ctx.unchanged = true; /* -OOM */
     }
     if ((cmd->flags & CMD_WRITE) && !ctx.unchanged) {
         shard_note_dirty(sh, out->data + at, out->len - at);
-        if (SH_UNLIKELY(sh->nwatched)) {
+        if (SH_UNLIKELY(sh->nwatched) && !ctx.touched_own) {
             route_note_write(sh, cmd, dbid, argc, argv);
         }
     }

@@ -312,18 +312,6 @@ bool sched_enqueue(struct shard *sh, struct req *m)
     }
     s->max_seq = m->txn_seq;
     s->scheduled++;
-    if (SH_UNLIKELY(sh->nwatched) && route_hooks.touched) {
-        /* a transaction that may write a watched key dirties it now: its
-         * writes need not pass the command path (RENAME's stages) */
-        if (m->txn_all) {
-            route_hooks.touched(sh, -1, (struct sh_slice){ NULL, 0 }, m->client_id);
-        }
-        for (int i = 0; i + 1 < m->argc; i += 2) {
-            if (m->argv[i].len == 1 && m->argv[i].ptr[0] == 'w') {
-                route_hooks.touched(sh, m->dbid, m->argv[i + 1], m->client_id);
-            }
-        }
-    }
     t = sh_calloc(1, sizeof(*t) + sizeof(struct sched_key) * (size_t)npairs);
     t->seq = m->txn_seq;
     t->ticket = ++s->tickets;

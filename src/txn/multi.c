@@ -614,5 +614,6 @@ void multi_bind(void)
     route_hooks.refused = hook_refused;
     route_hooks.gone = hook_gone;
     route_hooks.touched = watch_touched;
+    route_hooks.touched_db = watch_touched_db;
     route_hooks.shard_exit = txn_shard_exit;
 }

@@ -162,29 +162,32 @@ static void watch_remove(struct shard *sh, uint64_t id, int dbid, struct sh_slic
     }
 }
 
-void watch_touched(struct shard *sh, int dbid, struct sh_slice key, uint64_t except)
+void watch_touched(struct shard *sh, int dbid, struct sh_slice key)
+{
+    struct watch_table *t = sh->watch;
+    struct wkey *w = t ? *wkey_slot(t, dbid, key, wkey_hash(dbid, key.ptr, key.len)) : NULL;
+
+    for (struct watcher *x = w ? w->watchers : NULL; x; x = x->next) {
+        x->dirty = true;
+    }
+}
+
+void watch_touched_db(struct shard *sh, int dbid, int with)
 {
     struct watch_table *t = sh->watch;
 
-    if (!t) {
-        return;
-    }
-    if (!key.ptr) {
-        for (size_t i = 0; i < t->nbuckets; i++) {
-            for (struct wkey *w = t->buckets[i]; w; w = w->next) {
-                if (dbid < 0 || w->dbid == dbid) {
-                    for (struct watcher *x = w->watchers; x; x = x->next) {
-                        x->dirty |= x->client_id != except;
-                    }
-                }
+    for (size_t i = 0; t && i < t->nbuckets; i++) {
+        for (struct wkey *w = t->buckets[i]; w; w = w->next) {
+            struct sh_slice key = { w->key, w->klen };
+
+            if (w->dbid != dbid ||
+                (!key_exists(sh, dbid, key) && (with < 0 || !key_exists(sh, with, key)))) {
+                continue;
+            }
+            for (struct watcher *x = w->watchers; x; x = x->next) {
+                x->dirty = true;
             }
         }
-        return;
-    }
-    struct wkey *w = *wkey_slot(t, dbid, key, wkey_hash(dbid, key.ptr, key.len));
-
-    for (struct watcher *x = w ? w->watchers : NULL; x; x = x->next) {
-        x->dirty |= x->client_id != except;
     }
 }
 

@@ -145,8 +145,6 @@ class TestMulti(ServerTestCase):
                   ("ZPOPMIN", "nwz"), ("ZPOPMAX", "nwz", "2"), ("GETDEL", "nw"),
                   ("DEL", "nw"), ("UNLINK", "nws"), ("SREM", "nws", "m"),
                   ("HDEL", "nw", "f"), ("ZREM", "nwz", "m")):
-            # (a DEL over keys of several shards is a transaction, which
-            # marks its keys when it is scheduled, before it runs)
             self.assertIn(o.cmd(*c), (None, [], 0), c)
         # and members that are not there, of keys that are
         o.cmd("SADD", "nws2", "a")

@@ -7,8 +7,9 @@ common {tag}, so with several shards it crosses shards (a transaction of
 parts, or a staged move), which is where a server could mark keys when it
 schedules the write instead of when the write changes them.
 
-Writes that change a WATCHed key: EXEC must abort (missing one is a lost
-update). Every test passes against redis-server (SHARDIS_REFERENCE=redis).
+Two tables: writes that change a WATCHed key (EXEC must abort: missing one is
+a lost update) and writes that change none of them (EXEC must run). Every
+test passes against redis-server (SHARDIS_REFERENCE=redis).
 """
 
 import os
@@ -76,6 +77,50 @@ CHANGES = [
     ([("RPUSH", "w44", "a", "b")], ["w44"], [("BLMOVE", "w44", "d44", "RIGHT", "LEFT", "0.1")]),
 ]
 
+# Writes that change none of the WATCHed keys (all of them missing unless set
+# up): Redis runs the EXEC after each.
+NOOPS = [
+    ([], ["a1", "b1", "c1"], [("DEL", "a1", "b1", "c1", "d1", "e1")]),
+    ([("SET", "z2", "v")], ["a2", "b2", "c2"], [("DEL", "a2", "b2", "z2", "c2")]),
+    ([], ["a3", "b3", "c3"], [("UNLINK", "a3", "b3", "c3", "d3")]),
+    ([("SET", "c4", "v")], ["a4", "b4", "c4"], [("MSETNX", "a4", "1", "b4", "2", "c4", "3")]),
+    ([], ["a5", "b5"], [("RENAME", "a5", "b5")]),
+    ([("SET", "a6", "1"), ("SET", "b6", "2")], ["a6", "b6"], [("RENAMENX", "a6", "b6")]),
+    ([("SET", "a7", "1"), ("SET", "b7", "2")], ["a7", "b7"], [("COPY", "a7", "b7")]),
+    ([], ["a8", "b8"], [("COPY", "a8", "b8")]),
+    ([("SADD", "a9", "m")], ["a9", "b9"], [("SMOVE", "a9", "b9", "zz")]),
+    ([], ["a10", "b10"], [("SMOVE", "a10", "b10", "m")]),
+    ([], ["a11", "b11"], [("LMOVE", "a11", "b11", "LEFT", "RIGHT")]),
+    ([], ["a12", "b12"], [("RPOPLPUSH", "a12", "b12")]),
+    ([], ["d13", "s13"], [("SUNIONSTORE", "d13", "s13", "t13")]),
+    ([], ["d14", "s14"], [("SINTERSTORE", "d14", "s14", "t14")]),
+    ([], ["d15", "s15"], [("SDIFFSTORE", "d15", "s15", "t15")]),
+    ([], ["d16", "s16"], [("ZUNIONSTORE", "d16", "2", "s16", "t16")]),
+    ([], ["d17"], [("ZINTERSTORE", "d17", "2", "s17", "t17")]),
+    ([], ["d18"], [("ZDIFFSTORE", "d18", "2", "s18", "t18")]),
+    ([], ["d19", "s19"], [("ZRANGESTORE", "d19", "s19", "0", "-1")]),
+    ([], ["d20", "s20"], [("SORT", "s20", "STORE", "d20")]),
+    ([], ["d21"], [("BITOP", "AND", "d21", "s21", "t21")]),
+    ([], ["d22", "s22"],
+     [("GEOSEARCHSTORE", "d22", "s22", "FROMLONLAT", "13.36", "38.11", "BYRADIUS", "10",
+       "km")]),
+    ([], ["a23", "b23"], [("LMPOP", "2", "a23", "b23", "LEFT")]),
+    ([], ["a24", "b24"], [("ZMPOP", "2", "a24", "b24", "MAX")]),
+    # the key popped from changes, not the others named
+    ([("RPUSH", "z32", "x")], ["a32", "c32"], [("LMPOP", "3", "a32", "z32", "c32", "LEFT")]),
+    ([("ZADD", "z33", "1", "x")], ["a33", "c33"], [("ZMPOP", "3", "a33", "z33", "c33", "MIN")]),
+    ([("RPUSH", "z34", "x", "y")], ["a34"], [("BLMPOP", "0.1", "2", "a34", "z34", "LEFT")]),
+    ([("ZADD", "z35", "1", "x", "2", "y")], ["a35"], [("BZMPOP", "0.1", "2", "a35", "z35", "MIN")]),
+    ([("SET", "a25", "v")], ["a25", "b25"], [("EVAL", READ_SCRIPT, "2", "a25", "b25")]),
+    ([], ["a26", "b26"], [("MULTI",), ("DEL", "a26", "b26"), ("LPOP", "c26"), ("EXEC",)]),
+    ([], ["a27"], [("FLUSHALL",)]),
+    ([("SET", "z28", "v")], ["a28"], [("FLUSHDB",)]),
+    ([], ["a29"], [("SWAPDB", "0", "1")]),
+    ([], ["a30"], [("MOVE", "a30", "1")]),
+    ([("SET", "a31", "v")], ["a31"], [("SELECT", "1"), ("SET", "a31", "w"), ("MOVE", "a31", "0")]),
+]
+
+
 class TestWatchCross(ServerTestCase):
 
     def run_table(self, table, aborts):
@@ -102,6 +147,9 @@ class TestWatchCross(ServerTestCase):
 
     def test_writes_that_change_a_watched_key_abort_exec(self):
         self.run_table(CHANGES, aborts=True)
+
+    def test_writes_that_change_no_watched_key_let_exec_run(self):
+        self.run_table(NOOPS, aborts=False)
 
 
 if __name__ == "__main__":
