@@ -6,7 +6,9 @@
 # switches per request (every thread's voluntary and involuntary ones) and
 # the TCP segments sent per request on the machine (nstat TcpOutSegs: both
 # directions of loopback, so 2 per request at -P 1 and 2/depth when every
-# pipeline's replies leave in one send).
+# pipeline's replies leave in one send), and from the server's INFO stats
+# (reset before the run; "-" for a binary without them) its loop cycles,
+# sleeps in the kernel and wake-up messages between shards per request.
 #
 # With BASE_BIN set, the same configurations run with that binary too,
 # alternating with SHARDIS_BIN, REPEAT times each; the table gives the
@@ -36,11 +38,25 @@ segments() {
     nstat -az TcpOutSegs | awk '/TcpOutSegs/ {print $2}'
 }
 
-# run LABEL BINARY CONFIG CPUS ARGS...: one line "label config cpu cs segs" in $RAW
+# loop PORT: "cycles waits doorbells" from INFO stats, "-" where missing
+loop_stats() {
+    redis-cli -p "$1" info stats | tr -d '\r' | awk -F: '
+        $1 == "eventloop_cycles" {c = $2} $1 == "io_waits" {w = $2}
+        $1 == "mailbox_doorbells" {d = $2}
+        END {print (c == "" ? "-" : c), (w == "" ? "-" : w), (d == "" ? "-" : d)}'
+}
+
+# per N X: X per request, or "-"
+per() {
+    [ "$2" = - ] && echo - || echo "scale=4; $2 / (2 * $1)" | bc
+}
+
+# run LABEL BINARY CONFIG CPUS ARGS...: one line
+# "label|config|cpu|cs|segs|cycles|waits|doorbells" in $RAW
 run() {
     local label=$1 bin=$2 config=$3 cpus=$4
     shift 4
-    local d pid c0 c1 s0 s1 g0 g1
+    local d pid c0 c1 s0 s1 g0 g1 loops
     d=$(mktemp -d)
     (cd "$d" && exec taskset -c "$cpus" "$bin" "$@" --port "$PORT" --save "" \
         >"$d/log" 2>&1) &
@@ -49,6 +65,7 @@ run() {
         redis-cli -p "$PORT" ping >/dev/null 2>&1 && break
         sleep 0.05
     done
+    redis-cli -p "$PORT" config resetstat >/dev/null
     c0=$(awk '{print $14+$15}' "/proc/$pid/stat")
     s0=$(switches "$pid")
     g0=$(segments)
@@ -57,16 +74,21 @@ run() {
     c1=$(awk '{print $14+$15}' "/proc/$pid/stat")
     s1=$(switches "$pid")
     g1=$(segments)
+    loops=$(loop_stats "$PORT")
     redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
     wait "$pid" || true
     rm -rf "$d"
-    local cpu cs segs
+    local cpu cs segs cyc wai door
     cpu=$(echo "scale=3; ($c1 - $c0) * 10000 / (2 * $N)" | bc)
     cs=$(echo "scale=3; ($s1 - $s0) / (2 * $N)" | bc)
     segs=$(echo "scale=3; ($g1 - $g0) / (2 * $N)" | bc)
-    printf '%-6s %-22s -P %-3s cpu/request %s us  context switches/request %s  segments/request %s\n' \
-        "$label" "$config" "$DEPTH" "$cpu" "$cs" "$segs" >&2
-    printf '%s|%s|%s|%s|%s\n' "$label" "$config" "$cpu" "$cs" "$segs" >>"$RAW"
+    read -r cyc wai door <<<"$loops"
+    cyc=$(per "$N" "$cyc")
+    wai=$(per "$N" "$wai")
+    door=$(per "$N" "$door")
+    printf '%-6s %-22s -P %-3s cpu/request %s us  context switches/request %s  segments/request %s  cycles %s  waits %s  doorbells %s\n' \
+        "$label" "$config" "$DEPTH" "$cpu" "$cs" "$segs" "$cyc" "$wai" "$door" >&2
+    printf '%s|%s|%s|%s|%s|%s|%s|%s\n' "$label" "$config" "$cpu" "$cs" "$segs" "$cyc" "$wai" "$door" >>"$RAW"
 }
 
 binaries=("new:$SHARDIS_BIN")
@@ -94,24 +116,39 @@ mkdir -p "$RESULTS_DIR"
     echo "- commit: $commit (new: $SHARDIS_BIN${BASE_BIN:+; base: $BASE_BIN})"
     echo "- redis-benchmark -t set,get -n $N -r 100000 -c 50 -P $DEPTH on CPU 0; medians of $REPEAT runs"
     echo "- cpu: server utime+stime per request; cs: context switches per request (all threads);"
-    echo "  segs: TCP segments per request on loopback (both directions)"
+    echo "  segs: TCP segments per request on loopback (both directions);"
+    echo "  cycles, waits, doorbells: the server's loop iterations, sleeps in the kernel and"
+    echo "  wake-up messages between shards per request (INFO stats)"
     echo
-    echo "| binary | configuration | cpu us/req | ratio to 1 shard | cs/req | segs/req |"
-    echo "| --- | --- | ---: | ---: | ---: | ---: |"
+    echo "| binary | configuration | cpu us/req | ratio to 1 shard | cs/req | segs/req | cycles/req | waits/req | doorbells/req |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     python3 - "$RAW" <<'EOF'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    label, config, cpu, cs, segs = line.strip().split("|")
-    rows.setdefault((label, config), []).append((float(cpu), float(cs), float(segs)))
+    label, config, *vals = line.strip().split("|")
+    rows.setdefault((label, config), []).append(
+        [float(x) if x != "-" else None for x in vals])
+
+
+def med(v, i):
+    xs = [x[i] for x in v if x[i] is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x):
+    return "-" if x is None else "%.4f" % x
+
+
 for label in ("base", "new"):
     one = rows.get((label, "1 shard (CPU 1)"))
     for (l, config), v in rows.items():
         if l != label:
             continue
-        med = [statistics.median(x[i] for x in v) for i in range(3)]
-        ratio = med[0] / statistics.median(x[0] for x in one) if one else float("nan")
-        print("| %s | %s | %.3f | %.2f | %.3f | %.3f |" % (label, config, med[0], ratio, med[1], med[2]))
+        m = [med(v, i) for i in range(6)]
+        ratio = m[0] / med(one, 0) if one else float("nan")
+        print("| %s | %s | %.3f | %.2f | %.3f | %.3f | %s | %s | %s |"
+              % (label, config, m[0], ratio, m[1], m[2], fmt(m[3]), fmt(m[4]), fmt(m[5])))
 EOF
 } >"$out"
 cat "$out"

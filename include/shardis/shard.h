@@ -110,6 +110,9 @@ struct shard_stats {
     uint64_t dirty;            /* write commands that did not fail (save points) */
     uint64_t evicted_keys;     /* keys maxmemory evicted (evict.c) */
     uint64_t batch_waits;      /* sleeps that waited for a batch (io-batch-wait-us) */
+    uint64_t loop_cycles;      /* loop iterations (Redis 7.2's eventloop_cycles) */
+    uint64_t io_waits;         /* iterations that slept in the kernel */
+    uint64_t doorbells;        /* wake-up messages sent to sleeping shards */
 };
 
 /*

@@ -99,6 +99,9 @@ enum {
     INFO_NET_OUT_PER_SEC, /* bytes */
     INFO_READS,
     INFO_BATCH_WAITS,
+    INFO_LOOP_CYCLES,
+    INFO_IO_WAITS,
+    INFO_DOORBELLS,
     INFO_WRITES,
     INFO_MEM_PEAK,       /* bytes, process-wide */
     INFO_MEM_STARTUP,    /* bytes, process-wide */
@@ -262,6 +265,9 @@ static void info_part_fields(struct shard *sh, long long *f)
     f[INFO_NET_OUT_PER_SEC] = metric_average(sh, SHARD_METRIC_NET_OUT);
     f[INFO_READS] = (long long)st->reads_processed;
     f[INFO_BATCH_WAITS] = (long long)st->batch_waits;
+    f[INFO_LOOP_CYCLES] = (long long)st->loop_cycles;
+    f[INFO_IO_WAITS] = (long long)st->io_waits;
+    f[INFO_DOORBELLS] = (long long)st->doorbells;
     f[INFO_WRITES] = (long long)st->writes_processed;
     f[INFO_MEM_PEAK] = sh->metrics.mem_peak;
     f[INFO_MEM_STARTUP] = sh->metrics.mem_startup;
@@ -751,6 +757,9 @@ static void info_stats_tail(struct rbuf *b, const struct info_sum *s)
     rbuf_line(b, "txn_waited_commands:%lld", s->f[INFO_TXN_WAITED]);
     rbuf_line(b, "global_script_runs:%lld", s->f[INFO_SCRIPT_GLOBAL]);
     rbuf_line(b, "io_batch_waits:%lld", s->f[INFO_BATCH_WAITS]);
+    rbuf_line(b, "eventloop_cycles:%lld", s->f[INFO_LOOP_CYCLES]);
+    rbuf_line(b, "io_waits:%lld", s->f[INFO_IO_WAITS]);
+    rbuf_line(b, "mailbox_doorbells:%lld", s->f[INFO_DOORBELLS]);
 }
 
 static void info_stats(struct rbuf *b, struct info_sum *s)

@@ -335,6 +335,7 @@ static void flush_mailboxes(struct shard *sh)
         }
         sh->out_pending[to] = false;
         if (mbox_publish(sh->out[to]) && mbox_needs_wake(&sh->srv->shards[to]->sleeper)) {
+            sh->stats.doorbells++;
             wake(sh, to, TAG_WAKE);
         }
     }
@@ -751,6 +752,7 @@ static void wait_for_work(struct shard *sh)
     }
     ts.tv_sec = wait_us / 1000000;
     ts.tv_nsec = (wait_us % 1000000) * 1000;
+    sh->stats.io_waits++;
     goal = batch_goal(sh);
     if (goal) {
         wait_batch(sh, &ts, goal);
@@ -935,6 +937,7 @@ const char *shard_busy_error(const struct server *srv)
 static void loop(struct shard *sh)
 {
     for (;;) {
+        sh->stats.loop_cycles++;
         sh->mono_us = sh_mono_us();
         sh->now_ms = sh_time_ms();
         roll_active(sh);

@@ -508,10 +508,34 @@ class TestShardisInfo(InfoTestCase):
         memory = [k for k, _ in parsed["Memory"]]
         self.assertEqual(memory[-1], "used_memory_shards")
         stats = [k for k, _ in parsed["Stats"]]
-        self.assertEqual(stats[-8:], ["mailbox_messages_sent", "mailbox_messages_received",
-                                      "mailbox_overflows", "txn_scheduled", "txn_refused",
-                                      "txn_waited_commands", "global_script_runs",
-                                      "io_batch_waits"])
+        self.assertEqual(stats[-11:], ["mailbox_messages_sent", "mailbox_messages_received",
+                                       "mailbox_overflows", "txn_scheduled", "txn_refused",
+                                       "txn_waited_commands", "global_script_runs",
+                                       "io_batch_waits", "eventloop_cycles", "io_waits",
+                                       "mailbox_doorbells"])
+
+    def test_loop_counters_count_cycles_sleeps_and_doorbells(self):
+        # eventloop_cycles and io_waits move with every request an idle
+        # server wakes for; mailbox_doorbells only when a request went to
+        # another shard that slept (never with one shard)
+        def counters():
+            f = self.fields("stats")
+            return [int(f[k]) for k in ("eventloop_cycles", "io_waits", "mailbox_doorbells")]
+
+        before = counters()
+        for i in range(40):
+            self.r.cmd("GET", "doorbell:%d" % i)
+            time.sleep(0.002)
+        after = counters()
+        self.assertGreaterEqual(after[0] - before[0], 40)
+        self.assertGreaterEqual(after[1] - before[1], 40)
+        if int(self.fields("server")["shards"]) == 1:
+            self.assertEqual(after[2], 0)
+        else:
+            self.assertGreater(after[2] - before[2], 0)
+        self.assertLessEqual(after[2] - before[2], 2 * 40)
+        self.assertEqual(self.r.cmd("CONFIG", "RESETSTAT"), "OK")
+        self.assertLess(counters()[0], after[0])
 
     def test_info_from_every_shard_agrees_on_the_ids(self):
         # connections land on any shard: INFO merged by each must agree
