@@ -567,6 +567,8 @@ static void cmd_xsetid(struct cmd_ctx *ctx)
     struct kentry *e;
     struct tstream *s;
 
+    ctx->touched_own = true; /* as Redis: no WATCHer sees it (cmd_stream_group.c) */
+
     if (!cmd_stream_parse_id(ctx->argv[2], &id, 0, true, NULL)) {
         reply_error(&ctx->r, CMD_STREAM_ERR_ID);
         return;

@@ -22,6 +22,7 @@
 #include "shardis/kdb.h"
 #include "shardis/kval.h"
 #include "shardis/reply.h"
+#include "shardis/route.h"
 #include "shardis/shard.h"
 #include "shardis/util.h"
 
@@ -90,6 +91,15 @@ static bool xgroup_lookup(struct cmd_ctx *ctx, bool mkstream, bool need_group, s
 }
 
 /* XGROUP CREATE key group id|$ [MKSTREAM] [ENTRIESREAD n] */
+/* Redis 7.0 marks no WATCHer of a stream when its consumer groups change
+ * (XGROUP, XACK, XCLAIM, XAUTOCLAIM, nor XSETID): the command path is told
+ * the handler marked what it changed, which is nothing (or the key that
+ * XGROUP CREATE ... MKSTREAM made). */
+static inline void group_write(struct cmd_ctx *ctx)
+{
+    ctx->touched_own = true;
+}
+
 static void cmd_xgroup_create(struct cmd_ctx *ctx)
 {
     long long entries_read = TSTREAM_ENTRIES_UNKNOWN;
@@ -98,6 +108,8 @@ static void cmd_xgroup_create(struct cmd_ctx *ctx)
     struct kentry *e;
     bool mkstream = false;
     struct sh_slice a = ctx->argv[4];
+
+    group_write(ctx);
 
     for (int i = 5; i < ctx->argc; i++) {
         if (sh_slice_eq_nocase(ctx->argv[i], "mkstream")) {
@@ -133,6 +145,7 @@ static void cmd_xgroup_create(struct cmd_ctx *ctx)
     if (!e) {
         e = kdb_add(ctx->db, ctx->argv[2].ptr, ctx->argv[2].len, cmd_key_hash(ctx, 2));
         tstream_init(&e->val);
+        route_touch(ctx->shard, ctx->dbid, ctx->argv[2]); /* MKSTREAM made the key */
     }
     (void)tstream_group_create(tstream_of(&e->val), ctx->argv[3].ptr, ctx->argv[3].len, &id,
                                entries_read);
@@ -148,6 +161,8 @@ static void cmd_xgroup_setid(struct cmd_ctx *ctx)
     struct tstream_id id;
     struct kentry *e;
     struct sh_slice a = ctx->argv[4];
+
+    group_write(ctx);
 
     if (ctx->argc != 5 && ctx->argc != 7) {
         reply_subcommand_syntax(ctx);
@@ -182,6 +197,8 @@ static void cmd_xgroup_destroy(struct cmd_ctx *ctx)
     struct tstream_group *g;
     struct kentry *e;
 
+    group_write(ctx);
+
     if (!xgroup_lookup(ctx, false, false, &e, &g)) {
         return;
     }
@@ -200,6 +217,8 @@ static void cmd_xgroup_createconsumer(struct cmd_ctx *ctx)
     struct tstream_group *g;
     struct kentry *e;
 
+    group_write(ctx);
+
     if (!xgroup_lookup(ctx, false, true, &e, &g)) {
         return;
     }
@@ -216,6 +235,8 @@ static void cmd_xgroup_delconsumer(struct cmd_ctx *ctx)
     struct tstream_consumer *c;
     struct tstream_group *g;
     struct kentry *e;
+
+    group_write(ctx);
 
     if (!xgroup_lookup(ctx, false, true, &e, &g)) {
         return;
@@ -282,6 +303,8 @@ static void cmd_xack(struct cmd_ctx *ctx)
     struct tstream_id *ids;
     struct tstream *s;
     long long acked = 0;
+
+    group_write(ctx);
 
     if (!group_lookup(ctx, &s, &g)) {
         return;
@@ -580,6 +603,8 @@ static void cmd_xclaim(struct cmd_ctx *ctx)
     size_t at;
     int j;
 
+    group_write(ctx);
+
     if (!group_lookup(ctx, &s, &g)) {
         return;
     }
@@ -678,6 +703,8 @@ static void cmd_xautoclaim(struct cmd_ctx *ctx)
     bool justid = false;
     struct rbuf body;
     struct reply r;
+
+    group_write(ctx);
 
     if (!parse_ll(ctx, ctx->argv[4], &minidle,
                   "ERR Invalid min-idle-time argument for XAUTOCLAIM")) {

@@ -2,7 +2,8 @@
 
 Redis marks a WATCHed key when a command really changes it (or, for FLUSHALL,
 FLUSHDB and SWAPDB, when the key existed in a database they empty or swap),
-never for a write that changes nothing. Every command here names keys with no
+never for a write that changes nothing, nor (Redis 7.0) for a change of a
+stream's consumer groups. Every command here names keys with no
 common {tag}, so with several shards it crosses shards (a transaction of
 parts, or a staged move), which is where a server could mark keys when it
 schedules the write instead of when the write changes them.
@@ -75,7 +76,17 @@ CHANGES = [
     ([("RPUSH", "w42", "a", "b")], ["w42"], [("BRPOPLPUSH", "w42", "d42", "0.1")]),
     ([("RPUSH", "s43", "a")], ["w43"], [("BRPOPLPUSH", "s43", "w43", "0.1")]),
     ([("RPUSH", "w44", "a", "b")], ["w44"], [("BLMOVE", "w44", "d44", "RIGHT", "LEFT", "0.1")]),
+    # streams: entries change the key, and so does a group's MKSTREAM
+    ([], ["w45"], [("XADD", "w45", "*", "f", "v")]),
+    ([("XADD", "w46", "1-1", "f", "v")], ["w46"], [("XDEL", "w46", "1-1")]),
+    ([("XADD", "w47", "1-1", "f", "v"), ("XADD", "w47", "2-1", "f", "v")], ["w47"],
+     [("XTRIM", "w47", "MAXLEN", "1")]),
+    ([], ["w48"], [("XGROUP", "CREATE", "w48", "g", "$", "MKSTREAM")]),
 ]
+
+# A stream with entry 1-1 and group g (setups below use the key the test
+# names: "x" is replaced).
+STREAM = [("XADD", "x", "1-1", "f", "v"), ("XGROUP", "CREATE", "x", "g", "0")]
 
 # Writes that change none of the WATCHed keys (all of them missing unless set
 # up): Redis runs the EXEC after each.
@@ -118,6 +129,20 @@ NOOPS = [
     ([], ["a29"], [("SWAPDB", "0", "1")]),
     ([], ["a30"], [("MOVE", "a30", "1")]),
     ([("SET", "a31", "v")], ["a31"], [("SELECT", "1"), ("SET", "a31", "w"), ("MOVE", "a31", "0")]),
+    # Redis 7.0 marks no WATCHer when a stream's consumer groups change
+    (STREAM, ["x36"], [("XGROUP", "CREATE", "x36", "g2", "0")]),
+    (STREAM, ["x37"], [("XGROUP", "SETID", "x37", "g", "0")]),
+    (STREAM, ["x38"], [("XGROUP", "CREATECONSUMER", "x38", "g", "c9")]),
+    (STREAM, ["x39"], [("XGROUP", "DELCONSUMER", "x39", "g", "c")]),
+    (STREAM, ["x40"], [("XGROUP", "DESTROY", "x40", "g")]),
+    (STREAM, ["x41"], [("XREADGROUP", "GROUP", "g", "c", "STREAMS", "x41", ">")]),
+    (STREAM + [("XREADGROUP", "GROUP", "g", "c", "STREAMS", "x42", ">")], ["x42"],
+     [("XACK", "x42", "g", "1-1")]),
+    (STREAM + [("XREADGROUP", "GROUP", "g", "c", "STREAMS", "x43", ">")], ["x43"],
+     [("XCLAIM", "x43", "g", "c2", "0", "1-1")]),
+    (STREAM + [("XREADGROUP", "GROUP", "g", "c", "STREAMS", "x44", ">")], ["x44"],
+     [("XAUTOCLAIM", "x44", "g", "c2", "0", "0")]),
+    (STREAM, ["x45"], [("XSETID", "x45", "5-1")]),
 ]
 
 
@@ -131,6 +156,7 @@ class TestWatchCross(ServerTestCase):
             o.cmd("FLUSHALL")
             o.cmd("SELECT", "0")
             for c in setup:
+                c = tuple(keys[0] if a == "x" else a for a in c)  # STREAM's template
                 self.assertNotIsInstance(o.cmd(*c), Error, c)
             self.r.cmd("WATCH", *keys)
             for c in cmds:
