@@ -182,6 +182,8 @@ static void cmd_setbit(struct cmd_ctx *ctx)
     if (grew || old != (unsigned)on) {
         *b = (uint8_t)((*b & ~(1u << shift)) | ((unsigned)on << shift));
         notify_key(ctx, 1, NOTIFY_STRING, "setbit");
+    } else {
+        ctx->unchanged = true; /* as Redis: no WATCH mark, no save-point change */
     }
     reply_int(&ctx->r, old);
 }

@@ -210,6 +210,8 @@ class TestMulti(ServerTestCase):
         ([], ["{c}x", "{c}y"], ("COPY", "{c}x", "{c}y"), 0),
         ([("SET", "gx1", "v")], ["gx1"], ("GETEX", "gx1"), b"v"),
         ([("SET", "bf1", "a")], ["bf1"], ("BITFIELD", "bf1", "GET", "u8", "0"), [97]),
+        ([("SET", "sb1", "a")], ["sb1"], ("SETBIT", "sb1", "1", "1"), 1),
+        ([("SET", "sb2", "a")], ["sb2"], ("SETBIT", "sb2", "0", "0"), 0),
         ([("GEOADD", "geo1", "13.36", "38.11", "p")], ["geo1"],
          ("GEOADD", "geo1", "NX", "15.08", "37.50", "p"), 0),
     ]
