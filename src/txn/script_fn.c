@@ -313,7 +313,10 @@ static struct script_library *build(struct script_vm *vm, const char *code, size
     }
     lib = sh_calloc(1, sizeof(*lib));
     lib->name = name;
-    lib->code = sh_memdup(code, len + 1);
+    /* code is len bytes, not a C string (an RDB's decompressed one ends
+     * there): the copy gets the terminator */
+    lib->code = sh_malloc(len + 1);
+    memcpy(lib->code, code, len);
     lib->code[len] = '\0';
     lib->len = len;
     ctx = (struct build_ctx){ .vm = vm, .code = code + body, .len = len - body };
@@ -616,7 +619,9 @@ int script_fn_restore(struct script_vm *vm, const struct sh_slice *codes, int n,
     /* the libraries the restore takes out, kept to put back on failure */
     saved = sh_calloc(vm->nlibs + 1, sizeof(*saved));
     if (policy == SCRIPT_FN_FLUSH) {
-        memcpy(saved, vm->libs, vm->nlibs * sizeof(*saved));
+        if (vm->nlibs) { /* libs is NULL before the first */
+            memcpy(saved, vm->libs, vm->nlibs * sizeof(*saved));
+        }
         nsaved = vm->nlibs;
         vm->nlibs = 0;
     } else {

@@ -793,6 +793,12 @@ class TestDumpRestore(FunctionTestCase):
         self.assertEqual(len(libraries(self.r.cmd("FUNCTION", "LIST"))), 2)
         self.assertOK(self.r.cmd("FUNCTION", "RESTORE", empty, "FLUSH"))
         self.assertEqual(self.r.cmd("FUNCTION", "LIST"), [])
+        # FLUSH with nothing loaded at all (UBSan once saw a copy from NULL)
+        self.load_all()
+        dump = self.r.cmd("FUNCTION", "DUMP")
+        self.assertOK(self.r.cmd("FUNCTION", "FLUSH"))
+        self.assertOK(self.r.cmd("FUNCTION", "RESTORE", dump, "FLUSH"))
+        self.assertEqual(len(libraries(self.r.cmd("FUNCTION", "LIST"))), 2)
 
     def test_restore_argument_errors(self):
         self.load_all()

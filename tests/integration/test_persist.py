@@ -157,6 +157,22 @@ class Snapshots(PersistBase):
             self.assertEqual(c.cmd("OBJECT", "ENCODING", "l:big"), b"quicklist")
             self.assertEqual(info_field(c, "rdb_last_load_keys_loaded"), str(len(before)))
 
+    def test_a_long_library_is_loaded_back(self):
+        # its code is LZF-compressed in the file; loading it once read a byte
+        # past the decompressed buffer (ASan: heap-buffer-overflow at start)
+        code = "#!lua name=longlib\n" + "".join(
+            "redis.register_function('lf%d', function(keys, args) return %d end)\n" % (i, i)
+            for i in range(20))
+        srv = self.start()
+        with Client(srv.port) as c:
+            self.assertEqual(c.cmd("FUNCTION", "LOAD", code), b"longlib")
+            self.assertEqual(c.cmd("SAVE"), "OK")
+        self.restart(srv)
+        with Client(srv.port) as c:
+            self.assertEqual(c.cmd("FCALL", "lf17", "0"), 17)
+            libs = c.cmd("FUNCTION", "LIST", "WITHCODE")
+            self.assertEqual(libs[0][libs[0].index(b"library_code") + 1], code.encode())
+
     def test_expired_keys_not_loaded(self):
         srv = self.start()
         with Client(srv.port) as c:
