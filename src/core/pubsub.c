@@ -578,7 +578,8 @@ static bool is_pattern_cmd(const struct coord *co)
 
 static void sub_reply(struct coord *co, const char *what, const struct sh_slice *name, long n)
 {
-    struct reply r = { .buf = &co->slot->buf, .proto = co->proto };
+    /* a SUBSCRIBE queued in MULTI runs as EXEC's child: into EXEC's reply */
+    struct reply r = { .buf = co->slot ? &co->slot->buf : co->out, .proto = co->proto };
 
     reply_push(&r, 3);
     reply_bulk_cstr(&r, what);

@@ -240,6 +240,22 @@ class TestMulti(ServerTestCase):
                 wrong.append("%s touched a WATCHed key" % (cmd,))
         self.assertEqual(wrong, [], "\n" + "\n".join(wrong))
 
+    def test_subscribe_queued_in_multi(self):
+        # EXEC runs it: its reply is EXEC's element, and the connection is
+        # subscribed after (it once crashed the server: no slot to write to)
+        self.assertEqual(self.r.cmd("MULTI"), "OK")
+        self.assertEqual(self.r.cmd("SUBSCRIBE", "mch"), "QUEUED")
+        self.assertEqual(self.r.cmd("EXEC"), [[b"subscribe", b"mch", 1]])
+        self.other().cmd("PUBLISH", "mch", "hello")
+        self.assertEqual(self.r.read_reply(), [b"message", b"mch", b"hello"])
+        self.assertEqual(self.r.cmd("UNSUBSCRIBE"), [b"unsubscribe", b"mch", 0])
+        self.assertEqual(self.r.cmd("MULTI"), "OK")
+        self.assertEqual(self.r.cmd("UNSUBSCRIBE"), "QUEUED")
+        self.assertEqual(self.r.cmd("PUNSUBSCRIBE"), "QUEUED")
+        self.assertEqual(self.r.cmd("EXEC"), [[b"unsubscribe", None, 0],
+                                              [b"punsubscribe", None, 0]])
+        self.assertEqual(self.r.cmd("PING"), "PONG")
+
     def test_unwatch_forgets(self):
         self.r.cmd("WATCH", "uw")
         self.assertEqual(self.r.cmd("UNWATCH"), "OK")
