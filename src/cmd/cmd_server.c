@@ -53,7 +53,8 @@ static void cmd_ping(struct cmd_ctx *ctx)
 {
     if (ctx->argc > 2) {
         reply_err_arity(&ctx->r, "ping");
-    } else if (ctx->r.proto == 2 && pubsub_conn_count(ctx->conn)) {
+    } else if (ctx->r.proto == 2 && ctx->conn && pubsub_conn_count(ctx->conn)) {
+        /* (no connection: a script's call on the core that owns its keys) */
         /* subscribed mode answers as a message would be: ["pong", arg] */
         reply_array(&ctx->r, 2);
         reply_bulk_cstr(&ctx->r, "pong");

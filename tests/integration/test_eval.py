@@ -57,6 +57,17 @@ class TestEval(ServerTestCase):
         reply = self.r.cmd("EVAL", s, str(len(KEYS)), *KEYS)
         self.assertEqual(reply, [str(i + 1).encode() for i in range(len(KEYS))])
 
+    def test_connection_commands_on_the_keys_core(self):
+        # a script runs where its keys are, maybe not on the client's core:
+        # PING and ECHO there have no connection (PING read one: a crash)
+        for i in range(16):
+            self.assertEqual(self.r.cmd("EVAL", "return redis.call('ping')", "1", "pk:%d" % i),
+                             "PONG")
+            self.assertEqual(self.r.cmd("EVAL", "return redis.call('ping', 'x')", "1",
+                                        "pk:%d" % i), b"x")
+            self.assertEqual(self.r.cmd("EVAL", "return redis.call('echo', 'e')", "1",
+                                        "pk:%d" % i), b"e")
+
     def test_undeclared_keys_still_work(self):
         self.r.cmd("SET", "undeclared:1", "u1")
         s = ("local v = redis.call('GET', 'undeclared:1') "
