@@ -430,7 +430,9 @@ static bool parse_score(struct sh_slice s, double *out)
         return true;
     }
     buf = s.len < sizeof(stack) ? stack : sh_malloc(s.len + 1);
-    memcpy(buf, s.ptr, s.len);
+    if (s.len) { /* an empty element's ptr may be NULL */
+        memcpy(buf, s.ptr, s.len);
+    }
     buf[s.len] = '\0';
     errno = 0;
     *out = strtod(buf, &end);
@@ -469,7 +471,8 @@ struct sort_cmp_ctx {
 
 static int bytes_cmp(const char *a, size_t al, const char *b, size_t bl)
 {
-    int c = memcmp(a, b, al < bl ? al : bl);
+    /* an empty element's pointer may be NULL: memcmp must not see it */
+    int c = al && bl ? memcmp(a, b, al < bl ? al : bl) : 0;
 
     if (c) {
         return c;

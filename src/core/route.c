@@ -103,7 +103,9 @@ static struct req *req_new(struct shard *sh, int to, const struct cmd_spec *cmd,
     m->argv = m->slices;
     p = (char *)m + off;
     for (int i = 0; i < argc; i++) {
-        memcpy(p, argv[i].ptr, argv[i].len);
+        if (argv[i].len) { /* an empty argument's ptr may be NULL */
+            memcpy(p, argv[i].ptr, argv[i].len);
+        }
         m->argv[i].ptr = p;
         m->argv[i].len = argv[i].len;
         p += argv[i].len;

@@ -165,7 +165,7 @@ uint64_t shard_rand(struct shard *sh)
 
 int shard_owner(int nshards, const char *key, size_t len, uint64_t *hash)
 {
-    const char *open = memchr(key, '{', len);
+    const char *open = len ? memchr(key, '{', len) : NULL; /* "" may be NULL */
     uint64_t h = XXH3_64bits(key, len);
 
     *hash = h;

@@ -174,6 +174,17 @@ class TestWaiting(BlockingTests):
             self.assertEqual(c.read_reply(), [k.encode(), ("v-" + k).encode()])
             self.assertEqual(p.cmd("EXISTS", k), 0)
 
+    def test_blmove_of_an_empty_element_to_any_shard(self):
+        # the element moved is "": its push to another shard's destination
+        # copied from a NULL pointer (UBSan)
+        for d in keys("emptydst", 8):
+            c = self.blocked("BLMOVE", "emptysrc", d, "LEFT", "RIGHT", 0)
+            self.assertNoReplyYet(c, 0.05)
+            p = self.client()
+            self.assertEqual(p.cmd("RPUSH", "emptysrc", ""), 1)
+            self.assertEqual(c.read_reply(), b"")
+            self.assertEqual(p.cmd("LRANGE", d, "0", "-1"), [b""])
+
     def test_clients_on_one_key_are_served_in_the_order_they_blocked(self):
         waiters = [self.blocked("BRPOP", "fifo", 0) for _ in range(5)]
         p = self.client()

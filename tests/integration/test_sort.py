@@ -61,6 +61,19 @@ class TestSortBasics(ServerTestCase):
             self.r.cmd("RPUSH", "l", "1", bad)
             self.assertEqual(self.r.cmd("SORT", "l"), Error(SCORES), bad)
 
+    def test_empty_elements(self):
+        # "" sorts first with ALPHA (UBSan once saw its NULL pointer copied
+        # and compared)
+        self.r.cmd("RPUSH", "se", "", "b", "", "a")
+        self.assertEqual(self.r.cmd("SORT", "se", "ALPHA"), [b"", b"", b"a", b"b"])
+        self.assertEqual(self.r.cmd("SORT", "se", "ALPHA", "GET", "*"), [None] * 4)
+        self.assertEqual(self.r.cmd("SORT", "se", "BY", "nosort", "GET", "#", "GET", "*"),
+                         [b"", None, b"b", None, b"", None, b"a", None])
+        self.r.cmd("RPUSH", "se1", "")
+        self.assertEqual(self.r.cmd("SORT", "se1"), [b""])
+        self.r.cmd("SADD", "ss1", "")
+        self.assertEqual(self.r.cmd("SORT", "ss1", "ALPHA"), [b""])
+
     def test_sets_and_sorted_sets(self):
         self.r.cmd("SADD", "s", "5", "3", "40", "1")
         self.assertEqual(self.r.cmd("SORT", "s"), b(1, 3, 5, 40))
