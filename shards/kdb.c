@@ -553,7 +553,7 @@ size_t kdb_active_expire(struct kdb *db, int64_t now, int64_t deadline_us, uint6
     for (int iter = 0;; iter++) {
         size_t sample = db->nvol < ACTIVE_SAMPLE ? db->nvol : ACTIVE_SAMPLE;
         size_t expired = 0;
-        long long ttl_sum = 0;
+        double ttl_sum = 0; /* TTLs near INT64_MAX: a sum of two overflows */
         size_t ttl_n = 0;
 
         if (sample == 0) {
@@ -567,12 +567,12 @@ size_t kdb_active_expire(struct kdb *db, int64_t now, int64_t deadline_us, uint6
                 expire_entry(db, e);
                 expired++;
             } else {
-                ttl_sum += v->when - now;
+                ttl_sum += (double)(v->when - now);
                 ttl_n++;
             }
         }
         if (ttl_n) {
-            long long avg = ttl_sum / (long long)ttl_n;
+            long long avg = (long long)(ttl_sum / (double)ttl_n);
 
             /* running average, as Redis's activeExpireCycle keeps it */
             db->avg_ttl = db->avg_ttl ? (db->avg_ttl / 50) * 49 + avg / 50 : avg;

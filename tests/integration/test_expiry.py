@@ -170,6 +170,17 @@ class TestActiveExpiry(ServerTestCase):
         self.assertEqual(replies[-1], 220)
         self.dbsize_drops_to(20)
 
+    def test_far_expiry_times_in_the_active_cycle(self):
+        # TTLs near the largest the server takes: the cycle's average of
+        # them overflowed (UBSan); the keys stay, and one that is due goes
+        for i in range(4):
+            self.assertEqual(self.r.cmd("SET", "{far}%d" % i, "v"), "OK")
+            self.assertEqual(self.r.cmd("PEXPIREAT", "{far}%d" % i, "9000000000000000000"), 1)
+        self.r.cmd("SET", "{far}due", "v", "PX", "100")
+        self.dbsize_drops_to(4)
+        self.assertEqual(self.r.cmd("PEXPIRETIME", "{far}0"), 9000000000000000000)
+        self.assertEqual(self.r.cmd("INFO", "keyspace").count(b"keys=4,expires=4"), 1)
+
     def test_active_expiry_covers_every_database(self):
         for db in (0, 3, 15):
             self.r.cmd("SELECT", db)
