@@ -220,6 +220,11 @@ static void cmd_reset(struct cmd_ctx *ctx)
     monitor_conn_gone(c);
     tracking_conn_reset(c);
     multi_reset(c); /* leaves MULTI, unwatches */
+    if (!(c->flags & CONN_MASTER)) {
+        /* CLIENT REPLY ON, as Redis's clearClientConnectionState: +RESET is
+         * heard, unless a SKIP before it covers it */
+        c->flags &= ~(CONN_REPLY_OFF | CONN_REPLY_SKIP_NEXT);
+    }
     c->user = acl_default(ctx->shard->acl);
     conn_set_authed(c, acl_user_is_open(c->user));
     reply_status(&ctx->r, "RESET");

@@ -88,6 +88,17 @@ class ClientCmdsTests(ServerTestCase):
                encode_command("CLIENT", "REPLY", "ON") + encode_command("PING"))
         self.assertEqual(c.read_replies(2), ["OK", "PONG"])
 
+    def test_reset_ends_reply_off_and_skip(self):
+        # RESET is CLIENT REPLY ON too (Redis's clearClientConnectionState)
+        c = self.client()
+        c.send(encode_command("CLIENT", "REPLY", "OFF") + encode_command("SET", "k1", "a") +
+               encode_command("RESET") + encode_command("ECHO", "hi"))
+        self.assertEqual(c.read_replies(2), ["RESET", b"hi"])
+        c.send(encode_command("CLIENT", "REPLY", "SKIP") + encode_command("RESET") +
+               encode_command("GET", "k1"))
+        self.assertEqual(c.read_replies(1), [b"a"])
+        self.assertTrue(self.silent(c, 0.1))
+
     def test_reply_off_with_slow_remote_replies(self):
         # many pipelined commands over every owner, some replies big, so some
         # are still in flight when REPLY ON's +OK is written
