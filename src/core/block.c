@@ -724,7 +724,9 @@ static void client_free(struct bclient *bc)
 {
     if (bc->phase != PH_ERR) {
         client_remove(block_shard_of(bc)->blk, bc);
-        bc->co->conn->blocked = NULL;
+        if (bc->co->conn->blocked == bc) {
+            bc->co->conn->blocked = NULL;
+        }
     }
     rbuf_fini(&bc->moved);
     sh_free(bc->owner);
@@ -1294,15 +1296,11 @@ int64_t block_next_deadline(const struct shard *sh)
     return sh->blk->next_deadline_us;
 }
 
-void block_conn_gone(struct conn *c)
+/* Ends bc, whose connection is being freed. */
+static void one_gone(struct bclient *bc)
 {
-    struct bclient *bc = c->blocked;
-    struct coord *co;
+    struct coord *co = bc->co;
 
-    if (!bc) {
-        return;
-    }
-    co = bc->co;
     if (bc->phase != PH_WAIT) {
         /* only when the loop has ended (shutdown past its drain time): a
          * part in flight kept the connection otherwise; the coordinator is
@@ -1315,6 +1313,27 @@ void block_conn_gone(struct conn *c)
     client_free(bc);
     co->ext = NULL;
     coord_abandon(co);
+}
+
+/* c is being freed: its blocked command ends, and so does any other blocked
+ * client still listed for c (the one c->blocked names is the last; one left
+ * behind would be read after c's free, as CLIENT UNBLOCK and a fuzzer's
+ * ASan run once found) */
+void block_conn_gone(struct conn *c)
+{
+    struct bclient *bc = c->blocked;
+
+    for (;;) {
+        if (!bc) {
+            for (bc = c->sh->blk->all; bc && bc->co->conn != c; bc = bc->next) {
+            }
+        }
+        if (!bc) {
+            return;
+        }
+        one_gone(bc);
+        bc = NULL;
+    }
 }
 
 void block_stats(const struct shard *sh, long long *blocked, long long *with_timeout)
