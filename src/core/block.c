@@ -1182,7 +1182,12 @@ void block_client_block(struct bclient *bc, long long ms)
     /* a deadline past what the clock can hold is forever (Redis blocks too) */
     bc->deadline_us = ms && ms < (INT64_MAX - now) / 1000 ? now + ms * 1000 : 0;
     bc->phase = PH_REG;
-    bc->co->conn->blocked = bc;
+    if (!bc->co->nowait) {
+        /* the connection's own blocked command: one run by EXEC (nowait)
+         * never parks, and may run while a command pipelined after the
+         * EXEC is blocked, which stays the connection's */
+        bc->co->conn->blocked = bc;
+    }
     client_insert(sh->blk, bc);
 }
 
