@@ -106,6 +106,7 @@ struct conn {
     struct psconn *ps;       /* subscriptions, NULL until the first one */
     struct acl_user *user;   /* who it is (AUTH), in this core's struct acl */
     struct bclient *blocked; /* its blocking pop while one waits (block.c) */
+    uint32_t nbclients;      /* blocked clients listed for it: that one, an EXEC's */
     struct multi *multi;     /* MULTI and WATCH state, NULL until used (txn/multi.c) */
     int64_t soft_since_ms;   /* when output first passed the soft limit, 0 = not */
     int64_t last_out_ms;     /* when a send last started */

@@ -659,6 +659,7 @@ static void client_insert(struct block *b, struct bclient *bc)
     }
     b->all = bc;
     b->nclients++;
+    bc->co->conn->nbclients++;
     if (bc->deadline_us && bc->deadline_us < b->next_deadline_us) {
         b->next_deadline_us = bc->deadline_us;
     }
@@ -691,6 +692,7 @@ static void client_remove(struct block *b, struct bclient *bc)
         bc->next->prev = bc->prev;
     }
     b->nclients--;
+    bc->co->conn->nbclients--;
 }
 
 /* Tells every owner to forget this client (one message per owner). */
@@ -1320,24 +1322,21 @@ static void one_gone(struct bclient *bc)
     coord_abandon(co);
 }
 
-/* c is being freed: its blocked command ends, and so does any other blocked
- * client still listed for c (the one c->blocked names is the last; one left
- * behind would be read after c's free, as CLIENT UNBLOCK and a fuzzer's
- * ASan run once found) */
+/* c is being freed: every blocked client listed for it ends (its own, and
+ * one an EXEC of it runs; one left behind would be read after c's free, as
+ * CLIENT UNBLOCK once did). The list is walked only for a connection that
+ * has one. */
 void block_conn_gone(struct conn *c)
 {
-    struct bclient *bc = c->blocked;
+    struct bclient *bc = c->sh->blk->all;
 
-    for (;;) {
-        if (!bc) {
-            for (bc = c->sh->blk->all; bc && bc->co->conn != c; bc = bc->next) {
-            }
+    while (c->nbclients) {
+        struct bclient *next = bc->next;
+
+        if (bc->co->conn == c) {
+            one_gone(bc); /* unlinks bc; next stays listed */
         }
-        if (!bc) {
-            return;
-        }
-        one_gone(bc);
-        bc = NULL;
+        bc = next;
     }
 }
 

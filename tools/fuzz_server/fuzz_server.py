@@ -111,23 +111,16 @@ class Run:
                     conn = None
                     continue
                 self.capture(batch + tail, replies)
-            except Closed as e:
-                if self.stop.is_set():
-                    break
-                if not self.server.alive():
-                    self.set_finding('crash', 'server died (worker %d saw %s)' % (wid, e))
-                    break
-                self.note('worker %d seq %d: connection closed by server (%s)' % (wid, seq, e))
-                conn = None
-            except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError) as e:
+            except (Closed, ConnectionRefusedError, ConnectionResetError, BrokenPipeError) as e:
                 if self.stop.is_set():
                     break
                 if not self.server.alive():
                     self.set_finding('crash', 'server died (worker %d saw %r)' % (wid, e))
                     break
-                self.note('worker %d seq %d: %r' % (wid, seq, e))
+                self.note('worker %d seq %d: connection lost (%r)' % (wid, seq, e))
                 conn = None
-                time.sleep(0.05)
+                if not isinstance(e, Closed):
+                    time.sleep(0.05)
             except socket.timeout:
                 conn = None
             except Exception as e:

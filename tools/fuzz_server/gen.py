@@ -767,24 +767,19 @@ class Gen:
         if x < 0.22:
             return self.misc_cmd()
         name = r.choices(self.names, self.weights)[0]
-        c = self.from_spec(name)
-        if name in BLOCKING:
-            # make sure the last arg (timeout) is short
-            if name in ('BLMPOP', 'BZMPOP'):
-                c[1] = self.timeout()
-            else:
-                c[-1] = self.timeout()
+        c = self.short_timeout(name, self.from_spec(name))
         if r.random() < 0.12:
             c = self.mutate(c)
             if name in BLOCKING or name in ('XREAD', 'XREADGROUP', 'CLIENT PAUSE'):
                 # mutation may have turned a timeout into 0/huge: keep the original
-                c = self.from_spec(name)
-                if name in BLOCKING:
-                    if name in ('BLMPOP', 'BZMPOP'):
-                        c[1] = self.timeout()
-                    else:
-                        c[-1] = self.timeout()
+                c = self.short_timeout(name, self.from_spec(name))
         return [c]
+
+    def short_timeout(self, name, c):
+        # a blocking command's timeout (first for the MPOPs, else last) is short
+        if name in BLOCKING:
+            c[1 if name in ('BLMPOP', 'BZMPOP') else -1] = self.timeout()
+        return c
 
     def batch(self, n):
         out = []
