@@ -513,7 +513,13 @@ void shard_busy_forget(struct shard *sh, struct conn *c)
 static inline void roll_active(struct shard *sh)
 {
     if (SH_UNLIKELY(sh->mono_us >= sh->active_ms_end_us)) {
-        sh->active_before = sh->mono_us < sh->active_ms_end_us + 1000 ? sh->active_now : 0;
+        bool adjacent = sh->mono_us < sh->active_ms_end_us + 1000;
+        uint64_t cmds = sh->stats.commands;
+
+        sh->active_before = adjacent ? sh->active_now : 0;
+        /* (CONFIG RESETSTAT may have cleared the count meanwhile) */
+        sh->cmds_before = adjacent && cmds >= sh->cmds_at_ms ? cmds - sh->cmds_at_ms : 0;
+        sh->cmds_at_ms = cmds;
         sh->active_now = 0;
         sh->active_ms++;
         sh->active_ms_end_us = sh->mono_us + 1000;
@@ -687,15 +693,23 @@ static unsigned flush_sq(struct io_uring *ring)
     return tail - IO_URING_READ_ONCE(*sq->khead);
 }
 
+/* A batch wait must gather about this many commands to be worth its
+ * latency (up to io-batch-wait-us added to a request's round trip). */
+#define BATCH_MIN_GATHER 8
+
 /* How many connections a wait may gather before it wakes: a quarter of those
  * active lately (when a connection is answered, it mostly sends again), or 0
  * with too few for a wait to gather anything (one client waiting on each
- * reply must not wait on the others). */
+ * reply must not wait on the others), or when commands come too slowly for
+ * a wait to gather BATCH_MIN_GATHER of them (in the millisecond before):
+ * at a moderate rate a wait adds its whole length to most requests' latency
+ * and saves few wake-ups (bench/load/latency.py). */
 static unsigned batch_goal(const struct shard *sh)
 {
     unsigned active = sh->active_now > sh->active_before ? sh->active_now : sh->active_before;
 
-    if (!sh->min_wait_ok || sh->cfg.io_batch_wait_us <= 0 || active < 16) {
+    if (!sh->min_wait_ok || sh->cfg.io_batch_wait_us <= 0 || active < 16 ||
+        sh->cmds_before * (uint64_t)sh->cfg.io_batch_wait_us < BATCH_MIN_GATHER * 1000) {
         return 0;
     }
     return active / 4 < 64 ? active / 4 : 64;

@@ -1,9 +1,13 @@
-"""io-batch-wait-us: a shard with many active connections waits a little for
-a batch of them before it wakes; one with few never does.
+"""io-batch-wait-us: a shard with many active connections and commands
+coming fast waits a little for a batch of them before it wakes; one with
+few connections, or with commands too slow for a wait to gather several,
+never does.
 
 INFO's io_batch_waits counts those waits (a shardis field): it moves under
-128 connections answering each other's rounds, and stays still with the
-directive at 0 or with one connection. Every reply is checked, so a lost
+128 connections answering each other's rounds (with the longest wait, which
+any rate fills) and under 64 connections pipelining, and stays still with
+the directive at 0, with a few connections, or with 64 connections sending
+one command per round trip at the default wait. Every reply is checked, so a lost
 wake-up or a reply held back would show as a wrong or missing answer (or
 a test that does not end). Not against Redis, which has no such directive.
 """
@@ -43,9 +47,9 @@ class TestBatchWait(ServerTestCase):
                 return int(line.split(":")[1])
         self.fail("no io_batch_waits in INFO stats")
 
-    def rounds(self, tag, conns=CONNS, rounds=ROUNDS):
-        """Every connection sends INCR of its own counter, then all the
-        replies are read; again, rounds times. Checks every reply."""
+    def rounds(self, tag, conns=CONNS, rounds=ROUNDS, depth=1):
+        """Every connection sends depth INCRs of its own counter, then all
+        the replies are read; again, rounds times. Checks every reply."""
         socks = [socket.create_connection(("127.0.0.1", self.port)) for _ in range(conns)]
         sel = selectors.DefaultSelector()
         try:
@@ -56,8 +60,9 @@ class TestBatchWait(ServerTestCase):
                 want = {}
                 for i, s in enumerate(socks):
                     key = b"%s:%d" % (tag, i)
-                    s.sendall(b"*2\r\n$4\r\nINCR\r\n$%d\r\n%s\r\n" % (len(key), key))
-                    want[i] = b":%d\r\n" % n
+                    s.sendall(b"*2\r\n$4\r\nINCR\r\n$%d\r\n%s\r\n" % (len(key), key) * depth)
+                    want[i] = b"".join(b":%d\r\n" % ((n - 1) * depth + d)
+                                       for d in range(1, depth + 1))
                 got = {i: b"" for i in want}
                 deadline = time.monotonic() + 30
                 while any(got[i] != want[i] for i in want):
@@ -111,6 +116,28 @@ class TestBatchWait(ServerTestCase):
         for _ in range(200):
             self.assertEqual(self.r.cmd("PING"), "PONG")
         self.assertEqual(self.batch_waits(), before)
+
+
+    @unittest.skipUnless(kernel_has_min_wait(), "kernel without io_uring's min wait (6.12)")
+    def test_one_command_per_round_trip_does_not_wait_at_the_default(self):
+        # 64 connections, one INCR each per round: at most a few hundred
+        # commands a millisecond from this client, below the rate at which
+        # a 50 us wait gathers 8 (160 a millisecond): a wait would only add
+        # its length to each round trip
+        self.assertEqual(self.r.cmd("CONFIG", "GET", "io-batch-wait-us"),
+                         [b"io-batch-wait-us", b"50"])
+        before = self.batch_waits()
+        self.rounds(b"slow", conns=64, rounds=100)
+        self.assertEqual(self.batch_waits(), before)
+
+    @unittest.skipUnless(kernel_has_min_wait(), "kernel without io_uring's min wait (6.12)")
+    def test_pipelined_connections_wait_for_batches_at_the_default(self):
+        # 64 connections pipelining 32 INCRs each: over 2000 commands a
+        # round, fast enough for the default wait to gather
+        before = self.batch_waits()
+        self.rounds(b"fast", conns=64, rounds=40, depth=32)
+        self.assertGreater(self.batch_waits(), before)
+        self.assertEqual(self.r.cmd("GET", b"fast:63"), b"1280")
 
 
 if __name__ == "__main__":
