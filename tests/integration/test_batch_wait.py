@@ -132,12 +132,13 @@ class TestBatchWait(ServerTestCase):
 
     @unittest.skipUnless(kernel_has_min_wait(), "kernel without io_uring's min wait (6.12)")
     def test_pipelined_connections_wait_for_batches_at_the_default(self):
-        # 64 connections pipelining 32 INCRs each: over 2000 commands a
-        # round, fast enough for the default wait to gather
+        # 128 connections pipelining 16 INCRs each: over 2000 commands a
+        # round, fast enough for the default wait to gather (and with 4
+        # shards, about 32 connections on each: 16 active are needed)
         before = self.batch_waits()
-        self.rounds(b"fast", conns=64, rounds=40, depth=32)
+        self.rounds(b"fast", conns=CONNS, rounds=40, depth=16)
         self.assertGreater(self.batch_waits(), before)
-        self.assertEqual(self.r.cmd("GET", b"fast:63"), b"1280")
+        self.assertEqual(self.r.cmd("GET", b"fast:%d" % (CONNS - 1)), b"640")
 
 
 if __name__ == "__main__":
