@@ -245,7 +245,8 @@ struct shard {
      * busy shard's batch wait, shard.c); whether the kernel has the wait */
     uint32_t active_ms, active_now, active_before;
     int64_t active_ms_end_us;
-    /* commands parsed in the millisecond before (stats.commands then) */
+    /* stats.commands when this millisecond began, and the commands parsed
+     * in the one before (a batch wait's rate gate, shard.c) */
     uint64_t cmds_at_ms, cmds_before;
     bool min_wait_ok;
     bool active_expire_off; /* DEBUG SET-ACTIVE-EXPIRE 0: cron expires nothing */
