@@ -256,6 +256,25 @@ class TestMulti(ServerTestCase):
                                               [b"punsubscribe", None, 0]])
         self.assertEqual(self.r.cmd("PING"), "PONG")
 
+    def test_subscribe_of_two_channels_queued_in_multi(self):
+        # as Redis 7.0: EXEC's array holds one element for the command, the
+        # first channel's confirmation; the second follows it on the wire,
+        # outside the array, then the connection is subscribed to both
+        self.assertEqual(self.r.cmd("MULTI"), "OK")
+        self.assertEqual(self.r.cmd("SUBSCRIBE", "mc1", "mc2"), "QUEUED")
+        self.r.send_command("EXEC")
+        self.r.send_command("PING")
+        self.assertEqual(self.r.read_raw_reply(),
+                         b"*1\r\n*3\r\n$9\r\nsubscribe\r\n$3\r\nmc1\r\n:1\r\n")
+        self.assertEqual(self.r.read_reply(), [b"subscribe", b"mc2", 2])
+        self.assertEqual(self.r.read_reply(), [b"pong", b""])
+        self.other().cmd("PUBLISH", "mc2", "hi")
+        self.assertEqual(self.r.read_reply(), [b"message", b"mc2", b"hi"])
+        first, second = self.r.cmd("UNSUBSCRIBE"), self.r.read_reply()
+        self.assertEqual({first[1], second[1]}, {b"mc1", b"mc2"})  # in either order
+        self.assertEqual((first[0], first[2], second[0], second[2]),
+                         (b"unsubscribe", 1, b"unsubscribe", 0))
+
     def test_unwatch_forgets(self):
         self.r.cmd("WATCH", "uw")
         self.assertEqual(self.r.cmd("UNWATCH"), "OK")
