@@ -47,14 +47,12 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
-
-import redis
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from procstat import cpu_ticks, rss_kb  # noqa: E402
 from procstat import env_int as _env_int  # noqa: E402
+from benchserver import Server  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOST = "127.0.0.1"  # loopback only
@@ -91,39 +89,6 @@ def zipf_draws(nkeys, s, count, seed):
     rnd = random.Random(seed)
     total = cum[-1]
     return [bisect.bisect_left(cum, rnd.random() * total) for _ in range(count)]
-
-
-class Server:
-    def __init__(self, name, argv, port, cpus):
-        self.name = name
-        self.dir = tempfile.mkdtemp(prefix="evict-zipf-")
-        self.log = open(os.path.join(self.dir, "log"), "w")
-        self.proc = subprocess.Popen(["taskset", "-c", cpus] + argv +
-                                     ["--port", str(port), "--save", "", "--appendonly", "no"],
-                                     cwd=self.dir, stdout=self.log, stderr=subprocess.STDOUT)
-        self.r = redis.Redis(host=HOST, port=port, socket_timeout=60)
-        for _ in range(200):
-            try:
-                self.r.ping()
-                return
-            except redis.ConnectionError:
-                if self.proc.poll() is not None:
-                    die("%s exited at start; see %s" % (name, self.dir))
-                time.sleep(0.05)
-        die("%s did not answer" % name)
-
-    def stop(self):
-        try:
-            self.r.shutdown(nosave=True)
-        except redis.RedisError:
-            pass
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        subprocess.call(["rm", "-rf", self.dir])
 
 
 def run(srv, keys, draws, warm, value, batch, limit):
@@ -207,7 +172,7 @@ def main():
     rows = []
     kept = {}
     for name, argv in configs:
-        srv = Server(name, argv, port, cpus)
+        srv = Server(name, argv, port, cpus, "evict_zipf")
         run_limit = limit
         if name.endswith(", keys as redis"):
             # used_memory grows with the keys kept: scale the limit by

@@ -43,11 +43,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from procstat import cpu_ticks  # noqa: E402
 from procstat import env_int as _env_int  # noqa: E402
+from benchserver import Server  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -79,36 +79,6 @@ def parse_kv(line):
         k, _, v = part.partition("=")
         out[k] = float(v)
     return out
-
-
-class Server:
-    def __init__(self, argv, port, cpus):
-        self.dir = tempfile.mkdtemp(prefix="latency-")
-        self.log = open(os.path.join(self.dir, "log"), "w")
-        self.port = port
-        self.proc = subprocess.Popen(["taskset", "-c", cpus] + argv +
-                                     ["--port", str(port), "--save", "", "--appendonly", "no"],
-                                     cwd=self.dir, stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(200):
-            if subprocess.call(["redis-cli", "-p", str(port), "ping"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL) == 0:
-                return
-            if self.proc.poll() is not None:
-                die("%s exited at start; see %s" % (argv[0], self.dir))
-            time.sleep(0.05)
-        self.stop()
-        die("%s did not answer" % argv[0])
-
-    def stop(self):
-        subprocess.call(["redis-cli", "-p", str(self.port), "shutdown", "nosave"],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def run_latgen(latgen, port, rate, cfg):
@@ -145,7 +115,7 @@ def run_memtier(port, rate, cfg):
 
 def measure(name, argv, latgen, rates, cfg, memtier_on):
     """One round for one server: every rate, fresh server, prefilled."""
-    srv = Server(argv, cfg["port"], cfg["cpus"])
+    srv = Server(name, argv, cfg["port"], cfg["cpus"], "latency")
     res = {}
     try:
         subprocess.check_call(["taskset", "-c", "0", latgen, "-p", str(cfg["port"]), "-P", "-k",

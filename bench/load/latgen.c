@@ -97,12 +97,12 @@ static void out_append(struct lconn *c, const char *p, size_t n)
     c->out_len += n;
 }
 
-/* Appends one request: SET when set is true, else GET, of a random key. */
-static void add_request(struct lconn *c, long keyspace, const char *value, int dsize, int set)
+/* Appends one request for key number keyno: SET when set is true, else GET. */
+static void add_request(struct lconn *c, long keyno, const char *value, int dsize, int set)
 {
     char buf[128];
     char key[32];
-    int kl = snprintf(key, sizeof(key), "key:%012ld", (long)(next_rand() % (uint64_t)keyspace));
+    int kl = snprintf(key, sizeof(key), "key:%012ld", keyno);
     int n;
 
     if (set) {
@@ -261,16 +261,9 @@ static void prefill(const char *host, int port, long keyspace, const char *value
     while (k < keyspace) {
         long end = k + 1000 < keyspace ? k + 1000 : keyspace;
         long want = end - k;
-        char buf[128];
 
         for (; k < end; k++) {
-            char key[32];
-            int kl = snprintf(key, sizeof(key), "key:%012ld", k);
-            int n = snprintf(buf, sizeof(buf), "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n", kl, key,
-                             dsize);
-            out_append(&c, buf, (size_t)n);
-            out_append(&c, value, (size_t)dsize);
-            out_append(&c, "\r\n", 2);
+            add_request(&c, k, value, dsize, 1);
             c.due[c.tail++ % MAX_BACKLOG] = 0;
         }
         while (want > 0) {
@@ -401,7 +394,7 @@ int main(int argc, char **argv)
                     behind = 1;
                     goto done;
                 }
-                add_request(c, keyspace, value, dsize,
+                add_request(c, (long)(next_rand() % (uint64_t)keyspace), value, dsize,
                             (int)(issued++ % (uint64_t)(sets + gets)) < sets);
                 c->due[c->tail++ % MAX_BACKLOG] = c->next_ns;
                 c->next_ns += interval;
