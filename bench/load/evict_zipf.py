@@ -63,8 +63,8 @@ def die(msg):
     sys.exit(1)
 
 
-def env_int(name, default):
-    return _env_int(name, default, "evict_zipf")
+def env_int(name, default, minimum=1):
+    return _env_int(name, default, "evict_zipf", minimum)
 
 
 def env_float(name, default):
@@ -166,7 +166,7 @@ def main():
     configs = [("redis-server", [redis_bin])]
     configs += [("shardis %d shard%s" % (n, "" if n == 1 else "s"),
                  [shardis, "--shards", str(n)]) for n in shard_counts]
-    if env_int("EQUAL_KEYS", 1):
+    if env_int("EQUAL_KEYS", 1, minimum=0):
         configs += [("shardis %d shard%s, keys as redis" % (n, "" if n == 1 else "s"),
                      [shardis, "--shards", str(n)]) for n in shard_counts]
     rows = []

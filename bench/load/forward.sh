@@ -46,6 +46,19 @@ loop_stats() {
         END {print (c == "" ? "-" : c), (w == "" ? "-" : w), (d == "" ? "-" : d)}'
 }
 
+# pipe_rtt CPUS: one thread round trip through a pipe (two context switches
+# and two pipe syscalls each way) in us, perf bench sched pipe pinned to
+# CPUS; "-" without perf. What a wake-up costs on this machine, for reading
+# the cs/req column.
+pipe_rtt() {
+    command -v perf >/dev/null 2>&1 || {
+        echo -
+        return
+    }
+    taskset -c "$1" perf bench sched pipe -l 20000 2>/dev/null |
+        awk '/usecs\/op/ {v = $1} END {if (v == "") print "-"; else printf "%.1f\n", v}'
+}
+
 # per N X: X per request, or "-"
 per() {
     [ "$2" = - ] && echo - || echo "scale=4; $2 / (2 * $1)" | bc
@@ -105,6 +118,8 @@ for ((i = 0; i < REPEAT; i++)); do
     done
 done
 
+rtt_one=$(pipe_rtt 1)
+rtt_two=$(pipe_rtt 0-1)
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo nocommit)
 out="$RESULTS_DIR/$(date +%F)-$commit-forward-P$DEPTH.md"
 mkdir -p "$RESULTS_DIR"
@@ -119,6 +134,9 @@ mkdir -p "$RESULTS_DIR"
     echo "  segs: TCP segments per request on loopback (both directions);"
     echo "  cycles, waits, doorbells: the server's loop iterations, sleeps in the kernel and"
     echo "  wake-up messages between shards per request (INFO stats)"
+    echo "- this machine's cost of a wake-up: a round trip between two threads through a pipe"
+    echo "  (\`perf bench sched pipe\`, two sleeps and wake-ups) takes $rtt_one us on CPU 1,"
+    echo "  $rtt_two us across CPUs 0-1"
     echo
     echo "| binary | configuration | cpu us/req | ratio to 1 shard | cs/req | segs/req | cycles/req | waits/req | doorbells/req |"
     echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"

@@ -23,15 +23,17 @@ def rss_kb(pid):
     return 0
 
 
-def env_int(name, default, prog):
-    """A positive integer from the environment (default when unset); exits
-    with "<prog>: ..." when it is not one."""
+def env_int(name, default, prog, minimum=1):
+    """An integer of at least minimum (a positive one unless told) from the
+    environment (default when unset); exits with "<prog>: ..." when it is
+    not one."""
     v = os.environ.get(name, "")
     try:
         n = int(v) if v else default
     except ValueError:
         n = None
-    if n is None or n < 1:
-        sys.stderr.write("%s: %s must be a positive integer, not %r\n" % (prog, name, v))
+    if n is None or n < minimum:
+        what = "a positive integer" if minimum == 1 else "an integer >= %d" % minimum
+        sys.stderr.write("%s: %s must be %s, not %r\n" % (prog, name, what, v))
         sys.exit(1)
     return n

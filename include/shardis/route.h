@@ -14,7 +14,9 @@
  * subset of the arguments, in RESP2; the coordinator parses those replies and
  * writes the client's reply in its protocol.
  *
- * Messages (struct req) are allocated by the origin and come back to it:
+ * Messages (struct req) are allocated by the origin and come back to it (one
+ * that fits REQ_POOL_SIZE bytes goes to a short free list of the origin's
+ * when it is done, for the next request it forwards):
  *   EXEC  origin -> owner   run cmd over argv, write the reply into the req
  *   REPLY owner -> origin   the reply is in req->reply
  *   RELEASE origin -> owner the reply outgrew the inline area: the owner
@@ -85,6 +87,7 @@ struct req {
     uint64_t wait_ticket; /* a plain command waiting for locks: its arrival */
     bool txn_all;
     bool txn_ok;
+    bool pooled; /* REQ_POOL_SIZE bytes, back to the origin's free_reqs */
     /* CONCLUDE: the shards that took part (0: it could not write), for the
      * AOF; held: the client's reply that waits for every CONCLUDE's DONE */
     int txn_nparts;

@@ -228,6 +228,10 @@ struct shard {
     int nconns;
     struct slot *free_slots;
     int nfree_slots;
+    /* messages of the standard size (route.c) this core sent, came back and
+     * may send again: no allocation per forwarded request */
+    struct req *free_reqs;
+    int nfree_reqs;
     long msgs_out;          /* messages sent that will come back (EXEC, RELEASE) */
     uint32_t accept_paused; /* listeners to re-arm from the timer (EMFILE) */
     int64_t accept_warned_us;

@@ -34,6 +34,12 @@
 #include <string.h>
 
 #define INLINE_REPLY   192
+/* A message whose arguments and INLINE_REPLY fit in this many bytes (a
+ * jemalloc size class) takes one from the origin's free list, and its
+ * inline reply area gets whatever the arguments leave; at most REQ_CACHE are
+ * kept per core (16 connections pipelining 16 commands). */
+#define REQ_POOL_SIZE  640
+#define REQ_CACHE      256
 #define MAX_STACK_KEYS 16
 
 struct route_hooks route_hooks;
@@ -91,8 +97,22 @@ static struct req *req_new(struct shard *sh, int to, const struct cmd_spec *cmd,
         bytes += argv[i].len;
     }
     off = sizeof(*m) + sizeof(struct sh_slice) * (size_t)argc;
-    m = sh_malloc(off + bytes + INLINE_REPLY);
-    memset(m, 0, sizeof(*m));
+    if (off + bytes + INLINE_REPLY <= REQ_POOL_SIZE) {
+        m = sh->free_reqs;
+        if (m) {
+            sh->free_reqs = m->next;
+            sh->nfree_reqs--;
+        } else {
+            m = sh_malloc(REQ_POOL_SIZE);
+        }
+        memset(m, 0, sizeof(*m));
+        m->pooled = true;
+        m->inline_cap = REQ_POOL_SIZE - off - bytes;
+    } else {
+        m = sh_malloc(off + bytes + INLINE_REPLY);
+        memset(m, 0, sizeof(*m));
+        m->inline_cap = INLINE_REPLY;
+    }
     m->kind = REQ_EXEC;
     m->proto = (uint8_t)proto;
     m->from = (uint16_t)sh->id;
@@ -111,7 +131,6 @@ static struct req *req_new(struct shard *sh, int to, const struct cmd_spec *cmd,
         p += argv[i].len;
     }
     m->inline_reply = p;
-    m->inline_cap = INLINE_REPLY;
     rbuf_init_foreign(&m->reply, m->inline_reply, m->inline_cap);
     return m;
 }
@@ -183,13 +202,27 @@ static void exec_req(struct shard *sh, struct req *m)
     }
 }
 
+/* Frees a message on its origin's core: a pooled one goes to the free list
+ * while it is short. */
+static void req_free(struct shard *sh, struct req *m)
+{
+    SH_ASSERT(m->from == sh->id);
+    if (m->pooled && sh->nfree_reqs < REQ_CACHE) {
+        m->next = sh->free_reqs;
+        sh->free_reqs = m;
+        sh->nfree_reqs++;
+        return;
+    }
+    sh_free(m);
+}
+
 /* The origin is done with m's reply: free it, or give an owner-allocated
  * reply back to the owner first. */
 static void req_finish(struct shard *sh, struct req *m)
 {
     if (m->reply.foreign || m->to == sh->id) {
         rbuf_fini(&m->reply);
-        sh_free(m);
+        req_free(sh, m);
         return;
     }
     m->kind = REQ_RELEASE;
@@ -887,7 +920,7 @@ void route_on_message(struct shard *sh, struct req *m)
         if (m->held) {
             held_reply_done(m->held);
         }
-        sh_free(m);
+        req_free(sh, m);
         break;
     case REQ_SCHED:
         if (SH_UNLIKELY(tracking_active(sh)) && !m->txn_all) {

@@ -1162,6 +1162,12 @@ static void shard_teardown(struct shard *sh)
         rbuf_fini(&s->buf);
         sh_free(s);
     }
+    while (sh->free_reqs) {
+        struct req *m = sh->free_reqs;
+
+        sh->free_reqs = m->next;
+        sh_free(m);
+    }
 }
 
 /* A key expired (lazily or by the active cycle): the "expired" event. */

@@ -224,6 +224,43 @@ class TestMultiShard(ServerTestCase):
             self.assertEqual(replies[200], [("%d" % i).encode() for i in range(200)])
         self.assertEqual(self.r.cmd("DBSIZE"), 8 * 200)
 
+    def test_forwarded_replies_of_every_size_around_the_message_area(self):
+        # A forwarded request's reply goes into its message when it fits
+        # (what the arguments leave of a reused 640-byte message), else into
+        # a buffer of the owner's that goes back to it: every size around
+        # that edge, long and short replies alternating so that a reused
+        # message never shows the bytes of the one before (issue 12).
+        c = self.client(timeout=30)
+        sizes = list(range(0, 700, 13)) + list(range(300, 480)) + [1000, 5000, 0, 1, 64000]
+        for rnd in range(3):
+            vals = {"fwd:%d:%d" % (rnd, i): bytes([97 + (i + rnd) % 26]) * n
+                    for i, n in enumerate(sizes)}
+            c.send(b"".join(encode_command("SET", k, v) for k, v in vals.items()))
+            self.assertTrue(all(r == "OK" for r in c.read_replies(len(vals))))
+            order = sorted(vals, key=lambda k: len(vals[k]))
+            order = [k for pair in zip(order, reversed(order)) for k in pair]
+            c.send(b"".join(encode_command("GET", k) for k in order))
+            self.assertEqual(c.read_replies(len(order)), [vals[k] for k in order])
+
+    def test_forwarding_keeps_no_memory_per_request(self):
+        # Messages are reused from a bounded list: rounds of forwarded
+        # requests after the first add nothing to used_memory (a list that
+        # kept every message would add 640 bytes per request: 12 MB here).
+        def used():
+            text = self.r.cmd("INFO", "memory").decode()
+            return int(text.split("used_memory:")[1].split()[0])
+
+        self.fill(KEYS[:50])
+        c = self.client(timeout=30)
+        pipeline = b"".join(encode_command("GET", k) for k in KEYS[:50] * 80)
+        before = None
+        for rnd in range(6):
+            c.send(pipeline)
+            self.assertEqual(c.read_replies(4000)[:50], [("v:%s" % k).encode() for k in KEYS[:50]])
+            if rnd == 0:
+                before = used()
+        self.assertLess(used() - before, 1 << 20)
+
     def test_expire_across_shards(self):
         self.fill(KEYS[:100])
         for k in KEYS[:100]:
