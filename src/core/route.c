@@ -89,30 +89,30 @@ void route_touch_db(struct shard *sh, int dbid, int with)
 static struct req *req_new(struct shard *sh, int to, const struct cmd_spec *cmd, int dbid,
                            int proto, int argc, const struct sh_slice *argv)
 {
-    size_t bytes = 0, off;
+    size_t bytes = 0, off, size;
     struct req *m;
+    bool pooled;
     char *p;
 
     for (int i = 0; i < argc; i++) {
         bytes += argv[i].len;
     }
     off = sizeof(*m) + sizeof(struct sh_slice) * (size_t)argc;
-    if (off + bytes + INLINE_REPLY <= REQ_POOL_SIZE) {
-        m = sh->free_reqs;
-        if (m) {
-            sh->free_reqs = m->next;
-            sh->nfree_reqs--;
-        } else {
-            m = sh_malloc(REQ_POOL_SIZE);
-        }
-        memset(m, 0, sizeof(*m));
-        m->pooled = true;
-        m->inline_cap = REQ_POOL_SIZE - off - bytes;
-    } else {
-        m = sh_malloc(off + bytes + INLINE_REPLY);
-        memset(m, 0, sizeof(*m));
-        m->inline_cap = INLINE_REPLY;
+    size = off + bytes + INLINE_REPLY;
+    pooled = size <= REQ_POOL_SIZE;
+    if (pooled) {
+        size = REQ_POOL_SIZE;
     }
+    if (pooled && sh->free_reqs) {
+        m = sh->free_reqs;
+        sh->free_reqs = m->next;
+        sh->nfree_reqs--;
+    } else {
+        m = sh_malloc(size);
+    }
+    memset(m, 0, sizeof(*m));
+    m->pooled = pooled;
+    m->inline_cap = size - off - bytes;
     m->kind = REQ_EXEC;
     m->proto = (uint8_t)proto;
     m->from = (uint16_t)sh->id;

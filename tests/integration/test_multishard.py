@@ -14,6 +14,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import encode_command, ServerTestCase  # noqa: E402
 from test_keys import scan_all  # noqa: E402
+from test_maxmemory import info_field  # noqa: E402
 
 N = 1000
 KEYS = ["key:%d" % i for i in range(N)]
@@ -247,8 +248,7 @@ class TestMultiShard(ServerTestCase):
         # requests after the first add nothing to used_memory (a list that
         # kept every message would add 640 bytes per request: 12 MB here).
         def used():
-            text = self.r.cmd("INFO", "memory").decode()
-            return int(text.split("used_memory:")[1].split()[0])
+            return int(info_field(self.r, "memory", "used_memory"))
 
         self.fill(KEYS[:50])
         c = self.client(timeout=30)
